@@ -1,0 +1,47 @@
+"""Every exception and warning ``attrition`` raises, so users can catch ours.
+
+All errors derive from :class:`AttritionError`; those about bad input are also ``ValueError``.
+"""
+from __future__ import annotations
+
+
+class AttritionError(Exception):
+    """Base class of all ``attrition`` errors."""
+
+
+class DataValidationError(AttritionError, ValueError):
+    """Input data break the victim-journey data standard.
+
+    Attributes
+    ----------
+    problems : pandas.DataFrame or None
+        One row per broken rule: ``rule``, ``column``, ``n_rows``, ``example_case_ids``, ``message``.
+    """
+
+    def __init__(self, message: str, problems=None):
+        super().__init__(message)
+        self.problems = problems
+
+
+class IdentifierColumnError(DataValidationError):
+    """A column holds direct identifiers (names, dates of birth, addresses, contact details)."""
+
+
+class ConvergenceError(AttritionError, ValueError):
+    """A model failed to converge (e.g. perfect separation); the message says what to try."""
+
+
+class NotFittedError(AttritionError, AttributeError):
+    """A fitted attribute or method was used before ``fit``."""
+
+
+class StatisticalWarning(RuntimeWarning):
+    """A result is valid but should be read with care (small samples, weak overlap, ...)."""
+
+
+class DataQualityWarning(UserWarning):
+    """Rows were excluded or repaired; the validation report lists each with its reason."""
+
+
+class DisclosureWarning(UserWarning):
+    """Cells were suppressed by statistical disclosure control."""
