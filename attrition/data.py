@@ -1,0 +1,679 @@
+"""Victim-journey event logs: read, validate, and derive the case table.
+
+Data flow: event log (the standard, ``attrition/standard/events.schema.json``) -> :func:`validate_events`
+-> :func:`to_cases` (one row per case) -> models. Nothing is silently dropped: every excluded row is
+listed in a :class:`ValidationReport` with its reason.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import standard as S
+from .exceptions import DataQualityWarning, DataValidationError, IdentifierColumnError
+from .forces import load_force_table, normalise_force_names
+
+__all__ = [
+    "ValidationReport", "read_events", "validate_events", "load_events", "to_cases", "financial_year",
+    "load_default", "load_forces", "load_home_office_outcomes",
+]
+
+_DAY_NS = 86_400 * 10**9
+_N_EXAMPLES = 5
+_CATEGORY_COLUMNS = ("force", "event", "offence", "order_type", "decision", "reason", "result", "risk", "relationship")
+
+
+# --------------------------------------------------------------------------------------------- reading
+def _normalise_column(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower().lstrip("\ufeff")).strip("_")
+
+
+def _check_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Structural checks that make a file unusable as a whole (raise, never exclude)."""
+    if df.shape[0] == 0:
+        raise DataValidationError("The event log is empty: it has no rows (an empty file or only a header).")
+    renamed = {c: _normalise_column(c) for c in df.columns}
+    df = df.rename(columns=renamed)
+    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dupes:
+        raise DataValidationError(f"Duplicate column names after normalisation: {dupes}.")
+    ident = sorted(c for c in df.columns if c in S.IDENTIFIER_COLUMNS or any(
+        c.startswith(p + "_") or c.endswith("_" + p) for p in ("name", "address", "postcode", "email", "phone", "dob")
+    ))
+    if ident:
+        raise IdentifierColumnError(
+            f"Columns {ident} look like direct identifiers (names, dates of birth, addresses, postcodes, phone "
+            "numbers, e-mail). The victim-journey standard refuses them: remove these columns and use a "
+            "pseudonymous case_id."
+        )
+    missing = [c for c in S.REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataValidationError(
+            f"Missing required column(s) {missing}; the standard needs {list(S.REQUIRED_COLUMNS)}. "
+            f"Columns found: {list(df.columns)}."
+        )
+    for c in S.DETAIL_COLUMNS:
+        if c not in df.columns:
+            df[c] = pd.NA
+    return df
+
+
+def read_events(path) -> pd.DataFrame:
+    """Read an event log from CSV (optionally compressed) or Parquet, without validating its rows.
+
+    Column names are normalised (case, spaces, a UTF-8 BOM). Files that cannot be used at all raise.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``.csv``, ``.csv.gz`` or ``.parquet``/``.pq``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every row of the file, with all standard columns present (absent detail columns are added empty).
+
+    Raises
+    ------
+    DataValidationError
+        Missing file, empty file, missing required columns.
+    IdentifierColumnError
+        A column holds direct identifiers.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(f"No event log at {path}.")
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        df = pd.read_parquet(path)
+    elif name.endswith((".csv", ".csv.gz", ".txt")):
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", "NA"], encoding="utf-8-sig")
+        except pd.errors.EmptyDataError:
+            raise DataValidationError(f"The event log {path} is empty: no header and no rows.") from None
+    else:
+        raise DataValidationError(f"Unsupported file type {path.suffix!r}: use .csv, .csv.gz or .parquet.")
+    return _check_columns(df)
+
+
+# ------------------------------------------------------------------------------------------ validation
+@dataclass
+class ValidationReport:
+    """Outcome of validating an event log against the standard.
+
+    Attributes
+    ----------
+    valid : pandas.DataFrame
+        Typed events of the cases that passed every rule, sorted by case, time and event order.
+    problems : pandas.DataFrame
+        One row per broken rule: ``rule``, ``column``, ``n_rows``, ``n_cases``, ``example_case_ids``,
+        ``message``. Empty when the data are valid.
+    excluded : pandas.DataFrame
+        Every row not in ``valid``, with ``reason`` (the rule its case broke first).
+    notes : list of str
+        Repairs that did not exclude anything (force aliases normalised, extra columns kept).
+    """
+
+    valid: pd.DataFrame
+    problems: pd.DataFrame
+    excluded: pd.DataFrame
+    n_rows_in: int
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no rule is broken."""
+        return self.problems.empty
+
+    def raise_if_invalid(self) -> None:
+        """Raise :class:`DataValidationError` listing every broken rule."""
+        if not self.ok:
+            raise DataValidationError(self._problem_text(), problems=self.problems)
+
+    def _problem_text(self) -> str:
+        lines = [f"The event log breaks {len(self.problems)} rule(s) of the victim-journey standard:"]
+        for r in self.problems.itertuples(index=False):
+            col = f" [column {r.column}]" if r.column else ""
+            lines.append(f"  - {r.rule}{col}: {r.message} ({r.n_rows} row(s), {r.n_cases} case(s); "
+                         f"first case_ids: {r.example_case_ids})")
+        lines.append("Fix the rows, or call load_events(..., errors='exclude') to set those cases aside "
+                     "(they are returned in the report with their reason).")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        v = self.valid
+        lines = ["Event log validation", "--------------------",
+                 f"rows read:      {self.n_rows_in:,}",
+                 f"valid events:   {len(v):,}",
+                 f"cases:          {v['case_id'].nunique():,}" if len(v) else "cases:          0",
+                 f"forces:         {v['force'].nunique():,}" if len(v) else "forces:         0"]
+        if len(v):
+            lines.append(f"date range:     {v['timestamp'].min():%Y-%m-%d} to {v['timestamp'].max():%Y-%m-%d}")
+        lines.append(f"excluded rows:  {len(self.excluded):,}")
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        lines.append("problems:       none" if self.ok else self._problem_text())
+        return "\n".join(lines)
+
+
+class _Problems:
+    """Collects broken rules as boolean row masks."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self.rows = []
+        self.first_reason = pd.Series(pd.NA, index=df.index, dtype="string")
+
+    def add(self, rule: str, column: str | None, mask, message: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        bad = self.df.loc[mask]
+        ids = pd.unique(bad["case_id"].dropna().astype(str))
+        self.rows.append({
+            "rule": rule, "column": column or "", "n_rows": int(mask.sum()), "n_cases": int(len(ids)),
+            "example_case_ids": ", ".join(ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
+            "message": message,
+        })
+        fresh = mask & self.first_reason.isna().to_numpy()
+        self.first_reason[fresh] = rule
+
+    def table(self) -> pd.DataFrame:
+        cols = ["rule", "column", "n_rows", "n_cases", "example_case_ids", "message"]
+        return pd.DataFrame(self.rows, columns=cols)
+
+
+def _first_time(codes, ts, mask, n) -> np.ndarray:
+    """Earliest timestamp (int64 ns, NaT as min int) per case among rows in ``mask``."""
+    out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(out, codes[mask], ts[mask])
+    return out
+
+
+def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> ValidationReport:
+    """Validate an event log against the victim-journey standard.
+
+    Every rule is checked on every row (vectorised), so one call reports all problems at once. A case with
+    any broken rule is excluded whole (a partial journey would bias every model); its rows are listed in
+    ``report.excluded`` with the reason.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Event log, e.g. from :func:`read_events` or :func:`attrition.synthetic.simulate`.
+    as_of : date-like, optional
+        Extraction date; timestamps after it are "future". Default: today.
+    today : date-like, optional
+        Override of today's date (for reproducible tests).
+
+    Returns
+    -------
+    ValidationReport
+
+    Notes
+    -----
+    Rules (``rule`` in the problems table): ``missing_value``, ``unknown_event``, ``unknown_force``,
+    ``unparseable_timestamp``, ``future_timestamp``, ``unknown_code``, ``unknown_outcome_code``,
+    ``missing_detail``, ``duplicate_event``, ``repeated_event``, ``inconsistent_force``,
+    ``missing_report``, ``before_report``, ``out_of_order``, ``missing_prerequisite``.
+    """
+    df = _check_columns(events.copy())
+    n_in = len(df)
+    df = df.reset_index(drop=True)
+    notes: list[str] = []
+    P = _Problems(df)
+
+    # ---- required values
+    for c in S.REQUIRED_COLUMNS:
+        miss = df[c].isna().to_numpy()
+        if c != "timestamp":
+            miss |= df[c].astype("string").str.strip().fillna("").eq("").to_numpy()
+        P.add("missing_value", c, miss, f"'{c}' is required on every row")
+
+    # ---- event vocabulary
+    ev = df["event"].astype("string").str.strip()
+    unknown_ev = ev.notna() & ~ev.isin(S.EVENTS)
+    if unknown_ev.any():
+        vals = sorted(pd.unique(ev[unknown_ev]))[:5]
+        P.add("unknown_event", "event", unknown_ev, f"unknown event(s) {vals}; allowed: {list(S.EVENTS)}")
+    df["event"] = ev
+
+    # ---- forces
+    raw_force = df["force"].astype("string").str.strip()
+    official = normalise_force_names(raw_force)
+    territorial = set(load_force_table()["force"])
+    bad_force = raw_force.notna() & ~official.isin(territorial).fillna(False)
+    if bad_force.any():
+        vals = sorted(pd.unique(raw_force[bad_force]))[:5]
+        P.add("unknown_force", "force", bad_force,
+              f"force name(s) {vals} match no territorial force of England and Wales (see attrition.forces)")
+    changed = raw_force.notna() & official.notna() & (raw_force != official)
+    if changed.any():
+        notes.append(f"{int(changed.sum()):,} force name(s) normalised to official names "
+                     f"(e.g. {raw_force[changed].iloc[0]!r} -> {official[changed].iloc[0]!r})")
+    df["force"] = official.where(official.notna(), raw_force)
+
+    # ---- timestamps
+    raw_ts = df["timestamp"]
+    if not pd.api.types.is_datetime64_any_dtype(raw_ts):
+        ts = pd.to_datetime(raw_ts.astype("string").str.strip(), errors="coerce", format="ISO8601")
+    else:
+        ts = raw_ts
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("Europe/London").dt.tz_localize(None)
+    ts = ts.astype("datetime64[ns]")
+    P.add("unparseable_timestamp", "timestamp", ts.isna() & raw_ts.notna(),
+          "timestamp is not an ISO 8601 date or date-time (e.g. 2022-05-04 or 2022-05-04T13:20)")
+    limit = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(today or pd.Timestamp.now()).normalize() + pd.Timedelta(days=1)
+    if as_of is not None:
+        limit = limit + pd.Timedelta(days=1) if limit == limit.normalize() else limit
+    P.add("future_timestamp", "timestamp", (ts >= limit).to_numpy(),
+          f"timestamp is after the extraction date ({(limit - pd.Timedelta(days=1)):%Y-%m-%d})")
+    df["timestamp"] = ts
+
+    # ---- categorical details
+    for c, allowed in S.ENUMS.items():
+        if c in ("event",):
+            continue
+        vals = df[c].astype("string").str.strip()
+        bad = vals.notna() & ~vals.isin(allowed)
+        if bad.any():
+            P.add("unknown_code", c, bad, f"value(s) {sorted(pd.unique(vals[bad]))[:5]} not in {list(allowed)}")
+        df[c] = vals
+
+    # ---- outcome codes
+    raw_oc = df["outcome_code"]
+    oc = pd.to_numeric(raw_oc, errors="coerce")
+    bad_oc = raw_oc.notna() & (oc.isna() | (oc % 1 != 0) | (oc < 0) | (oc > 22))
+    if bad_oc.any():
+        P.add("unknown_outcome_code", "outcome_code", bad_oc,
+              f"outcome code(s) {sorted(pd.unique(raw_oc[bad_oc].astype(str)))[:5]} are not Home Office outcome types 0-22")
+    df["outcome_code"] = oc.where(~bad_oc).astype("Int64")
+
+    # ---- required details per event
+    for e, cols in S.REQUIRED_DETAILS.items():
+        for c in cols:
+            m = (df["event"] == e).fillna(False) & df[c].isna()
+            P.add("missing_detail", c, m, f"'{e}' events need '{c}'")
+
+    # ---- duplicates
+    key = ["case_id", "event", "timestamp", *S.DETAIL_COLUMNS]
+    dup = df.duplicated(subset=key, keep="first").to_numpy()
+    P.add("duplicate_event", None, dup, "the same event appears twice with identical values")
+    once = df["event"].isin(S.ONCE_EVENTS).fillna(False).to_numpy() & ~dup
+    rep = once & df.loc[:, ["case_id", "event"]].duplicated(keep="first").to_numpy()
+    P.add("repeated_event", "event", rep,
+          f"events that happen once per case ({sorted(S.ONCE_EVENTS)}) appear more than once")
+
+    # ---- case-level rules (only on rows whose own fields are usable)
+    usable = df["case_id"].notna().to_numpy() & df["timestamp"].notna().to_numpy() & df["event"].isin(S.EVENTS).fillna(False).to_numpy()
+    codes, _ = pd.factorize(df["case_id"].astype(str))
+    n_cases = codes.max() + 1 if len(codes) else 0
+    ts_ns = df["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
+    evv = df["event"].to_numpy(dtype=object)
+    big = np.iinfo(np.int64).max
+
+    nf = df.loc[df["force"].notna()].groupby(codes[df["force"].notna().to_numpy()])["force"].nunique()
+    many = np.zeros(n_cases, bool)
+    many[nf.index[nf.to_numpy() > 1]] = True
+    P.add("inconsistent_force", "force", many[codes], "a case's events name more than one force")
+
+    is_rep = (evv == "reported") & usable
+    t_rep = _first_time(codes, ts_ns, is_rep, n_cases)
+    no_rep = t_rep == big
+    P.add("missing_report", "event", no_rep[codes], "the case has no 'reported' event")
+    P.add("before_report", "timestamp", usable & ~no_rep[codes] & (ts_ns < t_rep[codes]),
+          "event dated before the case's report")
+    firsts: dict[str, np.ndarray] = {}
+
+    def first_of(e):
+        if e not in firsts:
+            firsts[e] = _first_time(codes, ts_ns, usable & (evv == e), n_cases)
+        return firsts[e]
+
+    for a, b, why in S.ORDER_RULES:
+        ta, tb = first_of(a), first_of(b)
+        bad_case = (ta != big) & (tb != big) & (tb < ta)
+        P.add("out_of_order", "timestamp", bad_case[codes] & ((evv == a) | (evv == b)), f"'{b}' before '{a}': {why}")
+    for a, b, why in S.REQUIRES_RULES:
+        bad_case = (first_of(a) != big) & (first_of(b) == big)
+        P.add("missing_prerequisite", "event", bad_case[codes] & (evv == a), f"'{a}' without '{b}': {why}")
+
+    problems = P.table()
+    bad_rows = P.first_reason.notna().to_numpy()
+    bad_case_codes = np.unique(codes[bad_rows])
+    in_bad_case = np.isin(codes, bad_case_codes) | bad_rows
+    reason = P.first_reason.copy()
+    case_reason = pd.Series(reason[bad_rows].to_numpy(), index=codes[bad_rows]).groupby(level=0).first()
+    fill = in_bad_case & reason.isna().to_numpy()
+    reason[fill] = ("case excluded: " + case_reason.reindex(codes[fill]).astype(str)).to_numpy()
+    excluded = events.reset_index(drop=True).loc[in_bad_case].copy()
+    excluded["reason"] = reason[in_bad_case].to_numpy()
+
+    valid = df.loc[~in_bad_case].copy()
+    extra = [c for c in valid.columns if c not in S.FIELDS]
+    if extra:
+        notes.append(f"extra column(s) kept as they are: {extra}")
+    valid = _typed(valid)
+    return ValidationReport(valid=valid, problems=problems, excluded=excluded, n_rows_in=n_in, notes=notes)
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Standard dtypes and order: categoricals for vocabularies, sorted by case, time, event order."""
+    for c in _CATEGORY_COLUMNS:
+        cats = S.EVENTS if c == "event" else (sorted(load_force_table()["force"]) if c == "force" else S.ENUMS.get(c))
+        df[c] = pd.Categorical(df[c].astype(object).where(df[c].notna(), None), categories=list(cats))
+    df["outcome_code"] = df["outcome_code"].astype("Int64")
+    df["timestamp"] = df["timestamp"].astype("datetime64[ns]")
+    rank = df["event"].cat.codes.to_numpy()
+    order = np.lexsort((rank, df["timestamp"].to_numpy(), df["case_id"].to_numpy()))
+    cols = list(S.FIELDS) + [c for c in df.columns if c not in S.FIELDS]
+    return df.iloc[order][cols].reset_index(drop=True)
+
+
+def load_events(path, *, errors: str = "raise", as_of=None, return_report: bool = False):
+    """Read and validate an event log (CSV or Parquet).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+    errors : {"raise", "exclude"}, default "raise"
+        ``"raise"``: any broken rule raises :class:`DataValidationError` naming the rule, the column and
+        the first offending case_ids. ``"exclude"``: cases that break a rule are set aside, a
+        :class:`DataQualityWarning` says how many, and the report lists every excluded row with its reason.
+    as_of : date-like, optional
+        Extraction date (timestamps after it are errors).
+    return_report : bool, default False
+        Also return the :class:`ValidationReport`.
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        Validated, typed event log.
+    report : ValidationReport
+        Only if ``return_report``.
+    """
+    if errors not in ("raise", "exclude"):
+        raise ValueError(f"errors must be 'raise' or 'exclude', not {errors!r}")
+    report = validate_events(read_events(path), as_of=as_of)
+    if errors == "raise":
+        report.raise_if_invalid()
+    elif not report.ok:
+        warnings.warn(
+            f"{len(report.excluded):,} row(s) of {report.excluded['case_id'].nunique():,} case(s) excluded: "
+            + "; ".join(f"{r.rule} ({r.n_cases} cases)" for r in report.problems.itertuples())
+            + ". See the validation report (return_report=True).",
+            DataQualityWarning, stacklevel=2,
+        )
+    return (report.valid, report) if return_report else report.valid
+
+
+# -------------------------------------------------------------------------------------------- cases
+def financial_year(dates) -> pd.Series:
+    """Financial year (April-March) of each date, as text like ``"2022/23"`` (``<NA>`` where missing)."""
+    d = pd.DatetimeIndex(pd.to_datetime(dates))
+    ok = ~d.isna()
+    start = np.where(ok, d.year - (d.month < 4), 0).astype(np.int64)
+    if not ok.any():
+        return pd.Series(pd.NA, index=range(len(d)), dtype="string")
+    lo, hi = start[ok].min(), start[ok].max()
+    labels = np.array([f"{y}/{(y + 1) % 100:02d}" for y in range(lo, hi + 1)], dtype=object)
+    out = np.where(ok, labels[np.clip(start - lo, 0, hi - lo)], None)
+    return pd.Series(out, dtype="string")
+
+
+_DAYS_TO = ("recorded", "suspect_identified", "arrested", "spo_need_identified", "spo_interim_applied",
+            "spo_interim_granted", "spo_full_applied", "spo_full_granted", "police_outcome", "charged",
+            "first_hearing", "court_outcome", "discontinued")
+
+
+def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
+    """Derive the case table (one row per case) from a validated event log.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Validated event log (:func:`load_events`, :func:`validate_events` ``.valid`` or
+        :func:`attrition.synthetic.simulate` ``.events``).
+    as_of : date-like, optional
+        Extraction date. Events after it are ignored and cases reported after it do not exist yet; cases
+        without a closing outcome by then are open (right-censored). Default: the last event date.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per case, sorted by ``case_id``; columns are documented in ``docs/data-standard.md``
+        ("The case table"). ``attrs["as_of"]`` holds the extraction date.
+
+    Notes
+    -----
+    The funnel is nested: a case never recorded (or charged) as stalking leaves at stage ``reported`` with
+    reason ``mischarged`` once its journey closes; conviction means conviction for stalking, so a conviction
+    for another offence is an exit at ``prosecuted`` with reason ``mischarged``. Stages reached are inferred
+    from the furthest evidence (a charge implies an identified suspect; outcome types 15 and 16 imply one).
+    """
+    missing = [c for c in ("case_id", "force", "event", "timestamp") if c not in events.columns]
+    if missing:
+        raise DataValidationError(f"to_cases needs the event-log columns {missing}; validate with load_events first.")
+    ts_all = events["timestamp"].to_numpy().astype("datetime64[ns]")
+    as_of_ts = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(ts_all.max())
+    keep = ts_all <= as_of_ts.to_datetime64()
+    ev = events.loc[keep]
+    evt = ev["event"].astype(str).to_numpy() if not isinstance(ev["event"].dtype, pd.CategoricalDtype) else None
+    if evt is None:
+        cats = np.asarray(ev["event"].cat.categories, dtype=object)
+        ecode = ev["event"].cat.codes.to_numpy()
+    else:
+        cats = np.asarray(S.EVENTS + tuple(sorted(set(evt) - set(S.EVENTS))), dtype=object)
+        ecode = pd.Categorical(evt, categories=cats).codes
+    ev_index = {e: i for i, e in enumerate(cats)}
+
+    rep_mask = ecode == ev_index["reported"]
+    case_ids = ev["case_id"].to_numpy()
+    codes_all, uniques = pd.factorize(case_ids, sort=True)
+    n = len(uniques)
+    has_rep = np.zeros(n, bool)
+    has_rep[codes_all[rep_mask]] = True
+    if not has_rep.all():
+        bad = uniques[~has_rep][:_N_EXAMPLES]
+        raise DataValidationError(f"{int((~has_rep).sum())} case(s) have no 'reported' event by as_of (e.g. {list(bad)}); "
+                                  "validate the event log with load_events / validate_events first.")
+    ts = ts_all[keep].view(np.int64)
+    # sort rows by case, time, event order (ties: events in the standard's logical order)
+    order = np.lexsort((ecode, ts, codes_all))
+    codes, ts, ecode = codes_all[order], ts[order], ecode[order]
+    ev = ev.iloc[order]
+    NAT = np.iinfo(np.int64).min
+
+    def first(e, mask=None, last=False):
+        m = ecode == ev_index[e] if e is not None else np.ones(len(codes), bool)
+        if mask is not None:
+            m = m & mask
+        idx = np.flatnonzero(m)
+        c = codes[idx]
+        if last:
+            sel = idx[np.r_[c[1:] != c[:-1], True]] if len(idx) else idx
+        else:
+            sel = idx[np.r_[True, c[1:] != c[:-1]]] if len(idx) else idx
+        return sel  # row positions (sorted frame), one per case that has the event
+
+    def times_at(rows):
+        out = np.full(n, NAT, dtype=np.int64)
+        out[codes[rows]] = ts[rows]
+        return out
+
+    def values_at(rows, col, dtype=object):
+        out = np.full(n, None, dtype=object)
+        out[codes[rows]] = np.asarray(ev[col].to_numpy()[rows], dtype=object)
+        return out
+
+    r_rep = first("reported")
+    t_rep = times_at(r_rep)
+    force = values_at(r_rep, "force")
+    T = {e: times_at(first(e)) for e in _DAYS_TO}
+
+    stalk = np.isin(ev["offence"].astype(object).to_numpy(), list(S.STALKING_OFFENCES))
+    rec_or_re = (ecode == ev_index["recorded"]) | (ecode == ev_index["reclassified"])
+    r_rec = first("recorded")
+    recorded_offence = values_at(r_rec, "offence")
+    r_final = first(None, mask=rec_or_re, last=True)
+    final_offence = values_at(r_final, "offence")
+    r_charged = first("charged")
+    charged_offence = values_at(r_charged, "offence")
+    outcome_code = pd.array(values_at(first("police_outcome"), "outcome_code"), dtype="Int64")
+    court_result = values_at(first("court_outcome"), "result")
+    disc_reason = values_at(first("discontinued"), "reason")
+
+    t_stalk_rec = times_at(first(None, mask=rec_or_re & stalk))
+    t_stalk_chg = times_at(first(None, mask=(ecode == ev_index["charged"]) & stalk))
+    convicted_stalking = court_result == "convicted_stalking"
+    convicted_any = np.isin(court_result, ["convicted_stalking", "convicted_other_offence"])
+    t_court = T["court_outcome"]
+    t_first_stalk = np.where(t_stalk_rec != NAT, t_stalk_rec, NAT)
+    t_first_stalk = _nanmin(t_first_stalk, t_stalk_chg, NAT)
+    t_first_stalk = _nanmin(t_first_stalk, np.where(convicted_stalking, t_court, NAT), NAT)
+    ever_stalking = t_first_stalk != NAT
+
+    oc = outcome_code.to_numpy(dtype="float64", na_value=np.nan)
+    implies = S.outcome_types()["implies_suspect"]
+    suspect_codes = np.asarray(implies.index[implies.to_numpy()], dtype=float)
+    t_po = T["police_outcome"]
+    has_charge = (T["charged"] != NAT) | (oc == 1)
+    t_charge_stage = np.where(T["charged"] != NAT, T["charged"], np.where(oc == 1, t_po, NAT))
+    t_suspect = _nanmin(_nanmin(T["suspect_identified"], T["arrested"], NAT), t_charge_stage, NAT)
+    t_suspect = _nanmin(t_suspect, np.where(np.isin(oc, suspect_codes), t_po, NAT), NAT)
+    t_pros = _nanmin(T["first_hearing"], t_court, NAT)
+
+    stage = np.zeros(n, np.int64)
+    stage[ever_stalking] = 1
+    stage[ever_stalking & (t_suspect != NAT)] = 2
+    stage[ever_stalking & has_charge] = 3
+    stage[ever_stalking & (t_pros != NAT)] = 4
+    stage[ever_stalking & convicted_stalking] = 5
+
+    police_closed = ~np.isnan(oc) & (oc != 0) & (oc != 1)
+    court_closed = (t_court != NAT) | (T["discontinued"] != NAT)
+    closed = np.where(has_charge, court_closed, police_closed)
+    t_close = np.where(has_charge, np.where(t_court != NAT, t_court, T["discontinued"]), t_po)
+    status = np.where(stage == 5, "convicted", np.where(closed, "exited", "open"))
+    exited = status == "exited"
+
+    reason = np.full(n, None, dtype=object)
+    classified = ~pd.isna(recorded_offence) | ~pd.isna(charged_offence)
+    reason[exited & (stage == 0)] = np.where(classified, "mischarged", "not_recorded")[exited & (stage == 0)]
+    pre = exited & ((stage == 1) | (stage == 2))
+    code_reason = pd.Series(oc).map(S.OUTCOME_EXIT_REASON).to_numpy(dtype=object)
+    reason[pre] = code_reason[pre]
+    disc = pd.Series(disc_reason).map(S.DISCONTINUED_EXIT_REASON).to_numpy(dtype=object)
+    post = exited & (stage >= 3)
+    court_reason = pd.Series(court_result).map({"convicted_other_offence": "mischarged", "acquitted": "acquitted",
+                                                 "dismissed": "acquitted"}).to_numpy(dtype=object)
+    reason[post] = np.where(pd.isna(court_reason), disc, court_reason)[post]
+    reason[pre & pd.isna(reason)] = "other"
+
+    as_of_ns = as_of_ts.value
+    end = np.where(status == "open", as_of_ns, t_close)
+    day = float(_DAY_NS)
+
+    def days(t):
+        return np.where(t == NAT, np.nan, (t - t_rep) / day)
+
+    stages = np.asarray(S.STAGES, dtype=object)
+    out = pd.DataFrame({
+        "case_id": uniques,
+        "force": pd.Categorical(force, categories=sorted(load_force_table()["force"])),
+        "report_date": pd.to_datetime(t_rep),
+    })
+    out["financial_year"] = financial_year(out["report_date"]).to_numpy()
+    for c in ("risk", "relationship"):
+        out[c] = pd.Categorical(values_at(r_rep, c), categories=list(S.ENUMS[c]))
+    out["recorded_offence"] = pd.Categorical(recorded_offence, categories=list(S.OFFENCES))
+    out["final_offence"] = pd.Categorical(final_offence, categories=list(S.OFFENCES))
+    out["ever_recorded_stalking"] = t_stalk_rec != NAT
+    out["charged"] = has_charge
+    out["charged_offence"] = pd.Categorical(charged_offence, categories=list(S.OFFENCES))
+    out["charged_stalking"] = t_stalk_chg != NAT
+    out["outcome_code"] = outcome_code
+    out["court_result"] = pd.Categorical(court_result, categories=list(S.ENUMS["result"]))
+    out["convicted_stalking"] = convicted_stalking
+    out["convicted_any"] = convicted_any
+    out["stage_reached"] = pd.Categorical(stages[stage], categories=list(S.STAGES), ordered=True)
+    out["stage_index"] = stage
+    out["status"] = pd.Categorical(status, categories=["open", "exited", "convicted"])
+    out["exit_stage"] = pd.Categorical(np.where(exited, stages[stage], None), categories=list(S.STAGES), ordered=True)
+    out["exit_reason"] = pd.Categorical(reason, categories=list(S.EXIT_REASONS))
+    out["closed"] = status != "open"
+    out["duration"] = (end - t_rep) / day
+    for e in _DAYS_TO:
+        out[f"days_to_{e}"] = days(T[e])
+    out["days_to_recorded_stalking"] = days(t_first_stalk)
+    out["days_to_suspect_identified"] = days(t_suspect)
+    out["days_to_charged"] = days(t_charge_stage)
+    out["days_to_prosecuted"] = days(t_pros)
+    out["days_to_convicted"] = days(np.where(convicted_stalking, t_court, NAT))
+
+    # SPO timeliness
+    t_ia, t_arrest = T["spo_interim_applied"], T["arrested"]
+    d_rep = t_ia - t_rep
+    d_arr = t_ia - t_arrest
+    h48 = 2 * _DAY_NS
+    out["spo_interim_applied"] = t_ia != NAT
+    out["spo_interim_timely"] = (t_ia != NAT) & ((d_rep <= h48) | ((t_arrest != NAT) & (d_arr >= 0) & (d_arr <= h48)))
+    t_fa, t_need = T["spo_full_applied"], T["spo_need_identified"]
+    clock = np.where((t_need != NAT) & (t_need <= t_fa), t_need, t_rep)
+    out["spo_full_applied"] = t_fa != NAT
+    out["spo_full_timely"] = (t_fa != NAT) & ((t_fa - clock) <= 28 * _DAY_NS)
+    out["spo_any"] = out["spo_interim_applied"] | out["spo_full_applied"]
+    out["spo_granted"] = (T["spo_interim_granted"] != NAT) | (T["spo_full_granted"] != NAT)
+
+    # breaches
+    br = np.flatnonzero(ecode == ev_index["order_breach"])
+    bc = codes[br]
+    out["n_breaches"] = np.bincount(bc, minlength=n).astype(np.int64)
+    starts = np.r_[True, bc[1:] != bc[:-1]] if len(bc) else np.zeros(0, bool)
+    first_b = br[starts]
+    second = np.zeros(len(bc), bool)
+    if len(bc):
+        grp_start = np.maximum.accumulate(np.where(starts, np.arange(len(bc)), 0))
+        second = (np.arange(len(bc)) - grp_start) == 1
+    out["days_to_first_breach"] = days(times_at(first_b))
+    out["days_to_second_breach"] = days(times_at(br[second]))
+    out.attrs["as_of"] = as_of_ts
+    return out
+
+
+def _nanmin(a, b, nat):
+    """Elementwise minimum of two int64 time arrays where ``nat`` marks missing."""
+    return np.where(a == nat, b, np.where(b == nat, a, np.minimum(a, b)))
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def load_forces() -> pd.DataFrame:
+    """The 43 territorial police forces (see :func:`attrition.forces.load_force_table`)."""
+    return load_force_table()
+
+
+def load_default():
+    """The embedded default national dataset: :func:`attrition.synthetic.simulate` with the default seed.
+
+    Deterministic and offline (regenerated from the seed, cached for the session).
+
+    Returns
+    -------
+    attrition.synthetic.SyntheticData
+    """
+    from .synthetic import default_dataset
+
+    return default_dataset()
+
+
+def load_home_office_outcomes(path, **kwargs):
+    """Read the Home Office police recorded crime outcomes open data (see :mod:`attrition.home_office`)."""
+    from .home_office import load_home_office_outcomes as _load
+
+    return _load(path, **kwargs)
