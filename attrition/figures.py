@@ -1,0 +1,144 @@
+"""The one way a figure is written: deterministic bytes, checked names, disclosure control.
+
+Every figure in ``figures/`` is written by :func:`save_figure`, so that re-running the notebooks on
+the same data and the same pinned stack gives byte-identical files (``git diff`` then shows only
+real changes). What varies between runs by default, and how it is pinned here:
+
+* PNG: matplotlib writes ``Software: matplotlib version ...`` -> ``metadata={"Software": None}``.
+* SVG: a ``<dc:date>`` and random clip-path / glyph ids -> ``metadata={"Date": None}`` inside
+  ``rc_context({"svg.hashsalt": "attrition"})``.
+* PDF: ``CreationDate``, ``Creator`` and ``Producer`` -> all ``None``.
+
+The style itself (size, dpi, fonts, palette) comes from ``attrition/standard/matplotlibrc``; see
+:func:`attrition.plotting.use_style`.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+from attrition import config
+
+__all__ = ["save_figure", "FIGURE_NAME", "FORMATS"]
+
+#: Figure names: ``Fig`` + two digits + ``_`` + lower-case words joined by hyphens,
+#: e.g. ``Fig01_national-funnel``.
+FIGURE_NAME = re.compile(r"Fig\d\d_[a-z0-9]+(?:-[a-z0-9]+)*")
+#: Supported formats and the metadata that makes each deterministic.
+FORMATS: dict[str, dict] = {
+    "png": {"Software": None},
+    "svg": {"Date": None},
+    "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
+}
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or FIGURE_NAME.fullmatch(name) is None:
+        raise ValueError(
+            f"figure name {name!r} must look like 'Fig01_national-funnel': 'Fig', two digits, '_', "
+            "then lower-case letters/digits joined by single hyphens, without a file extension"
+        )
+    return name
+
+
+def _check_formats(formats) -> tuple[str, ...]:
+    if isinstance(formats, str):
+        formats = (formats,)
+    formats = tuple(formats)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise ValueError(f"formats must be some of {list(FORMATS)}, got {list(formats)!r}")
+    if len(set(formats)) != len(formats):
+        raise ValueError(f"formats has duplicates: {list(formats)!r}")
+    return formats
+
+
+def _check_published_table(table, count_cols) -> None:
+    """Refuse to publish a figure whose data fail disclosure control."""
+    from attrition.disclosure import check_disclosure
+
+    meta = getattr(table, "attrs", {}).get("disclosure") or {}
+    threshold = max(int(meta.get("threshold", 0)), config.DISCLOSURE_THRESHOLD)
+    check_disclosure(table, count_cols, threshold)
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Write atomically, and not at all if the file already holds these bytes (keeps mtimes)."""
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_figure(fig, name: str, *, out_dir=None, formats=("png", "svg"), suppressed=None,
+                count_cols=None) -> list[Path]:
+    """Write a figure deterministically as ``<out_dir>/<name>.<format>`` for each format.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (the Axes' ``.figure`` if you hold an Axes). It is not closed.
+    name : str
+        File stem such as ``"Fig01_national-funnel"`` (pattern ``Fig\\d\\d_[a-z0-9-]+``).
+    out_dir : str or pathlib.Path, optional
+        Directory to write into (created if absent). Default ``attrition.config.FIGURES_DIR``;
+        notebooks pass their ``figures_dir`` parameter so reports and tests can write elsewhere.
+    formats : sequence of {"png", "svg", "pdf"}, default ("png", "svg")
+    suppressed : pandas.DataFrame, optional
+        The table the figure was drawn from, after disclosure control
+        (:func:`attrition.disclosure.suppress_small_counts`). If given, the figure is written only
+        if the table passes :func:`attrition.disclosure.check_disclosure` at the project threshold
+        (``attrition.config.DISCLOSURE_THRESHOLD``, or the table's own if higher).
+    count_cols : str or list of str, optional
+        The count columns of ``suppressed``; default: those recorded by ``suppress_small_counts``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written, in the order of ``formats``.
+
+    Raises
+    ------
+    ValueError
+        If the name or a format is not allowed.
+    DataValidationError
+        If ``suppressed`` fails disclosure control; nothing is written.
+
+    Notes
+    -----
+    Files are written atomically, and left untouched when their bytes would not change. Output is
+    byte-identical across runs for the same figure, matplotlib version and fonts (DejaVu Sans as
+    bundled with matplotlib); see the module docstring for the metadata that is removed.
+
+    Examples
+    --------
+    >>> import matplotlib.figure, tempfile
+    >>> fig = matplotlib.figure.Figure()
+    >>> _ = fig.add_subplot().plot([0, 1], [0, 1])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     [p.name for p in save_figure(fig, "Fig01_example", out_dir=d)]
+    ['Fig01_example.png', 'Fig01_example.svg']
+    """
+    import matplotlib as mpl
+
+    name = _check_name(name)
+    formats = _check_formats(formats)
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if suppressed is not None:
+        _check_published_table(suppressed, count_cols)
+    out_dir = Path(config.FIGURES_DIR if out_dir is None else out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    written = []
+    with mpl.rc_context({"svg.hashsalt": "attrition"}):
+        for fmt in formats:
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt, metadata=dict(FORMATS[fmt]))
+            path = out_dir / f"{name}.{fmt}"
+            _write_if_changed(path, buf.getvalue())
+            written.append(path)
+    return written
