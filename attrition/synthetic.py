@@ -437,6 +437,13 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
     forces = _force_year_table(F, T, out, start)
     case_truth, marginal = _true_effects(T, rates0, base, d_spo, suspect, officer, charge_stalk, stalk_at_charge,
                                          p_rec, F, f, year)
+    # structural per-case quantities, so estimands under other strategies can be computed exactly
+    case_truth.insert(0, "case_id", np.arange(1, n + 1, dtype=np.int64))
+    case_truth = case_truth.assign(
+        officer=officer.astype(bool), risk=risk, suspect=suspect, suspect_day=t_s - t0,
+        spo_need=need, spo_in_force_day=np.where(spo_happens & granted, t_grant - t0, np.inf),
+        **{f"hazard_{c}": rates0[:, k] for k, c in enumerate(causes)},
+    )
     truth_out = {**T, **marginal, "as_of": as_of, "n_cases": n}
     return SyntheticData(events=out, cases=cases, forces=forces, truth=truth_out, as_of=as_of, case_truth=case_truth)
 
