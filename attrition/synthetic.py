@@ -278,7 +278,7 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
     mis = r.choice(len(mis_names), size=n, p=list(T["misrecord_offences"].values()))
     t_rec = t0 + r.geometric(0.6, n) - 1
     reclass = ~rec_stalk & (r.random(n) < T["p_reclassified"])
-    t_reclass = t_rec + r.exponential(25.0, n)
+    u_reclass = r.random(n)
 
     # --- suspect
     p_s = expit(logit(T["p_suspect"]) + np.log(T["or_suspect_stranger"]) * (rel == 3))
@@ -334,8 +334,10 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
     t_police = np.where(suspect, t_out, t_nosuspect)
     charged = suspect & (cause == 0)
 
+    # --- reclassification happens while the investigation is open
+    t_reclass = t_rec + u_reclass * np.maximum(t_police - t_rec, 0)
     # --- charge offence and court
-    stalk_at_charge = rec_stalk | (reclass & (t_reclass <= t_police))
+    stalk_at_charge = rec_stalk | reclass
     charge_stalk = charged & stalk_at_charge & (r.random(n) < T["p_charged_as_stalking"])
     disc = charged & (r.random(n) < T["p_discontinued"])
     disc_reason = r.choice(3, size=n, p=T["p_discontinued_reason"])
@@ -389,7 +391,7 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
     mis_code = np.asarray([L["offence"][m] for m in mis_names])[mis]
     add(all_, t0, "reported", risk=risk, relationship=rel)
     add(all_, t_rec, "recorded", offence=np.where(rec_stalk, stalk_code, mis_code))
-    add(reclass & (t_reclass <= np.where(charged, np.inf, t_police + 30)), t_reclass, "reclassified", offence=stalk_code)
+    add(reclass, t_reclass, "reclassified", offence=stalk_code)
     add(suspect, t_s, "suspect_identified")
     add(arrested & (t_arrest <= t_police), t_arrest, "arrested")
     add(spo_happens, np.minimum(t_need, t_app), "spo_need_identified")
@@ -504,7 +506,7 @@ def _true_effects(T, rates0, base, d_spo, suspect, officer, charge_stalk, stalk_
     for o in (0.0, 1.0):
         pc = p_charge(np.full_like(officer, o))
         prec = expit(a_rec + F["u_rec"].to_numpy()[f] + np.log(T["officer_or_recording"]) * o)
-        p_stalk_at_charge = prec + (1 - prec) * T["p_reclassified"]  # reclassification timing ignored
+        p_stalk_at_charge = prec + (1 - prec) * T["p_reclassified"]
         pconv = expit(logit(T["p_convicted_stalking"]) + np.log(T["officer_or_conviction"]) * o)
         pcs = pc * p_stalk_at_charge * T["p_charged_as_stalking"] * (1 - T["p_discontinued"]) * pconv
         per_case[f"p_charged_officer{int(o)}"] = pc
