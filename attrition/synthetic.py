@@ -102,7 +102,7 @@ DEFAULT_TRUTH: dict = {
     "p_charged_as_stalking": 0.85,            # when recorded as stalking at charge
     "p_discontinued": 0.20,
     "p_discontinued_reason": (0.5, 0.4, 0.1),  # victim_withdrawal, evidential, public_interest
-    "p_convicted_stalking": 0.73,             # prosecuted on a stalking charge
+    "p_convicted_stalking": 0.69,             # prosecuted on a stalking charge
     "officer_or_conviction": 1.4,             # TRUE effect of a dedicated officer on conviction odds
     "p_convicted_other_given_stalking_charge": 0.12,
     "p_convicted_lesser": 0.70,               # prosecuted on a lesser charge
