@@ -16,7 +16,7 @@ This module adds what lifelines does not give for counting-process data with tie
 All of it is vectorised over rows (bincount / searchsorted / cumulative sums).
 
 Event coding: ``event_col`` holds the exit reason (cause) of each row. A missing value
-(``NaN``/``None``/``pd.NA``) means censored; in a numeric or boolean column ``0``/``False`` also
+(``NaN``/``None``/``pd.NA``) means censored; a numeric ``0`` or ``False`` (in any column) also
 means censored (the R ``Surv`` / cmprsk ``cencode=0`` convention). Ties follow R survival: at a
 tied time events come first, then censorings, then entries (a row entering at ``t`` is not at risk
 at ``t``).
@@ -77,10 +77,13 @@ def _numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
 
 
 def _censored_mask(s: pd.Series) -> np.ndarray:
-    """Rows of an event column that are censored: missing, or 0/False in a numeric/bool column."""
+    """Rows of an event column that are censored: missing, or a numeric 0 / False (any dtype)."""
     censored = s.isna().to_numpy()
-    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
-        censored = censored | (s.fillna(0).to_numpy() == 0)
+    if pd.api.types.is_bool_dtype(s):
+        return censored | ~s.fillna(False).to_numpy(dtype=bool)
+    as_num = pd.to_numeric(s, errors="coerce") if s.dtype == object else s
+    if pd.api.types.is_numeric_dtype(as_num):
+        censored = censored | (as_num.to_numpy(dtype=float, na_value=np.nan) == 0)
     return censored
 
 
@@ -95,7 +98,7 @@ def _check_cause(cause, causes: list, event_col: str) -> None:
     if not any(cause == c for c in causes):
         raise DataValidationError(
             f"cause {cause!r} does not occur in {event_col!r}; the causes present are {causes}. "
-            "Missing values (and 0/False in a numeric column) mean censored."
+            "Missing values (and a numeric 0 or False) mean censored."
         )
 
 
@@ -391,24 +394,26 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
                     fit_options={"precision": 1e-10, "r_precision": 1e-13, "max_steps": 200})
         except (LLConvergenceError, np.linalg.LinAlgError) as err:
             raise ConvergenceError(
-                f"Cox model for cause {cause!r} failed to converge ({str(err).splitlines()[0]}). This usually "
-                "means collinear covariates or perfect separation: check covariates with "
+                f"Cox model for cause {cause!r} failed to converge (lifelines: {str(err).split('.')[0]}). This "
+                "usually means collinear covariates or perfect separation: check covariates with "
                 "df[covariates].corr() and cross-tabulate binary covariates against the events."
             ) from None
     beta = cph.params_.to_numpy(dtype=float)
     sd = X.std(axis=0)
-    nonconv = [str(m.message).splitlines()[0] for m in caught
-               if issubclass(m.category, LLConvergenceWarning)
-               and ("failed to converge" in str(m.message) or "still high" in str(m.message)
-                    or "suspiciously" in str(m.message))]
-    big = np.abs(beta * sd) > _SEPARATION_LIMIT
-    if big.any() or not np.all(np.isfinite(beta)):
-        raise _separation_error(cause, [f"{c} (coef {b:.3g} and still growing)"
-                                        for c, b, k in zip(covariates, beta, big) if k] or covariates)
+    nonconv = any(issubclass(m.category, LLConvergenceWarning)
+                  and ("failed to converge" in str(m.message) or "still high" in str(m.message)
+                       or "suspiciously" in str(m.message)) for m in caught)
+    scaled = np.abs(beta * sd)
+    if not np.all(np.isfinite(beta)) or scaled.max() > _SEPARATION_LIMIT or (nonconv and scaled.max() > 5):
+        worst = int(np.nanargmax(np.where(np.isfinite(scaled), scaled, np.inf)))
+        raise _separation_error(cause, [f"{covariates[worst]} (its coefficient diverges: {beta[worst]:.3g} "
+                                        "and growing; events always happen in the cases with the most extreme "
+                                        "values of it)"])
     if nonconv:
         raise ConvergenceError(
-            f"Cox model for cause {cause!r} did not converge: {nonconv[0]} Check for collinear covariates or "
-            "near-separation (cross-tabulate binary covariates against the events); merge sparse categories."
+            f"Cox model for cause {cause!r} did not converge (Newton-Raphson failed). Check for collinear "
+            "covariates (df[covariates].corr()) or near-separation (cross-tabulate binary covariates against "
+            "the events); merge sparse categories or drop covariates."
         )
 
     # lifelines stops on its own criteria (about 1e-6 on the coefficients); polish with Newton steps on the
@@ -581,7 +586,7 @@ class CauseSpecificCox(_CoxBase):
         duration_col : str
             Days from report to exit or censoring (the interval's stop time with ``entry_col``).
         event_col : str
-            Exit reason of each row; missing (or 0/False in a numeric/bool column) = censored.
+            Exit reason of each row; missing (or a numeric 0 / False) = censored.
         cause : scalar
             The exit reason modelled; all other reasons are censored.
         covariates : list of str
@@ -759,7 +764,7 @@ class FineGrayFitter(_CoxBase):
         duration_col : str
             Days from report to exit (any cause) or censoring.
         event_col : str
-            Exit reason; missing (or 0/False in a numeric/bool column) = censored.
+            Exit reason; missing (or a numeric 0 / False) = censored.
         cause : scalar
             The exit reason of interest; every other reason is a competing event.
         covariates : list of str
