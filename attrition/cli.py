@@ -1,0 +1,190 @@
+"""Command line: ``attrition simulate | validate | report`` (also ``python -m attrition``).
+
+Every command returns an exit code from :func:`main` (0 success, 1 failure, 2 usage error);
+errors about the data or the notebooks are printed as one clear message, never a traceback.
+Heavy modules are imported inside the command functions so ``attrition --help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from attrition import __version__, config
+from attrition.exceptions import AttritionError
+
+__all__ = ["main", "build_parser"]
+
+PROG = "attrition"
+
+
+def _error(command: str, message: str) -> int:
+    print(f"{PROG} {command}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole number, got {text!r}")
+    return value
+
+
+def _date(text: str) -> str:
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if ts is pd.NaT or ts != ts.normalize():
+        raise argparse.ArgumentTypeError(f"expected a date such as 2023-09-30, got {text!r}")
+    return ts.strftime("%Y-%m-%d")
+
+
+# ------------------------------------------------------------------------------------------ commands
+def cmd_simulate(args) -> int:
+    """Simulate a synthetic national dataset and write it."""
+    from attrition.synthetic import simulate
+
+    truth = {}
+    if args.years is not None:
+        truth["n_years"] = args.years
+    if args.first_year is not None:
+        truth["first_year"] = args.first_year
+    try:
+        data = simulate(n_cases=args.cases, random_state=args.seed, as_of=args.as_of, **truth)
+        written = data.write(args.out)
+    except (AttritionError, ValueError, OSError) as err:
+        return _error("simulate", str(err))
+    written = written if isinstance(written, (list, tuple)) else [args.out]
+    n_cases = len(data.cases) if getattr(data, "cases", None) is not None else args.cases
+    print(f"simulated {n_cases:,} cases (seed {args.seed}); wrote:")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    """Validate an event log against the victim-journey data standard."""
+    from attrition.data import read_events, validate_events
+    from attrition.exceptions import DataValidationError
+
+    try:
+        events = read_events(args.path)
+        report = validate_events(events, as_of=args.as_of)
+    except DataValidationError as err:
+        return _error("validate", str(err))
+    print(str(report))
+    return 0 if report.ok else 1
+
+
+def cmd_report(args) -> int:
+    """Run the report notebooks."""
+    from attrition.report import run_report
+
+    try:
+        run_report(
+            data=args.data, out_dir=args.out, html=args.html, seed=args.seed, as_of=args.as_of,
+            forces=args.force,
+        )
+    except (AttritionError, ValueError) as err:
+        return _error("report", str(err))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``attrition`` command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Where stalking cases drop out between report and conviction: simulate data, "
+                    "validate an event log, run the reproducible report.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "simulate", help="simulate a synthetic national dataset with known truth",
+        description="Simulate stalking case journeys with known truth (attrition.synthetic.simulate) and "
+                    "write them. A .csv or .parquet OUT gets the event log only; a directory gets "
+                    "events.parquet, cases.parquet, forces.csv and truth.json.",
+    )
+    p.add_argument("--cases", type=_positive_int, default=None, metavar="N",
+                   help="number of reported cases (default: the national default, 120,000 a year)")
+    p.add_argument("--seed", type=_seed, default=config.DEFAULT_SEED, metavar="S",
+                   help=f"random seed; the same seed gives identical data (default {config.DEFAULT_SEED})")
+    p.add_argument("--out", required=True, metavar="PATH", help="output file (.csv, .parquet) or directory")
+    p.add_argument("--years", type=_positive_int, default=None, metavar="N",
+                   help="number of financial years to simulate (default 3)")
+    p.add_argument("--first-year", type=_positive_int, default=None, metavar="YYYY",
+                   help="first financial year, by its starting calendar year (default 2020 = 2020/21)")
+    p.add_argument("--as-of", type=_date, default=None, metavar="DATE",
+                   help="extraction date (default: six months after the last financial year)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser(
+        "validate", help="check an event log against the victim-journey data standard",
+        description="Read an event log (CSV or Parquet) and check every rule of the victim-journey data "
+                    "standard. Prints a summary; exits 0 if the log is valid, 1 if any rule is broken "
+                    "or the file cannot be used.",
+    )
+    p.add_argument("path", metavar="PATH", help="event log (.csv, .csv.gz or .parquet)")
+    p.add_argument("--as-of", type=_date, default=None, metavar="DATE",
+                   help="extraction date: events after it are errors (default: the latest event)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser(
+        "report", help="run the report notebooks and regenerate the figures",
+        description="Execute every notebook notebooks/NN-*.ipynb in order with papermill. Executed copies "
+                    "go to --out; figures go to figures/ for the embedded synthetic dataset, or to "
+                    "OUT/figures when --data, --seed, --as-of or --force is given.",
+    )
+    p.add_argument("--data", default=None, metavar="PATH",
+                   help="event log to analyse (default: the embedded synthetic national dataset)")
+    p.add_argument("--out", default=None, metavar="DIR", help="directory for executed notebooks (default: report/)")
+    p.add_argument("--html", action="store_true", help="also render each executed notebook to OUT/html/")
+    p.add_argument("--seed", type=_seed, default=None, metavar="S", help="random seed of resampling")
+    p.add_argument("--as-of", type=_date, default=None, metavar="DATE", help="extraction date")
+    p.add_argument("--force", action="extend", nargs="+", default=None, metavar="NAME",
+                   help="restrict to these police forces (repeatable; quote names with spaces)")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``attrition`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit code: 0 success, 1 failure (invalid data, failed notebook), 2 usage error.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return int(exc.code) if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""Run the report: execute every numbered notebook with papermill, optionally render HTML.
+
+``make report`` (``attrition report``) calls :func:`run_report`, which runs
+``notebooks/[0-9][0-9]-*.ipynb`` in order. Each notebook has one cell tagged ``parameters``
+(papermill injects a cell after it with the values given here):
+
+=============  ===========================================================================
+data_path      event log to analyse (CSV/Parquet); ``None`` = the embedded synthetic dataset
+as_of          extraction date (ISO string); ``None`` = the data's own
+forces         list of official force names to restrict to; ``None`` = all
+seed           random seed of any resampling; ``None`` = ``attrition.config.DEFAULT_SEED``
+figures_dir    where ``save_figure`` writes; ``None`` = ``attrition.config.FIGURES_DIR``
+=============  ===========================================================================
+
+Only parameters that are not ``None`` are injected, so every notebook's own defaults hold otherwise.
+The committed notebooks are never overwritten: executed copies go to ``out_dir``.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from attrition import config
+from attrition.exceptions import AttritionError, DataValidationError
+
+__all__ = ["run_report", "find_notebooks", "NOTEBOOK_PATTERN", "DEFAULT_OUT_DIR"]
+
+#: Notebooks that make up the report, run in name order.
+NOTEBOOK_PATTERN = "[0-9][0-9]-*.ipynb"
+#: Where executed notebooks (and ``html/``) go by default (git-ignored).
+DEFAULT_OUT_DIR = config.PROJECT_ROOT / "report"
+#: Timing keys removed from executed notebooks so that they carry no timestamps.
+_TIMING_KEYS = ("start_time", "end_time", "duration")
+
+
+def _progress(msg: str) -> None:
+    print(f"attrition report: {msg}", file=sys.stderr, flush=True)
+
+
+def find_notebooks(notebooks=None) -> list[Path]:
+    """The notebooks to run, in order.
+
+    Parameters
+    ----------
+    notebooks : None, str, pathlib.Path or sequence of those
+        ``None``: ``attrition.config.NOTEBOOKS_DIR``. A directory: its notebooks matching
+        ``[0-9][0-9]-*.ipynb``, sorted by name. A sequence: those notebook files, in the given order
+        (a bare name is looked up in ``NOTEBOOKS_DIR``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Absolute paths.
+
+    Raises
+    ------
+    AttritionError
+        If a directory holds no report notebook, or a listed notebook does not exist.
+    """
+    if notebooks is None:
+        notebooks = config.NOTEBOOKS_DIR
+    if isinstance(notebooks, (str, os.PathLike)) and Path(notebooks).is_dir():
+        directory = Path(notebooks).resolve()
+        found = sorted(directory.glob(NOTEBOOK_PATTERN))
+        if not found:
+            raise AttritionError(f"no report notebooks matching {NOTEBOOK_PATTERN!r} in {directory}")
+        return found
+    if isinstance(notebooks, (str, os.PathLike)):
+        notebooks = [notebooks]
+    out = []
+    for nb in notebooks:
+        p = Path(nb)
+        if not p.exists() and not p.is_absolute() and len(p.parts) == 1:
+            p = config.NOTEBOOKS_DIR / p
+        if not p.is_file() or p.suffix != ".ipynb":
+            raise AttritionError(f"notebook {nb!s} not found (looked for {p})")
+        out.append(p.resolve())
+    if not out:
+        raise AttritionError("no notebooks to run")
+    return out
+
+
+def _check_as_of(as_of) -> str | None:
+    if as_of is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        ts = None
+    if ts is None or ts is pd.NaT:
+        raise ValueError(f"as_of must be a date such as '2023-09-30', got {as_of!r}")
+    if ts != ts.normalize():
+        raise ValueError(f"as_of must be a date without a time of day, got {as_of!r}")
+    return ts.strftime("%Y-%m-%d")
+
+
+def _check_forces(forces) -> list[str] | None:
+    if forces is None:
+        return None
+    if isinstance(forces, str):
+        forces = [forces]
+    forces = [str(f) for f in forces]
+    if not forces:
+        raise ValueError("forces must name at least one force (or be None for all)")
+    from attrition.forces import normalise_force_names
+
+    official = normalise_force_names(forces)
+    unknown = [f for f, ok in zip(forces, official.notna().tolist()) if not ok]
+    if unknown:
+        raise DataValidationError(
+            f"unknown police force name(s) {unknown!r}; use names from attrition.forces.load_force_table()"
+        )
+    return list(dict.fromkeys(str(o) for o in official))  # de-duplicated, order kept
+
+
+def _check_seed(seed) -> int | None:
+    if seed is None:
+        return None
+    import numbers
+
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+@contextlib.contextmanager
+def _kernel_env():
+    """Environment the kernels inherit: fixed hash seed and the project's matplotlib style."""
+    wanted = {"PYTHONHASHSEED": "0", "MATPLOTLIBRC": str(config.MATPLOTLIBRC)}
+    saved = {k: os.environ.get(k) for k in wanted}
+    try:
+        for k, v in wanted.items():
+            os.environ.setdefault(k, v)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _strip_timings(nb) -> None:
+    """Remove papermill/nbclient timestamps and durations from a notebook node, in place."""
+    pm = nb.metadata.get("papermill", {})
+    for k in _TIMING_KEYS:
+        pm.pop(k, None)
+    for cell in nb.cells:
+        cpm = cell.metadata.get("papermill", {})
+        for k in _TIMING_KEYS:
+            cpm.pop(k, None)
+        cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []) and "id" in cell:
+            cell["id"] = "injected-parameters"  # papermill draws a random id
+
+
+def _cell_label(nb, index) -> str:
+    """'cell k (first line)', numbered as in the committed notebook (without papermill's cells)."""
+    cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    if index is None or not 0 <= index < len(cells):
+        return f"cell {index}"
+    cell = cells[index]
+    if "injected-parameters" in cell.metadata.get("tags", []):
+        return "the injected parameters cell"
+    n_injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells[:index])
+    first = next((ln.strip() for ln in str(cell.source).splitlines() if ln.strip()), "")
+    if len(first) > 60:
+        first = first[:57] + "..."
+    return f"cell {index - n_injected + 1} ({first!r})"
+
+
+def _render_html(nb, path: Path) -> Path:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, notebooks=None,
+               figures_dir=None, kernel_name="python3") -> list[Path]:
+    """Execute the report notebooks in order with papermill.
+
+    Parameters
+    ----------
+    data : str or pathlib.Path, optional
+        Event log (CSV or Parquet, see :func:`attrition.data.read_events`) injected as ``data_path``.
+        ``None``: the notebooks use the embedded synthetic national dataset.
+    out_dir : str or pathlib.Path, optional
+        Where executed copies of the notebooks are written (``<out_dir>/<name>.ipynb``) and, with
+        ``html=True``, ``<out_dir>/html/<name>.html``. Default ``<project>/report`` (git-ignored).
+        Never the notebooks' own directory.
+    html : bool, default False
+        Also render each executed notebook to HTML with nbconvert.
+    seed : int, optional
+        Injected as ``seed``.
+    as_of : date-like, optional
+        Extraction date, injected as an ISO string ``"YYYY-MM-DD"``.
+    forces : str or list of str, optional
+        Forces to restrict the analysis to; any official spelling is accepted and normalised to
+        the force table's names.
+    notebooks : None, directory, or sequence of notebook paths
+        See :func:`find_notebooks`. Default: every ``[0-9][0-9]-*.ipynb`` in
+        ``attrition.config.NOTEBOOKS_DIR``.
+    figures_dir : str or pathlib.Path, optional
+        Injected as ``figures_dir``. Default: the notebooks' default (``figures/``) when the report
+        runs on the embedded dataset with default settings; ``<out_dir>/figures`` as soon as
+        ``data``, ``seed``, ``as_of`` or ``forces`` is given, so the committed figures are only
+        ever regenerated from the embedded data.
+    kernel_name : str, default "python3"
+
+    Returns
+    -------
+    list of pathlib.Path
+        The executed notebooks, in the order run.
+
+    Raises
+    ------
+    AttritionError
+        A notebook failed: the message names the notebook, the cell (numbered as in the committed
+        notebook, with its first line) and the error; the executed copy up to the failure is in
+        ``out_dir``. Also for a missing notebook directory or a kernel that cannot start.
+    DataValidationError
+        ``data`` does not exist, or a force name is unknown.
+    ValueError
+        Bad ``as_of``, ``seed`` or ``out_dir``.
+
+    Notes
+    -----
+    Kernels run with the notebook's own directory as working directory, ``PYTHONHASHSEED=0`` and
+    ``MATPLOTLIBRC`` set to the project style (unless already set). Papermill's and nbclient's
+    start/end times and durations are removed from the executed notebooks, and progress goes to
+    stderr without timings, so two runs give identical files.
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    nb_paths = find_notebooks(notebooks)
+    out_dir = Path(DEFAULT_OUT_DIR if out_dir is None else out_dir).resolve()
+    sources = {p.parent for p in nb_paths}
+    if out_dir in sources:
+        raise ValueError(
+            f"out_dir {out_dir} is the notebooks' own directory: executed copies would overwrite the "
+            "committed notebooks; choose another directory (default: report/)"
+        )
+    if data is not None:
+        data = Path(data).resolve()
+        if not data.exists():
+            raise DataValidationError(f"no event log at {data}")
+    as_of = _check_as_of(as_of)
+    seed = _check_seed(seed)
+    forces = _check_forces(forces)
+    if figures_dir is None and any(v is not None for v in (data, seed, as_of, forces)):
+        figures_dir = out_dir / "figures"
+    params = {
+        "data_path": None if data is None else str(data),
+        "as_of": as_of,
+        "forces": forces,
+        "seed": seed,
+        "figures_dir": None if figures_dir is None else str(Path(figures_dir).resolve()),
+    }
+    params = {k: v for k, v in params.items() if v is not None}
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = []
+    n = len(nb_paths)
+    with _kernel_env():
+        for i, src in enumerate(nb_paths, start=1):
+            dst = out_dir / src.name
+            _progress(f"[{i}/{n}] running {src.name}")
+            try:
+                nb = papermill.execute_notebook(
+                    src, dst, parameters=params, kernel_name=kernel_name, cwd=src.parent,
+                    progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                )
+            except PapermillExecutionError as err:
+                failed = nbformat.read(dst, as_version=4) if dst.exists() else None
+                where = _cell_label(failed, err.cell_index) if failed is not None else f"cell {err.cell_index}"
+                raise AttritionError(
+                    f"notebook {src.name} failed in {where}: {err.ename}: {err.evalue}\n"
+                    f"The executed copy, with the full traceback, is {dst}"
+                ) from None
+            except Exception as err:  # kernel could not start, died, timed out, ...
+                raise AttritionError(f"notebook {src.name} could not be run: {type(err).__name__}: {err}") from err
+            _strip_timings(nb)
+            nbformat.write(nb, dst)
+            executed.append(dst)
+            if html:
+                page = _render_html(nb, out_dir / "html" / f"{src.stem}.html")
+                _progress(f"[{i}/{n}] wrote {page.relative_to(out_dir)}")
+    _progress(f"done: {n} notebook(s) in {out_dir}")
+    return executed
