@@ -315,7 +315,7 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     codes, _ = pd.factorize(df["case_id"].astype(str))
     n_cases = codes.max() + 1 if len(codes) else 0
     ts_ns = df["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    evv = df["event"].to_numpy(dtype=object)
+    evv = df["event"].fillna("").to_numpy(dtype=object)
     big = np.iinfo(np.int64).max
 
     nf = df.loc[df["force"].notna()].groupby(codes[df["force"].notna().to_numpy()])["force"].nunique()

@@ -358,7 +358,9 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
     follow = np.clip(np.minimum(horizon, t_s + 365.0) - t_s, 0, None) * suspect
     nb = r.poisson(rate * follow)
     case_b = np.repeat(np.arange(n), nb)
-    t_b = t_s[case_b] + r.uniform(0, 1, nb.sum()) * follow[case_b]
+    t_b = np.floor(t_s[case_b] + r.uniform(0, 1, nb.sum()) * follow[case_b])
+    _, first_of_day = np.unique(case_b * 100_000 + t_b.astype(np.int64), return_index=True)  # one breach a day
+    case_b, t_b = case_b[first_of_day], t_b[first_of_day]
     spo_in_force = spo_happens & granted
 
     # --- assemble events (integer codes throughout; categoricals built once from codes)
@@ -409,7 +411,7 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
     res_code = np.select([conv_s, conv_o, r.random(n) < 0.8], [0, 1, 2], 3)
     add(pros, t_court, "court_outcome", result=res_code)
     add(conv_s | conv_o, t_sent, "sentenced")
-    btype_code = np.where(spo_in_force[case_b] & (t_b >= t_grant[case_b]), 0, 1 + r.choice(3, nb.sum(), p=[0.2, 0.3, 0.5]))
+    btype_code = np.where(spo_in_force[case_b] & (t_b >= t_grant[case_b]), 0, 1 + r.choice(3, len(case_b), p=[0.2, 0.3, 0.5]))
     add(None, t_b, "order_breach", case=case_b, order_type=btype_code)
 
     cat = {k: np.concatenate(v) for k, v in parts.items()}

@@ -1,0 +1,93 @@
+"""Shared fixtures: small hand-built journeys and a cached small synthetic dataset."""
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def journey(case_id, force, *rows):
+    """Rows of one case: (event, date, {details})."""
+    out = []
+    for r in rows:
+        event, ts, *det = r
+        out.append({"case_id": case_id, "force": force, "event": event, "timestamp": ts, **(det[0] if det else {})})
+    return out
+
+
+@pytest.fixture
+def hand_events() -> pd.DataFrame:
+    """Seven hand-built journeys whose case-table answers are known (see tests/test_data_cases.py)."""
+    rows = []
+    # C1: recorded as stalking, suspect, charged as stalking, heard, convicted of stalking
+    rows += journey("C1", "Kent",
+                    ("reported", "2021-05-01", {"risk": "high", "relationship": "ex_partner"}),
+                    ("recorded", "2021-05-02", {"offence": "stalking_s2a"}),
+                    ("suspect_identified", "2021-05-03"),
+                    ("arrested", "2021-05-04"),
+                    ("spo_interim_applied", "2021-05-05"),
+                    ("spo_interim_granted", "2021-05-06"),
+                    ("order_breach", "2021-05-20", {"order_type": "spo"}),
+                    ("order_breach", "2021-06-01", {"order_type": "spo"}),
+                    ("police_outcome", "2021-06-10", {"outcome_code": 1}),
+                    ("charged", "2021-06-10", {"offence": "stalking_s4a"}),
+                    ("first_hearing", "2021-06-24"),
+                    ("court_outcome", "2021-09-01", {"result": "convicted_stalking"}),
+                    ("sentenced", "2021-10-01"))
+    # C2: recorded as harassment, never reclassified, closed with outcome 16 -> mischarged at reported
+    rows += journey("C2", "Essex",
+                    ("reported", "2021-04-10", {"risk": "standard"}),
+                    ("recorded", "2021-04-10", {"offence": "harassment"}),
+                    ("suspect_identified", "2021-04-15"),
+                    ("police_outcome", "2021-05-15", {"outcome_code": 16}))
+    # C3: harassment reclassified to stalking, outcome 15 -> exit at suspect_identified, evidential
+    rows += journey("C3", "Essex",
+                    ("reported", "2022-03-31"),
+                    ("recorded", "2022-04-01", {"offence": "harassment"}),
+                    ("reclassified", "2022-04-10", {"offence": "stalking_s2a"}),
+                    ("suspect_identified", "2022-04-11"),
+                    ("police_outcome", "2022-06-01", {"outcome_code": 15}))
+    # C4: stalking, no suspect, outcome 18 -> exit at recorded_stalking, no_suspect
+    rows += journey("C4", "Metropolitan Police",
+                    ("reported", "2022-01-01"),
+                    ("recorded", "2022-01-03", {"offence": "stalking_s2a"}),
+                    ("police_outcome", "2022-02-01", {"outcome_code": 18}))
+    # C5: stalking, charged, discontinued (victim withdrawal) -> exit at charged
+    rows += journey("C5", "Kent",
+                    ("reported", "2022-02-01"),
+                    ("recorded", "2022-02-01", {"offence": "stalking_s4a"}),
+                    ("spo_need_identified", "2022-02-03"),
+                    ("spo_full_applied", "2022-02-20"),
+                    ("charged", "2022-03-01", {"offence": "stalking_s4a"}),
+                    ("police_outcome", "2022-03-01", {"outcome_code": 1}),
+                    ("discontinued", "2022-04-01", {"reason": "victim_withdrawal"}))
+    # C6: stalking, charged, heard, convicted of another offence -> exit at prosecuted, mischarged
+    rows += journey("C6", "Kent",
+                    ("reported", "2022-02-01"),
+                    ("recorded", "2022-02-02", {"offence": "stalking_s2a"}),
+                    ("suspect_identified", "2022-02-02"),
+                    ("spo_need_identified", "2022-02-03"),
+                    ("spo_full_applied", "2022-03-20"),
+                    ("police_outcome", "2022-03-01", {"outcome_code": 1}),
+                    ("charged", "2022-03-01", {"offence": "harassment"}),
+                    ("first_hearing", "2022-03-15"),
+                    ("court_outcome", "2022-05-01", {"result": "convicted_other_offence"}))
+    # C7: stalking, suspect identified, still open at as_of -> censored at suspect_identified
+    rows += journey("C7", "Dorset",
+                    ("reported", "2022-06-01"),
+                    ("recorded", "2022-06-01", {"offence": "stalking_s2a"}),
+                    ("suspect_identified", "2022-06-05"))
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def small_synthetic():
+    """A small synthetic dataset shared across tests (fast)."""
+    from attrition.synthetic import simulate
+
+    return simulate(n_cases=30_000, random_state=7)
