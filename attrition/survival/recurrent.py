@@ -1,0 +1,437 @@
+"""Breaches of protective orders as recurrent events.
+
+Works on the event log (``case_id``, ``event``, ``timestamp``; rows with ``event ==
+"order_breach"`` are breaches) and the case table of :func:`attrition.data.to_cases`
+(``case_id``, ``report_date``, ``duration`` = days of follow-up, ``n_breaches``,
+``ever_recorded_stalking``). Each case is followed from its report (day 0) to
+``report_date + duration`` days; a breach counts if it falls in ``[0, duration]`` days.
+
+* :func:`breach_rate` -- breaches per 100 case-years, exact Poisson and cluster-robust CIs;
+* :func:`time_to_breach` -- probability of a k-th breach by time t (Kaplan--Meier type);
+* :func:`repeat_breach_recording` -- share of cases with repeated breaches recorded as stalking.
+
+Repeated breaching is a course of conduct: by the second breach a separate stalking offence
+should normally have been recorded, which is what :func:`repeat_breach_recording` audits.
+Everything is vectorised over cases (groupby / bincount); only the handful of groups in ``by``
+is looped over inside pandas.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._utils import check_alpha, ci_labels
+from ..exceptions import DataQualityWarning, DataValidationError
+
+__all__ = ["breach_rate", "time_to_breach", "repeat_breach_recording", "kth_breach_times", "exact_poisson_ci",
+           "wilson_ci", "BREACH_EVENT"]
+
+#: Event name of a breach in the event log.
+BREACH_EVENT = "order_breach"
+_DAYS_PER_YEAR = 365.25
+_DAY = np.timedelta64(1, "D")
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+def _need(df, name: str, cols) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise DataValidationError(f"{name} must be a pandas DataFrame, not {type(df).__name__}.")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataValidationError(
+            f"{name} lacks column(s) {missing}; it has {list(df.columns)}. "
+            + ("Build the case table with attrition.data.to_cases(events)." if name == "cases" else "")
+        )
+
+
+def _by_list(by, cases) -> list:
+    if by is None:
+        return []
+    by = [by] if isinstance(by, str) else list(by)
+    _need(cases, "cases", by)
+    for c in by:
+        if cases[c].isna().any():
+            bad = cases.loc[cases[c].isna(), "case_id"].head(5).tolist() if "case_id" in cases else []
+            raise DataValidationError(
+                f"by column {c!r} has {int(cases[c].isna().sum())} missing value(s) (e.g. case_id {bad}); "
+                "fill them (e.g. 'unknown') so no case is dropped from its group."
+            )
+    return by
+
+
+def _check_cases(cases, extra=()) -> None:
+    _need(cases, "cases", ["case_id", "report_date", "duration", *extra])
+    dup = cases["case_id"].duplicated()
+    if dup.any():
+        raise DataValidationError(
+            f"cases has {int(dup.sum())} duplicated case_id(s) (e.g. {cases.loc[dup, 'case_id'].head(5).tolist()}); "
+            "the case table needs one row per case."
+        )
+    d = pd.to_numeric(cases["duration"], errors="coerce")
+    bad = d.isna() | ~np.isfinite(d.fillna(0)) | (d < 0)
+    if bad.any():
+        raise DataValidationError(
+            f"cases.duration has {int(bad.sum())} missing, infinite or negative value(s) (e.g. case_id "
+            f"{cases.loc[bad, 'case_id'].head(5).tolist()}); follow-up must be >= 0 days."
+        )
+    if not pd.api.types.is_datetime64_any_dtype(cases["report_date"]):
+        raise DataValidationError(f"cases.report_date must be datetime64, got {cases['report_date'].dtype}; "
+                                  "use pd.to_datetime(...).")
+    if cases["report_date"].isna().any():
+        bad = cases["report_date"].isna()
+        raise DataValidationError(
+            f"cases.report_date is missing for {int(bad.sum())} case(s) (e.g. case_id "
+            f"{cases.loc[bad, 'case_id'].head(5).tolist()})."
+        )
+
+
+def _breach_days(events, cases, outside: str) -> tuple[np.ndarray, np.ndarray]:
+    """Breaches of the cases in ``cases`` within follow-up: (case position (m,), day since report (m,)).
+
+    Sorted by case position then day (stable).
+    """
+    _need(events, "events", ["case_id", "event", "timestamp"])
+    if outside not in ("warn", "drop"):
+        raise ValueError(f"outside must be 'warn' or 'drop', got {outside!r}")
+    br = events.loc[events["event"] == BREACH_EVENT, ["case_id", "timestamp"]]
+    if not pd.api.types.is_datetime64_any_dtype(br["timestamp"]):
+        raise DataValidationError(f"events.timestamp must be datetime64, got {events['timestamp'].dtype}.")
+    if br["timestamp"].isna().any():
+        bad = br["timestamp"].isna()
+        raise DataValidationError(
+            f"{int(bad.sum())} order_breach event(s) have no timestamp (e.g. case_id "
+            f"{br.loc[bad, 'case_id'].head(5).tolist()})."
+        )
+    # events of cases not in `cases` are not part of this analysis (lets users pass a subset of cases)
+    pos = pd.Index(cases["case_id"]).get_indexer(br["case_id"])
+    keep = pos >= 0
+    pos = pos[keep]
+    ts = br["timestamp"].to_numpy()[keep]
+    report = cases["report_date"].to_numpy()[pos]
+    day = (ts - report) / _DAY
+    dur = pd.to_numeric(cases["duration"]).to_numpy(dtype=float)[pos]
+    before = day < 0
+    if before.any():
+        ids = cases["case_id"].to_numpy()[pos[before]][:5].tolist()
+        raise DataValidationError(
+            f"{int(before.sum())} breach(es) are dated before the case's report_date (e.g. case_id {ids}); "
+            "a breach cannot precede the report. Fix the timestamps or the report dates."
+        )
+    after = day > dur
+    if after.any() and outside == "warn":
+        ids = cases["case_id"].to_numpy()[pos[after]][:5].tolist()
+        warnings.warn(
+            f"{int(after.sum())} breach(es) fall after the end of their case's follow-up (report_date + duration; "
+            f"e.g. case_id {ids}) and are not counted, so numerator and exposure match. Pass outside='drop' to "
+            "silence this, or extend the follow-up (to_cases(..., as_of=...)).",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+    pos, day = pos[~after], day[~after]
+    order = np.lexsort((day, pos))
+    return pos[order], day[order]
+
+
+def _group_codes(cases, by):
+    if not by:
+        return np.zeros(len(cases), dtype=np.int64), None
+    codes, uniques = pd.MultiIndex.from_frame(cases[by]).factorize(sort=True) if len(by) > 1 else \
+        pd.factorize(cases[by[0]], sort=True)
+    if len(by) > 1:
+        keys = pd.DataFrame(list(uniques), columns=by)
+    else:
+        keys = pd.DataFrame({by[0]: uniques})
+    return codes, keys
+
+
+# --------------------------------------------------------------------------------------------
+# rates
+# --------------------------------------------------------------------------------------------
+def exact_poisson_ci(count, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) confidence limits for a Poisson count.
+
+    Parameters
+    ----------
+    count : array_like of int, shape (m,)
+    alpha : float
+
+    Returns
+    -------
+    lower, upper : ndarray, shape (m,)
+        ``chi2.ppf(alpha/2, 2k)/2`` (0 when ``k = 0``) and ``chi2.ppf(1-alpha/2, 2k+2)/2``.
+
+    References
+    ----------
+    Garwood F. (1936). Fiducial limits for the Poisson distribution. Biometrika 28, 437-442.
+    """
+    k = np.asarray(count, dtype=float)
+    alpha = check_alpha(alpha)
+    with np.errstate(invalid="ignore"):
+        lower = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * k) / 2, 0.0)
+    upper = stats.chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2
+    return lower, upper
+
+
+def breach_rate(events: pd.DataFrame, cases: pd.DataFrame, by=None, *, alpha: float = 0.05,
+                outside: str = "warn") -> pd.DataFrame:
+    """Breaches per 100 case-years of follow-up, with exact Poisson and cluster-robust CIs.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame, shape (n_events, >= 3)
+        Event log with ``case_id``, ``event``, ``timestamp``; ``event == "order_breach"`` rows count.
+        Events of cases not in ``cases`` are ignored, so a subset of cases can be analysed.
+    cases : pandas.DataFrame, shape (n_cases, ...)
+        Case table with ``case_id``, ``report_date``, ``duration`` (follow-up days) and the ``by`` columns.
+    by : str or list of str, optional
+        Case-table columns to tabulate by (e.g. ``"force"``).
+    alpha : float, default 0.05
+    outside : {"warn", "drop"}, default "warn"
+        Breaches after ``report_date + duration`` are not counted (the exposure stops there);
+        ``"warn"`` issues a :class:`DataQualityWarning` saying how many.
+
+    Returns
+    -------
+    pandas.DataFrame, one row per group
+        ``by`` columns, ``cases``, ``breaches``, ``case_years`` (sum of duration / 365.25),
+        ``rate`` (breaches per 100 case-years), ``lower 95%``/``upper 95%`` (exact Poisson CI) and
+        ``robust lower 95%``/``robust upper 95%`` (cluster-robust Wald CI on the log rate; NaN when a
+        group has no breaches, where only the exact interval exists).
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, duplicated case ids, missing/negative durations, breaches before report,
+        a group with no follow-up time.
+
+    Notes
+    -----
+    The exact interval assumes breaches follow a Poisson process with one common rate (Garwood 1936).
+    Breaches cluster within cases (a few cases breach repeatedly), which this ignores; the robust
+    interval allows for it: it is the sandwich variance of the intercept of a Poisson GLM with
+    offset ``log(duration)`` clustered on case, ``var(log rate) = G/(G-1) sum_i (y_i - rate T_i)^2 /
+    (sum_i y_i)^2`` with ``G`` cases (statsmodels ``GLM(..., cov_type="cluster")`` with its default
+    small-sample factor).
+
+    References
+    ----------
+    Garwood F. (1936). Biometrika 28, 437-442.
+    Cameron A.C., Miller D.L. (2015). A practitioner's guide to cluster-robust inference.
+    J. Human Resources 50, 317-372.
+    """
+    alpha = check_alpha(alpha)
+    _check_cases(cases)
+    by = _by_list(by, cases)
+    pos, _ = _breach_days(events, cases, outside)
+    n = len(cases)
+    y = np.bincount(pos, minlength=n).astype(float)
+    T = pd.to_numeric(cases["duration"]).to_numpy(dtype=float) / _DAYS_PER_YEAR
+    g, keys = _group_codes(cases, by)
+    G = int(g.max()) + 1 if n else 0
+    sums = {name: np.bincount(g, v, minlength=G) for name, v in
+            {"n": np.ones(n), "y": y, "T": T, "yy": y * y, "yT": y * T, "TT": T * T}.items()}
+    if (sums["T"] <= 0).any():
+        bad = np.flatnonzero(sums["T"] <= 0)[:5]
+        which = keys.iloc[bad].to_dict("records") if keys is not None else "all cases"
+        raise DataValidationError(f"no follow-up time (all durations 0) in group(s) {which}: a rate needs exposure.")
+    lam = sums["y"] / sums["T"]
+    lo_e, hi_e = exact_poisson_ci(sums["y"], alpha)
+    ssq = sums["yy"] - 2 * lam * sums["yT"] + lam ** 2 * sums["TT"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_log = np.where(sums["y"] > 0, np.sqrt(sums["n"] / (sums["n"] - 1) * np.maximum(ssq, 0)) / sums["y"],
+                          np.nan)
+        se_log = np.where(sums["n"] > 1, se_log, np.nan)
+    z = stats.norm.ppf(1 - alpha / 2)
+    lo, hi = ci_labels(alpha)
+    out = pd.DataFrame({
+        "cases": sums["n"].astype(np.int64),
+        "breaches": sums["y"].astype(np.int64),
+        "case_years": sums["T"],
+        "rate": 100 * lam,
+        lo: 100 * lo_e / sums["T"],
+        hi: 100 * hi_e / sums["T"],
+        f"robust {lo}": 100 * lam * np.exp(-z * se_log),
+        f"robust {hi}": 100 * lam * np.exp(z * se_log),
+    })
+    if keys is not None:
+        out = pd.concat([keys.reset_index(drop=True), out], axis=1)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# time to the k-th breach
+# --------------------------------------------------------------------------------------------
+def kth_breach_times(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, outside: str = "warn") -> pd.DataFrame:
+    """Per case, the day of the k-th breach within follow-up, or censoring at the end of follow-up.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_cases, 3)
+        ``case_id``, ``time`` (days since report), ``event`` (1 = k-th breach at ``time``, 0 = censored).
+    """
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    _check_cases(cases)
+    pos, day = _breach_days(events, cases, outside)
+    n = len(cases)
+    first = np.searchsorted(pos, np.arange(n))  # start of each case's block
+    counts = np.bincount(pos, minlength=n)
+    has = counts >= k
+    time = pd.to_numeric(cases["duration"]).to_numpy(dtype=float).copy()
+    time[has] = day[first[has] + k - 1]
+    return pd.DataFrame({"case_id": cases["case_id"].to_numpy(), "time": time, "event": has.astype(np.int64)})
+
+
+def time_to_breach(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, by=None, alpha: float = 0.05,
+                   outside: str = "warn") -> pd.DataFrame:
+    """Probability of a k-th breach within t days of the report (Kaplan--Meier type).
+
+    The time to the k-th breach is observed for cases with at least ``k`` breaches within follow-up
+    and right-censored at the end of follow-up otherwise; ``1 - KM`` (the Aalen--Johansen estimate
+    with a single cause, :func:`attrition.survival.cif.cumulative_incidence`) is the probability of
+    a k-th breach by ``t`` had every case been followed that long.
+
+    Parameters
+    ----------
+    events, cases : pandas.DataFrame
+        As :func:`breach_rate`.
+    k : int, default 2
+        Which breach. ``k = 2`` is the point where a course of conduct -- and so a separate stalking
+        offence -- should be recorded.
+    by : str or list of str, optional
+        Case-table column(s) to estimate within.
+    alpha : float, default 0.05
+    outside : {"warn", "drop"}
+        As :func:`breach_rate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, distinct time): ``by`` columns, ``time`` (days), ``estimate``
+        (probability of a k-th breach by ``time``), ``se``, ``lower 95%``, ``upper 95%``,
+        ``at_risk``, ``n_event``.
+
+    Notes
+    -----
+    Ties: R survival's order (breaches before censorings at the same day); no jitter. Variance:
+    infinitesimal jackknife, equal to Greenwood's formula here; log(-log) CIs. Closure of a case ends
+    its follow-up and is treated as independent censoring, so the estimate is the breach risk while
+    the case is open.
+
+    References
+    ----------
+    Kaplan E.L., Meier P. (1958). Nonparametric estimation from incomplete observations. JASA 53, 457-481.
+    Cook R.J., Lawless J.F. (2007). The Statistical Analysis of Recurrent Events. Springer.
+    """
+    from .cif import cumulative_incidence
+
+    alpha = check_alpha(alpha)
+    tt = kth_breach_times(events, cases, k, outside=outside)
+    by = _by_list(by, cases)
+    groups = None
+    if by:
+        groups = cases[by[0]].to_numpy() if len(by) == 1 else pd.MultiIndex.from_frame(cases[by]).to_numpy()
+    out = cumulative_incidence(tt["time"].to_numpy(), tt["event"].to_numpy(), groups=groups, alpha=alpha,
+                               causes=[1], censor_code=0)
+    out = out.drop(columns="cause")
+    if by:
+        labels = out.pop("group")
+        keys = pd.DataFrame(labels.tolist() if len(by) > 1 else {by[0]: labels.to_numpy()}, columns=by)
+        out = pd.concat([keys, out], axis=1)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# recording of repeated breaches as stalking
+# --------------------------------------------------------------------------------------------
+def wilson_ci(successes, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion (NaN where ``n == 0``).
+
+    References
+    ----------
+    Wilson E.B. (1927). Probable inference, the law of succession, and statistical inference.
+    JASA 22, 209-212.
+    """
+    x = np.asarray(successes, dtype=float)
+    n = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(1 - check_alpha(alpha) / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def repeat_breach_recording(cases: pd.DataFrame, by=None, *, min_breaches: int = 2,
+                            alpha: float = 0.05) -> pd.DataFrame:
+    """Share of cases with ``min_breaches``+ breaches that were ever recorded as stalking.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table with ``n_breaches`` (int) and ``ever_recorded_stalking`` (bool), plus ``by`` columns.
+    by : str or list of str, optional
+        E.g. ``"force"``. Every group present in ``cases`` gets a row.
+    min_breaches : int, default 2
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    pandas.DataFrame, one row per group
+        ``by`` columns, ``cases`` (with ``>= min_breaches`` breaches), ``recorded_stalking``, ``share``,
+        ``lower 95%``, ``upper 95%`` (Wilson score interval). ``share`` and the CI are NaN for a group
+        with no qualifying case.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, negative/missing ``n_breaches``, missing ``ever_recorded_stalking``.
+
+    Notes
+    -----
+    Two or more breaches of a protective order are a course of conduct; where the conduct is
+    fixated, obsessive, unwanted and repeated it should be recorded as stalking (Home Office Counting
+    Rules). The Wilson interval keeps good coverage for small forces and shares near 0 or 1.
+
+    References
+    ----------
+    Wilson E.B. (1927). JASA 22, 209-212.
+    """
+    alpha = check_alpha(alpha)
+    _need(cases, "cases", ["n_breaches", "ever_recorded_stalking"])
+    if not isinstance(min_breaches, (int, np.integer)) or min_breaches < 1:
+        raise ValueError(f"min_breaches must be a positive integer, got {min_breaches!r}")
+    nb = pd.to_numeric(cases["n_breaches"], errors="coerce")
+    bad = nb.isna() | (nb < 0)
+    if bad.any():
+        raise DataValidationError(
+            f"cases.n_breaches has {int(bad.sum())} missing or negative value(s) (e.g. rows "
+            f"{list(cases.index[bad][:5])})."
+        )
+    rec = cases["ever_recorded_stalking"]
+    if rec.isna().any():
+        raise DataValidationError(
+            f"cases.ever_recorded_stalking is missing for {int(rec.isna().sum())} case(s) (e.g. rows "
+            f"{list(cases.index[rec.isna()][:5])}); it must be True/False."
+        )
+    by = _by_list(by, cases)
+    g, keys = _group_codes(cases, by)
+    G = int(g.max()) + 1 if len(cases) else 1
+    elig = (nb >= min_breaches).to_numpy()
+    n = np.bincount(g, elig.astype(float), minlength=G)
+    x = np.bincount(g, (elig & rec.to_numpy(dtype=bool)).astype(float), minlength=G)
+    lo_v, hi_v = wilson_ci(x, n, alpha)
+    lo, hi = ci_labels(alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = x / n
+    out = pd.DataFrame({"cases": n.astype(np.int64), "recorded_stalking": x.astype(np.int64), "share": share,
+                        lo: lo_v, hi: hi_v})
+    if keys is not None:
+        out = pd.concat([keys.reset_index(drop=True), out], axis=1)
+    return out
