@@ -643,7 +643,7 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
         second = (np.arange(len(bc)) - grp_start) == 1
     out["days_to_first_breach"] = days(times_at(first_b))
     out["days_to_second_breach"] = days(times_at(br[second]))
-    out.attrs["as_of"] = as_of_ts
+    out.attrs["as_of"] = as_of_ts.isoformat()  # text, so the table stays serialisable (parquet)
     return out
 
 
