@@ -417,3 +417,12 @@ def test_deterministic(data):
     a = aipw_effect(data, "y", "t", COVS)
     b = aipw_effect(data.copy(), "y", "t", COVS)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_category_absent_from_an_arm_and_collinearity(data):
+    df = data.copy()
+    df["grp"] = np.where((df.index < 15) & (df.t == 0), "rare", df["grp"])  # "rare" only among untreated
+    with pytest.raises(ConvergenceError, match=r"outcome model .* in the treated arm .*grp\[T.rare\].*single value"):
+        aipw_effect(df, "y", "t", ["x1"], outcome_covariates=COVS)
+    with pytest.raises(ConvergenceError, match="collinear"):
+        PropensityModel().fit(data.assign(x3=2 * data.x1), "t", ["x1", "x3"])

@@ -210,6 +210,18 @@ def _fit_logit(y: np.ndarray, X: np.ndarray, names: list[str], what: str) -> _Lo
     """Logistic regression by statsmodels GLM (Binomial, IRLS) with separation diagnostics."""
     import statsmodels.api as sm
 
+    constant = [names[j] for j in range(1, X.shape[1]) if np.ptp(X[:, j]) == 0]
+    if constant:
+        raise ConvergenceError(
+            f"The {what} cannot be fitted: term(s) {constant} take a single value among the {len(y)} rows "
+            "used (e.g. a category absent from one treatment arm). Collapse that category with a "
+            "neighbouring one, or drop the covariate named."
+        )
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ConvergenceError(
+            f"The {what} cannot be fitted: the covariates {names[1:]} are collinear (one is a combination "
+            "of others). Drop the redundant covariate."
+        )
     culprits = _separating_terms(y, X, names)
     if culprits:
         raise ConvergenceError(

@@ -117,9 +117,9 @@ def e_value(
     Examples
     --------
     >>> e_value(3.9, 1.8, 8.7).round(2)
-              point  lower  upper
-    RR         3.90    1.8    8.7
-    E-value    7.26    3.0    NaN
+             point  lower  upper
+    RR        3.90    1.8    8.7
+    E-value   7.26    3.0    NaN
     """
     if measure not in _MEASURES:
         raise ValueError(f"measure must be one of {_MEASURES}, got {measure!r}")
