@@ -120,7 +120,7 @@ def test_spo_in_force_some_days_after_report(default):
     c = default.cases
     spo = c[c["spo_granted"]]
     granted_day = spo[["days_to_spo_interim_granted", "days_to_spo_full_granted"]].min(axis=1)
-    assert (granted_day > 0).mean() > 0.8 and granted_day.median() > 5
+    assert (granted_day > 0).mean() > 0.8 and granted_day.median() >= 3 and granted_day.quantile(0.75) > 14
     # confounding by indication: SPOs go to higher-risk cases
     assert c.loc[c["spo_any"], "risk"].eq("high").mean() > 3 * c["risk"].eq("high").mean()
 
