@@ -191,3 +191,32 @@ def test_bad_input():
         repeat_breach_recording(pd.DataFrame({"n_breaches": [2, -1], "ever_recorded_stalking": [True, False]}))
     with pytest.raises(DataValidationError, match="ever_recorded_stalking is missing"):
         repeat_breach_recording(pd.DataFrame({"n_breaches": [2, 1], "ever_recorded_stalking": [True, None]}))
+
+
+def test_follow_up_to_as_of():
+    events, cases = hand_log()
+    as_of = D0 + pd.Timedelta(days=400)
+    r = breach_rate(events, cases, as_of=as_of)  # no warning: D's breach at day 150 is now inside
+    follow = 400.0 - np.array([0, 0, 31, 60, 4, 9, 9])
+    assert r.loc[0, "breaches"] == 10
+    np.testing.assert_allclose(r.loc[0, "case_years"], follow.sum() / 365.25, rtol=1e-12)
+    tt = kth_breach_times(events, cases, k=2, as_of=as_of).set_index("case_id")
+    assert tt.loc["D", "time"] == 150 and tt.loc["D", "event"] == 1
+    assert tt.loc["B", "time"] == 400 and tt.loc["B", "event"] == 0
+    with pytest.raises(DataValidationError, match="reported after as_of"):
+        breach_rate(events, cases, as_of=D0 + pd.Timedelta(days=30))
+
+
+def test_agrees_with_case_table_of_synthetic_data():
+    from attrition.synthetic import simulate
+
+    sim = simulate(n_cases=1500, random_state=2)
+    cases = sim.cases
+    as_of = cases.attrs["as_of"]
+    for k, col in ((1, "days_to_first_breach"), (2, "days_to_second_breach")):
+        tt = kth_breach_times(sim.events, cases, k, as_of=as_of)
+        seen = cases[col].notna().to_numpy()
+        np.testing.assert_array_equal(tt["event"].to_numpy(), seen.astype(int))
+        np.testing.assert_array_equal(tt["time"].to_numpy()[seen], cases[col].to_numpy()[seen])
+    r = breach_rate(sim.events, cases, as_of=as_of)
+    assert r.loc[0, "breaches"] == cases["n_breaches"].sum()

@@ -3,8 +3,9 @@
 Works on the event log (``case_id``, ``event``, ``timestamp``; rows with ``event ==
 "order_breach"`` are breaches) and the case table of :func:`attrition.data.to_cases`
 (``case_id``, ``report_date``, ``duration`` = days of follow-up, ``n_breaches``,
-``ever_recorded_stalking``). Each case is followed from its report (day 0) to
-``report_date + duration`` days; a breach counts if it falls in ``[0, duration]`` days.
+``ever_recorded_stalking``). Each case is followed from its report (day 0) for ``duration`` days
+(while it is open) or, with ``as_of=``, to the extraction date; a breach counts if it falls in
+``[0, follow-up]`` days.
 
 * :func:`breach_rate` -- breaches per 100 case-years, exact Poisson and cluster-robust CIs;
 * :func:`time_to_breach` -- probability of a k-th breach by time t (Kaplan--Meier type);
@@ -90,7 +91,25 @@ def _check_cases(cases, extra=()) -> None:
         )
 
 
-def _breach_days(events, cases, outside: str) -> tuple[np.ndarray, np.ndarray]:
+def _follow_up(cases, as_of) -> np.ndarray:
+    """Follow-up days per case (n,): ``duration``, or report to ``as_of`` if given."""
+    if as_of is None:
+        return pd.to_numeric(cases["duration"]).to_numpy(dtype=float)
+    try:
+        end = pd.Timestamp(as_of)
+    except (TypeError, ValueError) as err:
+        raise DataValidationError(f"as_of must be a date, got {as_of!r} ({err}).") from None
+    days = (end.to_datetime64() - cases["report_date"].to_numpy()) / _DAY
+    if (days < 0).any():
+        bad = days < 0
+        raise DataValidationError(
+            f"{int(bad.sum())} case(s) are reported after as_of={end.date()} (e.g. case_id "
+            f"{cases.loc[bad, 'case_id'].head(5).tolist()}); use the extraction date of the data."
+        )
+    return days
+
+
+def _breach_days(events, cases, outside: str, follow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Breaches of the cases in ``cases`` within follow-up: (case position (m,), day since report (m,)).
 
     Sorted by case position then day (stable).
@@ -114,7 +133,7 @@ def _breach_days(events, cases, outside: str) -> tuple[np.ndarray, np.ndarray]:
     ts = br["timestamp"].to_numpy()[keep]
     report = cases["report_date"].to_numpy()[pos]
     day = (ts - report) / _DAY
-    dur = pd.to_numeric(cases["duration"]).to_numpy(dtype=float)[pos]
+    dur = follow[pos]
     before = day < 0
     if before.any():
         ids = cases["case_id"].to_numpy()[pos[before]][:5].tolist()
@@ -126,9 +145,9 @@ def _breach_days(events, cases, outside: str) -> tuple[np.ndarray, np.ndarray]:
     if after.any() and outside == "warn":
         ids = cases["case_id"].to_numpy()[pos[after]][:5].tolist()
         warnings.warn(
-            f"{int(after.sum())} breach(es) fall after the end of their case's follow-up (report_date + duration; "
-            f"e.g. case_id {ids}) and are not counted, so numerator and exposure match. Pass outside='drop' to "
-            "silence this, or extend the follow-up (to_cases(..., as_of=...)).",
+            f"{int(after.sum())} breach(es) fall after the end of their case's follow-up (e.g. case_id {ids}) and "
+            "are not counted, so numerator and exposure match. Orders outlive the case: to follow every case to "
+            "the extraction date pass as_of=cases.attrs['as_of']; or pass outside='drop' to silence this.",
             DataQualityWarning,
             stacklevel=3,
         )
@@ -177,7 +196,7 @@ def exact_poisson_ci(count, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray
     return lower, upper
 
 
-def breach_rate(events: pd.DataFrame, cases: pd.DataFrame, by=None, *, alpha: float = 0.05,
+def breach_rate(events: pd.DataFrame, cases: pd.DataFrame, by=None, *, as_of=None, alpha: float = 0.05,
                 outside: str = "warn") -> pd.DataFrame:
     """Breaches per 100 case-years of follow-up, with exact Poisson and cluster-robust CIs.
 
@@ -190,15 +209,19 @@ def breach_rate(events: pd.DataFrame, cases: pd.DataFrame, by=None, *, alpha: fl
         Case table with ``case_id``, ``report_date``, ``duration`` (follow-up days) and the ``by`` columns.
     by : str or list of str, optional
         Case-table columns to tabulate by (e.g. ``"force"``).
+    as_of : date-like, optional
+        End of follow-up for every case (the extraction date, ``cases.attrs["as_of"]``). Default: each
+        case is followed for ``duration`` days, i.e. while it is open. Orders (and breaches) outlive
+        the case, so ``as_of`` gives the breach rate over the whole observation period.
     alpha : float, default 0.05
     outside : {"warn", "drop"}, default "warn"
-        Breaches after ``report_date + duration`` are not counted (the exposure stops there);
+        Breaches after the end of follow-up are not counted (the exposure stops there);
         ``"warn"`` issues a :class:`DataQualityWarning` saying how many.
 
     Returns
     -------
     pandas.DataFrame, one row per group
-        ``by`` columns, ``cases``, ``breaches``, ``case_years`` (sum of duration / 365.25),
+        ``by`` columns, ``cases``, ``breaches``, ``case_years`` (sum of follow-up days / 365.25),
         ``rate`` (breaches per 100 case-years), ``lower 95%``/``upper 95%`` (exact Poisson CI) and
         ``robust lower 95%``/``robust upper 95%`` (cluster-robust Wald CI on the log rate; NaN when a
         group has no breaches, where only the exact interval exists).
@@ -227,10 +250,11 @@ def breach_rate(events: pd.DataFrame, cases: pd.DataFrame, by=None, *, alpha: fl
     alpha = check_alpha(alpha)
     _check_cases(cases)
     by = _by_list(by, cases)
-    pos, _ = _breach_days(events, cases, outside)
+    follow = _follow_up(cases, as_of)
+    pos, _ = _breach_days(events, cases, outside, follow)
     n = len(cases)
     y = np.bincount(pos, minlength=n).astype(float)
-    T = pd.to_numeric(cases["duration"]).to_numpy(dtype=float) / _DAYS_PER_YEAR
+    T = follow / _DAYS_PER_YEAR
     g, keys = _group_codes(cases, by)
     G = int(g.max()) + 1 if n else 0
     sums = {name: np.bincount(g, v, minlength=G) for name, v in
@@ -266,8 +290,11 @@ def breach_rate(events: pd.DataFrame, cases: pd.DataFrame, by=None, *, alpha: fl
 # --------------------------------------------------------------------------------------------
 # time to the k-th breach
 # --------------------------------------------------------------------------------------------
-def kth_breach_times(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, outside: str = "warn") -> pd.DataFrame:
+def kth_breach_times(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, as_of=None,
+                     outside: str = "warn") -> pd.DataFrame:
     """Per case, the day of the k-th breach within follow-up, or censoring at the end of follow-up.
+
+    Parameters as :func:`time_to_breach`.
 
     Returns
     -------
@@ -277,18 +304,19 @@ def kth_breach_times(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, o
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     _check_cases(cases)
-    pos, day = _breach_days(events, cases, outside)
+    follow = _follow_up(cases, as_of)
+    pos, day = _breach_days(events, cases, outside, follow)
     n = len(cases)
     first = np.searchsorted(pos, np.arange(n))  # start of each case's block
     counts = np.bincount(pos, minlength=n)
     has = counts >= k
-    time = pd.to_numeric(cases["duration"]).to_numpy(dtype=float).copy()
+    time = follow.copy()
     time[has] = day[first[has] + k - 1]
     return pd.DataFrame({"case_id": cases["case_id"].to_numpy(), "time": time, "event": has.astype(np.int64)})
 
 
-def time_to_breach(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, by=None, alpha: float = 0.05,
-                   outside: str = "warn") -> pd.DataFrame:
+def time_to_breach(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, by=None, as_of=None,
+                   alpha: float = 0.05, outside: str = "warn") -> pd.DataFrame:
     """Probability of a k-th breach within t days of the report (Kaplan--Meier type).
 
     The time to the k-th breach is observed for cases with at least ``k`` breaches within follow-up
@@ -305,6 +333,8 @@ def time_to_breach(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, by=
         offence -- should be recorded.
     by : str or list of str, optional
         Case-table column(s) to estimate within.
+    as_of : date-like, optional
+        As :func:`breach_rate`: follow every case to this date instead of for ``duration`` days.
     alpha : float, default 0.05
     outside : {"warn", "drop"}
         As :func:`breach_rate`.
@@ -319,9 +349,9 @@ def time_to_breach(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, by=
     Notes
     -----
     Ties: R survival's order (breaches before censorings at the same day); no jitter. Variance:
-    infinitesimal jackknife, equal to Greenwood's formula here; log(-log) CIs. Closure of a case ends
-    its follow-up and is treated as independent censoring, so the estimate is the breach risk while
-    the case is open.
+    infinitesimal jackknife, equal to Greenwood's formula here; log(-log) CIs. Without ``as_of``,
+    closure of a case ends its follow-up and is treated as independent censoring, so the estimate is
+    the breach risk while the case is open; with ``as_of`` it is the risk over the observation period.
 
     References
     ----------
@@ -331,7 +361,7 @@ def time_to_breach(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, by=
     from .cif import cumulative_incidence
 
     alpha = check_alpha(alpha)
-    tt = kth_breach_times(events, cases, k, outside=outside)
+    tt = kth_breach_times(events, cases, k, as_of=as_of, outside=outside)
     by = _by_list(by, cases)
     groups = None
     if by:
