@@ -93,6 +93,7 @@ _HEADER_LABEL = {  # how to name a field in error messages
     "closed_in_quarter": "Force outcomes recorded in quarter / Outcomes for investigations closed in the quarter",
 }
 _KEY_FIELDS = ("financial_year", "quarter", "force", "offence_code", "outcome_type")
+_READ_FIELDS = (*_KEY_FIELDS, "offence_description")  # plus the chosen count; other columns are not read
 _COUNTS = ("recorded_in_quarter", "closed_in_quarter")
 
 #: Count-cell markers read as missing (compared after stripping, case-insensitively). Any text starting
@@ -248,7 +249,10 @@ def _split_block(block: pd.DataFrame, codes: frozenset | None, file: str, sheet,
     ``block`` has field names as columns; ``first_row`` is the 1-based file/sheet row of its first row.
     """
     rows = first_row + np.arange(len(block))
-    code = _str_col(block["offence_code"]).str.upper()
+    # normalise the few distinct codes, not every cell: O(rows) work stays in C (factorize, take)
+    idx, uniq = pd.factorize(block["offence_code"].to_numpy(dtype=object), use_na_sentinel=True)
+    norm = _str_col(pd.Series(uniq, dtype=object)).str.upper().to_numpy(dtype=object)
+    code = pd.Series(np.append(norm, pd.NA)[idx], index=block.index, dtype="string")
     blank_code = code.isna().to_numpy()
     excluded = []
     if blank_code.any():
@@ -313,7 +317,7 @@ def _read_csv_encoded(path: Path, label: str, codes, count: str, encoding: str):
         raise _missing_columns_error(label, colmap, cells, (*_KEY_FIELDS, count))
     if count not in colmap:
         raise _missing_columns_error(label, colmap, cells, (count,))
-    names = {pos: f for f, pos in colmap.items()}
+    names = {pos: f for f, pos in colmap.items() if f in _READ_FIELDS or f == count}
     usecols = sorted(names)
     blocks, excluded, n_read = [], [], 0
     try:
@@ -361,8 +365,9 @@ def _read_workbook(path: Path, codes, count: str):
             continue
         if count not in colmap:
             raise _missing_columns_error(f"{label}, sheet {name!r}", colmap, cells, (count,))
-        data = raw.iloc[hdr + 1:, sorted(colmap.values())]
-        data.columns = [f for f, _ in sorted(colmap.items(), key=lambda kv: kv[1])]
+        used = sorted((pos, f) for f, pos in colmap.items() if f in _READ_FIELDS or f == count)
+        data = raw.iloc[hdr + 1:, [pos for pos, _ in used]]
+        data.columns = [f for _, f in used]
         sel, ex = _split_block(data, codes, label, name, hdr + 2)
         blocks.append(sel)
         excluded += ex
