@@ -426,3 +426,13 @@ def test_category_absent_from_an_arm_and_collinearity(data):
         aipw_effect(df, "y", "t", ["x1"], outcome_covariates=COVS)
     with pytest.raises(ConvergenceError, match="collinear"):
         PropensityModel().fit(data.assign(x3=2 * data.x1), "t", ["x1", "x3"])
+
+
+def test_balance_weights_series_aligned_by_index(data):
+    pm = PropensityModel().fit(data, "t", COVS)
+    w = pd.Series(ipw_weights(pm.treatment_, pm.propensity_, truncate=None), index=data.index)
+    a = balance_table(data, "t", COVS, weights=w)
+    b = balance_table(data, "t", COVS, weights=w.iloc[::-1])  # shuffled Series realigned, not misused
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(DataValidationError, match="index"):
+        balance_table(data, "t", COVS, weights=w.iloc[:10])

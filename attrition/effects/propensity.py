@@ -892,6 +892,15 @@ def balance_table(df: pd.DataFrame, treatment: str, covariates: list[str], weigh
             _check_frame(df, [weights], "weight the balance table")
             _check_missing(df, [weights])
             wv = df[weights].astype(float).to_numpy()
+        elif isinstance(weights, pd.Series):
+            if not weights.index.equals(df.index):
+                if not df.index.isin(weights.index).all() or not weights.index.is_unique:
+                    raise DataValidationError(
+                        "weights is a Series whose index does not cover df.index one-to-one; pass an "
+                        "array in df's row order or a Series indexed like df."
+                    )
+                weights = weights.reindex(df.index)
+            wv = weights.astype(float).to_numpy()
         else:
             wv = np.asarray(weights, dtype=float)
         if wv.shape != (len(df),):
