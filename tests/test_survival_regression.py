@@ -244,3 +244,12 @@ def test_perfect_separation_continuous():
 def test_collinear_covariates():
     with pytest.raises(ConvergenceError, match="collinear"):
         CauseSpecificCox().fit(RC.assign(x3=2 * RC.x1), "time", "status", "a", ["x1", "x3"])
+
+
+def test_same_day_exits_duration_zero():
+    rc0 = RC.copy()
+    rc0.loc[:14, "time"] = 0.0
+    assert_matches(CauseSpecificCox().fit(rc0, "time", "status", "a", ["x1", "x2"], cluster_col="force"), "cs_rc0_a")
+    fg = FineGrayFitter().fit(rc0, "time", "status", "a", ["x1", "x2"])
+    assert_matches(fg, "fg_rc0_a")
+    assert fg.predict_cumulative_incidence(pd.DataFrame({"x1": [0.0], "x2": [0.0]}), [0]).iloc[0, 0] > 0

@@ -76,6 +76,16 @@ for (cc in c("a", "b")) {
                                        coef = unname(crr_fit$coef), se = sqrt(diag(crr_fit$var)),
                                        naive_se = NA, loglik = crr_fit$loglik)
 }
+## same-day exits (duration 0): finegray starts the risk intervals at -1
+rc0 <- rc
+rc0$time[1:15] <- 0
+stopifnot(any(rc0$time == 0 & rc0$status == "a"), any(rc0$time == 0 & rc0$status == ""))
+add("cs_rc0_a", coxph(Surv(time, status == "a") ~ x1 + x2, data = rc0, cluster = force, control = ctl), TRUE)
+fg0 <- finegray(Surv(time, fstatus) ~ id + force + x1 + x2, data = rc0, etype = "a")
+stopifnot(min(fg0$fgstart) == -1)
+add("fg_rc0_a", coxph(Surv(fgstart, fgstop, fgstatus) ~ x1 + x2, weights = fgwt, data = fg0, cluster = id,
+                      control = ctl), TRUE)
+
 ## without ties (continuous times) crr and finegray + coxph estimate the same thing
 set.seed(7)
 m <- 200
