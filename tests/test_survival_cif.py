@@ -217,3 +217,32 @@ def test_ci_coverage_simulation():
         f = out[(out.cause == 1) & (out.time <= t0)].iloc[-1]
         hits += f["lower 95%"] <= truth <= f["upper 95%"]
     assert 0.93 <= hits / reps <= 0.97
+
+
+def test_plot_cumulative_incidence(mgus2):
+    import matplotlib.pyplot as plt
+
+    from attrition.survival import plot_cumulative_incidence
+
+    cif = cumulative_incidence(mgus2.etime, mgus2.event, groups=mgus2.sex, include_survival=True)
+    ax = plot_cumulative_incidence(cif, group="F", labels={1: "progression", 2: "death"})
+    assert ax.get_xlabel() == "Days since report"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["progression", "death"]
+    # top of the stack at the end = 1 - KM
+    top = max(p.get_paths()[0].vertices[:, 1].max() for p in ax.collections)
+    km = cif[(cif.cause == "survival") & (cif.group == "F")].estimate.iloc[-1]
+    np.testing.assert_allclose(top, 1 - km, atol=1e-12)
+    ax2 = plot_cumulative_incidence(cif, stacked=False, group="M", time_label="Months since diagnosis")
+    assert ax2.get_xlabel() == "Months since diagnosis" and len(ax2.lines) == 2
+    with pytest.raises(ValueError, match="several groups"):
+        plot_cumulative_incidence(cif)
+    plt.close("all")
+
+
+def test_import_does_not_import_pyplot():
+    import subprocess
+    import sys
+
+    code = "import sys, attrition.survival; print('matplotlib.pyplot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

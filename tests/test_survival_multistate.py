@@ -164,3 +164,18 @@ def test_bad_weights_and_start_state(synth):
         MultiStateFitter([("a", "a")])
     with pytest.raises(NotFittedError):
         MultiStateFitter(POLICE_TR).summary
+
+
+def test_plot_state_occupation(synth):
+    import matplotlib.pyplot as plt
+
+    from attrition.survival import plot_state_occupation
+
+    f = MultiStateFitter(POLICE_TR).fit(synth)
+    ax = plot_state_occupation(f)
+    assert ax.get_xlabel() == "Days since report" and ax.get_ylim() == (0, 1)
+    top = max(p.get_paths()[0].vertices[:, 1].max() for p in ax.collections)
+    np.testing.assert_allclose(top, 1.0, atol=1e-12)  # stacked occupation sums to 1
+    ax2 = plot_state_occupation(f.state_occupation_, stacked=False, states=["charged", "convicted"])
+    assert len(ax2.lines) == 2
+    plt.close("all")

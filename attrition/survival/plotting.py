@@ -1,0 +1,234 @@
+"""Plots of cumulative incidence (why cases leave, and when) and state occupation.
+
+Importing this module does not import :mod:`matplotlib.pyplot`; it is imported inside each function.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_cumulative_incidence", "plot_state_occupation"]
+
+_OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+
+
+def _colours(names, colors=None):
+    """A colour per name: user's dict/list, else the project's stable reason/stage colours, else Okabe-Ito."""
+    if isinstance(colors, dict):
+        return [colors.get(n, _OKABE_ITO[i % 8]) for i, n in enumerate(names)]
+    if colors is not None:
+        return list(colors)
+    try:
+        from attrition import plotting as _p
+
+        palette = list(getattr(_p, "PALETTE", _OKABE_ITO))
+        known = {**getattr(_p, "STAGE_COLOURS", {}), **getattr(_p, "REASON_COLOURS", {})}
+    except ImportError:  # pragma: no cover - shared module not present
+        palette, known = _OKABE_ITO, {}
+    out, k = [], 0
+    for n in names:
+        if n in known:
+            out.append(known[n])
+        else:
+            out.append(palette[k % len(palette)])
+            k += 1
+    return out
+
+
+def _labels(names, labels=None):
+    if labels is not None:
+        return [labels.get(n, str(n)) for n in names]
+    try:
+        from attrition import plotting as _p
+
+        known = {**getattr(_p, "STAGE_LABELS", {}), **getattr(_p, "REASON_LABELS", {})}
+    except ImportError:  # pragma: no cover
+        known = {}
+    return [known.get(n, str(n).replace("_", " ")) for n in names]
+
+
+def _curves(df, key, value, names):
+    """Wide step-function table (time x name) starting at time 0 with value 0 (or given)."""
+    wide = df.pivot_table(index="time", columns=key, values=value, aggfunc="first", observed=True)
+    wide = wide.reindex(columns=names).sort_index().ffill().fillna(0.0)
+    return wide
+
+
+def _stack_or_lines(ax, times, wide, lower, upper, names, colours, labels, stacked, ci, kwargs):
+    t = np.concatenate(([min(0.0, float(times[0]))], times))
+    if stacked:
+        base = np.zeros(t.shape[0])
+        for name, col, lab in zip(names, colours, labels, strict=True):
+            y = np.concatenate(([0.0], wide[name].to_numpy()))
+            top = base + y
+            ax.fill_between(t, base, top, step="post", color=col, label=lab, linewidth=0,
+                            alpha=kwargs.get("alpha", 0.9))
+            base = top
+    else:
+        for name, col, lab in zip(names, colours, labels, strict=True):
+            y = wide[name].to_numpy()
+            y0 = float(kwargs.get("_start", {}).get(name, 0.0))
+            ax.step(t, np.concatenate(([y0], y)), where="post", color=col, label=lab,
+                    linewidth=kwargs.get("linewidth", 1.8))
+            if ci and lower is not None:
+                lo = np.concatenate(([y0], lower[name].to_numpy()))
+                hi = np.concatenate(([y0], upper[name].to_numpy()))
+                ax.fill_between(t, lo, hi, step="post", color=col, alpha=kwargs.get("ci_alpha", 0.2), linewidth=0)
+
+
+def plot_cumulative_incidence(
+    cif_df: pd.DataFrame,
+    ax=None,
+    stacked: bool = True,
+    *,
+    causes=None,
+    group=None,
+    ci: bool = True,
+    time_label: str = "Days since report",
+    labels: dict | None = None,
+    colors=None,
+    **kwargs,
+):
+    """Cumulative incidence of each exit reason over time (stacked areas, or lines with CIs).
+
+    Parameters
+    ----------
+    cif_df : pandas.DataFrame
+        Output of :func:`attrition.survival.cumulative_incidence` (``time``, ``cause``,
+        ``estimate`` and CI columns; ``group`` if grouped). Rows with cause ``"survival"`` are ignored.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is made if omitted.
+    stacked : bool, default True
+        Stack the causes (the top edge is the proportion of cases that have left). CIs are drawn
+        only when ``stacked=False`` (stacked pointwise CIs are not meaningful).
+    causes : sequence, optional
+        Causes to draw, in stacking order (default: all, in table order).
+    group : optional
+        Which group to draw when ``cif_df`` has a ``group`` column with several groups.
+    ci : bool, default True
+        Shade pointwise confidence intervals (unstacked only).
+    time_label : str, default "Days since report"
+        x-axis label (state the units).
+    labels : dict, optional
+        Legend label per cause (defaults: the project's exit-reason labels where they apply).
+    colors : dict or list, optional
+        Colour per cause (defaults: the project's exit-reason colours, else Okabe–Ito).
+    **kwargs
+        ``alpha`` (areas), ``linewidth``, ``ci_alpha``, ``title``, ``legend`` (bool).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    df = cif_df[cif_df["cause"].astype(str) != "survival"]
+    if "group" in df.columns:
+        groups = pd.unique(df["group"])
+        if group is None and len(groups) > 1:
+            raise ValueError(f"cif_df has several groups {list(groups)}; pass group=... (one Axes per group)")
+        if group is not None:
+            if group not in set(groups):
+                raise ValueError(f"group {group!r} is not in cif_df; groups are {list(groups)}")
+            df = df[df["group"] == group]
+    if df.empty:
+        raise ValueError("cif_df has no cause rows to plot")
+    names = list(pd.unique(df["cause"])) if causes is None else list(causes)
+    lo_col = next((c for c in df.columns if str(c).startswith("lower ")), None)
+    hi_col = next((c for c in df.columns if str(c).startswith("upper ")), None)
+    wide = _curves(df, "cause", "estimate", names)
+    lower = _curves(df, "cause", lo_col, names) if (lo_col and not stacked) else None
+    upper = _curves(df, "cause", hi_col, names) if (hi_col and not stacked) else None
+    if ax is None:
+        _, ax = plt.subplots(figsize=kwargs.pop("figsize", (7, 4)))
+    _stack_or_lines(ax, wide.index.to_numpy(float), wide, lower, upper, names, _colours(names, colors),
+                    _labels(names, labels), stacked, ci, kwargs)
+    ax.set_xlabel(time_label)
+    ax.set_ylabel("Cumulative proportion of cases that left" if stacked else "Cumulative incidence")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(left=min(0.0, float(wide.index.min())))
+    if kwargs.get("title"):
+        ax.set_title(kwargs["title"])
+    if kwargs.get("legend", True):
+        ax.legend(title=kwargs.get("legend_title", "Exit reason"), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
+    return ax
+
+
+def plot_state_occupation(
+    fitter_or_df,
+    ax=None,
+    stacked: bool = True,
+    *,
+    states=None,
+    ci: bool = True,
+    time_label: str = "Days since report",
+    labels: dict | None = None,
+    colors=None,
+    **kwargs,
+):
+    """Probability of being in each state over time, from a fitted :class:`MultiStateFitter`.
+
+    Parameters
+    ----------
+    fitter_or_df : MultiStateFitter or pandas.DataFrame
+        A fitted ``MultiStateFitter`` or its ``state_occupation_`` table (``time``, ``state``,
+        ``probability`` and CI columns).
+    ax : matplotlib.axes.Axes, optional
+    stacked : bool, default True
+        Stacked areas (they sum to 1 at every time); with ``False``, lines with pointwise CIs.
+    states : sequence, optional
+        States to draw, in stacking order (default: all, in the fitter's order).
+    ci : bool, default True
+        Shade CIs (unstacked only).
+    time_label : str, default "Days since report"
+    labels, colors, **kwargs
+        As in :func:`plot_cumulative_incidence` (defaults: the project's stage colours/labels).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(fitter_or_df, pd.DataFrame):
+        df = fitter_or_df
+        start = None
+    else:
+        fitter_or_df._check_fitted()
+        df = fitter_or_df.state_occupation_
+        start = fitter_or_df.start_state_
+    names = list(pd.unique(df["state"])) if states is None else list(states)
+    lo_col = next((c for c in df.columns if str(c).startswith("lower ")), None)
+    hi_col = next((c for c in df.columns if str(c).startswith("upper ")), None)
+    wide = _curves(df, "state", "probability", names)
+    lower = _curves(df, "state", lo_col, names) if (lo_col and not stacked) else None
+    upper = _curves(df, "state", hi_col, names) if (hi_col and not stacked) else None
+    if start is None:  # the first time point holds the starting distribution
+        first = wide.iloc[0]
+    else:
+        first = pd.Series({s: float(s == start) for s in names})
+    times = wide.index.to_numpy(float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=kwargs.pop("figsize", (7, 4)))
+    colours, labs = _colours(names, colors), _labels(names, labels)
+    if stacked:
+        base = np.zeros(times.shape[0])
+        for name, col, lab in zip(names, colours, labs, strict=True):
+            top = base + wide[name].to_numpy()
+            ax.fill_between(times, base, top, step="post", color=col, label=lab, linewidth=0,
+                            alpha=kwargs.get("alpha", 0.9))
+            base = top
+    else:
+        kwargs["_start"] = first.to_dict()
+        _stack_or_lines(ax, times, wide, lower, upper, names, colours, labs, False, ci, kwargs)
+    ax.set_xlabel(time_label)
+    ax.set_ylabel("Probability of being in state")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(left=min(0.0, float(times.min())))
+    if kwargs.get("title"):
+        ax.set_title(kwargs["title"])
+    if kwargs.get("legend", True):
+        ax.legend(title=kwargs.get("legend_title", "State"), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False)
+    return ax
