@@ -460,86 +460,88 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
     missing = [c for c in ("case_id", "force", "event", "timestamp") if c not in events.columns]
     if missing:
         raise DataValidationError(f"to_cases needs the event-log columns {missing}; validate with load_events first.")
-    ts_all = events["timestamp"].to_numpy().astype("datetime64[ns]")
+    ts_all = events["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
     as_of_ts = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(ts_all.max())
-    keep = ts_all <= as_of_ts.to_datetime64()
-    ev = events.loc[keep]
-    evt = ev["event"].astype(str).to_numpy() if not isinstance(ev["event"].dtype, pd.CategoricalDtype) else None
-    if evt is None:
-        cats = np.asarray(ev["event"].cat.categories, dtype=object)
-        ecode = ev["event"].cat.codes.to_numpy()
-    else:
-        cats = np.asarray(S.EVENTS + tuple(sorted(set(evt) - set(S.EVENTS))), dtype=object)
-        ecode = pd.Categorical(evt, categories=cats).codes
-    ev_index = {e: i for i, e in enumerate(cats)}
+    keep = ts_all <= as_of_ts.value
+    force_names = sorted(load_force_table()["force"])
 
-    rep_mask = ecode == ev_index["reported"]
-    case_ids = ev["case_id"].to_numpy()
-    codes_all, uniques = pd.factorize(case_ids, sort=True)
+    def codes_of(col, categories):
+        """Integer codes (-1 missing) of a column against the standard's categories, never object arrays."""
+        s = events[col] if col in events.columns else pd.Series(pd.NA, index=events.index)
+        if isinstance(s.dtype, pd.CategoricalDtype) and list(s.cat.categories) == list(categories):
+            c = s.cat.codes.to_numpy()
+        else:
+            c = pd.Categorical(s.astype(object).where(s.notna(), None), categories=list(categories)).codes
+        return c[keep]
+
+    ecode = codes_of("event", S.EVENTS)
+    if (ecode < 0).any():
+        raise DataValidationError("to_cases found events outside the standard's vocabulary; validate with load_events first.")
+    E = {e: i for i, e in enumerate(S.EVENTS)}
+    codes_all, uniques = pd.factorize(events["case_id"].to_numpy()[keep], sort=True)
     n = len(uniques)
+    ts = ts_all[keep]
+    # sort rows by case, time, event order (ties: events in the standard's logical order)
+    order = np.lexsort((ecode, ts, codes_all))
+    codes, ts, ecode = codes_all[order], ts[order], ecode[order]
+    det = {c: codes_of(c, S.ENUMS[c])[order] for c in ("offence", "result", "reason", "risk", "relationship")}
+    det["force"] = codes_of("force", force_names)[order]
+    oc_raw = events["outcome_code"] if "outcome_code" in events.columns else pd.Series(pd.NA, index=events.index)
+    det["outcome_code"] = pd.to_numeric(oc_raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[keep][order]
+
+    rep_rows = ecode == E["reported"]
     has_rep = np.zeros(n, bool)
-    has_rep[codes_all[rep_mask]] = True
+    has_rep[codes[rep_rows]] = True
     if not has_rep.all():
         bad = uniques[~has_rep][:_N_EXAMPLES]
         raise DataValidationError(f"{int((~has_rep).sum())} case(s) have no 'reported' event by as_of (e.g. {list(bad)}); "
                                   "validate the event log with load_events / validate_events first.")
-    ts = ts_all[keep].view(np.int64)
-    # sort rows by case, time, event order (ties: events in the standard's logical order)
-    order = np.lexsort((ecode, ts, codes_all))
-    codes, ts, ecode = codes_all[order], ts[order], ecode[order]
-    ev = ev.iloc[order]
     NAT = np.iinfo(np.int64).min
 
-    def first(e, mask=None, last=False):
-        m = ecode == ev_index[e] if e is not None else np.ones(len(codes), bool)
-        if mask is not None:
-            m = m & mask
-        idx = np.flatnonzero(m)
+    def first(mask, last=False):
+        """Row positions (sorted frame) of the first (or last) row per case among ``mask``."""
+        idx = np.flatnonzero(mask)
         c = codes[idx]
-        if last:
-            sel = idx[np.r_[c[1:] != c[:-1], True]] if len(idx) else idx
-        else:
-            sel = idx[np.r_[True, c[1:] != c[:-1]]] if len(idx) else idx
-        return sel  # row positions (sorted frame), one per case that has the event
+        if not len(idx):
+            return idx
+        edge = np.r_[c[1:] != c[:-1], True] if last else np.r_[True, c[1:] != c[:-1]]
+        return idx[edge]
 
     def times_at(rows):
         out = np.full(n, NAT, dtype=np.int64)
         out[codes[rows]] = ts[rows]
         return out
 
-    def values_at(rows, col, dtype=object):
-        out = np.full(n, None, dtype=object)
-        out[codes[rows]] = np.asarray(ev[col].to_numpy()[rows], dtype=object)
+    def values_at(rows, arr, fill=-1):
+        out = np.full(n, fill, dtype=arr.dtype)
+        out[codes[rows]] = arr[rows]
         return out
 
-    r_rep = first("reported")
+    is_ev = {e: ecode == i for e, i in E.items()}
+    r_rep = first(rep_rows)
     t_rep = times_at(r_rep)
-    force = values_at(r_rep, "force")
-    T = {e: times_at(first(e)) for e in _DAYS_TO}
+    T = {e: times_at(first(is_ev[e])) for e in _DAYS_TO}
 
-    stalk = np.isin(ev["offence"].astype(object).to_numpy(), list(S.STALKING_OFFENCES))
-    rec_or_re = (ecode == ev_index["recorded"]) | (ecode == ev_index["reclassified"])
-    r_rec = first("recorded")
-    recorded_offence = values_at(r_rec, "offence")
-    r_final = first(None, mask=rec_or_re, last=True)
-    final_offence = values_at(r_final, "offence")
-    r_charged = first("charged")
-    charged_offence = values_at(r_charged, "offence")
-    outcome_code = pd.array(values_at(first("police_outcome"), "outcome_code"), dtype="Int64")
-    court_result = values_at(first("court_outcome"), "result")
-    disc_reason = values_at(first("discontinued"), "reason")
+    off = det["offence"]
+    stalk_codes = [S.OFFENCES.index(o) for o in S.STALKING_OFFENCES]
+    stalk = np.isin(off, stalk_codes)
+    rec_or_re = is_ev["recorded"] | is_ev["reclassified"]
+    recorded_offence = values_at(first(is_ev["recorded"]), off)
+    final_offence = values_at(first(rec_or_re, last=True), off)
+    charged_offence = values_at(first(is_ev["charged"]), off)
+    oc = values_at(first(is_ev["police_outcome"]), det["outcome_code"], fill=np.nan)
+    court_result = values_at(first(is_ev["court_outcome"]), det["result"])
+    disc_reason = values_at(first(is_ev["discontinued"]), det["reason"])
+    R = {r: i for i, r in enumerate(S.ENUMS["result"])}
 
-    t_stalk_rec = times_at(first(None, mask=rec_or_re & stalk))
-    t_stalk_chg = times_at(first(None, mask=(ecode == ev_index["charged"]) & stalk))
-    convicted_stalking = court_result == "convicted_stalking"
-    convicted_any = np.isin(court_result, ["convicted_stalking", "convicted_other_offence"])
+    t_stalk_rec = times_at(first(rec_or_re & stalk))
+    t_stalk_chg = times_at(first(is_ev["charged"] & stalk))
+    convicted_stalking = court_result == R["convicted_stalking"]
+    convicted_any = convicted_stalking | (court_result == R["convicted_other_offence"])
     t_court = T["court_outcome"]
-    t_first_stalk = np.where(t_stalk_rec != NAT, t_stalk_rec, NAT)
-    t_first_stalk = _nanmin(t_first_stalk, t_stalk_chg, NAT)
-    t_first_stalk = _nanmin(t_first_stalk, np.where(convicted_stalking, t_court, NAT), NAT)
+    t_first_stalk = _nanmin(_nanmin(t_stalk_rec, t_stalk_chg, NAT), np.where(convicted_stalking, t_court, NAT), NAT)
     ever_stalking = t_first_stalk != NAT
 
-    oc = outcome_code.to_numpy(dtype="float64", na_value=np.nan)
     implies = S.outcome_types()["implies_suspect"]
     suspect_codes = np.asarray(implies.index[implies.to_numpy()], dtype=float)
     t_po = T["police_outcome"]
@@ -549,7 +551,7 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
     t_suspect = _nanmin(t_suspect, np.where(np.isin(oc, suspect_codes), t_po, NAT), NAT)
     t_pros = _nanmin(T["first_hearing"], t_court, NAT)
 
-    stage = np.zeros(n, np.int64)
+    stage = np.zeros(n, np.int8)
     stage[ever_stalking] = 1
     stage[ever_stalking & (t_suspect != NAT)] = 2
     stage[ever_stalking & has_charge] = 3
@@ -560,55 +562,62 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
     court_closed = (t_court != NAT) | (T["discontinued"] != NAT)
     closed = np.where(has_charge, court_closed, police_closed)
     t_close = np.where(has_charge, np.where(t_court != NAT, t_court, T["discontinued"]), t_po)
-    status = np.where(stage == 5, "convicted", np.where(closed, "exited", "open"))
-    exited = status == "exited"
+    status = np.where(stage == 5, 2, np.where(closed, 1, 0)).astype(np.int8)   # open, exited, convicted
+    exited = status == 1
 
-    reason = np.full(n, None, dtype=object)
-    classified = ~pd.isna(recorded_offence) | ~pd.isna(charged_offence)
-    reason[exited & (stage == 0)] = np.where(classified, "mischarged", "not_recorded")[exited & (stage == 0)]
+    # exit reasons as codes into S.EXIT_REASONS
+    X = {r: i for i, r in enumerate(S.EXIT_REASONS)}
+    code_to_reason = np.full(23, X["other"], dtype=np.int8)
+    for k, v in S.OUTCOME_EXIT_REASON.items():
+        code_to_reason[k] = X[v]
+    reason = np.full(n, -1, dtype=np.int8)
+    classified = (recorded_offence >= 0) | (charged_offence >= 0)
+    at0 = exited & (stage == 0)
+    reason[at0] = np.where(classified[at0], X["mischarged"], X["not_recorded"])
     pre = exited & ((stage == 1) | (stage == 2))
-    code_reason = pd.Series(oc).map(S.OUTCOME_EXIT_REASON).to_numpy(dtype=object)
-    reason[pre] = code_reason[pre]
-    disc = pd.Series(disc_reason).map(S.DISCONTINUED_EXIT_REASON).to_numpy(dtype=object)
+    reason[pre] = code_to_reason[np.nan_to_num(oc[pre], nan=19).astype(np.int64).clip(0, 22)]
+    disc_map = np.array([X[S.DISCONTINUED_EXIT_REASON[r]] for r in S.ENUMS["reason"]] + [-1], dtype=np.int8)
+    court_map = np.array([-1, X["mischarged"], X["acquitted"], X["acquitted"], -1], dtype=np.int8)  # by result code
     post = exited & (stage >= 3)
-    court_reason = pd.Series(court_result).map({"convicted_other_offence": "mischarged", "acquitted": "acquitted",
-                                                 "dismissed": "acquitted"}).to_numpy(dtype=object)
-    reason[post] = np.where(pd.isna(court_reason), disc, court_reason)[post]
-    reason[pre & pd.isna(reason)] = "other"
+    cr = court_map[court_result[post]]
+    reason[post] = np.where(cr >= 0, cr, disc_map[disc_reason[post]])
+    reason[post & (reason < 0)] = X["other"]
 
-    as_of_ns = as_of_ts.value
-    end = np.where(status == "open", as_of_ns, t_close)
+    end = np.where(status == 0, as_of_ts.value, t_close)
     day = float(_DAY_NS)
 
     def days(t):
         return np.where(t == NAT, np.nan, (t - t_rep) / day)
 
-    stages = np.asarray(S.STAGES, dtype=object)
+    def cat(codes_, categories, ordered=False):
+        return pd.Categorical.from_codes(codes_, categories=list(categories), ordered=ordered)
+
+    report_date = pd.DatetimeIndex(t_rep.view("datetime64[ns]"))
     out = pd.DataFrame({
         "case_id": uniques,
-        "force": pd.Categorical(force, categories=sorted(load_force_table()["force"])),
-        "report_date": pd.to_datetime(t_rep),
+        "force": cat(values_at(r_rep, det["force"]), force_names),
+        "report_date": report_date,
+        "financial_year": financial_year(report_date).to_numpy(),
+        "risk": cat(values_at(r_rep, det["risk"]), S.ENUMS["risk"]),
+        "relationship": cat(values_at(r_rep, det["relationship"]), S.ENUMS["relationship"]),
+        "recorded_offence": cat(recorded_offence, S.OFFENCES),
+        "final_offence": cat(final_offence, S.OFFENCES),
+        "ever_recorded_stalking": t_stalk_rec != NAT,
+        "charged": has_charge,
+        "charged_offence": cat(charged_offence, S.OFFENCES),
+        "charged_stalking": t_stalk_chg != NAT,
+        "outcome_code": pd.arrays.IntegerArray(np.nan_to_num(oc).astype(np.int64), np.isnan(oc)),
+        "court_result": cat(court_result, S.ENUMS["result"]),
+        "convicted_stalking": convicted_stalking,
+        "convicted_any": convicted_any,
+        "stage_reached": cat(stage, S.STAGES, ordered=True),
+        "stage_index": stage.astype(np.int64),
+        "status": cat(status, ["open", "exited", "convicted"]),
+        "exit_stage": cat(np.where(exited, stage, -1), S.STAGES, ordered=True),
+        "exit_reason": cat(reason, S.EXIT_REASONS),
+        "closed": status != 0,
+        "duration": (end - t_rep) / day,
     })
-    out["financial_year"] = financial_year(out["report_date"]).to_numpy()
-    for c in ("risk", "relationship"):
-        out[c] = pd.Categorical(values_at(r_rep, c), categories=list(S.ENUMS[c]))
-    out["recorded_offence"] = pd.Categorical(recorded_offence, categories=list(S.OFFENCES))
-    out["final_offence"] = pd.Categorical(final_offence, categories=list(S.OFFENCES))
-    out["ever_recorded_stalking"] = t_stalk_rec != NAT
-    out["charged"] = has_charge
-    out["charged_offence"] = pd.Categorical(charged_offence, categories=list(S.OFFENCES))
-    out["charged_stalking"] = t_stalk_chg != NAT
-    out["outcome_code"] = outcome_code
-    out["court_result"] = pd.Categorical(court_result, categories=list(S.ENUMS["result"]))
-    out["convicted_stalking"] = convicted_stalking
-    out["convicted_any"] = convicted_any
-    out["stage_reached"] = pd.Categorical(stages[stage], categories=list(S.STAGES), ordered=True)
-    out["stage_index"] = stage
-    out["status"] = pd.Categorical(status, categories=["open", "exited", "convicted"])
-    out["exit_stage"] = pd.Categorical(np.where(exited, stages[stage], None), categories=list(S.STAGES), ordered=True)
-    out["exit_reason"] = pd.Categorical(reason, categories=list(S.EXIT_REASONS))
-    out["closed"] = status != "open"
-    out["duration"] = (end - t_rep) / day
     for e in _DAYS_TO:
         out[f"days_to_{e}"] = days(T[e])
     out["days_to_recorded_stalking"] = days(t_first_stalk)
@@ -619,11 +628,11 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
 
     # SPO timeliness
     t_ia, t_arrest = T["spo_interim_applied"], T["arrested"]
-    d_rep = t_ia - t_rep
-    d_arr = t_ia - t_arrest
     h48 = 2 * _DAY_NS
+    d_arr = t_ia - t_arrest
     out["spo_interim_applied"] = t_ia != NAT
-    out["spo_interim_timely"] = (t_ia != NAT) & ((d_rep <= h48) | ((t_arrest != NAT) & (d_arr >= 0) & (d_arr <= h48)))
+    out["spo_interim_timely"] = (t_ia != NAT) & (((t_ia - t_rep) <= h48)
+                                                 | ((t_arrest != NAT) & (d_arr >= 0) & (d_arr <= h48)))
     t_fa, t_need = T["spo_full_applied"], T["spo_need_identified"]
     clock = np.where((t_need != NAT) & (t_need <= t_fa), t_need, t_rep)
     out["spo_full_applied"] = t_fa != NAT
@@ -632,16 +641,15 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
     out["spo_granted"] = (T["spo_interim_granted"] != NAT) | (T["spo_full_granted"] != NAT)
 
     # breaches
-    br = np.flatnonzero(ecode == ev_index["order_breach"])
+    br = np.flatnonzero(is_ev["order_breach"])
     bc = codes[br]
     out["n_breaches"] = np.bincount(bc, minlength=n).astype(np.int64)
     starts = np.r_[True, bc[1:] != bc[:-1]] if len(bc) else np.zeros(0, bool)
-    first_b = br[starts]
     second = np.zeros(len(bc), bool)
     if len(bc):
         grp_start = np.maximum.accumulate(np.where(starts, np.arange(len(bc)), 0))
         second = (np.arange(len(bc)) - grp_start) == 1
-    out["days_to_first_breach"] = days(times_at(first_b))
+    out["days_to_first_breach"] = days(times_at(br[starts]))
     out["days_to_second_breach"] = days(times_at(br[second]))
     out.attrs["as_of"] = as_of_ts.isoformat()  # text, so the table stays serialisable (parquet)
     return out
