@@ -21,7 +21,7 @@ from pathlib import Path
 
 from attrition import config
 
-__all__ = ["save_figure", "FIGURE_NAME", "FORMATS"]
+__all__ = ["save_figure", "publish_figure", "FIGURE_NAME", "FORMATS"]
 
 #: Figure names: ``Fig`` + two digits + ``_`` + lower-case words joined by hyphens,
 #: e.g. ``Fig01_national-funnel``.
@@ -142,3 +142,44 @@ def save_figure(fig, name: str, *, out_dir=None, formats=("png", "svg"), suppres
             _write_if_changed(path, buf.getvalue())
             written.append(path)
     return written
+
+
+def publish_figure(fig, name: str, **kwargs):
+    """Save a figure with :func:`save_figure`, close it, and return its PNG for display in a notebook.
+
+    Use as the last line of a notebook cell. The cell's output is then the same whichever matplotlib
+    backend the kernel runs (``inline`` in JupyterLab, ``Agg`` under ``make``): an
+    ``IPython.display.Image`` of the saved PNG, whose text form nbval compares and whose picture the
+    HTML report shows. Without it, the inline backend displays the figure and Agg does not, and
+    nbval reports a missing output.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    name : str
+        As in :func:`save_figure`.
+    **kwargs
+        Passed to :func:`save_figure` (``out_dir``, ``formats``, ``suppressed``, ``count_cols``);
+        ``"png"`` is added to ``formats`` if absent.
+
+    Returns
+    -------
+    IPython.display.Image
+        The PNG exactly as written to disk.
+
+    Raises
+    ------
+    As :func:`save_figure` (the figure is not closed if saving is refused).
+    """
+    from IPython.display import Image
+
+    formats = kwargs.pop("formats", ("png", "svg"))
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
+    if "png" not in formats:
+        formats = ("png", *formats)
+    paths = save_figure(fig, name, formats=formats, **kwargs)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    png = paths[formats.index("png")]
+    return Image(data=png.read_bytes(), format="png")

@@ -232,3 +232,27 @@ def test_percent_axis_and_mark_suppressed():
     assert texts[0].get_color() == "red"
     with pytest.raises(ValueError, match="axis"):
         percent_axis(ax, "z")
+
+
+def test_publish_figure_saves_closes_and_returns_png(tmp_path):
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    from attrition.figures import publish_figure
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    img = publish_figure(fig, "Fig09_published", out_dir=tmp_path, formats="svg")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Fig09_published.png", "Fig09_published.svg"]
+    assert isinstance(img, Image) and img.format == "png"
+    assert img.data == (tmp_path / "Fig09_published.png").read_bytes()
+    assert fig.number not in plt.get_fignums()
+
+    # refused by disclosure control: nothing written, figure left open for the author to fix
+    fig2, _ = plt.subplots()
+    raw = pd.DataFrame({"n": [3, 50, 60]})
+    with pytest.raises(DataValidationError):
+        publish_figure(fig2, "Fig10_refused", out_dir=tmp_path, suppressed=raw, count_cols="n")
+    assert fig2.number in plt.get_fignums()
+    plt.close(fig2)
+    assert not (tmp_path / "Fig10_refused.png").exists()

@@ -188,3 +188,39 @@ def test_kernel_env_is_restored(monkeypatch):
         assert os.environ["MATPLOTLIBRC"] == "/somewhere/else"  # an explicit setting wins
     assert "PYTHONHASHSEED" not in os.environ
     assert os.environ["MATPLOTLIBRC"] == "/somewhere/else"
+
+
+# --- notebooks/sanitize.cfg ------------------------------------------------------------------------
+def _sanitize(text: str) -> str:
+    import re
+
+    from nbval.plugin import get_sanitize_patterns
+
+    patterns = get_sanitize_patterns((config.NOTEBOOKS_DIR / "sanitize.cfg").read_text(encoding="utf-8"))
+    assert len(patterns) == 9  # every section parsed (nbval silently skips malformed ones)
+    for regex, replace in patterns:
+        text = re.sub(regex, replace, text)
+    return text
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<Figure at 0x7f3a2b1c4d90>", "<Figure at 0xADDRESS>"),
+        ("run 2024-05-01T12:03:04.123456+00:00", "run TIMESTAMP"),
+        ("CPU times: user 1.2 s, sys: 3 ms\nWall time: 1.3 s", "CPU times: TIMING\nWall time: TIMING"),
+        ("12.3 ms ± 1.2 ms per loop (mean ± std. dev. of 7 runs, 100 loops each)", "TIMEIT"),
+        ("fit took 1.52 s; converged in 12 iterations", "fit took DURATION; converged in 12 iterations"),
+        ("100%|##########| 200/200 [00:03<00:00, 55.20it/s]", "100%|##########| 200/200 [PROGRESS]"),
+        ("matplotlib 3.11.2 on Python 3.11.7", "matplotlib VERSION on Python VERSION"),
+        ('<td id="T_ab12c_row0_col1">', '<td id="T_STYLERID_row0_col1">'),
+        ("wrote /home/ci/attrition/figures/Fig01_x.png", "wrote <project>/figures/Fig01_x.png"),
+        # what the notebooks compute is left alone
+        ("as_of 2023-09-30, 2022/23: rate 0.123 (95% CI 0.101 to 0.150), n = 1,234, 0x1, 45 days",
+         "as_of 2023-09-30, 2022/23: rate 0.123 (95% CI 0.101 to 0.150), n = 1,234, 0x1, 45 days"),
+        ("Fig01_national-funnel.png  <Figure size 640x400 with 1 Axes>",
+         "Fig01_national-funnel.png  <Figure size 640x400 with 1 Axes>"),
+    ],
+)
+def test_sanitize_cfg(raw, clean):
+    assert _sanitize(raw) == clean
