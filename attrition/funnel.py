@@ -1,0 +1,1037 @@
+"""The attrition funnel: where stalking cases drop out between report and conviction, why, and by force.
+
+Of every 100 stalking reports, how many are recorded as stalking, get a suspect identified, are charged,
+reach court (first hearing) and end in a conviction for stalking — and at each step why do the others
+leave? :class:`FunnelFitter` answers all of it from one fitted object: per-stage conversion, per-stage
+exit-reason shares, the end-to-end probability, a stage x reason decomposition of the loss and
+counterfactuals, each with confidence intervals; by force with empirical-Bayes partial pooling
+(:mod:`attrition.pooling`).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import pooling as _pooling
+from ._utils import check_random_state
+from .base import BaseFitter
+from .exceptions import DataValidationError, StatisticalWarning
+from .standard import EXIT_REASONS, STAGE_LABELS, STAGES
+
+__all__ = ["FunnelFitter", "wilson_interval"]
+
+_STATUSES = ("open", "exited", "convicted")
+_UNRESOLVED = "unresolved"
+_ALL = "all"
+
+
+# ----------------------------------------------------------------------------------------------------
+# small vectorised helpers
+# ----------------------------------------------------------------------------------------------------
+def wilson_interval(x, n, alpha: float = 0.05):
+    """Wilson score interval for a binomial proportion (vectorised; effective counts allowed).
+
+    Parameters
+    ----------
+    x, n : array-like, same shape
+        Successes and trials (need not be integers). Where ``n <= 0`` the interval is NaN.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+
+    References
+    ----------
+    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
+    *JASA* 22, 209–212.
+    """
+    x = np.asarray(x, float)
+    n = np.asarray(n, float)
+    z = stats.norm.ppf(1 - alpha / 2)
+    z2 = z * z
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        denom = 1 + z2 / n
+        centre = (p + z2 / (2 * n)) / denom
+        half = z * np.sqrt(np.maximum(p * (1 - p) / n + z2 / (4 * n * n), 0)) / denom
+    lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    # exact ends: Wilson's bound at p = 0 (1) is 0 (1) analytically
+    lo = np.where((n > 0) & (x <= 0), 0.0, lo)
+    hi = np.where((n > 0) & (x >= n), 1.0, hi)
+    return lo, hi
+
+
+def _n_eff(p, se, fallback):
+    """Effective sample size p(1-p)/se^2 (``fallback`` where it is undefined)."""
+    p = np.asarray(p, float)
+    se = np.asarray(se, float)
+    ok = (se > 0) & (p > 0) & (p < 1) & np.isfinite(se)
+    out = np.array(np.broadcast_to(np.asarray(fallback, float), p.shape), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[ok] = (p * (1 - p) / se**2)[ok]
+    return out
+
+
+def _wilson_eff(p, se, fallback, alpha):
+    n = _n_eff(p, se, fallback)
+    return wilson_interval(np.asarray(p, float) * n, n, alpha)
+
+
+def _codes(series: pd.Series, categories) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of ``series`` in ``categories`` (-1 = missing or unknown) and its missing mask."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        mapping = pd.Index(list(categories), dtype=object).get_indexer(series.cat.categories.astype(object))
+        c = series.cat.codes.to_numpy()
+        isna = c < 0
+        return np.where(isna, -1, mapping[np.maximum(c, 0)]).astype(np.int64), isna
+    isna = series.isna().to_numpy()
+    return pd.Categorical(series, categories=list(categories)).codes.astype(np.int64), isna
+
+
+def _aj_last_core():
+    """``f(t, codes, K, w, alpha) -> (cif (K,), se (K,), surv, se_surv)`` at the last time.
+
+    Uses ``attrition.survival.cif._aj_core`` (the engine of ``cumulative_incidence``) when available,
+    else the public ``cumulative_incidence`` (identical numbers, slower: it builds the whole curve).
+    """
+    try:
+        from .survival.cif import _aj_core
+    except ImportError:  # pragma: no cover - engine renamed: use the public function
+        _aj_core = None
+
+    if _aj_core is not None:
+        def core(t, codes, K, w, alpha):
+            r = _aj_core(t, codes, K, w, None, "frequency")
+            return (r["cif"][-1], np.sqrt(r["var_cif"][-1]), float(r["surv"][-1]), float(np.sqrt(r["var_surv"][-1])))
+        return core
+
+    from .survival import cumulative_incidence  # pragma: no cover
+
+    def core(t, codes, K, w, alpha):  # pragma: no cover
+        cif = cumulative_incidence(t, codes, weights=w, causes=list(range(1, K + 1)), alpha=alpha,
+                                   include_survival=True)
+        last = cif.groupby("cause", sort=False).tail(1).set_index("cause")
+        return (last.loc[list(range(1, K + 1)), "estimate"].to_numpy(), last.loc[list(range(1, K + 1)), "se"].to_numpy(),
+                float(last.loc["survival", "estimate"]), float(last.loc["survival", "se"]))
+    return core
+
+
+def _row_label(df: pd.DataFrame, i: int) -> str:
+    lab = f"row {i} (index {df.index[i]!r}"
+    if "case_id" in df.columns:
+        lab += f", case_id {df['case_id'].iloc[i]!r}"
+    return lab + ")"
+
+
+# ----------------------------------------------------------------------------------------------------
+# the fitter
+# ----------------------------------------------------------------------------------------------------
+class FunnelFitter(BaseFitter):
+    r"""Multi-stage attrition funnel with right-censoring, exit reasons, CIs and partial pooling.
+
+    Parameters
+    ----------
+    alpha : float, default 0.05
+        Intervals are ``1 - alpha``.
+    stages : sequence of str, default ``attrition.standard.STAGES``
+        The funnel stages, an ordered subsequence of ``STAGES`` starting with ``"reported"``
+        (e.g. ``("reported", "charged", "convicted")`` collapses the intermediate steps; exits are then
+        attributed to the last kept stage a case reached).
+    n_draws : int, default 4000
+        Monte Carlo draws for the pooled end-to-end posterior (only with ``by``).
+    random_state : None, int or numpy.random.Generator, default 0
+        Seeds those draws (fixed by default, so results are reproducible).
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        Indexed by (group, stage): ``entered``, ``converted``, ``open``, ``exited`` (weighted counts),
+        ``p_convert`` (probability of reaching the next stage, long run), ``se``, CI, ``p_reach``
+        (probability a report reaches this stage) with CI. The last stage has no next stage, so its
+        ``p_convert``/``se``/CI are NaN. A stage nobody entered has NaN ``p_convert`` (undefined).
+    exit_summary_ : pandas.DataFrame
+        Long table (group, stage, reason): ``n`` (exits), ``p_exit`` (P(exit for this reason | entered
+        the stage)) with ``se`` and CI, and ``share`` (share of this stage's exits) with CI.
+        A reason ``"unresolved"`` appears only where cases were still open at the last follow-up time.
+    end_to_end_ : pandas.DataFrame
+        Indexed by group: ``estimate`` (P(report reaches the last stage)), ``se``, CI, ``reports``,
+        ``reached``.
+    national_ : pandas.DataFrame, national_end_to_end_ : pandas.Series
+        With ``by``: the same for all cases together.
+    pooled_ : pandas.DataFrame
+        With ``by`` and ``pool=True``: (group, stage) pooled conversion rates (see
+        :func:`attrition.pooling.pool_proportions`); ``pooled_end_to_end_`` (group: pooled end-to-end);
+        ``priors_`` (stage -> :class:`attrition.pooling.BetaPrior`).
+    method_ : pandas.DataFrame
+        Per (group, stage): ``"proportion"`` (no open cases), ``"aalen-johansen"`` or
+        ``"closed-only"`` (open cases but no times).
+
+    Notes
+    -----
+    **Estimand.** Stage :math:`k` is entered by the cases that reached it. Its competing outcomes are
+    "converted" (reached stage :math:`k+1`) and exit for reason :math:`r` (``EXIT_REASONS``). Open
+    cases are right-censored, never counted as losses. The long-run conversion probability is the
+    Aalen–Johansen cumulative incidence of "converted" at the last observed time, with time measured
+    from stage entry (``days_to_<stage>``; ``reported`` enters at 0) — computed by
+    :func:`attrition.survival.cumulative_incidence` (exact ties, IJ variance). A case's time in stage
+    :math:`k` is the entry time of stage :math:`k+1` (converted) or ``duration`` (exited/open) minus the
+    entry time of stage :math:`k`, floored at 0 (stage dates are inferred from the furthest evidence, so
+    e.g. a suspect can be identified before the offence is reclassified as stalking). Without open cases
+    in a (group, stage) the AJ estimate is exactly the proportion converted/entered, which is what is
+    computed there (no survival machinery needed). If open cases exist but the time columns do not
+    (aggregated counts), the stage is estimated from its closed cases only (assumes open cases will end
+    like the closed ones) with a :class:`StatisticalWarning`.
+
+    **Variance and intervals.** Without censoring: binomial variance :math:`p(1-p)/n` and the Wilson
+    score interval. With censoring: the AJ (infinitesimal-jackknife) variance, turned into an effective
+    sample size :math:`n^{eff} = \hat p(1-\hat p)/\widehat{se}^2` with :math:`x^{eff}=\hat p n^{eff}`,
+    and the Wilson interval on those. Stage estimates are conditionally independent given the numbers
+    entering each stage, so products (reach probabilities, end-to-end, decomposition cells) get the
+    delta-method variance on the log scale, :math:`\operatorname{var}\log\prod_j \hat p_j =
+    \sum_j se_j^2/\hat p_j^2`, converted to an effective sample size and a Wilson interval the same way.
+    Without censoring this reproduces the Wilson interval of convicted/reported exactly (the
+    delta-method variance telescopes to :math:`P(1-P)/n_0`).
+
+    References
+    ----------
+    Aalen, O. O. & Johansen, S. (1978). An empirical transition matrix for non-homogeneous Markov chains
+    based on censored observations. *Scand. J. Statist.* 5, 141–150.
+    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
+    *JASA* 22, 209–212.
+    HMICFRS & HMCPSI (2024). *Stalking: a joint inspection* (the national attrition figures).
+
+    Examples
+    --------
+    >>> from attrition.synthetic import simulate
+    >>> from attrition.funnel import FunnelFitter
+    >>> d = simulate(n_cases=20_000, random_state=1)
+    >>> f = FunnelFitter().fit(d.cases)
+    >>> f.end_to_end_["estimate"].iloc[0] < 0.05
+    True
+    """
+
+    def __init__(self, alpha: float = 0.05, stages=STAGES, n_draws: int = 4000, random_state=0):
+        super().__init__(alpha)
+        stages = tuple(stages)
+        bad = [s for s in stages if s not in STAGES]
+        if bad:
+            raise ValueError(f"unknown stage(s) {bad}; choose from {list(STAGES)}")
+        pos = [STAGES.index(s) for s in stages]
+        if len(stages) < 2 or stages[0] != STAGES[0] or any(b <= a for a, b in zip(pos, pos[1:])):
+            raise ValueError(
+                f"stages must be an ordered subsequence of {list(STAGES)} with at least two stages, starting "
+                f"with {STAGES[0]!r}; got {list(stages)}"
+            )
+        self.stages = stages
+        self.n_draws = int(n_draws)
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------------------------------------
+    # input
+    # ------------------------------------------------------------------------------------------------
+    def _prepare(self, cases: pd.DataFrame, by, weights):
+        if not isinstance(cases, pd.DataFrame):
+            raise DataValidationError(f"cases must be a pandas DataFrame (the case table), not {type(cases).__name__}")
+        if len(cases) == 0:
+            raise DataValidationError("cases is empty: nothing to fit")
+        need = ["status", "exit_reason"]
+        if "stage_index" not in cases.columns and "stage_reached" not in cases.columns:
+            need.append("stage_reached")
+        if by is not None:
+            need.append(by)
+        if weights is not None:
+            need.append(weights)
+        missing = [c for c in need if c not in cases.columns]
+        if missing:
+            raise DataValidationError(
+                f"cases lacks required column(s) {missing}; pass the case table from attrition.data.to_cases "
+                "(or aggregated rows with stage_reached, status, exit_reason and a count column named in weights)"
+            )
+        n = len(cases)
+        # stage (full index 0..5)
+        if "stage_reached" in cases.columns:
+            sr = cases["stage_reached"]
+            codes, _ = _codes(sr, STAGES)
+            bad = codes < 0
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataValidationError(
+                    f"stage_reached has {int(bad.sum())} value(s) outside {list(STAGES)}; first at "
+                    f"{_row_label(cases, i)}: {sr.iloc[i]!r}"
+                )
+            full = codes.astype(np.int64)
+            if "stage_index" in cases.columns:
+                si = pd.to_numeric(cases["stage_index"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                bad = si != full
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise DataValidationError(
+                        f"stage_index disagrees with stage_reached at {_row_label(cases, i)}: "
+                        f"{cases['stage_index'].iloc[i]!r} vs {sr.iloc[i]!r}"
+                    )
+        else:
+            si = pd.to_numeric(cases["stage_index"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            bad = ~np.isin(si, np.arange(len(STAGES)))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataValidationError(
+                    f"stage_index must be an integer 0..{len(STAGES) - 1}; {_row_label(cases, i)} has "
+                    f"{cases['stage_index'].iloc[i]!r}"
+                )
+            full = si.astype(np.int64)
+        # status
+        st = cases["status"]
+        st_codes, _ = _codes(st, _STATUSES)
+        bad = st_codes < 0
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"status must be one of {list(_STATUSES)}; {_row_label(cases, i)} has {st.iloc[i]!r}"
+            )
+        # exit reason
+        er = cases["exit_reason"]
+        reasons = list(EXIT_REASONS)
+        r_codes, er_na = _codes(er, reasons)
+        bad = (r_codes < 0) & ~er_na
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"unknown exit_reason {er.iloc[i]!r} at {_row_label(cases, i)}; allowed: {reasons} "
+                "(see attrition.standard.EXIT_REASONS)"
+            )
+        last = len(STAGES) - 1
+        checks = [
+            ((st_codes == 1) & er_na, "status 'exited' but exit_reason is missing"),
+            ((st_codes != 1) & ~er_na, "exit_reason given but status is not 'exited'"),
+            ((st_codes == 2) & (full != last), f"status 'convicted' but stage is not {STAGES[last]!r}"),
+            ((st_codes != 2) & (full == last), f"stage {STAGES[last]!r} but status is not 'convicted'"),
+        ]
+        if "exit_stage" in cases.columns:
+            es = cases["exit_stage"]
+            es_codes, _ = _codes(es, STAGES)
+            checks.append(((st_codes == 1) & (es_codes != full), "exit_stage differs from stage_reached"))
+        for mask, msg in checks:
+            if mask.any():
+                i = int(np.flatnonzero(mask)[0])
+                raise DataValidationError(f"{msg} at {_row_label(cases, i)} ({int(mask.sum())} row(s) in all)")
+        # weights
+        if weights is None:
+            w = None
+        else:
+            wv = cases[weights]
+            try:
+                w = pd.to_numeric(wv).to_numpy(dtype=float, na_value=np.nan)
+            except (TypeError, ValueError):
+                raise DataValidationError(f"weights column {weights!r} must be numeric counts") from None
+            bad = ~np.isfinite(w) | (w < 0)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataValidationError(
+                    f"weights column {weights!r} must hold non-negative finite counts; {_row_label(cases, i)} "
+                    f"has {wv.iloc[i]!r}"
+                )
+        # groups
+        if by is None:
+            g = np.zeros(n, np.int64)
+            labels = [_ALL]
+        else:
+            col = cases[by]
+            isna = col.isna().to_numpy()
+            if isna.any():
+                i = int(np.flatnonzero(isna)[0])
+                raise DataValidationError(f"group column {by!r} is missing at {_row_label(cases, i)}; recode it")
+            g, uniq = pd.factorize(col, sort=True)
+            labels = list(uniq)
+            tot = np.bincount(g, weights=w, minlength=len(labels))
+            zero = np.flatnonzero(tot <= 0)
+            if zero.size:
+                raise DataValidationError(
+                    f"{by} {labels[zero[0]]!r} has zero reports (its count rows sum to 0); "
+                    f"{len(zero)} group(s) in all: drop them or check the counts"
+                )
+        # map to the chosen stages
+        keep_full = np.array([STAGES.index(s) for s in self.stages])
+        sub_of_full = np.searchsorted(keep_full, np.arange(len(STAGES)), side="right") - 1
+        s = sub_of_full[full]
+        S = len(self.stages)
+        # a case beyond the last kept stage counts as having reached it
+        status = np.where(s == S - 1, 2, st_codes)  # 0 open, 1 exited, 2 reached the last stage
+        return {"g": g, "labels": labels, "s": s, "status": status, "reason": r_codes, "w": w, "n": n}
+
+    def _times(self, cases, prep, rows_needed):
+        """Entry times (n, S) of each kept stage for the rows in ``rows_needed`` (bool mask)."""
+        cols = [f"days_to_{st}" for st in self.stages[1:]] + ["duration"]
+        missing = [c for c in cols if c not in cases.columns]
+        if missing:
+            return None, missing
+        S = len(self.stages)
+        n = prep["n"]
+        entry = np.zeros((n, S))
+        s = prep["s"]
+        for j, st in enumerate(self.stages[1:], start=1):
+            v = pd.to_numeric(cases[f"days_to_{st}"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            bad = rows_needed & (s >= j) & ~np.isfinite(v)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise DataValidationError(
+                    f"days_to_{st} is missing at {_row_label(cases, i)}, which reached stage {st!r} in a group "
+                    "with open cases (needed for the censored estimate); fill it in"
+                )
+            entry[:, j] = np.where(np.isfinite(v), v, 0.0)
+        dur = pd.to_numeric(cases["duration"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = rows_needed & ~np.isfinite(dur) & (prep["status"] != 2)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(f"duration is missing at {_row_label(cases, i)}; fill it in")
+        return (entry, dur), None
+
+    # ------------------------------------------------------------------------------------------------
+    # fit
+    # ------------------------------------------------------------------------------------------------
+    def fit(self, cases: pd.DataFrame, by: str | None = None, weights: str | None = None, pool: bool | None = None):
+        """Fit the funnel.
+
+        Parameters
+        ----------
+        cases : pandas.DataFrame, shape (n, ...)
+            The case table (:func:`attrition.data.to_cases`): columns ``stage_reached`` and/or
+            ``stage_index``, ``status``, ``exit_reason``, and — where some cases are open —
+            ``duration`` and ``days_to_<stage>``. Or aggregated rows carrying ``stage_reached``,
+            ``status``, ``exit_reason`` and a count column named by ``weights``.
+        by : str, optional
+            Group column (e.g. ``"force"``): one funnel per group, plus national totals in
+            ``national_``.
+        weights : str, optional
+            Column of non-negative counts (frequency weights): a row of weight ``w`` stands for ``w``
+            identical cases, so results equal those on the expanded rows exactly.
+        pool : bool, optional
+            Partially pool the groups' stage rates (empirical-Bayes beta-binomial). Default: True when
+            ``by`` is given.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataValidationError
+            Missing columns, unknown stages/statuses/exit reasons, inconsistent status and exit reason,
+            negative or non-numeric counts, missing group labels, a group with zero reports, missing
+            times for open groups — each naming the first offending row.
+        """
+        prep = self._prepare(cases, by, weights)
+        g, w = prep["g"], prep["w"]
+        labels = prep["labels"]
+        G, S, R = len(labels), len(self.stages), len(EXIT_REASONS)
+        K = S - 1
+        self.by_ = by
+        self.groups_ = labels
+        # one weighted bincount over (group, stage, outcome): outcome 0 = open, 1 = reached last, 2+r = exit r
+        s, status, reason = prep["s"], prep["status"], prep["reason"]
+        out_code = np.where(status == 1, 2 + np.maximum(reason, 0), np.where(status == 0, 0, 1))
+        key = (g * S + s) * (R + 2) + out_code
+        tab = np.bincount(key, weights=w, minlength=G * S * (R + 2)).reshape(G, S, R + 2)
+        tab_nat = tab.sum(axis=0, keepdims=True)
+        need = tab[:, :K, 0] > 0
+        need_nat = tab_nat[:, :K, 0] > 0
+        aj, aj_nat, closed_only = {}, {}, False
+        if need_nat.any():
+            rows_needed = np.zeros(prep["n"], bool)
+            for j in np.flatnonzero(need_nat[0]):  # a handful of stages
+                rows_needed |= s >= j
+            times, missing = self._times(cases, prep, rows_needed)
+            if times is None:
+                closed_only = True
+                warnings.warn(
+                    f"{int(need.sum())} (group, stage) cell(s) have open cases but the time columns {missing} "
+                    "are missing: those stages are estimated from closed cases only (assumes open cases will "
+                    "end like the closed ones). Pass the case table with times for the censored "
+                    "(Aalen-Johansen) estimate.",
+                    StatisticalWarning, stacklevel=2,
+                )
+            else:
+                cg, cj, ct, cc, cw = self._collapse(prep, times, need_nat[0])
+                sel = need[cg, cj]
+                aj = self._aalen_johansen(cg[sel] * K + cj[sel], ct[sel], cc[sel], cw[sel], K)
+                if by is None:
+                    aj_nat = aj
+                else:
+                    aj_nat = self._aalen_johansen(*self._recollapse(cj, ct, cc, cw), K)
+        res = self._estimate(tab, aj, closed_only)
+        self._res = res
+        self._national = self._estimate(tab_nat, aj_nat, closed_only) if by is not None else res
+        if pool is None:
+            pool = by is not None
+        self.pooled_ = None
+        self.priors_ = None
+        self.pooled_end_to_end_ = None
+        if pool:
+            if by is None:
+                raise ValueError("pool=True needs by=<group column>")
+            self._pool(res)
+        what = f"{prep['n']:,} rows" if weights is None else f"{prep['n']:,} aggregated rows ({np.sum(w):,.0f} cases)"
+        self._fitted_on = what + (f", {G} groups of {by!r}" if by is not None else "") + \
+            f", stages {self.stages[0]} -> {self.stages[-1]}"
+        self._build_tables()
+        return self
+
+    def _estimate(self, tab, aj, closed_only):
+        """Stage estimates from the (G, S, R+2) count table and the AJ results of the open cells."""
+        G, S, _ = tab.shape
+        K = S - 1
+        at_stage = tab.sum(axis=2)  # (G, S) cases whose furthest stage is k
+        entered = at_stage[:, ::-1].cumsum(axis=1)[:, ::-1]
+        converted = entered[:, 1:]
+        open_ = tab[:, :K, 0]
+        exits = tab[:, :K, 2:]  # (G, K, R)
+        need = open_ > 0
+        ent = entered[:, :K]
+        base = np.where(need, ent - open_, ent) if closed_only else ent  # denominators
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(base > 0, converted / base, np.nan)
+            q = np.where(base[:, :, None] > 0, exits / base[:, :, None], np.nan)
+            se = np.sqrt(p * (1 - p) / base)
+            se_q = np.sqrt(q * (1 - q) / base[:, :, None])
+        unres = np.where(ent > 0, 0.0, np.nan)
+        se_u = np.zeros((G, K))
+        n_fallback = base.astype(float).copy()
+        method = np.full((G, K), "proportion", dtype=object)
+        if closed_only:
+            method[need] = "closed-only"
+        for cell, (pj, sej, qj, seqj, uj, seuj) in aj.items():  # one entry per open (group, stage) cell
+            gg, j = divmod(cell, K)
+            p[gg, j], se[gg, j], q[gg, j], se_q[gg, j] = pj, sej, qj, seqj
+            unres[gg, j], se_u[gg, j] = uj, seuj
+            n_fallback[gg, j] = ent[gg, j] - open_[gg, j]
+            method[gg, j] = "aalen-johansen"
+        return {
+            "entered": entered, "converted": converted, "open": open_, "exits": exits, "p": p, "se": se,
+            "q": q, "se_q": se_q, "unres": unres, "se_u": se_u, "n_fb": n_fallback, "method": method, "G": G,
+        }
+
+    def _collapse(self, prep, times, stages_needed):
+        """Time-in-stage data of every stage in ``stages_needed``, collapsed to unique
+        (group, stage, time, cause) rows with summed weights (frequency weights: exact)."""
+        entry, dur = times
+        g, s, status, reason, w = prep["g"], prep["s"], prep["status"], prep["reason"], prep["w"]
+        K = len(self.stages) - 1
+        R = len(EXIT_REASONS)
+        parts_t, parts_c, parts_g, parts_j, parts_w = [], [], [], [], []
+        for j in np.flatnonzero(stages_needed):  # a handful of stages, each vectorised over cases
+            rows = np.flatnonzero(s >= j)
+            conv = s[rows] > j
+            t_end = np.where(conv, entry[rows, j + 1], dur[rows])
+            parts_t.append(np.maximum(t_end - entry[rows, j], 0.0))
+            parts_c.append(np.where(conv, 1, np.where(status[rows] == 1, 2 + np.maximum(reason[rows], 0), 0)))
+            parts_g.append(g[rows])
+            parts_j.append(np.full(rows.size, j, np.int64))
+            if w is not None:
+                parts_w.append(w[rows])
+        t = np.concatenate(parts_t)
+        c = np.concatenate(parts_c).astype(np.int64)
+        cell = np.concatenate(parts_g).astype(np.int64) * K + np.concatenate(parts_j)
+        wt = None if w is None else np.concatenate(parts_w)
+        n_cells = int(cell.max()) + 1
+        ti = t.astype(np.int64)
+        if np.array_equal(ti, t) and int(ti.max()) < 200_000 and n_cells * (int(ti.max()) + 1) * (R + 2) < 60_000_000:
+            nT = int(ti.max()) + 1
+            key = (cell * nT + ti) * (R + 2) + c
+            cnt = np.bincount(key, weights=wt, minlength=n_cells * nT * (R + 2))
+            ukey = np.flatnonzero(cnt)
+            wsum = cnt[ukey]
+            ut = (ukey // (R + 2)) % nT
+        else:
+            tcode, tuniq = pd.factorize(t)
+            nT = len(tuniq)
+            key = (cell * nT + tcode) * (R + 2) + c
+            ukey, inv = np.unique(key, return_inverse=True)
+            wsum = np.bincount(inv, weights=wt)
+            ukey, wsum = ukey[wsum > 0], wsum[wsum > 0]
+            ut = np.asarray(tuniq)[(ukey // (R + 2)) % nT]
+        ucell = ukey // ((R + 2) * nT)
+        return ucell // K, ucell % K, ut.astype(float), ukey % (R + 2), wsum.astype(float)
+
+    @staticmethod
+    def _recollapse(cj, ct, cc, cw):
+        """Sum collapsed rows over groups: national (stage, time, cause) rows (cell = stage)."""
+        df = pd.DataFrame({"j": cj, "t": ct, "c": cc, "w": cw})
+        agg = df.groupby(["j", "t", "c"], sort=True)["w"].sum().reset_index()
+        return (agg["j"].to_numpy(), agg["t"].to_numpy(), agg["c"].to_numpy(), agg["w"].to_numpy())
+
+    def _aalen_johansen(self, cell, t, c, wsum, K):
+        """Long-run AJ cumulative incidences (value at the last time) for each cell.
+
+        Cause 1 = converted, 2 + r = exit reason r, 0 = censored. Uses the Aalen–Johansen core of
+        :func:`attrition.survival.cumulative_incidence` (same estimator, IJ variance, frequency weights)
+        once per open cell, skipping the construction of the full tidy curve, which the funnel does not
+        need; ``tests/test_funnel.py`` checks the result equals ``cumulative_incidence`` at the last time.
+        """
+        R = len(EXIT_REASONS)
+        if cell.size == 0:
+            return {}
+        order = np.argsort(cell, kind="stable")
+        cell, t, c, wsum = cell[order], t[order], c[order], wsum[order]
+        bounds = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1], True])
+        core = _aj_last_core()
+        out = {}
+        for a, b in zip(bounds[:-1], bounds[1:]):  # one vectorised AJ per open (group, stage) cell
+            est, se, surv, se_surv = core(t[a:b], c[a:b], R + 1, wsum[a:b], self.alpha)
+            out[int(cell[a])] = (float(est[0]), float(se[0]), est[1:], se[1:], max(surv, 0.0), se_surv)
+        return out
+
+    # ------------------------------------------------------------------------------------------------
+    # pooling
+    # ------------------------------------------------------------------------------------------------
+    def _pool(self, res):
+        K = len(self.stages) - 1
+        lo_name, hi_name = self.ci_labels
+        p, se, nfb = res["p"], res["se"], res["n_fb"]
+        tables, priors = [], {}
+        pa = np.zeros((res["G"], K))
+        pb = np.zeros((res["G"], K))
+        for j in range(K):  # one beta-binomial fit per stage
+            n_eff = np.where(res["method"][:, j] == "aalen-johansen", _n_eff(p[:, j], se[:, j], nfb[:, j]), nfb[:, j])
+            n_eff = np.where(np.isfinite(p[:, j]), n_eff, 0.0)
+            x_eff = np.where(n_eff > 0, np.nan_to_num(p[:, j]) * n_eff, 0.0)
+            t = _pooling.pool_proportions(x_eff, n_eff, labels=self.groups_, alpha=self.alpha)
+            priors[self.stages[j]] = t.attrs["prior"]
+            pa[:, j], pb[:, j] = t["post_a"].to_numpy(), t["post_b"].to_numpy()
+            t = t.reset_index()
+            t.insert(1, "stage", self.stages[j])
+            t.attrs = {}
+            tables.append(t)
+        pooled = pd.concat(tables, ignore_index=True)
+        pooled["stage"] = pd.Categorical(pooled["stage"], categories=list(self.stages), ordered=True)
+        self.pooled_ = pooled.set_index(["group", "stage"]).sort_index(level=0, sort_remaining=False)
+        self.priors_ = priors
+        mean, sd, lo, hi = _pooling.posterior_product(
+            pa, pb, n_draws=self.n_draws, alpha=self.alpha, random_state=check_random_state(self.random_state)
+        )
+        e2e = self._end_to_end(res)
+        self.pooled_end_to_end_ = pd.DataFrame(
+            {"reports": res["entered"][:, 0], "raw": e2e[0], "pooled": mean, "sd": sd, lo_name: lo, hi_name: hi},
+            index=pd.Index(self.groups_, name="group"),
+        )
+
+    # ------------------------------------------------------------------------------------------------
+    # derived quantities
+    # ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _reach(res):
+        """P(reach stage k) (G, S) and var(log) (G, S) by the delta method."""
+        p, se = res["p"], res["se"]
+        G, K = p.shape
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(p > 0, (se / p) ** 2, 0.0)
+        pr = np.ones((G, K + 1))
+        pr[:, 1:] = np.cumprod(np.nan_to_num(p, nan=0.0), axis=1)
+        # a stage nobody entered contributes nothing: its reach is already 0
+        vlog = np.zeros((G, K + 1))
+        vlog[:, 1:] = np.cumsum(np.nan_to_num(rel), axis=1)
+        return pr, vlog
+
+    def _end_to_end(self, res):
+        pr, vlog = self._reach(res)
+        est = pr[:, -1]
+        se = est * np.sqrt(vlog[:, -1])
+        lo, hi = _wilson_eff(est, se, res["entered"][:, 0], self.alpha)
+        return est, se, lo, hi
+
+    def _build_tables(self):
+        res = self._res
+        lo_name, hi_name = self.ci_labels
+        self.end_to_end_ = self._e2e_frame(res, self.groups_)
+        self._summary = self._summary_frame(res, self.groups_)
+        self.exit_summary_ = self._exit_frame(res, self.groups_)
+        K = len(self.stages) - 1
+        self.method_ = pd.DataFrame(
+            {"method": res["method"].reshape(-1)},
+            index=pd.MultiIndex.from_product([self.groups_, list(self.stages[:K])], names=["group", "stage"]),
+        )
+        if self.by_ is not None:
+            nat = self._national
+            self.national_ = self._summary_frame(nat, [_ALL]).droplevel("group")
+            self.national_end_to_end_ = self._e2e_frame(nat, [_ALL]).iloc[0]
+            self.national_exit_summary_ = self._exit_frame(nat, [_ALL]).droplevel("group")
+        else:
+            self.national_ = self._summary.droplevel("group")
+            self.national_end_to_end_ = self.end_to_end_.iloc[0]
+            self.national_exit_summary_ = self.exit_summary_.droplevel("group")
+        del lo_name, hi_name
+
+    def _e2e_frame(self, res, labels):
+        lo_name, hi_name = self.ci_labels
+        est, se, lo, hi = self._end_to_end(res)
+        return pd.DataFrame(
+            {"estimate": est, "se": se, lo_name: lo, hi_name: hi, "reports": res["entered"][:, 0],
+             "reached": res["entered"][:, -1]},
+            index=pd.Index(labels, name="group"),
+        )
+
+    def _summary_frame(self, res, labels):
+        lo_name, hi_name = self.ci_labels
+        G, S = res["entered"].shape
+        K = S - 1
+        nanK = np.full((G, 1), np.nan)
+        p = np.hstack([res["p"], nanK])
+        se = np.hstack([res["se"], nanK])
+        lo, hi = _wilson_eff(res["p"], res["se"], res["n_fb"], self.alpha)
+        lo, hi = np.hstack([lo, nanK]), np.hstack([hi, nanK])
+        pr, vlog = self._reach(res)
+        pr_se = pr * np.sqrt(vlog)
+        rlo, rhi = _wilson_eff(pr, pr_se, np.repeat(res["entered"][:, :1], S, axis=1), self.alpha)
+        rlo[:, 0], rhi[:, 0] = 1.0, 1.0  # every report reaches "reported" by definition
+        exited = np.hstack([res["exits"].sum(axis=2), np.zeros((G, 1))])
+        openc = np.hstack([res["open"], np.zeros((G, 1))])
+        conv = np.hstack([res["converted"], nanK])
+        idx = pd.MultiIndex.from_product([labels, list(self.stages)], names=["group", "stage"])
+        out = pd.DataFrame({
+            "entered": res["entered"].reshape(-1), "converted": conv.reshape(-1), "open": openc.reshape(-1),
+            "exited": exited.reshape(-1), "p_convert": p.reshape(-1), "se": se.reshape(-1),
+            lo_name: lo.reshape(-1), hi_name: hi.reshape(-1), "p_reach": pr.reshape(-1),
+            "p_reach_se": pr_se.reshape(-1), f"p_reach {lo_name}": rlo.reshape(-1),
+            f"p_reach {hi_name}": rhi.reshape(-1),
+        }, index=idx)
+        del K
+        return out
+
+    def _exit_frame(self, res, labels):
+        lo_name, hi_name = self.ci_labels
+        G, K, R = res["exits"].shape
+        reasons = list(EXIT_REASONS)
+        q, se_q = res["q"], res["se_q"]
+        nfb = np.repeat(res["n_fb"][:, :, None], R, axis=2)
+        qlo, qhi = _wilson_eff(q, se_q, nfb, self.alpha)
+        # share of exits: among the stage's exits (censoring: effective number of exits)
+        ex = res["exits"]
+        tot_q = np.nansum(q, axis=2, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(tot_q > 0, q / tot_q, np.nan)
+        n_exits_eff = np.where(res["method"][:, :, None] == "proportion", ex.sum(axis=2, keepdims=True),
+                               tot_q * _n_eff(res["p"], res["se"], res["n_fb"])[:, :, None])
+        n_exits_eff = np.broadcast_to(n_exits_eff, share.shape)
+        slo, shi = wilson_interval(np.nan_to_num(share) * n_exits_eff, n_exits_eff, self.alpha)
+        slo = np.where(np.isfinite(share), slo, np.nan)
+        shi = np.where(np.isfinite(share), shi, np.nan)
+        idx = pd.MultiIndex.from_product([labels, list(self.stages[:K]), reasons], names=["group", "stage", "reason"])
+        out = pd.DataFrame({
+            "n": ex.reshape(-1), "p_exit": q.reshape(-1), "se": se_q.reshape(-1), lo_name: qlo.reshape(-1),
+            hi_name: qhi.reshape(-1), "share": share.reshape(-1), f"share {lo_name}": slo.reshape(-1),
+            f"share {hi_name}": shi.reshape(-1),
+        }, index=idx)
+        if (res["unres"] > 0).any():
+            u, seu = res["unres"], res["se_u"]
+            ulo, uhi = _wilson_eff(u, seu, res["n_fb"], self.alpha)
+            uidx = pd.MultiIndex.from_product([labels, list(self.stages[:K]), [_UNRESOLVED]],
+                                              names=["group", "stage", "reason"])
+            extra = pd.DataFrame({
+                "n": res["open"].reshape(-1), "p_exit": u.reshape(-1), "se": seu.reshape(-1),
+                lo_name: ulo.reshape(-1), hi_name: uhi.reshape(-1), "share": np.nan,
+                f"share {lo_name}": np.nan, f"share {hi_name}": np.nan,
+            }, index=uidx)
+            extra = extra[(extra["p_exit"] > 0).to_numpy()]
+            out = pd.concat([out, extra]).sort_index(level=[0, 1], sort_remaining=False)
+        return out
+
+    # ------------------------------------------------------------------------------------------------
+    # public results
+    # ------------------------------------------------------------------------------------------------
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Tidy per (group, stage) table; see the class docstring."""
+        self._check_fitted()
+        return self._summary
+
+    def _group_index(self, group):
+        if group is None:
+            return None
+        if group not in self.groups_:
+            raise ValueError(f"unknown group {group!r}; fitted groups: {self.groups_[:10]}{' ...' if len(self.groups_) > 10 else ''}")
+        return self.groups_.index(group)
+
+    def decompose(self, group=None) -> pd.DataFrame:
+        r"""Split the loss between report and the last stage into stage x reason contributions.
+
+        Parameters
+        ----------
+        group : optional
+            A fitted group; default: all groups (with ``by``, plus the national totals as group ``"all"``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by (group, stage, reason): ``contribution`` — the probability that a report is lost at
+            stage :math:`k` for reason :math:`r`, :math:`P(\text{reach }k)\,P(\text{exit at }k\text{ for }r
+            \mid \text{reached }k)` — with ``se`` and CI, and ``share_of_loss``. Per group the
+            contributions sum exactly to ``1 - end_to_end`` (reason ``"unresolved"`` carries the
+            probability mass of cases still open at the last follow-up time, if any).
+
+        Notes
+        -----
+        Variance by the delta method on the log scale (stages conditionally independent):
+        :math:`\operatorname{var}\log C_{kr} = \sum_{j<k} se_j^2/\hat p_j^2 + se_{kr}^2/\hat q_{kr}^2`;
+        intervals are Wilson intervals on the implied effective sample size (fallback: the number of
+        reports where the estimate is 0).
+        """
+        self._check_fitted()
+        frames = []
+        items = [(self._res, self.groups_)]
+        if self.by_ is not None and group is None:
+            items.append((self._national, [_ALL]))
+        for res, labels in items:
+            frames.append(self._decompose(res, labels))
+        out = pd.concat(frames) if len(frames) > 1 else frames[0]
+        if group is not None:
+            self._group_index(group)
+            out = out.loc[[group]]
+        return out
+
+    def _decompose(self, res, labels):
+        lo_name, hi_name = self.ci_labels
+        G, K, R = res["exits"].shape
+        pr, vlog = self._reach(res)
+        q = np.concatenate([np.nan_to_num(res["q"]), np.nan_to_num(res["unres"])[:, :, None]], axis=2)
+        se_q = np.concatenate([np.nan_to_num(res["se_q"]), res["se_u"][:, :, None]], axis=2)
+        C = pr[:, :K, None] * q
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(q > 0, (se_q / q) ** 2, 0.0)
+        var = C**2 * (vlog[:, :K, None] + rel)
+        se = np.sqrt(var)
+        n0 = np.broadcast_to(res["entered"][:, :1, None], C.shape)
+        lo, hi = _wilson_eff(C, se, n0, self.alpha)
+        loss = 1 - pr[:, -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(loss[:, None, None] > 0, C / loss[:, None, None], np.nan)
+        reasons = list(EXIT_REASONS) + [_UNRESOLVED]
+        idx = pd.MultiIndex.from_product([labels, list(self.stages[:K]), reasons], names=["group", "stage", "reason"])
+        out = pd.DataFrame({
+            "contribution": C.reshape(-1), "se": se.reshape(-1), lo_name: lo.reshape(-1), hi_name: hi.reshape(-1),
+            "share_of_loss": share.reshape(-1),
+        }, index=idx)
+        # keep every cell with exits; drop structurally empty reason cells (no exits, no probability)
+        n = np.concatenate([res["exits"], np.zeros((G, K, 1))], axis=2).reshape(-1)
+        return out[(n > 0) | (C.reshape(-1) > 0)]
+
+    def counterfactual(self, stage: str, rate: float | None = None, from_force=None, quantile: float | None = 0.75,
+                       per: int = 10_000) -> pd.DataFrame:
+        r"""Extra convictions per ``per`` reports if one stage converted at another rate.
+
+        Parameters
+        ----------
+        stage : str
+            The stage whose conversion rate changes (any kept stage but the last).
+        rate : float, optional
+            The counterfactual conversion probability.
+        from_force : optional
+            Use this group's rate (pooled posterior mean and sd when pooled, else its raw estimate).
+        quantile : float, default 0.75
+            Used when neither ``rate`` nor ``from_force`` is given: the ``quantile`` of the pooled group
+            rates at ``stage`` (0.75: the best quartile); needs ``by`` (without groups: pass ``rate``).
+        per : int, default 10_000
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by group (each fitted group, plus ``"all"`` for the national funnel): ``rate_now``,
+            ``rate_counterfactual``, ``now`` and ``counterfactual`` (reports reaching the last stage per
+            ``per``), ``extra`` with ``se`` and normal CI.
+
+        Notes
+        -----
+        With :math:`A_k=\prod_{j\ne k}\hat p_j`, ``extra`` :math:`= per\cdot A_k(p'-\hat p_k)`; delta-method
+        variance :math:`per^2[(p'-\hat p_k)^2\operatorname{var}A_k + A_k^2(se_k^2+\operatorname{var}p')]`,
+        :math:`\operatorname{var}A_k = A_k^2\sum_{j\ne k}se_j^2/\hat p_j^2`. ``var p'`` is 0 for a fixed
+        ``rate`` or quantile, the posterior variance for ``from_force``. Forces already above the
+        counterfactual rate get a negative ``extra``.
+        """
+        self._check_fitted()
+        if stage not in self.stages[:-1]:
+            raise ValueError(f"stage must be one of {list(self.stages[:-1])}, got {stage!r}")
+        k = self.stages.index(stage)
+        var_new = 0.0
+        if rate is not None:
+            if not 0 <= float(rate) <= 1:
+                raise ValueError(f"rate must be a probability in [0, 1], got {rate!r}")
+            p_new = float(rate)
+            what = f"rate {p_new:.4g}"
+        elif from_force is not None:
+            gi = self._group_index(from_force)
+            if self.pooled_ is not None:
+                row = self.pooled_.loc[(from_force, stage)]
+                p_new, var_new = float(row["pooled"]), float(row["sd"]) ** 2
+            else:
+                p_new, var_new = float(self._res["p"][gi, k]), float(self._res["se"][gi, k]) ** 2
+            what = f"as in {from_force}"
+        else:
+            if self.pooled_ is None:
+                raise ValueError("quantile needs a fit with by=... and pooling; pass rate=... instead")
+            if not 0 <= float(quantile) <= 1:
+                raise ValueError(f"quantile must be in [0, 1], got {quantile!r}")
+            rates = self.pooled_.xs(stage, level="stage")["pooled"].to_numpy()
+            p_new = float(np.quantile(rates, quantile))
+            what = f"quantile {quantile:g} of pooled rates"
+        frames = []
+        items = [(self._res, self.groups_)]
+        if self.by_ is not None:
+            items.append((self._national, [_ALL]))
+        z = stats.norm.ppf(1 - self.alpha / 2)
+        lo_name, hi_name = self.ci_labels
+        for res, labels in items:
+            p = np.nan_to_num(res["p"])
+            se = np.nan_to_num(res["se"])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = np.where(p > 0, (se / p) ** 2, 0.0)
+            others = np.ones(p.shape[1], bool)
+            others[k] = False
+            A = np.prod(p[:, others], axis=1)
+            varA = A**2 * rel[:, others].sum(axis=1)
+            diff = p_new - p[:, k]
+            extra = per * A * diff
+            se_x = per * np.sqrt(diff**2 * varA + A**2 * (se[:, k] ** 2 + var_new))
+            frames.append(pd.DataFrame({
+                "rate_now": p[:, k], "rate_counterfactual": p_new, "now": per * A * p[:, k],
+                "counterfactual": per * A * p_new, "extra": extra, "se": se_x,
+                lo_name: extra - z * se_x, hi_name: extra + z * se_x,
+            }, index=pd.Index(labels, name="group")))
+        out = pd.concat(frames)
+        out.attrs["scenario"] = f"{stage}: {what}, per {per:,} reports"
+        return out
+
+    # ------------------------------------------------------------------------------------------------
+    # pooling views
+    # ------------------------------------------------------------------------------------------------
+    def _check_pooled(self):
+        self._check_fitted()
+        if self.pooled_ is None:
+            raise ValueError("no pooled estimates: fit with by=<group column> (pool=True)")
+
+    def _national_rate(self, stage):
+        k = self.stages.index(stage)
+        return float(self._national["p"][0, k])
+
+    def credible_differences(self, stage: str) -> pd.DataFrame:
+        """Groups whose pooled conversion rate at ``stage`` differs credibly from the national rate.
+
+        Returns
+        -------
+        pandas.DataFrame
+            See :func:`attrition.pooling.credible_differences`: ``n`` (effective number entering the
+            stage), raw and pooled rates, credible interval, ``national``, ``direction``.
+        """
+        self._check_pooled()
+        if stage not in self.stages[:-1]:
+            raise ValueError(f"stage must be one of {list(self.stages[:-1])}, got {stage!r}")
+        t = self.pooled_.xs(stage, level="stage")
+        return _pooling.credible_differences(t, self._national_rate(stage), alpha=self.alpha)
+
+    def caterpillar_plot(self, ax=None, stage: str = "charged", **kwargs):
+        """Caterpillar plot of the pooled conversion rate at ``stage`` by group (sorted), with the national rate.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+        stage : str, default "charged"
+        **kwargs
+            Passed to :func:`attrition.pooling.caterpillar_plot`.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        self._check_pooled()
+        if stage not in self.stages[:-1]:
+            raise ValueError(f"stage must be one of {list(self.stages[:-1])}, got {stage!r}")
+        k = self.stages.index(stage)
+        nxt = STAGE_LABELS[self.stages[k + 1]]
+        kwargs.setdefault("title", f"{STAGE_LABELS[stage]} \u2192 {nxt}: pooled rate by {self.by_}")
+        kwargs.setdefault("xlabel", f"P({nxt.lower()} | {STAGE_LABELS[stage].lower()})")
+        t = self.pooled_.xs(stage, level="stage")
+        return _pooling.caterpillar_plot(t, national=self._national_rate(stage), ax=ax, alpha=self.alpha, **kwargs)
+
+    # ------------------------------------------------------------------------------------------------
+    # plot
+    # ------------------------------------------------------------------------------------------------
+    def plot(self, ax=None, group=None, per: int = 10_000, **kwargs):
+        """Draw the funnel: expected reports per ``per`` reaching each stage, exits stacked by reason.
+
+        At each stage after the first, the solid bar is the number reaching it (with CI) and the
+        stacked bar above it is what was lost at the previous stage, split by exit reason, so the
+        total height equals the previous stage's bar.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+        group : optional
+            A fitted group (default: the national funnel).
+        per : int, default 10_000
+        **kwargs
+            Passed to the stage ``bar`` call.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        try:
+            from .plotting import GREY, REASON_COLOURS, REASON_LABELS, STAGE_COLOURS
+        except ImportError:  # pragma: no cover
+            okabe = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+            REASON_COLOURS = {r: okabe[i % 8] for i, r in enumerate(EXIT_REASONS)}
+            REASON_LABELS = dict(EXIT_REASONS)
+            STAGE_COLOURS = {s: okabe[0] for s in STAGES}
+            GREY = "#7F7F7F"
+        self._check_fitted()
+        if group is None:
+            summ = self.national_
+            dec = self._decompose(self._national, [_ALL]).droplevel("group")
+            name = "national" if self.by_ is not None else None
+        else:
+            self._group_index(group)
+            summ = self._summary.loc[group]
+            dec = self.decompose(group).droplevel("group")
+            name = str(group)
+        lo_name, hi_name = self.ci_labels
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 5))
+        S = len(self.stages)
+        x = np.arange(S)
+        reach = per * summ["p_reach"].to_numpy()
+        err = np.vstack([reach - per * summ[f"p_reach {lo_name}"].to_numpy(),
+                         per * summ[f"p_reach {hi_name}"].to_numpy() - reach])
+        kwargs.setdefault("width", 0.6)
+        kwargs.setdefault("color", [STAGE_COLOURS.get(s, GREY) for s in self.stages])
+        kwargs.setdefault("edgecolor", "none")
+        ax.bar(x, reach, **kwargs)
+        ax.errorbar(x, reach, yerr=err, fmt="none", ecolor="#000000", elinewidth=1, capsize=3)
+        bottom = reach[1:].copy()
+        seen = set()
+        for reason in list(EXIT_REASONS) + [_UNRESOLVED]:  # a handful of reasons, each vectorised over stages
+            vals = np.zeros(S - 1)
+            for k, st in enumerate(self.stages[:-1]):
+                if (st, reason) in dec.index:
+                    vals[k] = per * dec.loc[(st, reason), "contribution"]
+            if not (vals > 0).any():
+                continue
+            colour = REASON_COLOURS.get(reason, "#FFFFFF")
+            label = REASON_LABELS.get(reason, "Still open at last follow-up")
+            ax.bar(x[1:], vals, bottom=bottom, width=kwargs["width"], color=colour, alpha=0.85,
+                   edgecolor="white", linewidth=0.5, hatch="//" if reason == _UNRESOLVED else None,
+                   label=label if reason not in seen else None)
+            seen.add(reason)
+            bottom += vals
+        for xi, r in zip(x, reach):
+            ax.text(xi, r, f"{r:,.0f}", ha="center", va="bottom", fontsize="small")
+        ax.set_xticks(x)
+        ax.set_xticklabels([STAGE_LABELS[s] for s in self.stages], rotation=20, ha="right")
+        ax.set_xlabel("Stage")
+        ax.set_ylabel(f"Expected number per {per:,} reports")
+        title = "Stalking attrition funnel"
+        ax.set_title(title + (f": {name}" if name else ""))
+        ax.legend(title="Lost at previous stage", fontsize="x-small", title_fontsize="small", loc="upper right")
+        return ax
