@@ -1,0 +1,967 @@
+"""Mischarging: stalking reports recorded or charged as lesser offences, and the funnel corrected for it.
+
+Two questions from the issue "The attrition funnel":
+
+* **How often is stalking recorded or charged as something else?** :func:`mischarging_table` gives, by
+  force and year, the share of stalking reports first recorded (``stage="recorded"``), finally recorded
+  after reclassification (``"final"``) or charged (``"charged"``) as harassment, malicious
+  communications, criminal damage or another offence, with Wilson intervals and optional disclosure
+  control; :func:`plot_mischarging` draws it.
+* **What would the funnel look like if every stalking report were counted as stalking?** Police
+  recorded-crime counts by offence mix genuine harassment with misrecorded stalking. A case-file review
+  (e.g. the London Stalking Review, which found most stalking reports first recorded as domestic abuse
+  or harassment) gives, for a sample of records, the recorded classification and the true one.
+  :class:`MisclassificationCorrection` (and the one-call :func:`correct_funnel`) turns the review into
+  misclassification probabilities and corrects the recorded counts, carrying the review's sampling
+  uncertainty through by posterior simulation or the delta method. :func:`synthetic_review` draws a
+  review from the synthetic data, where the truth is known, so the correction can be checked.
+
+Offence classes
+---------------
+Recorded offences are grouped into :data:`OFFENCE_CLASSES`: ``stalking`` (s.2A and s.4A together),
+``harassment``, ``malicious_communications``, ``criminal_damage`` and ``other``; a report never
+recorded as a crime (missing offence) is ``not_recorded``.
+
+References
+----------
+Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
+*JASA* 22, 209-212.
+Rogan, W. J. & Gladen, B. (1978). Estimating prevalence from the results of a screening test.
+*American Journal of Epidemiology* 107, 71-76.
+Greenland, S. (1996). Basic methods for sensitivity analysis of biases. *International Journal of
+Epidemiology* 25, 1107-1116.
+Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley (stratified estimation of a proportion,
+section 5A.2).
+Suffolk Lamplugh Trust / MOPAC (2024). *London Stalking Review* (initial recording of stalking reports).
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._utils import check_alpha, check_random_state, ci_labels
+from .base import BaseFitter
+from .config import DISCLOSURE_THRESHOLD
+from .exceptions import DataValidationError, StatisticalWarning
+from .standard import OFFENCES, STALKING_OFFENCES
+
+__all__ = [
+    "OFFENCE_CLASSES", "LESSER_OFFENCES", "mischarging_table", "MisclassificationCorrection", "correct_funnel",
+    "synthetic_review", "SyntheticReview", "plot_mischarging", "offence_class",
+]
+
+#: Offence classes of the mischarging tables, stalking first.
+OFFENCE_CLASSES: tuple[str, ...] = ("stalking", "harassment", "malicious_communications", "criminal_damage", "other")
+#: The lesser offences stalking is recorded or charged as instead.
+LESSER_OFFENCES: tuple[str, ...] = OFFENCE_CLASSES[1:]
+_NOT_RECORDED = "not_recorded"
+_STAGE_COLUMN = {"recorded": "recorded_offence", "final": "final_offence", "charged": "charged_offence"}
+_OFFENCE_TO_CLASS = {o: ("stalking" if o in STALKING_OFFENCES else o) for o in OFFENCES}
+_OFFENCE_TO_CLASS["stalking"] = "stalking"
+
+
+# ----------------------------------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------------------------------
+def _wilson(x, n, alpha):
+    """Wilson score interval (vectorised); NaN where ``n == 0``."""
+    x = np.asarray(x, float)
+    n = np.asarray(n, float)
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = x / n
+        denom = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    lo = np.where((n > 0) & (x <= 0), 0.0, lo)
+    hi = np.where((n > 0) & (x >= n), 1.0, hi)
+    return lo, hi
+
+
+def _row_id(df: pd.DataFrame, pos: int) -> str:
+    """Human-readable identifier of row ``pos`` (case_id if there is one)."""
+    if "case_id" in df.columns:
+        return f"row {pos} (case_id {df['case_id'].iloc[pos]!r})"
+    return f"row {pos} (index {df.index[pos]!r})"
+
+
+def offence_class(values, *, what: str = "offence", frame: pd.DataFrame | None = None) -> pd.Series:
+    """Map offence codes to :data:`OFFENCE_CLASSES` (missing -> ``"not_recorded"``).
+
+    Parameters
+    ----------
+    values : array-like of str, shape (n,)
+        Offence codes of the data standard (``attrition.standard.OFFENCES``) or ``"stalking"``.
+    what : str
+        Name used in error messages (e.g. the column name).
+    frame : pandas.DataFrame, optional
+        The table ``values`` came from, so errors can name the case.
+
+    Returns
+    -------
+    pandas.Series of str, shape (n,)
+
+    Raises
+    ------
+    DataValidationError
+        An offence code that is not in the data standard, naming the first row that has it.
+    """
+    s = pd.Series(np.asarray(values, dtype=object))
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = np.array([_OFFENCE_TO_CLASS.get(str(u).strip().lower(), None) for u in uniques], dtype=object)
+    bad = [u for u, m in zip(uniques, mapped) if m is None]
+    if bad:
+        pos = int(np.flatnonzero(s.to_numpy() == bad[0])[0])
+        where = _row_id(frame, pos) if frame is not None else f"position {pos}"
+        raise DataValidationError(
+            f"unknown offence code(s) {bad!r} in {what} (first at {where}); allowed codes are "
+            f"{list(OFFENCES) + ['stalking']}: map local offence names to the data standard first"
+        )
+    out = np.where(codes >= 0, mapped[np.maximum(codes, 0)] if len(mapped) else _NOT_RECORDED, _NOT_RECORDED)
+    return pd.Series(out.astype(object), index=getattr(values, "index", None))
+
+
+def _as_by(by, cases) -> list[str]:
+    if by is None:
+        return []
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [b for b in by if b not in cases.columns]
+    if missing:
+        raise DataValidationError(f"by column(s) {missing!r} not in the case table; its columns are {list(cases.columns)!r}")
+    for b in by:
+        na = cases[b].isna().to_numpy()
+        if na.any():
+            pos = int(np.flatnonzero(na)[0])
+            raise DataValidationError(
+                f"by column {b!r} has {int(na.sum())} missing value(s) (first at {_row_id(cases, pos)}); "
+                "fill or drop them before tabulating"
+            )
+    return by
+
+
+# ----------------------------------------------------------------------------------------------------
+# 1. the mischarging table
+# ----------------------------------------------------------------------------------------------------
+def mischarging_table(cases: pd.DataFrame, by=("force", "financial_year"), stage="recorded", *, alpha: float = 0.05,
+                      suppress: bool = False, threshold: int = DISCLOSURE_THRESHOLD) -> pd.DataFrame:
+    """Share of stalking reports recorded or charged as each offence, by group, with Wilson intervals.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame, shape (n, ...)
+        Case table (:func:`attrition.data.to_cases`), one row per stalking report, with the offence
+        column of each requested stage: ``recorded_offence`` (first recorded classification),
+        ``final_offence`` (after reclassification) or ``charged_offence`` (with ``charged`` if present).
+    by : str, sequence of str or None, default ("force", "financial_year")
+        Group columns. None: one national table.
+    stage : {"recorded", "final", "charged"} or a sequence of them, default "recorded"
+        ``"recorded"``/``"final"``: denominator = all reports in the group; ``"charged"``: denominator =
+        the group's charged cases.
+    alpha : float, default 0.05
+        Intervals are ``1 - alpha`` Wilson score intervals.
+    suppress : bool, default False
+        Apply statistical disclosure control (:func:`attrition.disclosure.suppress_small_counts`):
+        counts ``1 .. threshold-1`` withheld with secondary suppression within every (group, stage),
+        and their shares and intervals withheld with them. Use for any table that is published.
+    threshold : int, default ``attrition.config.DISCLOSURE_THRESHOLD``
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n_groups * n_stages * n_classes, len(by) + 7)
+        Tidy: ``*by``, ``stage``, ``offence`` (one of :data:`OFFENCE_CLASSES`, plus ``not_recorded`` if any
+        report has no recorded offence), ``n`` (reports in that class), ``total`` (denominator),
+        ``share`` = n / total, ``lower 95%``, ``upper 95%``. Every class appears for every group (zero
+        counts included). Where ``total`` is 0 (a group with no charged case) the share is undefined and
+        is NaN. With ``suppress=True`` also ``suppressed`` (bool) and withheld cells are NaN.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, unknown offence codes, missing group labels or a charged case without a
+        charged offence, each naming the first offending row.
+
+    Warns
+    -----
+    DisclosureWarning
+        With ``suppress=True``, if any cell was withheld.
+
+    Notes
+    -----
+    The interval is the Wilson score interval (Wilson 1927) for a binomial proportion, which treats the
+    reports of a group as independent; it is the ``method="wilson"`` interval of
+    :func:`statsmodels.stats.proportion.proportion_confint`.
+
+    References
+    ----------
+    Wilson, E. B. (1927). *JASA* 22, 209-212.
+
+    Examples
+    --------
+    >>> from attrition.synthetic import simulate
+    >>> d = simulate(n_cases=5_000, random_state=1)
+    >>> t = mischarging_table(d.cases, by="financial_year")
+    >>> sorted(t["offence"].unique())[:2]
+    ['criminal_damage', 'harassment']
+    """
+    if not isinstance(cases, pd.DataFrame):
+        raise DataValidationError(f"cases must be a pandas DataFrame (the case table), not {type(cases).__name__}")
+    alpha = check_alpha(alpha)
+    stages = [stage] if isinstance(stage, str) else list(stage)
+    bad = [s for s in stages if s not in _STAGE_COLUMN]
+    if bad or not stages:
+        raise ValueError(f"stage must be one or more of {list(_STAGE_COLUMN)}, got {stage!r}")
+    by = _as_by(by, cases)
+    lo_name, hi_name = ci_labels(alpha)
+    parts = []
+    for st in stages:  # a handful of stages
+        col = _STAGE_COLUMN[st]
+        if col not in cases.columns:
+            raise DataValidationError(f"stage {st!r} needs column {col!r}, which is not in the case table")
+        if st == "charged":
+            charged = cases["charged"].astype(bool).to_numpy() if "charged" in cases.columns else cases[col].notna().to_numpy()
+            lost = charged & cases[col].isna().to_numpy()
+            if lost.any():
+                pos = int(np.flatnonzero(lost)[0])
+                raise DataValidationError(
+                    f"{int(lost.sum())} charged case(s) have no {col!r} (first at {_row_id(cases, pos)}); "
+                    "the charged offence is needed to tell stalking charges from lesser ones"
+                )
+            sub = cases.loc[charged]
+        else:
+            sub = cases
+        cls = offence_class(sub[col].astype(object).to_numpy(), what=f"column {col!r}", frame=sub)
+        parts.append((st, sub, cls))
+    classes = list(OFFENCE_CLASSES)
+    if any((c.to_numpy() == _NOT_RECORDED).any() for _, _, c in parts):
+        classes.append(_NOT_RECORDED)
+
+    # the complete grid of groups (all groups present among the reports), stages and classes
+    if by:
+        groups = cases[by].drop_duplicates().sort_values(by).reset_index(drop=True)
+        groups = groups.astype({b: object for b in by})
+    else:
+        groups = pd.DataFrame(index=[0])
+    out = []
+    for st, sub, cls in parts:
+        keys = [sub[b].astype(object).to_numpy() for b in by] + [cls.to_numpy()]
+        names = by + ["offence"]
+        cnt = pd.Series(1, index=pd.MultiIndex.from_arrays(keys, names=names) if by else pd.Index(keys[-1], name="offence"))
+        cnt = cnt.groupby(level=names).sum()
+        grid = groups.merge(pd.DataFrame({"offence": classes}), how="cross")
+        key_idx = pd.MultiIndex.from_frame(grid[names]) if by else pd.Index(grid["offence"], name="offence")
+        n = cnt.reindex(key_idx, fill_value=0).to_numpy(np.int64)
+        grid.insert(len(by), "stage", st)
+        grid["n"] = n
+        gcode = grid.groupby(by, sort=False).ngroup().to_numpy() if by else np.zeros(len(grid), np.int64)
+        grid["total"] = np.bincount(gcode, weights=n)[gcode].astype(np.int64)
+        out.append(grid)
+    table = pd.concat(out, ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["share"] = np.where(table["total"] > 0, table["n"] / table["total"].where(table["total"] > 0, 1), np.nan)
+    lo, hi = _wilson(table["n"], table["total"], alpha)
+    table[lo_name] = lo
+    table[hi_name] = hi
+    table["offence"] = pd.Categorical(table["offence"], categories=classes)
+    table = table.sort_values(by + ["stage", "offence"], kind="stable",
+                              key=lambda s: s.map({x: i for i, x in enumerate(stages)}) if s.name == "stage" else s)
+    table = table.reset_index(drop=True)
+    table["offence"] = table["offence"].astype(str)
+    table.attrs["alpha"] = alpha
+    if suppress:
+        from .disclosure import suppress_small_counts
+
+        table = suppress_small_counts(table, "n", threshold, by=by + ["stage"], derived=["share", lo_name, hi_name])
+    return table
+
+
+# ----------------------------------------------------------------------------------------------------
+# 2. the misclassification correction
+# ----------------------------------------------------------------------------------------------------
+def _check_review(review) -> pd.DataFrame:
+    """Validate a review table; return (recorded class x true stalking) counts, one row per class."""
+    if not isinstance(review, pd.DataFrame):
+        raise DataValidationError(f"review must be a pandas DataFrame, not {type(review).__name__}")
+    need = ["recorded", "true_stalking", "n"]
+    missing = [c for c in need if c not in review.columns]
+    if missing:
+        raise DataValidationError(
+            f"review is missing column(s) {missing!r}: it needs one row per (recorded classification, true "
+            "classification) with columns 'recorded' (offence code), 'true_stalking' (bool) and 'n' (count)"
+        )
+    if len(review) == 0:
+        raise DataValidationError("review has no rows")
+    ts = review["true_stalking"]
+    if ts.isna().any() or not set(pd.unique(ts.astype(object))) <= {True, False, 0, 1}:
+        pos = int(np.flatnonzero(ts.isna().to_numpy() | ~ts.astype(object).isin([True, False, 0, 1]).to_numpy())[0])
+        raise DataValidationError(
+            f"review column 'true_stalking' must be True/False; row {pos} has {ts.iloc[pos]!r}"
+        )
+    nn = pd.to_numeric(review["n"], errors="coerce").to_numpy(float)
+    badn = ~np.isfinite(nn) | (nn < 0) | (nn != np.round(nn))
+    if badn.any():
+        pos = int(np.flatnonzero(badn)[0])
+        raise DataValidationError(
+            f"review column 'n' must hold non-negative whole counts; row {pos} has {review['n'].iloc[pos]!r}"
+        )
+    cls = offence_class(review["recorded"].astype(object).to_numpy(), what="review column 'recorded'", frame=review)
+    if (cls == _NOT_RECORDED).any():
+        pos = int(np.flatnonzero(cls.to_numpy() == _NOT_RECORDED)[0])
+        raise DataValidationError(f"review row {pos} has no recorded classification; give every row an offence code")
+    df = pd.DataFrame({"recorded": cls.to_numpy(), "true": ts.astype(bool).to_numpy(), "n": nn})
+    wide = df.pivot_table(index="recorded", columns="true", values="n", aggfunc="sum", fill_value=0.0)
+    wide = wide.reindex(columns=[True, False], fill_value=0.0)
+    order = [c for c in OFFENCE_CLASSES if c in wide.index]
+    wide = wide.loc[order]
+    out = pd.DataFrame({"reviewed": (wide[True] + wide[False]).to_numpy(), "true_stalking": wide[True].to_numpy()},
+                       index=pd.Index(order, name="recorded"))
+    zero = out.index[out["reviewed"] == 0].tolist()
+    if zero:
+        raise DataValidationError(
+            f"review has zero reviewed case files for recorded classification(s) {zero!r}: P(true stalking | "
+            "recorded as that) cannot be estimated; drop those rows or review some of those files"
+        )
+    return out
+
+
+def _check_counts(counts) -> tuple[pd.Series, dict]:
+    """Recorded counts by offence class (Series) and downstream counts (dict) from counts or a case table."""
+    if isinstance(counts, pd.DataFrame) and "recorded_offence" in counts.columns:
+        raise TypeError("internal: case tables are handled by correct_funnel")  # pragma: no cover
+    if isinstance(counts, pd.Series):
+        s = counts
+    elif isinstance(counts, pd.DataFrame):
+        if not {"offence", "n"} <= set(counts.columns):
+            raise DataValidationError(
+                "counts must be a case table (with 'recorded_offence'), a DataFrame with columns 'offence' and "
+                f"'n', or a Series indexed by offence; got columns {list(counts.columns)!r}"
+            )
+        s = pd.Series(counts["n"].to_numpy(), index=counts["offence"].to_numpy())
+    elif isinstance(counts, dict):
+        s = pd.Series(counts)
+    else:
+        raise DataValidationError(f"counts must be a DataFrame, Series or dict, not {type(counts).__name__}")
+    v = pd.to_numeric(s, errors="coerce").to_numpy(float)
+    bad = ~np.isfinite(v) | (v < 0) | (v != np.round(v))
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        raise DataValidationError(f"counts must be non-negative whole numbers; offence {s.index[pos]!r} has {s.iloc[pos]!r}")
+    cls = offence_class(np.asarray(s.index, dtype=object), what="counts' offence labels")
+    if (cls == _NOT_RECORDED).any():
+        raise DataValidationError("counts have a missing offence label; label every count with an offence code")
+    out = pd.Series(v, index=cls.to_numpy()).groupby(level=0).sum()
+    return out.reindex([c for c in OFFENCE_CLASSES if c in out.index]), {}
+
+
+class MisclassificationCorrection(BaseFitter):
+    r"""Correct recorded-offence counts for stalking recorded as lesser offences, from a case-file review.
+
+    Parameters
+    ----------
+    alpha : float, default 0.05
+        Intervals are ``1 - alpha``.
+    method : {"reweight", "rogan-gladen"}, default "reweight"
+        ``"reweight"``: each record of class :math:`X` counts as :math:`q_X = P(\text{true stalking} \mid
+        \text{recorded } X)` stalking reports (the review's positive predictive values). Valid for a review
+        sampled at random *within* each recorded class (stratified, any allocation). ``"rogan-gladen"``:
+        binary matrix inversion with sensitivity :math:`Se = P(\text{recorded stalking} \mid \text{stalking})`
+        and specificity :math:`Sp = P(\text{recorded other} \mid \text{not stalking})`. Valid when the review
+        is a random sample of all records (or an external validation study whose Se/Sp transport).
+    variance : {"posterior", "delta"}, default "posterior"
+        ``"posterior"``: ``n_draws`` draws of the misclassification probabilities from their Beta
+        posteriors (prior ``prior``), intervals = equal-tailed quantiles. ``"delta"``: first-order
+        (delta-method) standard error and a normal interval.
+    prior : (float, float), default (0.5, 0.5)
+        Beta prior of each probability (Jeffreys).
+    n_draws : int, default 4000
+    finite_population : bool, default True
+        (``"reweight"`` only.) The reviewed files are part of the counted records: the reviewed true
+        counts are known exactly and only the unreviewed records are predicted (beta-binomial predictive,
+        i.e. stratified sampling without replacement). With a census review the correction is then exact.
+        False: the review is from elsewhere and :math:`q_X` is applied to all :math:`N_X` records.
+    random_state : None, int or numpy.random.Generator, default 0
+        Seeds the posterior draws (fixed by default: results are reproducible).
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        The estimated misclassification probabilities: for ``"reweight"`` one row per recorded class
+        (``ppv`` = P(true stalking | recorded class)); for ``"rogan-gladen"`` rows ``sensitivity`` and
+        ``specificity``. Columns ``reviewed``, ``true_stalking`` (or ``successes``), ``estimate``, ``se``,
+        CI (Beta posterior quantiles).
+    review_ : pandas.DataFrame
+        Reviewed files and true stalking files per recorded class.
+
+    Notes
+    -----
+    **Reweighting.** With :math:`N_X` records of class :math:`X`, :math:`m_X` of them reviewed and
+    :math:`s_X` found to be stalking, the corrected number of stalking reports is
+    :math:`\hat T = \sum_X N_X s_X / m_X` (the stratified estimator, Cochran 1977 §5A.2). Its delta-method
+    variance is :math:`\sum_X N_X^2 (1-f_X)\,\hat q_X(1-\hat q_X)/(m_X-1)` with :math:`f_X = m_X/N_X`
+    (:math:`f_X = 0` and divisor :math:`m_X` when ``finite_population=False``). The posterior version draws
+    :math:`q_X \sim \mathrm{Beta}(a+s_X, b+m_X-s_X)` and :math:`T_X = s_X + \mathrm{Bin}(N_X-m_X, q_X)`.
+
+    **Rogan-Gladen.** With :math:`p` the share of records recorded as stalking,
+    :math:`\hat\pi = (p + Sp - 1)/(Se + Sp - 1)` (Rogan & Gladen 1978), delta variance
+    :math:`[\pi^2 \operatorname{var}(Se) + (1-\pi)^2 \operatorname{var}(Sp)]/(Se+Sp-1)^2` (Greenland 1996).
+    Estimates outside [0, 1] are truncated with a :class:`StatisticalWarning`.
+
+    In both methods the recorded counts are a census of records and are treated as fixed: only the
+    review's sampling uncertainty is propagated. Downstream funnel counts (charged/convicted as stalking)
+    are assumed correctly classified.
+
+    References
+    ----------
+    Rogan, W. J. & Gladen, B. (1978). *Am. J. Epidemiol.* 107, 71-76.
+    Greenland, S. (1996). *Int. J. Epidemiol.* 25, 1107-1116.
+    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> review = pd.DataFrame({"recorded": ["stalking_s2a", "stalking_s2a", "harassment", "harassment"],
+    ...                        "true_stalking": [True, False, True, False], "n": [48, 2, 30, 20]})
+    >>> mc = MisclassificationCorrection(variance="delta", finite_population=False).fit(review)
+    >>> out = mc.correct({"stalking_s2a": 500, "harassment": 1000})
+    >>> round(float(out.set_index("quantity").loc["true_stalking", "corrected"]))
+    1080
+    """
+
+    _METHODS = ("reweight", "rogan-gladen")
+
+    def __init__(self, alpha: float = 0.05, method: str = "reweight", variance: str = "posterior", prior=(0.5, 0.5),
+                 n_draws: int = 4000, finite_population: bool = True, random_state=0):
+        super().__init__(alpha)
+        if method not in self._METHODS:
+            raise ValueError(f"method must be one of {self._METHODS}, got {method!r}")
+        if variance not in ("posterior", "delta"):
+            raise ValueError(f"variance must be 'posterior' or 'delta', got {variance!r}")
+        prior = tuple(float(p) for p in prior)
+        if len(prior) != 2 or min(prior) <= 0:
+            raise ValueError(f"prior must be two positive Beta parameters, got {prior!r}")
+        if not isinstance(n_draws, numbers.Integral) or n_draws < 100:
+            raise ValueError(f"n_draws must be an integer >= 100, got {n_draws!r}")
+        self.method = method
+        self.variance = variance
+        self.prior = prior
+        self.n_draws = int(n_draws)
+        self.finite_population = bool(finite_population)
+        self.random_state = random_state
+
+    def fit(self, review: pd.DataFrame):
+        """Estimate the misclassification probabilities from a case-file review.
+
+        Parameters
+        ----------
+        review : pandas.DataFrame, shape (k, 3)
+            One row per (recorded classification, true classification): ``recorded`` (offence code of the
+            data standard or ``"stalking"``), ``true_stalking`` (bool: the reviewer judged it stalking) and
+            ``n`` (number of reviewed files). Repeated rows are added up.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataValidationError
+            Missing columns, unknown offence codes, non-count ``n``, a recorded class with zero reviewed
+            files; for ``"rogan-gladen"`` a review without true-stalking or without non-stalking files, or
+            one no better than chance (Se + Sp <= 1).
+        """
+        rv = _check_review(review)
+        self.review_ = rv
+        a, b = self.prior
+        lo_name, hi_name = self.ci_labels
+        if self.method == "reweight":
+            x, m = rv["true_stalking"].to_numpy(), rv["reviewed"].to_numpy()
+            labels = list(rv.index)
+        else:
+            is_s = rv.index.to_numpy() == "stalking"
+            n_true = rv["true_stalking"].sum()
+            n_false = (rv["reviewed"] - rv["true_stalking"]).sum()
+            if n_true == 0 or n_false == 0:
+                which = "truly stalking" if n_true == 0 else "not stalking"
+                raise DataValidationError(
+                    f"method 'rogan-gladen' needs reviewed files that are {which} to estimate "
+                    f"{'sensitivity' if n_true == 0 else 'specificity'}; the review has none. Use method='reweight'"
+                )
+            se_x = rv["true_stalking"].to_numpy()[is_s].sum()
+            sp_x = (rv["reviewed"] - rv["true_stalking"]).to_numpy()[~is_s].sum()
+            x, m = np.array([se_x, sp_x], float), np.array([n_true, n_false], float)
+            labels = ["sensitivity", "specificity"]
+            if x[0] / m[0] + x[1] / m[1] <= 1:
+                raise DataValidationError(
+                    f"the review's recording is no better than chance (sensitivity {x[0] / m[0]:.3f} + specificity "
+                    f"{x[1] / m[1]:.3f} <= 1): the Rogan-Gladen correction is undefined"
+                )
+        est = x / m
+        post = stats.beta(a + x, b + m - x)
+        self.summary_ = pd.DataFrame({
+            "reviewed": m, "successes": x, "estimate": est, "se": np.sqrt(est * (1 - est) / m),
+            lo_name: post.ppf(self.alpha / 2), hi_name: post.ppf(1 - self.alpha / 2),
+        }, index=pd.Index(labels, name="ppv" if self.method == "reweight" else "parameter"))
+        self._x, self._m = x, m
+        self._fitted_on = f"a review of {int(rv['reviewed'].sum()):,} case files in {len(rv)} recorded classes ({self.method})"
+        return self
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        self._check_fitted()
+        return self.summary_
+
+    # ------------------------------------------------------------------------------------------------
+    def _draws_T(self, N: pd.Series, rng) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Posterior draws of (true stalking total, true stalking among recorded-as-stalking) and points."""
+        a, b = self.prior
+        if self.method == "reweight":
+            missing = [c for c in N.index if N[c] > 0 and c not in self.review_.index]
+            if missing:
+                raise DataValidationError(
+                    f"the counts have records of class(es) {missing!r} that the review did not sample: "
+                    "P(true stalking | recorded as that) is unknown; review some of those files or drop them"
+                )
+            rv = self.review_.reindex(N.index)
+            Nx = N.to_numpy(float)
+            s = rv["true_stalking"].fillna(0).to_numpy(float)
+            m = rv["reviewed"].fillna(0).to_numpy(float)
+            keep = Nx > 0
+            q_hat = np.divide(s, m, out=np.zeros_like(s), where=m > 0)
+            if self.finite_population:
+                over = [c for c, k, mm, nn in zip(N.index, keep, m, Nx) if k and mm > nn]
+                if over:
+                    raise DataValidationError(
+                        f"the review has more files than there are records for class(es) {over!r}; with "
+                        "finite_population=True the review must be a sample of the counted records "
+                        "(or pass finite_population=False for an external review)"
+                    )
+            T_x = np.where(keep, Nx * q_hat, 0.0)
+            point_T, point_S = T_x.sum(), T_x[N.index == "stalking"].sum()
+            if self.variance == "delta":
+                f = np.where(keep & self.finite_population, m / np.where(Nx > 0, Nx, 1), 0.0)
+                div = np.where(self.finite_population, np.maximum(m - 1, 1), m)
+                var_x = np.where(keep & (m > 0), Nx**2 * (1 - f) * q_hat * (1 - q_hat) / np.where(m > 0, div, 1), 0.0)
+                cov = np.where(N.index == "stalking", 1.0, 0.0)
+                return var_x, cov, point_T, point_S
+            q = rng.beta(a + s, b + m - s, size=(self.n_draws, len(s)))
+            if self.finite_population:
+                unrev = np.maximum(Nx - m, 0).astype(np.int64)
+                Td = s + rng.binomial(np.broadcast_to(unrev, q.shape), q)
+            else:
+                Td = Nx * q
+            Td = np.where(keep, Td, 0.0)
+            return Td.sum(axis=1), Td[:, N.index == "stalking"].sum(axis=1), point_T, point_S
+        # Rogan-Gladen
+        Ntot = N.sum()
+        p = N.get("stalking", 0.0) / Ntot
+        se_hat, sp_hat = self._x / self._m
+        pi_hat = (p + sp_hat - 1) / (se_hat + sp_hat - 1)
+        if not 0 <= pi_hat <= 1:
+            warnings.warn(
+                f"the Rogan-Gladen estimate {pi_hat:.3f} of the share of stalking is outside [0, 1] (observed share "
+                f"recorded as stalking {p:.3f}, sensitivity {se_hat:.3f}, specificity {sp_hat:.3f}); it is truncated",
+                StatisticalWarning, stacklevel=3,
+            )
+        pi_c = float(np.clip(pi_hat, 0, 1))
+        point_T, point_S = pi_c * Ntot, se_hat * pi_c * Ntot
+        if self.variance == "delta":
+            J = se_hat + sp_hat - 1
+            v_se, v_sp = se_hat * (1 - se_hat) / self._m[0], sp_hat * (1 - sp_hat) / self._m[1]
+            var_pi = (pi_hat**2 * v_se + (1 - pi_hat) ** 2 * v_sp) / J**2
+            # T = pi N ; S = Se pi N: gradient wrt (Se, Sp)
+            g_T = np.array([-pi_hat / J, (1 - pi_hat) / J]) * Ntot
+            g_S = np.array([pi_hat - se_hat * pi_hat / J, se_hat * (1 - pi_hat) / J]) * Ntot
+            V = np.diag([v_se, v_sp])
+            return np.array([var_pi * Ntot**2, g_S @ V @ g_S, g_T @ V @ g_S]), None, point_T, point_S
+        se_d = rng.beta(a + self._x[0], b + self._m[0] - self._x[0], size=self.n_draws)
+        sp_d = rng.beta(a + self._x[1], b + self._m[1] - self._x[1], size=self.n_draws)
+        pi_d = np.clip((p + sp_d - 1) / (se_d + sp_d - 1), 0, 1)
+        return pi_d * Ntot, se_d * pi_d * Ntot, point_T, point_S
+
+    def correct(self, counts, downstream: dict | None = None) -> pd.DataFrame:
+        """Corrected counts, shares and funnel entries with intervals.
+
+        Parameters
+        ----------
+        counts : pandas.DataFrame, Series or dict
+            Records by recorded offence: a DataFrame with columns ``offence`` and ``n``, or a Series / dict
+            offence -> count. Offence codes of the data standard (s.2A and s.4A are added up) or
+            ``"stalking"``.
+        downstream : dict of str to float, optional
+            Numbers of (truly stalking) reports reaching later funnel stages, e.g.
+            ``{"charged": 4100, "convicted": 1200}``; each is reported per corrected stalking report.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per quantity: ``records`` (all records), ``true_stalking`` (corrected number of
+            stalking reports among the records), ``share_stalking`` (of all records), ``recorded_as_stalking``
+            (true stalking reports recorded as stalking), ``recording_sensitivity`` (share of stalking
+            reports recorded as stalking), ``misrecorded_share`` (recorded as a lesser offence) and
+            ``<stage>_per_report`` for each downstream stage. Columns ``quantity``, ``observed`` (the
+            uncorrected value: records recorded as stalking taken at face value), ``corrected``, ``se``,
+            CI, ``method``, ``variance``.
+
+        Raises
+        ------
+        DataValidationError
+            Bad counts, classes not covered by the review, a review larger than the records, or no records.
+        """
+        self._check_fitted()
+        N, _ = _check_counts(counts)
+        if N.sum() <= 0:
+            raise DataValidationError("counts add up to zero records: nothing to correct")
+        downstream = {} if downstream is None else dict(downstream)
+        for k, v in downstream.items():
+            if not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
+                raise DataValidationError(f"downstream count {k!r} must be a non-negative number, got {v!r}")
+        rng = check_random_state(self.random_state)
+        lo_name, hi_name = self.ci_labels
+        Ntot = float(N.sum())
+        N_s = float(N.get("stalking", 0.0))
+        A, B, point_T, point_S = self._draws_T(N, rng)
+        rows = {"records": (Ntot, Ntot, 0.0, Ntot, Ntot)}
+        if self.variance == "posterior":
+            Td, Sd = A, B
+
+            def summ(obs, point, d):
+                lo_, hi_ = np.quantile(d, [self.alpha / 2, 1 - self.alpha / 2])
+                return (obs, point, float(np.std(d, ddof=1)), float(lo_), float(hi_))
+
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows["true_stalking"] = summ(N_s, point_T, Td)
+                rows["share_stalking"] = summ(N_s / Ntot, point_T / Ntot, Td / Ntot)
+                rows["recorded_as_stalking"] = summ(N_s, point_S, Sd)
+                sens_d = np.where(Td > 0, Sd / np.where(Td > 0, Td, 1), np.nan)
+                sens_p = point_S / point_T if point_T > 0 else np.nan
+                rows["recording_sensitivity"] = summ(1.0, sens_p, sens_d)
+                rows["misrecorded_share"] = summ(0.0, 1 - sens_p, 1 - sens_d)
+                for k, v in downstream.items():
+                    rows[f"{k}_per_report"] = summ(v / N_s if N_s > 0 else np.nan, v / point_T if point_T > 0 else np.nan,
+                                                   np.where(Td > 0, v / np.where(Td > 0, Td, 1), np.nan))
+        else:
+            z = stats.norm.ppf(1 - self.alpha / 2)
+            if self.method == "reweight":
+                var_x, is_s = A, B
+                var_T = float(var_x.sum())
+                var_S = float((var_x * is_s).sum())
+                cov_TS = var_S  # S is the stalking stratum's part of T; strata are independent
+            else:
+                var_T, var_S, cov_TS = (float(v) for v in A)
+
+            def norm(obs, point, var):
+                sd = float(np.sqrt(max(var, 0.0)))
+                return (obs, point, sd, point - z * sd, point + z * sd)
+
+            rows["true_stalking"] = norm(N_s, point_T, var_T)
+            rows["share_stalking"] = norm(N_s / Ntot, point_T / Ntot, var_T / Ntot**2)
+            rows["recorded_as_stalking"] = norm(N_s, point_S, var_S)
+            sens_p = point_S / point_T if point_T > 0 else np.nan
+            # ratio S/T: var = (var_S - 2 r cov + r^2 var_T)/T^2
+            var_r = (var_S - 2 * sens_p * cov_TS + sens_p**2 * var_T) / point_T**2 if point_T > 0 else np.nan
+            rows["recording_sensitivity"] = norm(1.0, sens_p, var_r)
+            rows["misrecorded_share"] = norm(0.0, 1 - sens_p, var_r)
+            for k, v in downstream.items():
+                pr = v / point_T if point_T > 0 else np.nan
+                rows[f"{k}_per_report"] = norm(v / N_s if N_s > 0 else np.nan, pr, pr**2 * var_T / point_T**2)
+        out = pd.DataFrame.from_dict(rows, orient="index", columns=["observed", "corrected", "se", lo_name, hi_name])
+        out.index.name = "quantity"
+        out = out.reset_index()
+        out["method"] = self.method
+        out["variance"] = self.variance
+        return out
+
+
+def correct_funnel(cases_or_counts, review: pd.DataFrame, *, stage: str = "recorded", method: str = "reweight",
+                   variance: str = "posterior", alpha: float = 0.05, n_draws: int = 4000,
+                   finite_population: bool = True, downstream: dict | None = None, random_state=0) -> pd.DataFrame:
+    """The funnel corrected for stalking recorded as lesser offences (one call).
+
+    Parameters
+    ----------
+    cases_or_counts : pandas.DataFrame, Series or dict
+        Either a case table (column ``recorded_offence``/``final_offence``): the records are its reports by
+        offence class at ``stage`` and the downstream funnel entries are the long-run numbers of reports
+        reaching ``charged`` and ``convicted`` estimated by :class:`attrition.funnel.FunnelFitter` (open
+        cases handled by Aalen-Johansen); or counts of records by offence (see
+        :meth:`MisclassificationCorrection.correct`).
+    review : pandas.DataFrame
+        The case-file review (see :meth:`MisclassificationCorrection.fit`).
+    stage : {"recorded", "final"}, default "recorded"
+        Which recorded classification of a case table to correct.
+    method, variance, alpha, n_draws, finite_population, random_state
+        See :class:`MisclassificationCorrection`.
+    downstream : dict, optional
+        Downstream counts (overrides those computed from a case table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :meth:`MisclassificationCorrection.correct`'s table.
+
+    Examples
+    --------
+    >>> from attrition.synthetic import simulate
+    >>> d = simulate(n_cases=5_000, random_state=1)
+    >>> sr = synthetic_review(d.cases, n=300, random_state=2)
+    >>> out = correct_funnel(sr.counts, sr.review).set_index("quantity")
+    >>> bool(out.loc["share_stalking", "lower 95%"] < sr.truth["share_stalking"] < out.loc["share_stalking", "upper 95%"])
+    True
+    """
+    mc = MisclassificationCorrection(alpha=alpha, method=method, variance=variance, n_draws=n_draws,
+                                     finite_population=finite_population, random_state=random_state).fit(review)
+    counts = cases_or_counts
+    ds = downstream
+    if isinstance(cases_or_counts, pd.DataFrame) and (_STAGE_COLUMN.get(stage) in cases_or_counts.columns):
+        if stage not in ("recorded", "final"):
+            raise ValueError(f"stage must be 'recorded' or 'final' for a case table, got {stage!r}")
+        cases = cases_or_counts
+        col = _STAGE_COLUMN[stage]
+        cls = offence_class(cases[col].astype(object).to_numpy(), what=f"column {col!r}", frame=cases)
+        vc = cls.value_counts()
+        if _NOT_RECORDED in vc.index:
+            vc = vc.drop(_NOT_RECORDED)
+        counts = vc
+        if ds is None and "stage_reached" in cases.columns:
+            from .funnel import FunnelFitter
+
+            ff = FunnelFitter(alpha=alpha, stages=("reported", "charged", "convicted")).fit(cases)
+            nat = ff.national_
+            n_rep = float(nat.loc["reported", "entered"])
+            ds = {"charged": float(nat.loc["charged", "p_reach"]) * n_rep,
+                  "convicted": float(nat.loc["convicted", "p_reach"]) * n_rep}
+    elif isinstance(cases_or_counts, pd.DataFrame) and not {"offence", "n"} <= set(cases_or_counts.columns):
+        raise DataValidationError(
+            f"cases_or_counts has neither the case table's {_STAGE_COLUMN.get(stage, 'recorded_offence')!r} column "
+            "nor the columns 'offence' and 'n' of a counts table"
+        )
+    return mc.correct(counts, downstream=ds)
+
+
+# ----------------------------------------------------------------------------------------------------
+# 3. a synthetic review with known truth
+# ----------------------------------------------------------------------------------------------------
+@dataclass
+class SyntheticReview:
+    """A review sample drawn from synthetic records whose true classification is known.
+
+    Attributes
+    ----------
+    review : pandas.DataFrame
+        ``recorded``, ``true_stalking``, ``n``: the reviewed files (input of
+        :meth:`MisclassificationCorrection.fit`).
+    counts : pandas.DataFrame
+        ``offence``, ``n``: all records by recorded class (stalking reports plus the non-stalking
+        background records).
+    population : pandas.DataFrame
+        Records by recorded class: ``stalking`` (truly stalking) and ``not_stalking``.
+    truth : dict
+        ``true_stalking`` (number of stalking reports), ``records``, ``share_stalking``,
+        ``recording_sensitivity`` (share of stalking reports recorded as stalking), ``ppv`` (dict class ->
+        P(true stalking | recorded class)), ``sensitivity``, ``specificity``.
+    """
+
+    review: pd.DataFrame
+    counts: pd.DataFrame
+    population: pd.DataFrame
+    truth: dict = field(default_factory=dict)
+
+
+def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, background=1.0,
+                     design: str = "stratified", stage: str = "recorded") -> SyntheticReview:
+    """Draw a case-file review sample from synthetic data, where the true classification is known.
+
+    In the synthetic data every report is stalking and the misrecorded ones carry a lesser offence. Real
+    recorded-crime counts also hold genuine (non-stalking) harassment etc., so ``background`` adds
+    non-stalking records; the review then samples records and reveals whether each is stalking.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table (all reports are stalking).
+    n : int, default 200
+        Review size. With ``design="stratified"`` split equally over the recorded classes that have records
+        (the remainder to the first classes; capped at each class's records, so a large ``n`` reviews
+        everything).
+    random_state : None, int or numpy.random.Generator
+    background : float or dict, default 1.0
+        Non-stalking records. A float ``b``: each lesser offence class gets ``round(b * N_X)`` non-stalking
+        records, where ``N_X`` is the number of stalking reports recorded as that class. A dict class ->
+        count sets them directly (a ``"stalking"`` entry adds non-stalking records recorded as stalking).
+    design : {"stratified", "srs"}, default "stratified"
+        Stratified by recorded class (for ``method="reweight"``) or a simple random sample of all records
+        (needed for ``method="rogan-gladen"``).
+    stage : {"recorded", "final"}, default "recorded"
+
+    Returns
+    -------
+    SyntheticReview
+
+    Raises
+    ------
+    DataValidationError, ValueError
+        Bad ``n``, ``background``, ``design`` or offence codes.
+    """
+    if stage not in ("recorded", "final"):
+        raise ValueError(f"stage must be 'recorded' or 'final', got {stage!r}")
+    if design not in ("stratified", "srs"):
+        raise ValueError(f"design must be 'stratified' or 'srs', got {design!r}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = check_random_state(random_state)
+    col = _STAGE_COLUMN[stage]
+    if col not in cases.columns:
+        raise DataValidationError(f"the case table has no column {col!r}")
+    cls = offence_class(cases[col].astype(object).to_numpy(), what=f"column {col!r}", frame=cases)
+    stalk = cls[cls != _NOT_RECORDED].value_counts().reindex(list(OFFENCE_CLASSES), fill_value=0).astype(np.int64)
+    if isinstance(background, dict):
+        unknown = [k for k in background if k not in OFFENCE_CLASSES]
+        if unknown:
+            raise ValueError(f"background has unknown class(es) {unknown!r}; use {list(OFFENCE_CLASSES)}")
+        bg = pd.Series(background, dtype=float).reindex(list(OFFENCE_CLASSES), fill_value=0.0)
+    elif isinstance(background, numbers.Real) and background >= 0:
+        bg = pd.Series(np.where(stalk.index == "stalking", 0.0, np.round(float(background) * stalk.to_numpy())),
+                       index=stalk.index)
+    else:
+        raise ValueError(f"background must be a non-negative number or a dict class -> count, got {background!r}")
+    if (bg < 0).any() or (bg != np.round(bg)).any():
+        raise ValueError("background counts must be non-negative whole numbers")
+    bg = bg.astype(np.int64)
+    pop = pd.DataFrame({"stalking": stalk, "not_stalking": bg})
+    pop = pop[(pop.sum(axis=1) > 0)]
+    tot = pop.sum(axis=1).to_numpy()
+    if design == "stratified":
+        k = len(pop)
+        m = np.full(k, n // k) + (np.arange(k) < n % k)
+        m = np.minimum(m, tot)
+        s = rng.hypergeometric(pop["stalking"].to_numpy(), pop["not_stalking"].to_numpy(), np.maximum(m, 0)) \
+            if k else np.array([], np.int64)
+        rv_true, rv_false = s, m - s
+    else:
+        cells = np.r_[pop["stalking"].to_numpy(), pop["not_stalking"].to_numpy()]
+        draw = rng.multivariate_hypergeometric(cells, min(n, int(cells.sum())))
+        rv_true, rv_false = draw[: len(pop)], draw[len(pop):]
+    review = pd.DataFrame({
+        "recorded": np.repeat(pop.index.to_numpy(), 2),
+        "true_stalking": np.tile([True, False], len(pop)),
+        "n": np.column_stack([rv_true, rv_false]).reshape(-1).astype(np.int64),
+    })
+    reviewed = review.groupby("recorded", sort=False)["n"].transform("sum")
+    review = review[reviewed > 0].reset_index(drop=True)
+    counts = pd.DataFrame({"offence": pop.index.to_numpy(), "n": tot.astype(np.int64)})
+    T = int(pop["stalking"].sum())
+    nS = int(pop["not_stalking"].sum())
+    truth = {
+        "true_stalking": T, "records": int(tot.sum()), "share_stalking": T / tot.sum(),
+        "recording_sensitivity": float(pop["stalking"].get("stalking", 0)) / T if T else np.nan,
+        "ppv": (pop["stalking"] / tot).to_dict(),
+        "sensitivity": float(pop["stalking"].get("stalking", 0)) / T if T else np.nan,
+        "specificity": 1 - float(pop["not_stalking"].get("stalking", 0)) / nS if nS else np.nan,
+    }
+    return SyntheticReview(review=review, counts=counts, population=pop, truth=truth)
+
+
+# ----------------------------------------------------------------------------------------------------
+# 4. plot
+# ----------------------------------------------------------------------------------------------------
+def plot_mischarging(table: pd.DataFrame, ax=None, *, x: str | None = None, offences=LESSER_OFFENCES,
+                     stage: str | None = None, **kwargs):
+    """Share of stalking reports recorded (or charged) as each lesser offence, with intervals.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`mischarging_table` with one row per (``x``, offence): e.g. ``by="financial_year"``
+        (lines over years) or ``by="force"`` (horizontal grouped bars).
+    ax : matplotlib.axes.Axes, optional
+    x : str, optional
+        The grouping column to plot along (default: the table's single ``by`` column).
+    offences : sequence of str, default the lesser offences
+    stage : str, optional
+        Which stage of the table to plot (needed if it holds several).
+    **kwargs
+        Passed to the line/bar calls (e.g. ``linewidth``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Raises
+    ------
+    DataValidationError
+        If the table is not a mischarging table or has several rows per (x, offence).
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import PALETTE, percent_axis
+
+    need = {"offence", "share", "stage"}
+    if not isinstance(table, pd.DataFrame) or not need <= set(table.columns):
+        raise DataValidationError("plot_mischarging needs the output of mischarging_table (offence, stage, share, CI)")
+    lo_name = next((c for c in table.columns if c.startswith("lower ")), None)
+    hi_name = next((c for c in table.columns if c.startswith("upper ")), None)
+    t = table
+    stages = list(pd.unique(t["stage"]))
+    if stage is None:
+        if len(stages) > 1:
+            raise DataValidationError(f"the table holds stages {stages}; pass stage= to choose one")
+        stage = stages[0]
+    t = t[t["stage"] == stage]
+    fixed = {"stage", "offence", "n", "total", "share", "suppressed", lo_name, hi_name}
+    by = [c for c in t.columns if c not in fixed]
+    if x is None:
+        if len(by) != 1:
+            raise DataValidationError(
+                f"the table is grouped by {by}; pass x= (and filter the other columns) or tabulate by one column"
+            )
+        x = by[0]
+    if t.duplicated([x, "offence"]).any():
+        raise DataValidationError(
+            f"the table has several rows per ({x!r}, offence) (also grouped by {[b for b in by if b != x]}); "
+            f"tabulate with by={x!r} or filter first"
+        )
+    offences = [o for o in offences if o in set(t["offence"])]
+    if ax is None:
+        _, ax = plt.subplots()
+    xs = list(pd.unique(t[x].sort_values()))
+    pos = np.arange(len(xs))
+    horizontal = x != "financial_year"
+    width = 0.8 / max(len(offences), 1)
+    for j, o in enumerate(offences):  # a handful of offence classes
+        sub = t[t["offence"] == o].set_index(x).reindex(xs)
+        y = sub["share"].to_numpy(float)
+        err = None
+        if lo_name is not None:
+            err = np.vstack([y - sub[lo_name].to_numpy(float), sub[hi_name].to_numpy(float) - y])
+        label = o.replace("_", " ").capitalize()
+        colour = PALETTE[(j + 1) % len(PALETTE)]
+        if horizontal:
+            kw = dict(kwargs)
+            kw.setdefault("color", colour)
+            ax.barh(pos + (j - (len(offences) - 1) / 2) * width, y, height=width, xerr=err, label=label,
+                    error_kw={"elinewidth": 0.8, "ecolor": "#4D4D4D"}, **kw)
+        else:
+            kw = dict(kwargs)
+            kw.setdefault("color", colour)
+            kw.setdefault("marker", "o")
+            ax.errorbar(pos, y, yerr=err, label=label, capsize=3, **kw)
+    what = {"recorded": "first recorded", "final": "recorded (after reclassification)", "charged": "charged"}[stage]
+    if horizontal:
+        ax.set_yticks(pos, [str(v) for v in xs])
+        percent_axis(ax, "x", limits=False)
+        ax.set_xlabel(f"Share of stalking {'charges' if stage == 'charged' else 'reports'} {what} as")
+    else:
+        ax.set_xticks(pos, [str(v) for v in xs])
+        percent_axis(ax, "y", limits=False)
+        ax.set_xlabel(x.replace("_", " ").capitalize())
+        ax.set_ylabel(f"Share {what} as offence")
+        ax.set_ylim(bottom=0)
+    ax.set_title(f"Stalking {'charged' if stage == 'charged' else what} as a lesser offence")
+    ax.legend(title="Offence", frameon=False)
+    return ax
