@@ -1,6 +1,7 @@
 """save_figure: names, formats, byte-identical output across processes, disclosure gate; the style."""
 from __future__ import annotations
 
+import io
 import os
 import struct
 import subprocess
@@ -184,6 +185,14 @@ def test_style_file_is_packaged_and_applied():
         assert rc["font.sans-serif"][0] == "DejaVu Sans"
         assert [c.upper() for c in rc["axes.prop_cycle"].by_key()["color"]] == list(PALETTE)
         assert matplotlib.get_backend()  # backend untouched and usable
+        # the style's layout engine accepts the usual layout calls without warnings (filterwarnings=error)
+        fig = Figure()
+        ax = fig.add_subplot()
+        ax.plot([0, 1])
+        fig.tight_layout()
+        fig.subplots_adjust(left=0.2)
+        fig.colorbar(ax.scatter([0], [0], c=[1]))
+        fig.savefig(io.BytesIO(), format="png")
 
 
 def test_importing_package_modules_does_not_import_pyplot():
