@@ -17,9 +17,11 @@ cases_to_home_office(cases, ...)      -> case table aggregated to the old open-d
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -340,10 +342,29 @@ def _read_csv_encoded(path: Path, label: str, codes, count: str, encoding: str):
     return blocks, excluded, src, []
 
 
-def _read_workbook(path: Path, codes, count: str):
-    label = path.name
-    if path.stat().st_size == 0:
-        raise DataValidationError(f"{label}: the file is empty; expected the Home Office outcomes open data table.")
+def _xlsx_sheets(path: Path, label: str):
+    """(name, first rows, rows(start, width) iterator) per worksheet, streamed with openpyxl read-only."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
+        raise DataValidationError(f"{label}: cannot read the spreadsheet ({err}).") from err
+    try:
+        for ws in wb.worksheets:
+            head = list(ws.iter_rows(max_row=_HEADER_SCAN_ROWS, values_only=True))
+
+            def rows(start: int, width: int, ws=ws):
+                return ws.iter_rows(min_row=start + 1, min_col=1, max_col=width, values_only=True)
+
+            yield ws.title, head, rows
+    finally:
+        wb.close()
+
+
+def _pandas_sheets(path: Path, label: str):
+    """Same as :func:`_xlsx_sheets` for formats pandas reads whole (.ods, .xls)."""
     engine = "odf" if path.suffix.lower() == ".ods" else None
     try:
         sheets = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine=engine)
@@ -354,10 +375,25 @@ def _read_workbook(path: Path, codes, count: str):
         ) from err
     except (ValueError, OSError, KeyError) as err:
         raise DataValidationError(f"{label}: cannot read the spreadsheet ({err}).") from err
-    blocks, excluded, src, skipped = [], [], [], []
-    best = (None, {}, [])
     for name, raw in sheets.items():
-        hdr, colmap, cells = _find_header(raw.head(_HEADER_SCAN_ROWS).itertuples(index=False, name=None))
+        def rows(start: int, width: int, raw=raw):
+            return raw.iloc[start:, :width].itertuples(index=False, name=None)
+
+        yield name, list(raw.head(_HEADER_SCAN_ROWS).itertuples(index=False, name=None)), rows
+
+
+def _read_workbook(path: Path, codes, count: str):
+    label = path.name
+    if path.stat().st_size == 0:
+        raise DataValidationError(f"{label}: the file is empty; expected the Home Office outcomes open data table.")
+    sheets = _xlsx_sheets(path, label) if path.suffix.lower() in (".xlsx", ".xlsm") else _pandas_sheets(path, label)
+    blocks, excluded, src, skipped, names = [], [], [], [], []
+    best = (None, {}, [])
+    any_cells = False
+    for name, head, rows in sheets:
+        names.append(name)
+        any_cells |= any(c is not None and not (isinstance(c, float) and np.isnan(c)) for r in head for c in r)
+        hdr, colmap, cells = _find_header(head)
         if hdr is None:
             skipped.append((label, name))
             if len(colmap) > len(best[1]):
@@ -366,17 +402,25 @@ def _read_workbook(path: Path, codes, count: str):
         if count not in colmap:
             raise _missing_columns_error(f"{label}, sheet {name!r}", colmap, cells, (count,))
         used = sorted((pos, f) for f, pos in colmap.items() if f in _READ_FIELDS or f == count)
-        data = raw.iloc[hdr + 1:, [pos for pos, _ in used]]
-        data.columns = [f for _, f in used]
-        sel, ex = _split_block(data, codes, label, name, hdr + 2)
-        blocks.append(sel)
-        excluded += ex
-        src.append((label, name, hdr + 1, len(data)))
+        positions, fields = [pos for pos, _ in used], [f for _, f in used]
+        it = rows(hdr + 1, max(positions) + 1)
+        n_read = 0
+        while True:
+            chunk = list(itertools.islice(it, _CSV_CHUNK))
+            if not chunk:
+                break
+            data = pd.DataFrame.from_records(chunk).reindex(columns=positions)
+            data.columns = fields
+            sel, ex = _split_block(data, codes, label, name, hdr + 2 + n_read)
+            n_read += len(chunk)
+            blocks.append(sel)
+            excluded += ex
+        src.append((label, name, hdr + 1, n_read))
     if not src:
-        if not sheets or all(raw.empty for raw in sheets.values()):
+        if not any_cells:
             raise DataValidationError(f"{label}: the workbook is empty.")
         msg = (
-            f"{label}: no data sheet found. None of the sheets {list(sheets)} has a header row (within its "
+            f"{label}: no data sheet found. None of the sheets {names} has a header row (within its "
             f"first {_HEADER_SCAN_ROWS} rows) with the columns "
             f"{[_HEADER_LABEL[f] for f in _KEY_FIELDS]}."
         )

@@ -516,3 +516,54 @@ def test_round_trip_synthetic(tmp_path):
     assert nat["offences"].iloc[0] == n_coded
     assert nat["charged"].iloc[0] == (cases.loc[cases["final_offence"].astype(str).isin(
         ["stalking_s2a", "stalking_s4a", "harassment", "malicious_communications"]), "outcome_code"] == 1).sum()
+
+
+# ------------------------------------------------------------------------------------- workbook errors
+def test_empty_and_corrupt_workbooks(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.title = "Sheet1"
+    wb.save(tmp_path / "empty.xlsx")
+    with pytest.raises(DataValidationError, match="the workbook is empty"):
+        load_home_office_outcomes(tmp_path / "empty.xlsx")
+    (tmp_path / "corrupt.xlsx").write_bytes(b"this is not a zip file")
+    with pytest.raises(DataValidationError, match="cannot read the spreadsheet"):
+        load_home_office_outcomes(tmp_path / "corrupt.xlsx")
+    (tmp_path / "zero.xlsx").write_bytes(b"")
+    with pytest.raises(DataValidationError, match="empty"):
+        load_home_office_outcomes(tmp_path / "zero.xlsx")
+
+
+def test_ods_without_odfpy_gives_clear_error(tmp_path):
+    try:
+        import odf  # noqa: F401
+    except ImportError:
+        pass
+    else:  # pragma: no cover - odfpy is not a dependency
+        pytest.skip("odfpy installed: .ods files are read")
+    (tmp_path / "t.ods").write_bytes(b"PK")
+    with pytest.raises(DataValidationError, match=r"t\.ods: reading \.ods spreadsheets needs an optional package"):
+        load_home_office_outcomes(tmp_path / "t.ods")
+
+
+def test_workbook_negative_count_located_by_sheet_and_row(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Notes"
+    ws.append(["Notes"])
+    data = wb.create_sheet("Tabel 1")
+    data.append(["Title"])
+    data.append(["Financial Year", "Financial Quarter", "Force Name", "Offence Code", "Outcome Type",
+                 "Outcomes for offences that were recorded in the quarter"])
+    data.append(["2021/22", 3, "Surrey Police", "8Q", 1, 4])
+    data.append(["2021/22", 3, "Surrey Police", "8Q", 16, -3])
+    wb.save(tmp_path / "neg.xlsx")
+    with pytest.warns(DataQualityWarning, match=r"1 row\(s\) have negative counts.*neg\.xlsx \[Tabel 1\] row 4"):
+        table, report = load_home_office_outcomes(tmp_path / "neg.xlsx", return_report=True)
+    assert report.negative_counts[["sheet", "row", "count"]].values.tolist() == [["Tabel 1", 4, -3.0]]
+    assert table["force"].tolist() == ["Surrey", "Surrey"] and table["offence_description"].isna().all()
+    with pytest.raises(DataValidationError, match=r"Tabel 1.*missing required column.*closed in the quarter"):
+        load_home_office_outcomes(tmp_path / "neg.xlsx", count="closed_in_quarter")
