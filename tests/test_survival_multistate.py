@@ -153,6 +153,8 @@ def test_bad_input(synth, change, match):
 
 
 def test_bad_weights_and_start_state(synth):
+    with pytest.raises(DataValidationError, match="no weights column 'wt'"):
+        MultiStateFitter(POLICE_TR).fit(synth, weights="wt")
     with pytest.raises(DataValidationError, match="weights must be >= 0"):
         MultiStateFitter(POLICE_TR).fit(synth, weights=-synth.w)
     with pytest.raises(DataValidationError, match="start_state"):

@@ -211,6 +211,8 @@ class MultiStateFitter(BaseFitter):
         if weights is None:
             w = None
         else:
+            if isinstance(weights, str) and weights not in data.columns:
+                raise DataValidationError(f"data has no weights column {weights!r}; columns are {list(data.columns)}")
             wv = data[weights] if isinstance(weights, str) else weights
             w = _as_float_array(wv, "weights", n)
             if (w < 0).any():
