@@ -888,7 +888,8 @@ def cases_to_home_office(
     Raises
     ------
     DataValidationError
-        A required column is missing, or ``outcome_code`` holds a value outside 0-22.
+        A required column is missing, a recorded case has no ``force`` or ``report_date``, or
+        ``outcome_code`` holds a value outside 0-22.
     """
     if date not in ("recorded", "reported"):
         raise ValueError(f"date must be 'recorded' or 'reported', got {date!r}")
@@ -914,6 +915,13 @@ def cases_to_home_office(
     if date == "recorded" and "days_to_recorded" in cases.columns:
         when = report_date + pd.to_timedelta(pd.to_numeric(cases["days_to_recorded"]).fillna(0.0), unit="D")
     use = code.notna().to_numpy()
+    for col, bad in (("report_date", report_date.isna().to_numpy()), ("force", cases["force"].isna().to_numpy())):
+        if (bad & use).any():
+            ids = cases.loc[bad & use, "case_id"].head(_MAX_LISTED).tolist() if "case_id" in cases \
+                else np.flatnonzero(bad & use)[:_MAX_LISTED].tolist()
+            raise DataValidationError(
+                f"cases_to_home_office: {int((bad & use).sum())} recorded case(s) without {col}: cases {ids}."
+            )
     keys = ["Financial Year", "Financial Quarter", "Force Name", "Offence Code", "Outcome Type"]
 
     fy, q = _fy_quarter(when[use])

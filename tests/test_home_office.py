@@ -473,6 +473,14 @@ def test_cases_to_home_office_layout():
         ["Kent", "15", 0, 1], ["London, City of", "1", 0, 1]]
     with pytest.raises(DataValidationError, match="lacks column"):
         cases_to_home_office(_hand_cases().drop(columns=["outcome_code"]))
+    bad = _hand_cases()
+    bad.loc[2, "report_date"] = pd.NaT
+    with pytest.raises(DataValidationError, match=r"1 recorded case\(s\) without report_date: cases \[3\]"):
+        cases_to_home_office(bad)
+    bad = _hand_cases()
+    bad["outcome_code"] = bad["outcome_code"].astype("Int64").where(bad["case_id"] != 5, 23)
+    with pytest.raises(DataValidationError, match=r"outcome_code outside 0-22 for cases \[5\]"):
+        cases_to_home_office(bad)
 
 
 @pytest.mark.parametrize("by", [("force", "financial_year"), ("financial_year",), ()])
@@ -567,3 +575,23 @@ def test_workbook_negative_count_located_by_sheet_and_row(tmp_path):
     assert table["force"].tolist() == ["Surrey", "Surrey"] and table["offence_description"].isna().all()
     with pytest.raises(DataValidationError, match=r"Tabel 1.*missing required column.*closed in the quarter"):
         load_home_office_outcomes(tmp_path / "neg.xlsx", count="closed_in_quarter")
+
+
+def test_round_trip_closed_in_quarter(tmp_path):
+    """Outcomes closed in each financial year, read back from the second count column."""
+    from attrition.data import financial_year
+
+    cases = _hand_cases()
+    p = tmp_path / "ho.csv"
+    cases_to_home_office(cases).to_csv(p, index=False)
+    table, report = load_home_office_outcomes(p, count="closed_in_quarter", return_report=True)
+    # outcome 0 rows carry "N/A" in the closed column: missing, not zero
+    assert report.missing_counts.values.tolist() == [["N/A", 2]]  # the two open cases
+    got = home_office_funnel_counts(table, by="financial_year")
+    coded = cases["final_offence"].isin(["stalking_s2a", "stalking_s4a", "harassment", "malicious_communications"])
+    closed = cases[coded & cases["outcome_code"].notna() & (cases["force"] != "British Transport Police")]
+    fy = financial_year(closed["report_date"] + pd.to_timedelta(closed["days_to_police_outcome"], unit="D"))
+    want = fy.value_counts().sort_index()
+    assert got["financial_year"].tolist() == want.index.tolist() == ["2022/23", "2023/24"]
+    assert got["offences"].tolist() == want.tolist() == [9, 2]
+    assert got["open"].tolist() == [0, 0] and got["n_missing"].tolist() == [2, 0]
