@@ -252,8 +252,21 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
         raise ValueError(f"n_cases must be a positive integer, got {n_cases!r}")
     n = int(n_cases)
     rng = check_random_state(random_state)
-    rng_forces, rng_cases = rng.spawn(2)
+    events, F, case_truth, marginal, as_of, start = _simulate_journeys(n, T, rng, as_of)
+    from .data import to_cases
 
+    cases = to_cases(events, as_of=as_of)
+    forces = _force_year_table(F, T, events, start)
+    truth_out = {**T, **marginal, "as_of": as_of, "n_cases": n}
+    return SyntheticData(events=events, cases=cases, forces=forces, truth=truth_out, as_of=as_of, case_truth=case_truth)
+
+
+def _simulate_journeys(n: int, T: dict, rng: np.random.Generator, as_of):
+    """The structural model (see the module docstring); returns the event log and per-case truth.
+
+    A separate function so that its many per-case arrays are freed before the case table is built.
+    """
+    rng_forces, rng_cases = rng.spawn(2)
     F = _force_table(T, rng_forces)
     start = pd.Timestamp(f"{T['first_year']}-04-01")
     n_days = int((pd.Timestamp(f"{T['first_year'] + T['n_years']}-04-01") - start).days)
@@ -435,10 +448,6 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
         else:
             out[c] = pd.Categorical.from_codes(cat[c], categories=list(S.ENUMS[c]))
 
-    from .data import to_cases
-
-    cases = to_cases(out, as_of=as_of)
-    forces = _force_year_table(F, T, out, start)
     case_truth, marginal = _true_effects(T, rates0, base, d_spo, suspect, officer, charge_stalk, stalk_at_charge,
                                          p_rec, F, f, year)
     # structural per-case quantities, so estimands under other strategies can be computed exactly
@@ -448,8 +457,7 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
         spo_need=need, spo_in_force_day=np.where(spo_happens & granted, t_grant - t0, np.inf),
         **{f"hazard_{c}": rates0[:, k] for k, c in enumerate(causes)},
     )
-    truth_out = {**T, **marginal, "as_of": as_of, "n_cases": n}
-    return SyntheticData(events=out, cases=cases, forces=forces, truth=truth_out, as_of=as_of, case_truth=case_truth)
+    return out, F, case_truth, marginal, as_of, start
 
 
 def _fy_starts(start: pd.Timestamp, n_years: int) -> np.ndarray:
