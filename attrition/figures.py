@@ -21,7 +21,7 @@ from pathlib import Path
 
 from attrition import config
 
-__all__ = ["save_figure", "publish_figure", "FIGURE_NAME", "FORMATS"]
+__all__ = ["save_figure", "publish_figure", "show_figure", "FIGURE_NAME", "FORMATS"]
 
 #: Figure names: ``Fig`` + two digits + ``_`` + lower-case words joined by hyphens,
 #: e.g. ``Fig01_national-funnel``.
@@ -183,3 +183,23 @@ def publish_figure(fig, name: str, **kwargs):
     plt.close(fig)
     png = paths[formats.index("png")]
     return Image(data=png.read_bytes(), format="png")
+
+
+def show_figure(fig):
+    """Render a figure to PNG in memory (same settings as :func:`save_figure`), close it, and return it
+    for display in a notebook, without writing a file.
+
+    The analysis notebooks show figures with this; ``08-report-figures`` writes them with
+    :func:`save_figure`. The output is identical whichever backend the kernel runs.
+
+    Returns
+    -------
+    IPython.display.Image
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata=FORMATS["png"])
+    plt.close(fig)
+    return Image(data=buf.getvalue(), format="png")
