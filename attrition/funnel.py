@@ -21,7 +21,7 @@ from .base import BaseFitter
 from .exceptions import DataValidationError, StatisticalWarning
 from .standard import EXIT_REASONS, STAGE_LABELS, STAGES
 
-__all__ = ["FunnelFitter", "wilson_interval"]
+__all__ = ["FunnelFitter", "wilson_interval", "stage_counts_to_rows"]
 
 _STATUSES = ("open", "exited", "convicted")
 _UNRESOLVED = "unresolved"
@@ -211,7 +211,7 @@ class FunnelFitter(BaseFitter):
     >>> from attrition.funnel import FunnelFitter
     >>> d = simulate(n_cases=20_000, random_state=1)
     >>> f = FunnelFitter().fit(d.cases)
-    >>> f.end_to_end_["estimate"].iloc[0] < 0.05
+    >>> bool(f.end_to_end_["estimate"].iloc[0] < 0.05)
     True
     """
 
@@ -1035,3 +1035,141 @@ class FunnelFitter(BaseFitter):
         ax.set_title(title + (f": {name}" if name else ""))
         ax.legend(title="Lost at previous stage", fontsize="x-small", title_fontsize="small", loc="upper right")
         return ax
+
+
+def stage_counts_to_rows(counts: pd.DataFrame, by: str | None = None, *, count_name: str = "count") -> pd.DataFrame:
+    """Turn a published-style table of stage counts into aggregated case rows for :meth:`FunnelFitter.fit`.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame, shape (n_groups * n_stages, ...)
+        One row per (group, stage): ``stage`` (a name in ``attrition.standard.STAGES``), ``entered``
+        (number of reports that reached the stage), optional ``open`` (still open at the stage) and one
+        column per exit reason (names from ``attrition.standard.EXIT_REASONS``) with the number that
+        left the stage for that reason. Every group lists every stage ``reported`` .. ``convicted``.
+    by : str, optional
+        Group column (e.g. ``"force"``).
+    count_name : str, default "count"
+        Name of the count column of the output (pass it to ``fit(..., weights=count_name)``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``by`` (if given), ``stage_reached``, ``status``, ``exit_reason``, ``count_name``: one row
+        per (group, stage, outcome) with a positive count.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, unknown stages or exit-reason columns, negative or non-numeric counts, a
+        duplicated or missing stage, a stage count larger than the previous stage's, or counts that do
+        not balance (``entered[k] != entered[k+1] + open[k] + exits[k]``) — naming the row.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"stage": list(STAGES), "entered": [100, 60, 45, 9, 6, 3],
+    ...                   "not_recorded": [40, 0, 0, 0, 0, 0], "no_suspect": [0, 15, 0, 0, 0, 0],
+    ...                   "victim_not_supporting": [0, 0, 36, 3, 0, 0], "acquitted": [0, 0, 0, 0, 3, 0]})
+    >>> rows = stage_counts_to_rows(t)
+    >>> FunnelFitter().fit(rows, weights="count").end_to_end_["estimate"].round(2).tolist()
+    [0.03]
+    """
+    if not isinstance(counts, pd.DataFrame):
+        raise DataValidationError(f"counts must be a pandas DataFrame, not {type(counts).__name__}")
+    need = ["stage", "entered"] + ([by] if by is not None else [])
+    missing = [c for c in need if c not in counts.columns]
+    if missing:
+        raise DataValidationError(f"stage counts lack required column(s) {missing}")
+    known = set(need) | {"open"} | set(EXIT_REASONS)
+    unknown = [c for c in counts.columns if c not in known]
+    if unknown:
+        raise DataValidationError(
+            f"unknown column(s) {unknown} in the stage counts: exit-reason columns must be named from "
+            f"attrition.standard.EXIT_REASONS {list(EXIT_REASONS)}"
+        )
+    reasons = [r for r in EXIT_REASONS if r in counts.columns]
+    num_cols = ["entered"] + (["open"] if "open" in counts.columns else []) + reasons
+    vals = {}
+    for c in num_cols:
+        v = pd.to_numeric(counts[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isfinite(v) | (v < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"column {c!r} must hold non-negative counts; {_row_label(counts, i)} has {counts[c].iloc[i]!r}"
+            )
+        vals[c] = v
+    st, _ = _codes(counts["stage"], STAGES)
+    if (st < 0).any():
+        i = int(np.flatnonzero(st < 0)[0])
+        raise DataValidationError(f"unknown stage {counts['stage'].iloc[i]!r} at {_row_label(counts, i)}; "
+                                  f"expected one of {list(STAGES)}")
+    if by is None:
+        g = np.zeros(len(counts), np.int64)
+        labels = [None]
+    else:
+        if counts[by].isna().any():
+            i = int(np.flatnonzero(counts[by].isna().to_numpy())[0])
+            raise DataValidationError(f"group column {by!r} is missing at {_row_label(counts, i)}")
+        g, labels = pd.factorize(counts[by], sort=True)
+        labels = list(labels)
+    S = len(STAGES)
+    G = len(labels)
+    pos = np.full((G, S), -1, np.int64)
+    key = g * S + st
+    dup = pd.Series(key).duplicated().to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise DataValidationError(f"stage {counts['stage'].iloc[i]!r} appears twice for the same group at {_row_label(counts, i)}")
+    pos.reshape(-1)[key] = np.arange(len(counts))
+    if (pos < 0).any():
+        gi, si = map(int, np.argwhere(pos < 0)[0])
+        raise DataValidationError(f"group {labels[gi]!r} has no row for stage {STAGES[si]!r}: list every stage "
+                                  f"{list(STAGES)} (with entered = 0 where nobody reached it)")
+    ent = vals["entered"][pos]
+    opn = vals["open"][pos] if "open" in vals else np.zeros((G, S))
+    ex = np.stack([vals[r][pos] for r in reasons], axis=2) if reasons else np.zeros((G, S, 0))
+    up = ent[:, 1:] > ent[:, :-1]
+    if up.any():
+        gi, k = map(int, np.argwhere(up)[0])
+        i = int(pos[gi, k + 1])
+        raise DataValidationError(
+            f"stage count larger than the previous stage at {_row_label(counts, i)}: {STAGES[k + 1]!r} has "
+            f"entered={ent[gi, k + 1]:g} but {STAGES[k]!r} has {ent[gi, k]:g} (a funnel can only narrow)"
+        )
+    if ent[:, 0].min() <= 0:
+        gi = int(np.argmin(ent[:, 0]))
+        raise DataValidationError(f"group {labels[gi]!r} has zero reports at {_row_label(counts, int(pos[gi, 0]))}")
+    nxt = np.hstack([ent[:, 1:], np.zeros((G, 1))])
+    gap = ent - nxt - opn - ex.sum(axis=2)
+    gap[:, -1] = 0.0  # the last stage has no exits: its entrants are the successes
+    off = np.abs(gap) > 1e-9 * np.maximum(ent, 1)
+    if off.any():
+        gi, k = map(int, np.argwhere(off)[0])
+        i = int(pos[gi, k])
+        raise DataValidationError(
+            f"counts do not balance at {_row_label(counts, i)}: entered={ent[gi, k]:g} but next stage + open + "
+            f"exits = {ent[gi, k] - gap[gi, k]:g}; every case entering a stage must convert, stay open or exit "
+            "for a named reason"
+        )
+    rows = []
+    for gi in range(G):  # groups x stages x reasons: tens of thousands of rows at most, never cases
+        for k in range(S):
+            base = {} if by is None else {by: labels[gi]}
+            if k == S - 1:
+                if ent[gi, k] > 0:
+                    rows.append({**base, "stage_reached": STAGES[k], "status": "convicted", "exit_reason": None,
+                                 count_name: ent[gi, k]})
+                continue
+            if opn[gi, k] > 0:
+                rows.append({**base, "stage_reached": STAGES[k], "status": "open", "exit_reason": None,
+                             count_name: opn[gi, k]})
+            for ri, r in enumerate(reasons):
+                if ex[gi, k, ri] > 0:
+                    rows.append({**base, "stage_reached": STAGES[k], "status": "exited", "exit_reason": r,
+                                 count_name: ex[gi, k, ri]})
+    out = pd.DataFrame(rows)
+    out["stage_reached"] = pd.Categorical(out["stage_reached"], categories=list(STAGES), ordered=True)
+    out["status"] = pd.Categorical(out["status"], categories=list(_STATUSES))
+    out["exit_reason"] = pd.Categorical(out["exit_reason"], categories=list(EXIT_REASONS))
+    return out

@@ -1,0 +1,140 @@
+"""Tests of attrition.pooling: empirical-Bayes beta-binomial partial pooling."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize, special, stats
+
+from attrition.exceptions import DataValidationError
+from attrition.pooling import (
+    caterpillar_plot,
+    credible_differences,
+    fit_beta_prior,
+    pool_proportions,
+    posterior_product,
+)
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _betabin_loglik(a, b, x, n):
+    return float(np.sum(special.betaln(a + x, b + n - x) - special.betaln(a, b)))
+
+
+@pytest.fixture
+def overdispersed():
+    rng = np.random.default_rng(3)
+    n = rng.integers(30, 3000, 43).astype(float)
+    p = rng.beta(12, 48, 43)
+    x = rng.binomial(n.astype(int), p).astype(float)
+    return x, n
+
+
+def test_prior_is_the_marginal_mle(overdispersed):
+    x, n = overdispersed
+    prior = fit_beta_prior(x, n)
+    assert not prior.at_bound
+    # the reported log-likelihood is the beta-binomial one at (a, b)
+    assert prior.loglik == pytest.approx(_betabin_loglik(prior.a, prior.b, x, n), rel=1e-12)
+    # independent optimiser (Nelder-Mead on log a, log b) finds the same maximum
+    res = optimize.minimize(lambda th: -_betabin_loglik(np.exp(th[0]), np.exp(th[1]), x, n),
+                            np.log([1.0, 1.0]), method="Nelder-Mead",
+                            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20_000})
+    assert prior.loglik >= -res.fun - 1e-6
+    assert prior.a == pytest.approx(np.exp(res.x[0]), rel=1e-3)
+    assert prior.b == pytest.approx(np.exp(res.x[1]), rel=1e-3)
+    # true generating prior: mean 0.2, kappa 60 -> the estimate is in the right region
+    assert prior.mean == pytest.approx(0.2, abs=0.03)
+    assert 25 < prior.kappa < 150
+
+
+def test_posterior_formula(overdispersed):
+    x, n = overdispersed
+    t = pool_proportions(x, n, alpha=0.1)
+    pr = t.attrs["prior"]
+    a, b = pr.a + x, pr.b + n - x
+    np.testing.assert_allclose(t["pooled"], a / (a + b), rtol=1e-12)
+    # the posterior mean is the weighted average of the raw rate and the prior mean
+    w = n / (n + pr.kappa)
+    np.testing.assert_allclose(t["pooled"], w * x / n + (1 - w) * pr.mean, rtol=1e-10)
+    np.testing.assert_allclose(t["weight"], w)
+    np.testing.assert_allclose(t["lower 90%"], stats.beta.ppf(0.05, a, b), rtol=1e-10)
+    np.testing.assert_allclose(t["upper 90%"], stats.beta.ppf(0.95, a, b), rtol=1e-10)
+    np.testing.assert_allclose(t["sd"], stats.beta.std(a, b), rtol=1e-10)
+
+
+def test_small_group_is_shrunk_toward_the_national_rate():
+    rng = np.random.default_rng(0)
+    n = np.r_[np.full(42, 5000.0), 40.0]
+    x = np.r_[rng.binomial(5000, rng.beta(200, 800, 42)).astype(float), 2.0]  # the small force: 5%, national ~20%
+    t = pool_proportions(x, n)
+    nat = x.sum() / n.sum()
+    small = t.iloc[-1]
+    assert small["raw"] == 0.05
+    assert abs(small["pooled"] - nat) < 0.5 * abs(small["raw"] - nat)
+    # big groups hardly move
+    assert np.max(np.abs(t["pooled"].iloc[:-1] - t["raw"].iloc[:-1])) < 0.01
+
+
+def test_no_overdispersion_gives_full_pooling():
+    n = np.full(43, 1000.0)
+    x = np.full(43, 300.0)
+    pr = fit_beta_prior(x, n)
+    assert pr.mean == pytest.approx(0.3, abs=1e-7)
+    assert pr.kappa > 1e5
+    t = pool_proportions(x, n)
+    np.testing.assert_allclose(t["pooled"], 0.3, atol=1e-6)
+
+
+def test_agrees_with_statsmodels_random_intercept_logistic():
+    ref = pd.read_csv(RESULTS / "pooling_statsmodels.csv")
+    t = pool_proportions(ref["x"], ref["n"])
+    raw = ref["x"] / ref["n"]
+    diff = np.abs(t["pooled"].to_numpy() - ref["glmm_posterior_mean"].to_numpy())
+    shrink = np.abs(raw - ref["glmm_posterior_mean"]).to_numpy()
+    # same shrinkage to within a small fraction of the shrinkage itself
+    assert np.corrcoef(t["pooled"], ref["glmm_posterior_mean"])[0, 1] > 0.998
+    assert diff.max() < 0.01
+    assert diff.mean() < 0.25 * shrink.mean()
+    # between-group sd on the logit scale ~ beta prior sd / (mu (1 - mu))
+    pr = t.attrs["prior"]
+    assert pr.sd / (pr.mean * (1 - pr.mean)) == pytest.approx(ref["glmm_sd_logit"].iloc[0], rel=0.3)
+
+
+def test_posterior_product_mean_and_interval():
+    a = np.array([[30.0, 5.0], [300.0, 50.0]])
+    b = np.array([[70.0, 45.0], [700.0, 450.0]])
+    mean, sd, lo, hi = posterior_product(a, b, n_draws=20_000, random_state=1)
+    np.testing.assert_allclose(mean, [0.3 * 0.1, 0.3 * 0.1])
+    assert np.all(lo < mean) and np.all(mean < hi)
+    # exact product variance: E[X^2]E[Y^2] - (E X E Y)^2
+    ex2 = lambda a_, b_: a_ * (a_ + 1) / ((a_ + b_) * (a_ + b_ + 1))  # noqa: E731
+    var = ex2(a[:, 0], b[:, 0]) * ex2(a[:, 1], b[:, 1]) - mean**2
+    np.testing.assert_allclose(sd, np.sqrt(var), rtol=0.03)
+    again = posterior_product(a, b, n_draws=20_000, random_state=1)
+    np.testing.assert_array_equal(lo, again[2])
+
+
+def test_credible_differences_and_plot():
+    rng = np.random.default_rng(2)
+    n = np.full(20, 2000.0)
+    x = rng.binomial(2000, np.r_[np.full(18, 0.2), 0.1, 0.3]).astype(float)
+    t = pool_proportions(x, n, labels=[f"F{i}" for i in range(20)])
+    d = credible_differences(t, national=0.2)
+    assert {"F18", "F19"} <= set(d.index)
+    assert d.loc["F18", "direction"] == "lower" and d.loc["F19", "direction"] == "higher"
+    assert (d["n"] == 2000).all()
+    ax = caterpillar_plot(t, national=0.2)
+    assert len(ax.get_yticklabels()) == 20
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.mark.parametrize("x,n", [([1, -1], [5, 5]), ([6, 1], [5, 5]), ([np.nan, 1], [5, 5]), ([0, 0], [0, 0])])
+def test_bad_counts(x, n):
+    with pytest.raises(DataValidationError):
+        pool_proportions(x, n)
