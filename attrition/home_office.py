@@ -263,23 +263,17 @@ def _split_block(block: pd.DataFrame, codes: frozenset | None, file: str, sheet,
         all_blank = ~filled.any(axis=1).to_numpy()
         n_blank = int(all_blank.sum())
         if n_blank:
-            excluded.append((file, sheet, "blank row", n_blank))
+            excluded.append((file, sheet, "blank row", n_blank, ()))
         if len(sub) - n_blank:
-            excluded.append((file, sheet, "no offence code", len(sub) - n_blank))
+            # footnotes have no count; a row with a count but no offence code is worth a warning
             has_count = filled[[c for c in _COUNTS if c in filled]].any(axis=1).to_numpy() & ~all_blank
-            if has_count.any():
-                where = ", ".join(str(r) for r in rows[blank_code][has_count][:_MAX_LISTED])
-                warnings.warn(
-                    f"{_where(file, sheet)}: {int(has_count.sum())} row(s) with a count but no offence code "
-                    f"were excluded (rows {where}); see report.excluded.",
-                    DataQualityWarning, stacklevel=4,
-                )
+            excluded.append((file, sheet, "no offence code", len(sub) - n_blank, tuple(rows[blank_code][has_count])))
     keep = ~blank_code
     if codes is not None:
         chosen = code.isin(codes).to_numpy()
         n_other = int((keep & ~chosen).sum())
         if n_other:
-            excluded.append((file, sheet, "offence code not selected", n_other))
+            excluded.append((file, sheet, "offence code not selected", n_other, ()))
         keep &= chosen
     sel = block.loc[keep].copy()
     sel["offence_code"] = code[keep]
@@ -706,8 +700,9 @@ def load_home_office_outcomes(
             ("file", "sheet", "header_row", "rows_read", "rows_out"),
         ).astype({"sheet": "string"}),
         skipped_sheets=_frame(skipped, ("file", "sheet")).astype({"sheet": "string"}),
-        excluded=_frame(excluded, ("file", "sheet", "reason", "n_rows")).astype({"sheet": "string"}).groupby(
-            ["file", "sheet", "reason"], dropna=False, sort=False, as_index=False)["n_rows"].sum(),
+        excluded=_frame([e[:4] for e in excluded], ("file", "sheet", "reason", "n_rows")).astype(
+            {"sheet": "string"}).groupby(["file", "sheet", "reason"], dropna=False, sort=False, as_index=False)[
+            "n_rows"].sum(),
         unmatched_forces=unmatched,
         non_territorial=non_territorial,
         negative_counts=negative,
@@ -721,6 +716,14 @@ def load_home_office_outcomes(
         raise AssertionError(f"row accounting broken: {report!r}")
 
     # --- warnings -------------------------------------------------------------------------------
+    counted = [(f, sh, r) for f, sh, _, _, rows in excluded for r in rows]
+    if counted:
+        where = ", ".join(f"{_where(f, sh)} row {r}" for f, sh, r in counted[:_MAX_LISTED])
+        warnings.warn(
+            f"{len(counted)} row(s) with a count but no offence code were excluded ({where}"
+            f"{' ...' if len(counted) > _MAX_LISTED else ''}); see report.excluded.",
+            DataQualityWarning, stacklevel=2,
+        )
     if unmatched_mask.any():
         names = unmatched["name"].replace("", "<blank>").tolist()
         warnings.warn(

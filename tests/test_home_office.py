@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -246,8 +245,18 @@ def test_several_files_stack_and_duplicates_warn():
 
 
 def test_workbook_without_data_sheet(tmp_path):
+    from openpyxl import Workbook
+
     with pytest.raises(DataValidationError, match=r"no data sheet found.*'Cover sheet', 'Notes'"):
         load_home_office_outcomes(DATA / "no_data_sheet.xlsx")
+    wb = Workbook()
+    wb.active.title = "Summary"
+    wb.active.append(["Force Name", "Financial Year", "Outcomes for offences that were recorded in the quarter"])
+    wb.active.append(["Kent", "2022/23", 5])
+    wb.save(tmp_path / "summary.xlsx")
+    with pytest.raises(DataValidationError, match=r"Closest: sheet 'Summary' lacks \['Financial Quarter', "
+                                                  r"'Offence Code', 'Outcome Type'\]; its headers: \['Force Name'"):
+        load_home_office_outcomes(tmp_path / "summary.xlsx")
 
 
 # ------------------------------------------------------------------------------------- markers
@@ -361,7 +370,7 @@ def test_financial_year_spellings(tmp_path):
 
 def test_footnotes_excluded_and_count_without_code_warns(tmp_path):
     p = _write_csv(tmp_path / "n.csv", [_row(), ["Source: Home Office"], _row(code="", rec="9")])
-    with pytest.warns(DataQualityWarning, match=r"1 row\(s\) with a count but no offence code.*rows 4"):
+    with pytest.warns(DataQualityWarning, match=r"1 row\(s\) with a count but no offence code were excluded \(n\.csv row 4\)"):
         table, report = load_home_office_outcomes(p, return_report=True)
     assert len(table) == 1 and report.excluded["n_rows"].tolist() == [2] and report.balanced
 
