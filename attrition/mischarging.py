@@ -88,7 +88,9 @@ def _wilson(x, n, alpha):
 def _row_id(df: pd.DataFrame, pos: int) -> str:
     """Human-readable identifier of row ``pos`` (case_id if there is one)."""
     if "case_id" in df.columns:
-        return f"row {pos} (case_id {df['case_id'].iloc[pos]!r})"
+        cid = df["case_id"].iloc[pos]
+        cid = cid.item() if hasattr(cid, "item") else cid
+        return f"row {pos} (case_id {cid!r})"
     return f"row {pos} (index {df.index[pos]!r})"
 
 
