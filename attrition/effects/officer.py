@@ -1,0 +1,820 @@
+"""Effects of a dedicated stalking officer on charge and conviction, with force-clustered inference.
+
+The exposure is a property of a police force in a financial year (``dedicated_stalking_officer`` in the
+force-year table), merged onto the cases by ``force`` and ``financial_year``. Only 43 forces exist and a
+handful have an officer, so every variance here is cluster-robust by force and every interval uses a
+small-sample reference distribution (t with G - 1 degrees of freedom, or a wild cluster bootstrap).
+
+Two designs:
+
+* :func:`officer_effect` -- adjusted comparison of cases in force-years with and without an officer
+  (logistic GEE or GLM with g-computation, or IPW / AIPW), next to the naive unadjusted comparison.
+* :func:`officer_did` -- difference-in-differences (two-way fixed effects linear probability model) and
+  an event study around adoption, for forces that adopt an officer during the data period.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._utils import check_alpha, check_random_state, ci_labels
+from ..exceptions import ConvergenceError, DataQualityWarning, DataValidationError, StatisticalWarning
+from .propensity import _binary, _check_frame, _check_missing, _Design, _separating_terms, aipw_effect, ipw_effect
+from .sensitivity import e_value
+
+__all__ = ["officer_effect", "officer_did", "merge_officer", "OUTCOMES", "EXPOSURE", "DEFAULT_COVARIATES"]
+
+#: Outcome keywords and the case-table column each stands for.
+OUTCOMES = {"charged": "charged", "convicted": "convicted_stalking"}
+#: Exposure column of the force-year table.
+EXPOSURE = "dedicated_stalking_officer"
+#: Default adjustment set of :func:`officer_effect`.
+DEFAULT_COVARIATES = ("risk", "relationship", "log_size", "financial_year")
+
+_METHODS = ("gee", "glm_cluster", "aipw", "ipw")
+_SMALL_SAMPLE = ("t", "wild_bootstrap")
+_BOOT_WEIGHTS = ("rademacher", "webb")
+_MEASURES = ("risk_untreated", "risk_treated", "risk_difference", "risk_ratio", "odds_ratio")
+_FEW_CLUSTERS = 3  # fewer exposed (or unexposed) forces than this -> StatisticalWarning
+
+
+# ----------------------------------------------------------------------------------------------------
+# merging the force-year exposure onto cases
+# ----------------------------------------------------------------------------------------------------
+def _outcome_column(cases: pd.DataFrame, outcome: str) -> str:
+    col = OUTCOMES.get(outcome, outcome)
+    if col not in cases.columns:
+        raise DataValidationError(
+            f"Outcome {outcome!r}: column '{col}' not found in cases. Use one of {sorted(OUTCOMES)} "
+            f"(columns {sorted(OUTCOMES.values())} of attrition.data.to_cases) or the name of a binary column."
+        )
+    return col
+
+
+def merge_officer(cases: pd.DataFrame, forces: pd.DataFrame, columns=()) -> pd.DataFrame:
+    """Attach the force-year officer exposure (and force-level columns) to each case.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame, shape (n, ...)
+        Case table with ``force`` and ``financial_year``.
+    forces : pandas.DataFrame, shape (m, ...)
+        Force-year table with ``force``, ``financial_year`` and ``dedicated_stalking_officer`` (bool or
+        0/1), one row per force-year.
+    columns : sequence of str
+        Further columns wanted on the cases; those absent from ``cases`` are taken from ``forces``.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (n, ...)
+        ``cases`` (same row order and index) with ``dedicated_stalking_officer`` (0/1 float) and the
+        requested force-level columns; ``force`` as plain text.
+
+    Raises
+    ------
+    DataValidationError
+        Key columns absent; duplicate force-years in ``forces``; force-years of cases absent from
+        ``forces`` (listed, with case counts); missing or non-binary officer values.
+
+    Warns
+    -----
+    DataQualityWarning
+        Forces in ``forces`` with no cases (they do not count as clusters).
+    """
+    _check_frame(cases, ["force", "financial_year"], "merge the officer exposure onto cases")
+    if not isinstance(forces, pd.DataFrame):
+        raise TypeError(f"forces must be a pandas DataFrame (one row per force-year), not {type(forces).__name__}")
+    from_forces = [c for c in dict.fromkeys(columns) if c not in cases.columns and c != EXPOSURE]
+    need = ["force", "financial_year", EXPOSURE, *from_forces]
+    absent = [c for c in need if c not in forces.columns]
+    if absent:
+        where = [c for c in absent if c in from_forces]
+        extra = f" (covariate(s) {where} are in neither cases nor forces)" if where else ""
+        raise DataValidationError(
+            f"Column(s) {absent} not found in the forces table{extra}. It needs one row per force and "
+            f"financial year with 'force', 'financial_year' and '{EXPOSURE}'. Columns found: {list(forces.columns)}."
+        )
+    _check_missing(cases, ["force", "financial_year"])
+    f = forces[need].copy()
+    f["force"] = f["force"].astype(str)
+    f["financial_year"] = f["financial_year"].astype(str)
+    dup = f.duplicated(["force", "financial_year"], keep=False)
+    if dup.any():
+        ex = f.loc[dup, ["force", "financial_year"]].drop_duplicates().head(5).values.tolist()
+        raise DataValidationError(
+            f"The forces table has {int(dup.sum())} rows with a repeated (force, financial_year), e.g. {ex}; "
+            "keep exactly one row per force-year."
+        )
+    key = pd.DataFrame({"force": cases["force"].astype(str).to_numpy(),
+                        "financial_year": cases["financial_year"].astype(str).to_numpy()})
+    m = key.merge(f, on=["force", "financial_year"], how="left", indicator=True, validate="many_to_one")
+    miss = (m["_merge"] == "left_only").to_numpy()
+    if miss.any():
+        counts = key[miss].value_counts().head(10)
+        listing = "; ".join(f"{fo} {fy} ({k} cases)" for (fo, fy), k in counts.items())
+        raise DataValidationError(
+            f"{int(miss.sum())} case(s) are in force-years absent from the forces table: {listing}. Add these "
+            f"force-years to the forces table with their '{EXPOSURE}' status, or drop those cases yourself "
+            "and report it; cases are never dropped silently."
+        )
+    off = m[EXPOSURE]
+    if off.isna().any():
+        bad = key[off.isna().to_numpy()].drop_duplicates().head(5).values.tolist()
+        raise DataValidationError(
+            f"'{EXPOSURE}' is missing in the forces table for force-year(s) with cases, e.g. {bad}; fill it in "
+            "(True/False) before estimating the effect."
+        )
+    out = cases.copy()
+    out["force"] = key["force"].to_numpy()
+    out["financial_year"] = key["financial_year"].to_numpy()
+    vals = off.astype("object").map({True: 1.0, False: 0.0})
+    if vals.isna().any():
+        raise DataValidationError(
+            f"'{EXPOSURE}' must be True/False (or 1/0); found {sorted(map(str, pd.unique(off)))[:5]}."
+        )
+    out[EXPOSURE] = vals.to_numpy(float)
+    for c in from_forces:
+        out[c] = m[c].to_numpy()
+    empty = sorted(set(f["force"]) - set(key["force"]))
+    if empty:
+        warnings.warn(
+            f"{len(empty)} force(s) in the forces table have no cases and are left out of the analysis (they "
+            f"are not counted as clusters): {empty[:10]}. If cases are expected for them, check the force "
+            "names in the cases (attrition.forces.normalise_force_names).",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+    return out
+
+
+def _check_exposure(df: pd.DataFrame) -> tuple[int, int]:
+    """Counts of forces ever / never exposed; raise if there is no contrast."""
+    t = df[EXPOSURE].to_numpy()
+    n1 = int(t.sum())
+    if n1 == 0 or n1 == len(t):
+        state = "no" if n1 == 0 else "every"
+        raise DataValidationError(
+            f"{state.capitalize()} force-year with cases has a dedicated stalking officer ({n1} of {len(t)} cases "
+            "exposed), so there is no comparison group and no effect can be estimated. Check the "
+            f"'{EXPOSURE}' column of the forces table, or widen the data to include "
+            f"{'forces with' if n1 == 0 else 'forces or years without'} an officer."
+        )
+    ever = df.groupby("force", sort=True)[EXPOSURE].max()
+    return int((ever == 1).sum()), int((ever == 0).sum())
+
+
+def _warn_few(n_exposed: int, n_unexposed: int, what: str = "forces with an officer") -> None:
+    if n_exposed < _FEW_CLUSTERS or n_unexposed < _FEW_CLUSTERS:
+        warnings.warn(
+            f"Only {n_exposed} {what} and {n_unexposed} without: cluster-robust standard errors are "
+            "unreliable (too small) with so few exposed clusters, even with t(G-1) intervals. Treat the "
+            "intervals as optimistic; prefer small_sample='wild_bootstrap' and report the cluster counts.",
+            StatisticalWarning,
+            stacklevel=3,
+        )
+
+
+# ----------------------------------------------------------------------------------------------------
+# logistic models: fitting and per-cluster influence functions
+# ----------------------------------------------------------------------------------------------------
+def _expit(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _cluster_sum(codes: np.ndarray, G: int, M: np.ndarray) -> np.ndarray:
+    """Column sums of M (n, k) within clusters -> (G, k)."""
+    M = np.asarray(M, float)
+    if M.ndim == 1:
+        return np.bincount(codes, weights=M, minlength=G)
+    return np.column_stack([np.bincount(codes, weights=M[:, j], minlength=G) for j in range(M.shape[1])])
+
+
+def _check_rank(X: np.ndarray, names: list[str]) -> None:
+    """Raise ConvergenceError naming the first design column that is a linear combination of earlier ones."""
+    XtX = X.T @ X
+    scale = np.sqrt(np.maximum(np.diag(XtX), 1e-300))
+    C = XtX / np.outer(scale, scale)
+    for j in range(1, C.shape[0] + 1):
+        if np.linalg.matrix_rank(C[:j, :j], tol=1e-10) < j:
+            raise ConvergenceError(
+                f"The design is collinear: term '{names[j - 1]}' is a linear combination of the terms before "
+                f"it ({names[:j - 1]}). Drop that covariate (e.g. a force-level covariate that is constant "
+                "within force-years is confounded with the officer exposure) or collapse categories."
+            )
+
+
+def _newton_logit(y: np.ndarray, X: np.ndarray, names: list[str], what: str) -> np.ndarray:
+    """Maximum-likelihood logistic regression by Newton-Raphson (same estimate as statsmodels' IRLS)."""
+    culprits = _separating_terms(y, X, names)
+    if culprits:
+        raise ConvergenceError(
+            f"The {what} cannot be fitted: perfect (quasi-)separation by {'; '.join(culprits)}. The maximum "
+            "likelihood estimate does not exist. Collapse that category with a neighbouring one, drop the "
+            "covariate named, or (if it is the officer exposure) the outcome never/always occurs with an "
+            "officer and no ratio effect can be estimated."
+        )
+    _check_rank(X, names)
+    beta = np.zeros(X.shape[1])
+    ybar = y.mean()
+    beta[0] = np.log(ybar / (1 - ybar))
+    converged = False
+    for _ in range(100):
+        p = _expit(X @ beta)
+        H = (X * (p * (1 - p))[:, None]).T @ X
+        step = np.linalg.solve(H, X.T @ (y - p))
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            converged = True
+            break
+    p = _expit(X @ beta)
+    if not converged or not np.all(np.isfinite(beta)) or np.any((p < 1e-8) | (p > 1 - 1e-8)):
+        raise ConvergenceError(
+            f"The {what} did not converge (or some fitted probabilities are 0 or 1 to 8 decimals, i.e. "
+            "quasi-separation). Drop or collapse sparse covariate categories and refit."
+        )
+    return beta
+
+
+def _fit_gee(y, X, codes, names, correlation: str, what: str, start):
+    """statsmodels GEE (Binomial, logit) with the given working correlation; returns (beta, rho)."""
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    cs = sm.cov_struct.Exchangeable() if correlation == "exchangeable" else sm.cov_struct.Independence()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = sm.GEE(y, X, groups=codes, family=sm.families.Binomial(), cov_struct=cs).fit(
+                maxiter=100, start_params=start
+            )
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            raise ConvergenceError(f"The {what} (GEE) failed to fit ({exc}); try method='glm_cluster'.") from None
+    bad = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    beta = np.asarray(res.params, float)
+    if bad or not np.all(np.isfinite(beta)):
+        raise ConvergenceError(
+            f"The {what} (GEE, {correlation} working correlation) did not converge: "
+            f"{bad[0].message if bad else 'non-finite coefficients'}. Try correlation='independence' or "
+            "method='glm_cluster'."
+        )
+    rho = float(np.atleast_1d(cs.dep_params)[0]) if correlation == "exchangeable" else 0.0
+    return beta, rho, res
+
+
+def _beta_influence(y, X, beta, codes, G, rho: float):
+    """Per-cluster estimating functions U_g (G, k) and bread B (k, k) of a logistic GEE with exchangeable
+    working correlation ``rho`` (``rho = 0``: independence = ordinary logistic GLM).
+
+    With A_i = p_i(1 - p_i), R_g = (1 - rho) I + rho J and c_g = rho / (1 - rho + n_g rho),
+    U_g = [sum_g x_i r_i - c_g (sum_g x_i A_i^1/2)(sum_g r_i / A_i^1/2)] / (1 - rho) and
+    B = [sum_i A_i x_i x_i' - sum_g c_g a_g a_g'] / (1 - rho), a_g = sum_g x_i A_i^1/2; the scale cancels.
+    """
+    p = _expit(X @ beta)
+    A = p * (1 - p)
+    r = y - p
+    U = _cluster_sum(codes, G, X * r[:, None])
+    B = (X * A[:, None]).T @ X
+    if rho != 0.0:
+        s = np.sqrt(A)
+        n_g = np.bincount(codes, minlength=G).astype(float)
+        c_g = rho / (1 - rho + n_g * rho)
+        a_g = _cluster_sum(codes, G, X * s[:, None])
+        E_g = np.bincount(codes, weights=r / s, minlength=G)
+        U = (U - (c_g * E_g)[:, None] * a_g) / (1 - rho)
+        B = (B - (a_g * c_g[:, None]).T @ a_g) / (1 - rho)
+    return U, B
+
+
+def _gcomp(y, X, beta, j, codes, G, rho):
+    """Standardised risks under exposure 0 / 1 and per-cluster influence functions of
+    (mu0, mu1, RD, log RR, log OR_coef), shape (G, 5), scaled so that estimate - truth ~ sum over clusters."""
+    n = len(y)
+    U, B = _beta_influence(y, X, beta, codes, G, rho)
+    IFb = np.linalg.solve(B, U.T).T  # (G, k): beta-hat - beta ~ sum_g IFb_g
+    mus, IFs = [], []
+    for a in (0.0, 1.0):
+        Xa = X.copy()
+        Xa[:, j] = a
+        m = _expit(Xa @ beta)
+        mu = m.mean()
+        grad = (Xa * (m * (1 - m))[:, None]).mean(axis=0)
+        IFs.append(_cluster_sum(codes, G, m - mu) / n + IFb @ grad)
+        mus.append(mu)
+    mu0, mu1 = mus
+    IF = np.column_stack([IFs[0], IFs[1], IFs[1] - IFs[0], IFs[1] / mu1 - IFs[0] / mu0, IFb[:, j]])
+    est = np.array([mu0, mu1, mu1 - mu0, np.log(mu1 / mu0), beta[j]])
+    return est, IF, U, B
+
+
+# ----------------------------------------------------------------------------------------------------
+# inference
+# ----------------------------------------------------------------------------------------------------
+def _boot_weights(rng: np.random.Generator, n_boot: int, G: int, kind: str) -> np.ndarray:
+    if kind == "rademacher":
+        return rng.choice(np.array([-1.0, 1.0]), size=(n_boot, G))
+    v = np.sqrt(np.array([0.5, 1.0, 1.5]))
+    return rng.choice(np.r_[-v, v], size=(n_boot, G))
+
+
+def _inference(est, IF, c, G, alpha, small_sample, n_boot, boot_weights, rng):
+    """SE, CI and p for each column of IF (G, m): cluster-robust variance c * sum_g IF_g^2 with t(G-1),
+    or the wild cluster score bootstrap-t (percentile-t CI, symmetric p)."""
+    se = np.sqrt(c * np.sum(IF**2, axis=0))
+    null = np.array([np.nan, np.nan, 0.0, 0.0, 0.0])[: IF.shape[1]]
+    tstat = (est - null) / se
+    if small_sample == "t":
+        dist = stats.t(G - 1)
+        q = dist.ppf(1 - alpha / 2)
+        return se, est - q * se, est + q * se, 2 * dist.sf(np.abs(tstat))
+    W = _boot_weights(rng, n_boot, G, boot_weights)
+    S = W @ IF  # (B, m): theta* - theta_hat
+    se_b = np.sqrt(c * ((W**2) @ (IF**2)))
+    t_b = S / se_b
+    q_lo, q_hi = np.quantile(t_b, [alpha / 2, 1 - alpha / 2], axis=0)
+    p = (1 + np.sum(np.abs(t_b) >= np.abs(tstat), axis=0)) / (n_boot + 1)
+    return se, est - q_hi * se, est - q_lo * se, p
+
+
+def _table(est, se, lo, hi, p, *, alpha, analysis, method, small_sample, df_, n, G, n_exp):
+    is_log = np.array([False, False, False, True, True])
+    lo_l, hi_l = ci_labels(alpha)
+    out = pd.DataFrame(
+        {
+            "analysis": analysis,
+            "measure": list(_MEASURES),
+            "estimate": np.where(is_log, np.exp(est), est),
+            "se": se,
+            "scale": np.where(is_log, "log", "identity"),
+            lo_l: np.where(is_log, np.exp(lo), lo),
+            hi_l: np.where(is_log, np.exp(hi), hi),
+            "p": np.where(np.isin(_MEASURES, ("risk_untreated", "risk_treated")), np.nan, p),
+            "method": method,
+            "small_sample": small_sample,
+            "df": df_,
+            "n_cases": n,
+            "n_clusters": G,
+            "n_exposed_clusters": n_exp,
+        }
+    )
+    rr = out["measure"] == "risk_ratio"
+    ev = e_value(float(out.loc[rr, "estimate"].iloc[0]), float(out.loc[rr, lo_l].iloc[0]),
+                 float(out.loc[rr, hi_l].iloc[0]), measure="RR")
+    lim = ev.loc["E-value", ["lower", "upper"]].dropna()
+    out["e_value"] = np.where(rr, float(ev.loc["E-value", "point"]), np.nan)
+    out["e_value_ci"] = np.where(rr, float(lim.iloc[0]) if len(lim) else 1.0, np.nan)
+    return out
+
+
+def _check_positive_risks(mu0, mu1, what):
+    for name, mu in (("without", mu0), ("with", mu1)):
+        if not 0.0 < mu < 1.0:
+            raise DataValidationError(
+                f"The {what} risk {name} an officer is {mu:.3g}; risk and odds ratios are undefined. "
+                "Use a more common outcome."
+            )
+
+
+def _logit_analysis(df, y, covariates, *, method, correlation, alpha, small_sample, n_boot, boot_weights,
+                    rng, analysis, what):
+    codes, uniq = pd.factorize(df["force"], sort=True)
+    G = len(uniq)
+    design = _Design.build(df, covariates) if covariates else None
+    Xc = design.matrix(df) if design is not None else np.ones((len(df), 1))
+    names_c = design.names if design is not None else ["Intercept"]
+    X = np.column_stack([Xc[:, :1], df[EXPOSURE].to_numpy(float), Xc[:, 1:]])
+    names = [names_c[0], EXPOSURE, *names_c[1:]]
+    beta = _newton_logit(y, X, names, what)
+    rho = 0.0
+    if method == "gee":
+        beta, rho, _ = _fit_gee(y, X, codes, names, correlation, what, beta)
+        c = G / (G - 1)
+        label = f"GEE logit ({correlation}), g-computation"
+    else:
+        n, k = X.shape
+        c = G / (G - 1) * (n - 1) / (n - k)
+        label = "GLM logit, cluster-robust, g-computation"
+    est, IF, U, B = _gcomp(y, X, beta, 1, codes, G, rho)
+    _check_positive_risks(est[0], est[1], what)
+    se, lo, hi, p = _inference(est, IF, c, G, alpha, small_sample, n_boot, boot_weights, rng)
+    Binv = np.linalg.inv(B)
+    cov = c * Binv @ (U.T @ U) @ Binv
+    coefs = pd.DataFrame({"coef": beta, "se": np.sqrt(np.diag(cov))}, index=pd.Index(names, name="term"))
+    return est, se, lo, hi, p, label, G, coefs, rho
+
+
+def officer_effect(
+    cases: pd.DataFrame,
+    forces: pd.DataFrame,
+    outcome: str = "convicted",
+    *,
+    covariates=DEFAULT_COVARIATES,
+    method: str = "gee",
+    correlation: str = "exchangeable",
+    alpha: float = 0.05,
+    small_sample: str = "t",
+    n_boot: int = 999,
+    boot_weights: str = "rademacher",
+    naive: bool = True,
+    random_state=None,
+) -> pd.DataFrame:
+    """Effect of a dedicated stalking officer on charge or conviction, with force-clustered inference.
+
+    The exposure ``dedicated_stalking_officer`` is a force-year property, merged onto the cases by
+    ``force`` and ``financial_year`` (:func:`merge_officer`). The adjusted effect is the average effect
+    over the cases analysed (standardised to their case mix): the risk if every case had been in a
+    force-year with an officer minus / divided by the risk if none had.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame, shape (n, ...)
+        Case table (:func:`attrition.data.to_cases`): ``force``, ``financial_year``, the outcome and the
+        case-level covariates.
+    forces : pandas.DataFrame, shape (m, ...)
+        Force-year table with ``force``, ``financial_year``, ``dedicated_stalking_officer`` and any
+        force-level covariates (e.g. ``log_size``).
+    outcome : {"convicted", "charged"} or str, default "convicted"
+        ``"convicted"`` = ``convicted_stalking``, ``"charged"`` = ``charged``; or any binary column.
+    covariates : sequence of str, default ("risk", "relationship", "log_size", "financial_year")
+        Adjustment set, from ``cases`` or else ``forces``. Force size (``log_size``) is a confounder:
+        larger forces are likelier to have an officer and charge less. ``financial_year`` adjusts for the
+        trend (officers are adopted later in the period). Text/categorical columns become indicators.
+    method : {"gee", "glm_cluster", "aipw", "ipw"}, default "gee"
+        ``"gee"``: statsmodels GEE, Binomial/logit, working correlation ``correlation``, groups = force;
+        ``"glm_cluster"``: logistic GLM (maximum likelihood) with a cluster-robust covariance. Both are
+        followed by g-computation (standardisation) for the marginal risks. ``"aipw"`` / ``"ipw"``:
+        :func:`~attrition.effects.aipw_effect` / :func:`~attrition.effects.ipw_effect` with the
+        exposure as treatment and ``cluster="force"``.
+    correlation : {"exchangeable", "independence"}, default "exchangeable"
+        GEE working correlation (``method="gee"`` only). Exchangeable weights forces more equally, which
+        is more efficient when force effects dominate; the estimand is the same.
+    alpha : float, default 0.05
+        Intervals are ``1 - alpha``.
+    small_sample : {"t", "wild_bootstrap"}, default "t"
+        ``"t"``: t distribution with G - 1 degrees of freedom. ``"wild_bootstrap"``: wild cluster score
+        bootstrap-t (``"gee"``/``"glm_cluster"`` only); see Notes.
+    n_boot : int, default 999
+        Bootstrap replications.
+    boot_weights : {"rademacher", "webb"}, default "rademacher"
+        Cluster multipliers: Rademacher (+-1) or Webb's six-point distribution (better with < ~12
+        clusters).
+    naive : bool, default True
+        Also report the naive unadjusted comparison (crude risks of exposed vs unexposed cases, with the
+        same clustered inference), labelled ``analysis == "naive (unadjusted)"``.
+    random_state : None, int or numpy.random.Generator
+        Seed of the bootstrap multipliers.
+
+    Returns
+    -------
+    pandas.DataFrame, shape (5 or 10, 17)
+        One row per analysis and measure (tidy). Columns: ``analysis`` ("adjusted" / "naive
+        (unadjusted)"), ``measure`` (``risk_untreated``, ``risk_treated`` = standardised risks without /
+        with an officer, ``risk_difference``, ``risk_ratio``, ``odds_ratio``), ``estimate``, ``se`` (on
+        ``scale``: log for the ratios), CI columns named from ``alpha`` (``lower 95%``, ``upper 95%``),
+        ``p`` (against no effect; NaN for the two risks, which have no null), ``method``,
+        ``small_sample``, ``df`` (G - 1), ``n_cases``, ``n_clusters``, ``n_exposed_clusters`` (forces
+        with an officer in some year), ``e_value`` and ``e_value_ci`` (risk-ratio rows only: E-value of
+        the estimate and of the CI limit closest to 1, :func:`~attrition.effects.e_value`).
+        ``.attrs["coefficients"]`` holds the adjusted model's coefficients and cluster-robust SEs
+        (GEE/GLM methods); ``.attrs["variance"]`` describes the variance.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns or covariate values (named, with counts); force-years of cases absent from
+        ``forces``; no force-year with an officer, or all with one; outcome never/always occurring.
+    ConvergenceError
+        Perfect separation (the term is named) or a collinear design.
+    ValueError
+        Unknown ``method``, ``correlation``, ``small_sample`` or ``boot_weights``.
+
+    Warns
+    -----
+    DataQualityWarning
+        Forces in ``forces`` without cases.
+    StatisticalWarning
+        Fewer than 3 forces with (or without) an officer.
+
+    Notes
+    -----
+    Odds ratio: ``exp`` of the exposure coefficient of the adjusted logistic model (a conditional,
+    covariate-adjusted OR; for AIPW/IPW the marginal OR). Risks, RD and RR: g-computation,
+    :math:`\\hat\\mu_a = n^{-1}\\sum_i \\operatorname{expit}(x_i(a)'\\hat\\beta)`.
+
+    Variance (GEE/GLM): cluster-robust sandwich from per-force influence functions
+    :math:`IF_g = n^{-1}\\sum_{i\\in g}(\\hat m_a(x_i) - \\hat\\mu_a) + \\nabla_\\beta\\hat\\mu_a' B^{-1}U_g`
+    (the first term accounts for the case mix being a sample; the second is the delta method with the
+    GEE/GLM estimating functions :math:`U_g` and bread :math:`B`), :math:`V = c\\sum_g IF_g IF_g'`, with
+    :math:`c = G/(G-1)` for GEE and :math:`c = G/(G-1)\\cdot(n-1)/(n-k)` for the GLM (statsmodels'
+    ``cov_type="cluster"`` default), so the coefficient SEs equal statsmodels' cluster-robust ones (GEE:
+    ``cov_type="robust"`` times :math:`G/(G-1)`). Ratios on the log scale. With
+    ``small_sample="t"`` the reference distribution is t with G - 1 df (Cameron & Miller 2015). With
+    ``"wild_bootstrap"`` the influence functions of the G forces are multiplied by independent
+    Rademacher/Webb weights (the wild score bootstrap of Kline & Santos 2012, unrestricted), each draw is
+    studentised, the CI is the equal-tailed percentile-t interval and the p-value the symmetric
+    bootstrap-t p-value. With very few exposed forces every method here, including the bootstrap,
+    tends to give intervals that are too narrow (MacKinnon & Webb 2017): report the cluster counts.
+
+    The naive comparison ignores case mix, force size and the trend; officer forces are larger and
+    larger forces charge less, and adoption happens late when charging is lower, so the naive effect
+    on charge is biased towards no effect (check with :func:`attrition.synthetic.simulate`).
+
+    References
+    ----------
+    Liang KY, Zeger SL (1986). Longitudinal data analysis using generalized linear models. Biometrika
+    73(1):13-22.
+    Robins J (1986). A new approach to causal inference in mortality studies with a sustained exposure
+    period. Mathematical Modelling 7:1393-1512 (g-computation).
+    Cameron AC, Miller DL (2015). A practitioner's guide to cluster-robust inference. Journal of Human
+    Resources 50(2):317-372.
+    Kline P, Santos A (2012). A score based approach to wild bootstrap inference. Journal of Econometric
+    Methods 1(1):23-41.
+    Webb MD (2023). Reworking wild bootstrap-based inference for clustered errors. Canadian Journal of
+    Economics 56(3):839-858.
+    MacKinnon JG, Webb MD (2017). Wild bootstrap inference for wildly different cluster sizes. Journal
+    of Applied Econometrics 32(2):233-254.
+    VanderWeele TJ, Ding P (2017). Sensitivity analysis in observational research: introducing the
+    E-value. Annals of Internal Medicine 167(4):268-274.
+
+    Examples
+    --------
+    >>> from attrition.synthetic import simulate
+    >>> d = simulate(n_cases=50_000, random_state=1)
+    >>> res = officer_effect(d.cases, d.forces, "charged")  # doctest: +SKIP
+    >>> res.query("analysis == 'adjusted'")[["measure", "estimate", "lower 95%", "upper 95%"]]  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if correlation not in ("exchangeable", "independence"):
+        raise ValueError(f"correlation must be 'exchangeable' or 'independence', got {correlation!r}")
+    if small_sample not in _SMALL_SAMPLE:
+        raise ValueError(f"small_sample must be one of {_SMALL_SAMPLE}, got {small_sample!r}")
+    if boot_weights not in _BOOT_WEIGHTS:
+        raise ValueError(f"boot_weights must be one of {_BOOT_WEIGHTS}, got {boot_weights!r}")
+    if small_sample == "wild_bootstrap" and method in ("aipw", "ipw"):
+        raise ValueError(
+            f"small_sample='wild_bootstrap' is available for method 'gee' or 'glm_cluster'; {method!r} uses "
+            "t(G-1) intervals from its own influence functions. Use small_sample='t'."
+        )
+    if int(n_boot) < 99:
+        raise ValueError(f"n_boot must be at least 99, got {n_boot!r}")
+    covariates = list(covariates)
+    if EXPOSURE in covariates or "force" in covariates:
+        raise ValueError(f"covariates must not contain '{EXPOSURE}' or 'force' (they define the comparison).")
+    ycol = _outcome_column(cases, outcome)
+    df = merge_officer(cases, forces, covariates)
+    _check_missing(df, [ycol, *covariates])
+    y = _binary(df, ycol, "outcome")
+    n_exp, n_unexp = _check_exposure(df)
+    _warn_few(n_exp, n_unexp)
+    rng = check_random_state(random_state) if small_sample == "wild_bootstrap" else None
+    n = len(df)
+    kw = dict(alpha=alpha, small_sample=small_sample, n_boot=int(n_boot), boot_weights=boot_weights, rng=rng)
+
+    frames = []
+    attrs = {}
+    if method in ("gee", "glm_cluster"):
+        est, se, lo, hi, p, label, G, coefs, rho = _logit_analysis(
+            df, y, covariates, method=method, correlation=correlation, analysis="adjusted",
+            what=f"adjusted outcome model for '{ycol}'", **kw)
+        attrs["coefficients"] = coefs
+        attrs["working_correlation"] = rho
+        attrs["variance"] = ("cluster-robust (by force) sandwich from influence functions incl. the case-mix "
+                             f"term; {'t with G-1 df' if small_sample == 't' else 'wild cluster score bootstrap-t'}")
+    else:
+        fn = aipw_effect if method == "aipw" else ipw_effect
+        r = fn(df, ycol, EXPOSURE, covariates, cluster="force", alpha=alpha)
+        lo_l, hi_l = ci_labels(alpha)
+        r = r.loc[list(_MEASURES)]
+        is_log = (r["scale"] == "log").to_numpy()
+        est = np.where(is_log, np.log(r["estimate"]), r["estimate"]).astype(float)
+        lo = np.where(is_log, np.log(r[lo_l]), r[lo_l]).astype(float)
+        hi = np.where(is_log, np.log(r[hi_l]), r[hi_l]).astype(float)
+        se, p = r["se"].to_numpy(float), r["p"].to_numpy(float)
+        G = int(r.attrs.get("n_clusters", df["force"].nunique()))
+        label = f"{method.upper()} (logistic propensity), cluster-robust"
+        attrs["variance"] = r.attrs.get("variance", "cluster-robust sandwich, t with G-1 df")
+    frames.append(_table(est, se, lo, hi, p, alpha=alpha, analysis="adjusted", method=label,
+                         small_sample=small_sample, df_=G - 1, n=n, G=G, n_exp=n_exp))
+    if naive:
+        est, se, lo, hi, p, _, G, _, _ = _logit_analysis(
+            df, y, [], method="glm_cluster", correlation="independence", analysis="naive",
+            what=f"naive model for '{ycol}'", **kw)
+        frames.append(_table(est, se, lo, hi, p, alpha=alpha, analysis="naive (unadjusted)",
+                             method="naive (unadjusted): crude risks, cluster-robust", small_sample=small_sample,
+                             df_=G - 1, n=n, G=G, n_exp=n_exp))
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs.update({"outcome": ycol, "covariates": covariates, "alpha": alpha, **attrs})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# difference-in-differences / event study
+# ----------------------------------------------------------------------------------------------------
+def _ols_cluster(y, X, codes, G, names):
+    """OLS with the CR1 cluster-robust covariance of statsmodels (cov_type='cluster')."""
+    _check_rank(X, names)
+    XtX = X.T @ X
+    XtX_inv = np.linalg.inv(XtX)
+    beta = XtX_inv @ (X.T @ y)
+    e = y - X @ beta
+    U = _cluster_sum(codes, G, X * e[:, None])
+    n, k = X.shape
+    c = G / (G - 1) * (n - 1) / (n - k)
+    cov = c * XtX_inv @ (U.T @ U) @ XtX_inv
+    return beta, cov
+
+
+def officer_did(
+    cases: pd.DataFrame,
+    forces: pd.DataFrame,
+    outcome: str = "convicted",
+    *,
+    covariates=("risk", "relationship"),
+    alpha: float = 0.05,
+    event_study: bool = True,
+) -> pd.DataFrame:
+    """Difference-in-differences and event study of adopting a dedicated stalking officer.
+
+    Two-way fixed effects linear probability model on cases,
+    :math:`Y_i = \\alpha_{f(i)} + \\gamma_{t(i)} + \\delta D_{f(i)t(i)} + x_i'\\theta + \\varepsilon_i`
+    (force and financial-year fixed effects, :math:`D` the officer exposure of the case's force-year),
+    estimated by OLS with a cluster-robust (by force) covariance and t intervals with G - 1 df.
+    :math:`\\delta` is a risk difference identified by the forces whose officer status changes during the
+    data (adopters): their change from before to after adoption minus the change in the other forces.
+
+    If the adopters have at least two years before adoption, an event study replaces :math:`D` by
+    indicators of the year relative to adoption (``relative_year`` = year - adoption year, reference -1):
+    leads (negative relative years) test parallel pre-trends, lags trace the effect over time.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame, shape (n, ...)
+        Case table with ``force``, ``financial_year`` and the outcome.
+    forces : pandas.DataFrame, shape (m, ...)
+        Force-year table with ``dedicated_stalking_officer``.
+    outcome : {"convicted", "charged"} or str, default "convicted"
+    covariates : sequence of str, default ("risk", "relationship")
+        Case-level covariates. Force-level covariates constant within force (``log_size``) are absorbed by
+        the force fixed effects and are rejected.
+    alpha : float, default 0.05
+    event_study : bool, default True
+        Also fit the event study when there are at least two pre-adoption years.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per term: ``analysis`` ("did" or "event_study"), ``term``, ``relative_year`` (event study;
+        NaN for the DiD row), ``measure`` ("risk_difference"), ``estimate``, ``se``, CI columns, ``p``,
+        ``method``, ``df`` (G - 1), ``n_cases``, ``n_clusters``, ``n_adopting_clusters``.
+        ``.attrs["note"]`` says whether the event study was fitted and why not.
+
+    Raises
+    ------
+    DataValidationError
+        As :func:`officer_effect`; no force changes officer status (nothing identifies the DiD: use
+        :func:`officer_effect`); a force gives its officer up again (non-absorbing exposure); a force-level
+        covariate.
+    ConvergenceError
+        Collinear design.
+
+    Warns
+    -----
+    StatisticalWarning
+        Fewer than 3 adopting forces; several adoption years (staggered adoption, see Notes).
+
+    Notes
+    -----
+    Variance: CR1 cluster-robust sandwich by force,
+    :math:`\\frac{G}{G-1}\\frac{n-1}{n-k}(X'X)^{-1}\\sum_g X_g'e_ge_g'X_g(X'X)^{-1}` (as statsmodels'
+    ``cov_type="cluster"``), t with G - 1 df.
+
+    Forces with an officer throughout the data are kept: their exposure is absorbed by their fixed effect,
+    so they act as controls for the year effects, which is valid if their officer effect is constant over
+    time. **Staggered adoption caveat**: with several adoption cohorts and effects that change over time
+    or differ between cohorts, the TWFE coefficient is a weighted average of 2x2 comparisons, some using
+    already-treated forces as controls, with possibly negative weights (Goodman-Bacon 2021), and TWFE
+    event-study coefficients are contaminated by other relative periods (Sun & Abraham 2021); use a
+    cohort-specific estimator (Callaway & Sant'Anna 2021; Sun & Abraham 2021) then. With a single adoption
+    cohort (as in the synthetic data) TWFE is the standard DiD. The LPM coefficient is a risk difference;
+    with few adopting forces the intervals are optimistic (Conley & Taber 2011).
+
+    References
+    ----------
+    Angrist JD, Pischke JS (2009). Mostly Harmless Econometrics, ch. 5. Princeton University Press.
+    Bertrand M, Duflo E, Mullainathan S (2004). How much should we trust differences-in-differences
+    estimates? Quarterly Journal of Economics 119(1):249-275.
+    Goodman-Bacon A (2021). Difference-in-differences with variation in treatment timing. Journal of
+    Econometrics 225(2):254-277.
+    Sun L, Abraham S (2021). Estimating dynamic treatment effects in event studies with heterogeneous
+    treatment effects. Journal of Econometrics 225(2):175-199.
+    Callaway B, Sant'Anna PHC (2021). Difference-in-differences with multiple time periods. Journal of
+    Econometrics 225(2):200-230.
+    Conley TG, Taber CR (2011). Inference with "difference in differences" with a small number of policy
+    changes. Review of Economics and Statistics 93(1):113-125.
+
+    Examples
+    --------
+    >>> officer_did(d.cases, d.forces, "charged")  # doctest: +SKIP
+    """
+    alpha = check_alpha(alpha)
+    covariates = list(covariates)
+    if EXPOSURE in covariates or "force" in covariates or "financial_year" in covariates:
+        raise ValueError("covariates must not contain the exposure, 'force' or 'financial_year' (fixed effects).")
+    ycol = _outcome_column(cases, outcome)
+    df = merge_officer(cases, forces, covariates)
+    _check_missing(df, [ycol, *covariates])
+    y = _binary(df, ycol, "outcome")
+    _check_exposure(df)
+    for c in covariates:
+        if df.groupby("force", sort=False)[c].nunique(dropna=False).max() <= 1:
+            raise DataValidationError(
+                f"Covariate '{c}' is constant within every force, so it is absorbed by the force fixed effects; "
+                "drop it from covariates."
+            )
+    years = sorted(set(forces["financial_year"].astype(str)))
+    year_idx = {y_: k for k, y_ in enumerate(years)}
+    fy = forces.assign(force=forces["force"].astype(str), financial_year=forces["financial_year"].astype(str))
+    fy = fy[fy["force"].isin(set(df["force"]))]
+    fy = fy.assign(t=fy["financial_year"].map(year_idx), d=fy[EXPOSURE].astype(float)).sort_values(["force", "t"])
+    back = fy.groupby("force")["d"].apply(lambda s: bool(np.any(np.diff(s.to_numpy()) < 0)))
+    if back.any():
+        raise DataValidationError(
+            f"Force(s) {sorted(back[back].index)[:10]} have an officer and then no longer have one; this DiD "
+            "assumes adoption is permanent (absorbing). Analyse those forces separately or drop them explicitly."
+        )
+    first = fy[fy["d"] == 1].groupby("force")["t"].min()
+    always = first[first == 0].index
+    adopt = first[first > 0]
+    if len(adopt) == 0:
+        raise DataValidationError(
+            "No force changes officer status during the data (each force has an officer in every year or in "
+            "none), so force and year fixed effects absorb the exposure and the DiD is not identified. Use "
+            "officer_effect for the cross-sectional comparison."
+        )
+    n_never = int(df["force"].nunique() - len(first))
+    _warn_few(len(adopt), n_never + len(always), "forces adopting an officer during the data")
+    cohorts = sorted(adopt.unique())
+    if len(cohorts) > 1:
+        warnings.warn(
+            f"Staggered adoption: forces adopt in {len(cohorts)} different years "
+            f"({[years[k] for k in cohorts]}). TWFE DiD / event-study coefficients can be biased when effects "
+            "vary over time or by cohort (Goodman-Bacon 2021; Sun & Abraham 2021); compare cohorts "
+            "separately or use a heterogeneity-robust estimator.",
+            StatisticalWarning,
+            stacklevel=2,
+        )
+
+    codes, uniq = pd.factorize(df["force"], sort=True)
+    G = len(uniq)
+    tcase = df["financial_year"].map(year_idx).to_numpy()
+    design = _Design.build(df, covariates) if covariates else None
+    Xcov = design.matrix(df, intercept=False) if design is not None else np.empty((len(df), 0))
+    cov_names = design.columns if design is not None else []
+    F = (codes[:, None] == np.arange(G)[None, :]).astype(float)          # all force dummies (no intercept)
+    T = (tcase[:, None] == np.arange(1, len(years))[None, :]).astype(float)  # year dummies, first = reference
+    fe_names = [f"force[{f_}]" for f_ in uniq] + [f"year[{y_}]" for y_ in years[1:]]
+    lo_l, hi_l = ci_labels(alpha)
+    tq = stats.t(G - 1)
+    qt = tq.ppf(1 - alpha / 2)
+    n = len(df)
+    rows = []
+
+    def emit(analysis, term, rel, b, s):
+        rows.append({"analysis": analysis, "term": term, "relative_year": rel, "measure": "risk_difference",
+                     "estimate": b, "se": s, lo_l: b - qt * s, hi_l: b + qt * s,
+                     "p": 2 * tq.sf(abs(b / s)), "method": "TWFE linear probability model, CR1 by force",
+                     "df": G - 1, "n_cases": n, "n_clusters": G, "n_adopting_clusters": len(adopt)})
+
+    D = df[EXPOSURE].to_numpy(float)[:, None]
+    X = np.column_stack([D, F, T, Xcov])
+    beta, cov = _ols_cluster(y, X, codes, G, [EXPOSURE, *fe_names, *cov_names])
+    emit("did", EXPOSURE, np.nan, beta[0], np.sqrt(cov[0, 0]))
+
+    note = "event study not requested"
+    if event_study:
+        adopt_t = df["force"].map(adopt).to_numpy(float)  # NaN for never/always treated
+        rel = tcase - adopt_t
+        rel_values = sorted(set(rel[np.isfinite(rel)].astype(int)))
+        pre = [r for r in rel_values if r < 0]
+        if len(pre) < 2:
+            note = (f"event study not fitted: adopters have {len(pre)} pre-adoption year(s); at least 2 are "
+                    "needed (one reference year and one lead to test pre-trends)")
+        else:
+            ref = -1 if -1 in pre else max(pre)
+            terms = [r for r in rel_values if r != ref]
+            E = np.column_stack([(rel == r).astype(float) for r in terms])
+            names_e = [f"event_time[{r}]" for r in terms]
+            XE = np.column_stack([E, F, T, Xcov])
+            b_e, cov_e = _ols_cluster(y, XE, codes, G, [*names_e, *fe_names, *cov_names])
+            for k, r in enumerate(terms):
+                emit("event_study", names_e[k], float(r), b_e[k], np.sqrt(cov_e[k, k]))
+            note = f"event study fitted, reference relative year {ref}"
+    out = pd.DataFrame(rows)
+    out.attrs.update({"outcome": ycol, "covariates": covariates, "alpha": alpha, "note": note,
+                      "adopting_forces": sorted(adopt.index), "always_exposed_forces": sorted(always),
+                      "variance": "CR1 cluster-robust by force (statsmodels cov_type='cluster'), t with G-1 df"})
+    return out
