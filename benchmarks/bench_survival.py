@@ -138,7 +138,7 @@ def main(argv=None):
     print(f"  ratio lifelines(1 cause) / ours:  {t_ll / t_ours:6.0f}")
 
     jr = journeys(n)
-    print(f"multi-state: {n:,} journeys, {len(jr):,} sojourns, {jr['stop'].nunique()} distinct days, 6 states")
+    print(f"multi-state: {n:,} journeys, {len(jr):,} sojourns, {jr['stop'].nunique()} distinct days, {len(MultiStateFitter(TRANSITIONS).states_)} states")
     tracemalloc.start()
     t_ms, fitter = timed(MultiStateFitter(TRANSITIONS).fit, jr)
     _, peak_ms = tracemalloc.get_traced_memory()

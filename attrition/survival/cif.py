@@ -41,6 +41,8 @@ def _as_float_array(x, name: str, n: int | None = None) -> np.ndarray:
             raise DataValidationError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if n is not None and arr.shape[0] != n:
         raise DataValidationError(f"{name} has {arr.shape[0]} values but durations has {n}")
+    if arr.size and np.isfinite(arr.min()) and np.isfinite(arr.max()):  # NaN/inf propagate: cheap check
+        return arr
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -56,7 +58,7 @@ def _check_inputs(durations, events, weights, entry):
     n = t.shape[0]
     if n == 0:
         raise DataValidationError("durations is empty: nothing to estimate")
-    if (t < 0).any():
+    if t.min() < 0:
         i = int(np.flatnonzero(t < 0)[0])
         raise DataValidationError(
             f"durations has {int((t < 0).sum())} negative value(s) (first at row {i}: {t[i]!r}); "
@@ -175,10 +177,11 @@ def _time_index(t: np.ndarray):
     n = t.shape[0]
     tmin, tmax = float(t.min()), float(t.max())
     if tmax - tmin <= 4 * n + 100_000:
-        ti = t.astype(np.int64)
-        if np.array_equal(ti, t):
-            off = ti - int(tmin) if tmin != 0 else ti
-            return tmin, None, (off, int(tmax - tmin) + 1)
+        ti = t if t.dtype.kind in "iu" else t.astype(np.int64)
+        if ti is t or np.array_equal(ti, t):
+            base = 0 if 0 <= tmin and tmax <= 4 * n + 100_000 else int(tmin)  # skip a subtraction pass
+            off = ti - base if base else ti
+            return float(base), None, (off, int(tmax) - base + 1)
     grid, inv = np.unique(t, return_inverse=True)
     return grid, inv, None
 
@@ -204,7 +207,8 @@ def _aj_core(t, codes, K, w, e, weight_type="frequency"):
     K1 = K + 1
     if x is None:  # integer days: count over raw days, then keep the days that occur
         off, R = raw
-        key = off * K1 + codes
+        key = off * K1
+        key += codes
         tab = np.bincount(key, minlength=R * K1).reshape(R, K1)
         present = tab.sum(axis=1) > 0
         grid = (np.flatnonzero(present) + grid).astype(float)
@@ -284,7 +288,7 @@ def _aj_core(t, codes, K, w, e, weight_type="frequency"):
         var_run = alpha_**2 * R0[:, None]
         var_run_s = Kc**2 * R0
     else:
-        ones = np.ones_like(t) if wt is None else wt
+        ones = np.ones(t.shape[0]) if wt is None else wt
         Kprev = np.concatenate(([0.0], Kc))
         kap = Kprev[s]
         n_s = np.bincount(s, weights=ones, minlength=T + 1)[:T]  # weight entering at each grid index
@@ -456,6 +460,9 @@ def cumulative_incidence(
         raise ValueError(f"weight_type must be one of {_WEIGHT_TYPES}, got {weight_type!r}")
     t, w, e = _check_inputs(durations, events, weights, entry)
     n = t.shape[0]
+    raw_d = durations.to_numpy() if isinstance(durations, (pd.Series, pd.Index)) else np.asarray(durations)
+    if raw_d.dtype.kind in "iu":  # integer days: keep them integer (no float round trip)
+        t = raw_d.astype(np.int64, copy=False)
     codes, cause_list = _event_codes(events, n, causes, censor_code)
     K = len(cause_list)
     lo_name, hi_name = ci_labels(alpha)
