@@ -13,6 +13,11 @@ Public API
 load_home_office_outcomes(path, ...)  -> tidy DataFrame (and a :class:`HomeOfficeLoadReport`)
 home_office_funnel_counts(table, by)  -> per-group offences, charged, exit-reason and open counts
 cases_to_home_office(cases, ...)      -> case table aggregated to the old open-data layout
+
+The load report (rows read per file/sheet, exclusions with reasons, unmatched force names, negative
+and missing counts, duplicates) is returned with ``return_report=True`` rather than stored in
+``DataFrame.attrs``: pandas deep-copies ``attrs`` through every operation, and a report that silently
+follows filtered copies of the table would describe rows they no longer hold.
 """
 from __future__ import annotations
 
@@ -524,6 +529,8 @@ def _locate_table(df: pd.DataFrame, mask, count) -> pd.DataFrame:
 
 
 def _as_paths(path) -> list[Path]:
+    if hasattr(path, "read"):
+        raise TypeError("load_home_office_outcomes reads files by path (str or os.PathLike), not open file objects.")
     if isinstance(path, (str, os.PathLike)):
         return [Path(path)]
     paths = [Path(p) for p in path]

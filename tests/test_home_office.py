@@ -380,6 +380,12 @@ def test_other_argument_errors(tmp_path):
         load_home_office_outcomes(OLD_CSV, count="recorded")
     with pytest.raises(FileNotFoundError):
         load_home_office_outcomes(tmp_path / "nope.csv")
+    with open(OLD_CSV, encoding="utf-8-sig") as fh, pytest.raises(TypeError, match="by path"):
+        load_home_office_outcomes(fh)
+    with pytest.raises(DataValidationError, match="No file given"):
+        load_home_office_outcomes([])
+    with pytest.raises(ValueError, match="offence_codes is empty"):
+        load_home_office_outcomes(OLD_CSV, offence_codes=[])
     (tmp_path / "a.json").write_text("{}")
     with pytest.raises(DataValidationError, match="unsupported file type"):
         load_home_office_outcomes(tmp_path / "a.json")
@@ -604,3 +610,9 @@ def test_round_trip_closed_in_quarter(tmp_path):
     assert got["financial_year"].tolist() == want.index.tolist() == ["2022/23", "2023/24"]
     assert got["offences"].tolist() == want.tolist() == [9, 2]
     assert got["open"].tolist() == [0, 0] and got["n_missing"].tolist() == [2, 0]
+
+
+def test_reexported_from_attrition_data():
+    from attrition import data
+
+    pd.testing.assert_frame_equal(data.load_home_office_outcomes(WORKBOOK), load_home_office_outcomes(WORKBOOK))
