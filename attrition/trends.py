@@ -41,6 +41,11 @@ __all__ = [
 ]
 
 
+def _py(x):
+    """A numpy scalar as a plain Python value (for readable messages)."""
+    return x.item() if hasattr(x, "item") else x
+
+
 def _check_cases(cases, cols):
     if not isinstance(cases, pd.DataFrame):
         raise DataValidationError(f"cases must be a pandas DataFrame (the case table), not {type(cases).__name__}")
@@ -51,7 +56,7 @@ def _check_cases(cases, cols):
         na = cases[c].isna().to_numpy()
         if na.any():
             pos = int(np.flatnonzero(na)[0])
-            cid = f" (case_id {cases['case_id'].iloc[pos]!r})" if "case_id" in cases.columns else ""
+            cid = f" (case_id {_py(cases['case_id'].iloc[pos])!r})" if "case_id" in cases.columns else ""
             raise DataValidationError(f"column {c!r} has {int(na.sum())} missing value(s); first at row {pos}{cid}")
 
 
@@ -499,13 +504,13 @@ def impute_missing_forces(force_values: pd.DataFrame, force_covariates: pd.DataF
     obs = np.isfinite(y_all)
     bad = obs & ((y_all < 0) | (y_all != np.round(y_all)))
     if bad.any():
-        raise DataValidationError(f"{value!r} must be a non-negative count; force {df['force'][bad].iloc[0]!r} has {y_all[bad][0]!r}")
+        raise DataValidationError(f"{value!r} must be a non-negative count; force {df['force'][bad].iloc[0]!r} has {_py(y_all[bad][0])!r}")
     if exposure:
         e = pd.to_numeric(df[exposure], errors="coerce").to_numpy(float)
         badz = ~np.isfinite(e) | (e <= 0)
         if badz.any():
             raise DataValidationError(
-                f"exposure {exposure!r} must be positive; force {df['force'][badz].iloc[0]!r} has {e[badz][0]!r} "
+                f"exposure {exposure!r} must be positive; force {df['force'][badz].iloc[0]!r} has {_py(e[badz][0])!r} "
                 "(a force with zero reports has no rate: leave it out, or report it separately)"
             )
         if family == "binomial" and (obs & (y_all > e)).any():
