@@ -633,7 +633,7 @@ def load_home_office_outcomes(
         raise ValueError("offence_codes is empty; pass None to keep every offence.")
 
     blocks, excluded, sources, skipped = [], [], [], []
-    for p in _as_paths(path):
+    for i, p in enumerate(_as_paths(path)):
         if not p.exists():
             raise FileNotFoundError(f"Home Office outcomes table not found: {p}")
         suffix = p.suffix.lower()
@@ -643,16 +643,18 @@ def load_home_office_outcomes(
             b, e, s, k = _read_workbook(p, codes, count)
         else:
             raise DataValidationError(f"{p.name}: unsupported file type {p.suffix!r}; expected .csv, .xlsx or .ods.")
+        for blk in b:
+            blk["_fi"] = i
         blocks += b
         excluded += e
-        sources += s
+        sources += [(i, *src) for src in s]
         skipped += k
 
     fields = ("financial_year", "quarter", "force", "offence_code", "offence_description", "outcome_type",
-              count, "_file", "_sheet", "_row")
+              count, "_file", "_sheet", "_row", "_fi")
     df = pd.concat([b.reindex(columns=fields) for b in blocks], ignore_index=True) if blocks else \
         pd.DataFrame(columns=fields)
-    n_read = sum(s[3] for s in sources)
+    n_read = sum(src[4] for src in sources)
 
     # --- fields ---------------------------------------------------------------------------------
     fy = _parse_financial_year(df)
@@ -702,8 +704,8 @@ def load_home_office_outcomes(
     duplicates = _locate_table(df, dup_mask, value)
     report = HomeOfficeLoadReport(
         sources=_frame(
-            [(f, s, h, n, int(((df["_file"] == f) & (df["_sheet"].isna() if s is None else df["_sheet"] == s)).sum()))
-             for f, s, h, n in sources],
+            [(f, sh, h, n, int(((df["_fi"] == i) & (df["_sheet"].isna() if sh is None else df["_sheet"] == sh)).sum()))
+             for i, f, sh, h, n in sources],
             ("file", "sheet", "header_row", "rows_read", "rows_out"),
         ).astype({"sheet": "string"}),
         skipped_sheets=_frame(skipped, ("file", "sheet")).astype({"sheet": "string"}),

@@ -239,7 +239,8 @@ def test_several_files_stack_and_duplicates_warn():
     with pytest.warns(DataQualityWarning, match="repeat the same") as rec:
         table, report = load_home_office_outcomes([WORKBOOK, WORKBOOK], return_report=True)
     assert len(rec) == 1
-    assert len(table) == 24 and len(report.sources) == 4 and len(report.duplicates) == 24
+    assert len(table) == 24 and len(report.duplicates) == 24 and report.balanced
+    assert report.sources["rows_out"].tolist() == [9, 3, 9, 3]
     both, _, _ = _load_warned([OLD_CSV, WORKBOOK])
     assert sorted(both["financial_year"].unique()) == ["2018/19", "2022/23", "2023/24"]
 
