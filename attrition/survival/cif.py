@@ -541,8 +541,9 @@ def kaplan_meier(
     Notes
     -----
     Variance: infinitesimal jackknife, which equals Greenwood's formula without delayed entry
-    (frequency weights); with delayed entry it matches R ``survfit(..., robust=TRUE)``. CIs use the
-    log(−log) transform.
+    (frequency weights); with delayed entry or sampling weights it matches R ``survfit``'s IJ
+    (e.g. ``survfit(Surv(entry, time, factor(status > 0)) ~ 1, id=id)``, state ``(s0)``). CIs use
+    the log(−log) transform; where the estimate is 0 the se is 0 (R reports NaN).
 
     References
     ----------
