@@ -332,10 +332,8 @@ def _check_review(review) -> pd.DataFrame:
     return out
 
 
-def _check_counts(counts) -> tuple[pd.Series, dict]:
-    """Recorded counts by offence class (Series) and downstream counts (dict) from counts or a case table."""
-    if isinstance(counts, pd.DataFrame) and "recorded_offence" in counts.columns:
-        raise TypeError("internal: case tables are handled by correct_funnel")  # pragma: no cover
+def _check_counts(counts) -> pd.Series:
+    """Recorded counts by offence class from a counts table, Series or dict."""
     if isinstance(counts, pd.Series):
         s = counts
     elif isinstance(counts, pd.DataFrame):
@@ -358,7 +356,7 @@ def _check_counts(counts) -> tuple[pd.Series, dict]:
     if (cls == _NOT_RECORDED).any():
         raise DataValidationError("counts have a missing offence label; label every count with an offence code")
     out = pd.Series(v, index=cls.to_numpy()).groupby(level=0).sum()
-    return out.reindex([c for c in OFFENCE_CLASSES if c in out.index]), {}
+    return out.reindex([c for c in OFFENCE_CLASSES if c in out.index])
 
 
 class MisclassificationCorrection(BaseFitter):
@@ -583,7 +581,8 @@ class MisclassificationCorrection(BaseFitter):
             return np.array([var_pi * Ntot**2, g_S @ V @ g_S, g_T @ V @ g_S]), None, point_T, point_S
         se_d = rng.beta(a + self._x[0], b + self._m[0] - self._x[0], size=self.n_draws)
         sp_d = rng.beta(a + self._x[1], b + self._m[1] - self._x[1], size=self.n_draws)
-        pi_d = np.clip((p + sp_d - 1) / (se_d + sp_d - 1), 0, 1)
+        # a draw with Se + Sp <= 1 (recording no better than chance) has no solution: floor the denominator
+        pi_d = np.clip((p + sp_d - 1) / np.maximum(se_d + sp_d - 1, 1e-9), 0, 1)
         return pi_d * Ntot, se_d * pi_d * Ntot, point_T, point_S
 
     def correct(self, counts, downstream: dict | None = None) -> pd.DataFrame:
@@ -616,7 +615,7 @@ class MisclassificationCorrection(BaseFitter):
             Bad counts, classes not covered by the review, a review larger than the records, or no records.
         """
         self._check_fitted()
-        N, _ = _check_counts(counts)
+        N = _check_counts(counts)
         if N.sum() <= 0:
             raise DataValidationError("counts add up to zero records: nothing to correct")
         downstream = {} if downstream is None else dict(downstream)

@@ -101,9 +101,7 @@ def funnel_by_year(cases: pd.DataFrame, *, alpha: float = 0.05, stages=None) -> 
     ff = FunnelFitter(alpha=alpha, stages=STAGES if stages is None else stages)
     ff.fit(cases, by="financial_year", pool=False)
     out = ff.summary.reset_index().rename(columns={"group": "financial_year"})
-    out = out.sort_values(["financial_year"], kind="stable").reset_index(drop=True)
-    out.attrs["end_to_end"] = ff.end_to_end_
-    return out
+    return out.sort_values(["financial_year"], kind="stable").reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -322,7 +320,7 @@ def report_change(cases: pd.DataFrame, forces: pd.DataFrame | None = None, from_
         level = f"{100 * (1 - alpha):g}%"
         stmt = (f"{share:.0%} of {label} ({k} of {m}) recorded a decrease in stalking reports from {from_year} to "
                 f"{to_year} ({level} CI {float(wl):.0%} to {float(wh):.0%}); "
-                f"{int(((by_force[hi_name] < 1) & mask).sum())} significantly")
+                f"{int(((by_force[hi_name] < 1) & mask).sum())} with a significant decrease (rate-ratio CI below 1)")
         rows.append({"group": label, "n_forces": m, "n_decreased": k, "share_decreased": share, lo_name: float(wl),
                      hi_name: float(wh), "n_significant_decrease": int(((by_force[hi_name] < 1) & mask).sum()),
                      "n_from": int(ta), "n_to": int(tb), "rate_ratio": tb / ta, f"rate_ratio {lo_name}": float(rl),
