@@ -104,20 +104,33 @@ def _aj_last_core():
     except ImportError:  # pragma: no cover - engine renamed: use the public function
         _aj_core = None
 
-    if _aj_core is not None:
-        def core(t, codes, K, w, alpha):
-            r = _aj_core(t, codes, K, w, None, "frequency")
-            return (r["cif"][-1], np.sqrt(r["var_cif"][-1]), float(r["surv"][-1]), float(np.sqrt(r["var_surv"][-1])))
-        return core
+    from .survival import cumulative_incidence
 
-    from .survival import cumulative_incidence  # pragma: no cover
-
-    def core(t, codes, K, w, alpha):  # pragma: no cover
+    def public(t, codes, K, w, alpha):
         cif = cumulative_incidence(t, codes, weights=w, causes=list(range(1, K + 1)), alpha=alpha,
                                    include_survival=True)
         last = cif.groupby("cause", sort=False).tail(1).set_index("cause")
-        return (last.loc[list(range(1, K + 1)), "estimate"].to_numpy(), last.loc[list(range(1, K + 1)), "se"].to_numpy(),
+        causes = list(range(1, K + 1))
+        return (last.loc[causes, "estimate"].to_numpy(float), last.loc[causes, "se"].to_numpy(float),
                 float(last.loc["survival", "estimate"]), float(last.loc["survival", "se"]))
+
+    if _aj_core is None:  # pragma: no cover
+        return public
+    import inspect
+
+    try:
+        third = list(inspect.signature(_aj_core).parameters)[2]
+    except (TypeError, ValueError, IndexError):  # pragma: no cover
+        return public
+    n_codes = third == "C"  # newer engine: number of code values (causes + censored); older: causes
+
+    def core(t, codes, K, w, alpha):
+        r = _aj_core(t, codes, K + 1 if n_codes else K, w, None, "frequency")
+        cif = r.get("cif")
+        if cif is None or cif.ndim != 2 or cif.shape[1] != K:  # pragma: no cover - engine changed
+            return public(t, codes, K, w, alpha)
+        return (cif[-1], np.sqrt(r["var_cif"][-1]), float(r["surv"][-1]), float(np.sqrt(r["var_surv"][-1])))
+
     return core
 
 
@@ -435,7 +448,7 @@ class FunnelFitter(BaseFitter):
         s, status, reason = prep["s"], prep["status"], prep["reason"]
         out_code = np.where(status == 1, 2 + np.maximum(reason, 0), np.where(status == 0, 0, 1))
         key = (g * S + s) * (R + 2) + out_code
-        tab = np.bincount(key, weights=w, minlength=G * S * (R + 2)).reshape(G, S, R + 2)
+        tab = np.bincount(key, weights=w, minlength=G * S * (R + 2)).reshape(G, S, R + 2).astype(float)
         tab_nat = tab.sum(axis=0, keepdims=True)
         need = tab[:, :K, 0] > 0
         need_nat = tab_nat[:, :K, 0] > 0
@@ -651,7 +664,7 @@ class FunnelFitter(BaseFitter):
         K = len(self.stages) - 1
         self.method_ = pd.DataFrame(
             {"method": res["method"].reshape(-1)},
-            index=pd.MultiIndex.from_product([self.groups_, list(self.stages[:K])], names=["group", "stage"]),
+            index=self._index(self.groups_, self.stages[:K]),
         )
         if self.by_ is not None:
             nat = self._national
@@ -689,7 +702,7 @@ class FunnelFitter(BaseFitter):
         exited = np.hstack([res["exits"].sum(axis=2), np.zeros((G, 1))])
         openc = np.hstack([res["open"], np.zeros((G, 1))])
         conv = np.hstack([res["converted"], nanK])
-        idx = pd.MultiIndex.from_product([labels, list(self.stages)], names=["group", "stage"])
+        idx = self._index(labels, self.stages)
         out = pd.DataFrame({
             "entered": res["entered"].reshape(-1), "converted": conv.reshape(-1), "open": openc.reshape(-1),
             "exited": exited.reshape(-1), "p_convert": p.reshape(-1), "se": se.reshape(-1),
@@ -718,7 +731,7 @@ class FunnelFitter(BaseFitter):
         slo, shi = wilson_interval(np.nan_to_num(share) * n_exits_eff, n_exits_eff, self.alpha)
         slo = np.where(np.isfinite(share), slo, np.nan)
         shi = np.where(np.isfinite(share), shi, np.nan)
-        idx = pd.MultiIndex.from_product([labels, list(self.stages[:K]), reasons], names=["group", "stage", "reason"])
+        idx = self._index(labels, self.stages[:K], reasons)
         out = pd.DataFrame({
             "n": ex.reshape(-1), "p_exit": q.reshape(-1), "se": se_q.reshape(-1), lo_name: qlo.reshape(-1),
             hi_name: qhi.reshape(-1), "share": share.reshape(-1), f"share {lo_name}": slo.reshape(-1),
@@ -727,15 +740,14 @@ class FunnelFitter(BaseFitter):
         if (res["unres"] > 0).any():
             u, seu = res["unres"], res["se_u"]
             ulo, uhi = _wilson_eff(u, seu, res["n_fb"], self.alpha)
-            uidx = pd.MultiIndex.from_product([labels, list(self.stages[:K]), [_UNRESOLVED]],
-                                              names=["group", "stage", "reason"])
+            uidx = self._index(labels, self.stages[:K], [_UNRESOLVED])
             extra = pd.DataFrame({
                 "n": res["open"].reshape(-1), "p_exit": u.reshape(-1), "se": seu.reshape(-1),
                 lo_name: ulo.reshape(-1), hi_name: uhi.reshape(-1), "share": np.nan,
                 f"share {lo_name}": np.nan, f"share {hi_name}": np.nan,
             }, index=uidx)
             extra = extra[(extra["p_exit"] > 0).to_numpy()]
-            out = pd.concat([out, extra]).sort_index(level=[0, 1], sort_remaining=False)
+            out = pd.concat([out, extra]).sort_index()
         return out
 
     # ------------------------------------------------------------------------------------------------
@@ -746,6 +758,15 @@ class FunnelFitter(BaseFitter):
         """Tidy per (group, stage) table; see the class docstring."""
         self._check_fitted()
         return self._summary
+
+    def _index(self, labels, stages, reasons=None):
+        """(group, stage[, reason]) MultiIndex with ordered categorical stage/reason levels (lexsorted)."""
+        arrays = [pd.Index(labels), pd.CategoricalIndex(list(stages), categories=list(self.stages), ordered=True)]
+        names = ["group", "stage"]
+        if reasons is not None:
+            arrays.append(pd.CategoricalIndex(list(reasons), categories=[*EXIT_REASONS, _UNRESOLVED], ordered=True))
+            names.append("reason")
+        return pd.MultiIndex.from_product(arrays, names=names)
 
     def _group_index(self, group):
         if group is None:
@@ -785,7 +806,7 @@ class FunnelFitter(BaseFitter):
             items.append((self._national, [_ALL]))
         for res, labels in items:
             frames.append(self._decompose(res, labels))
-        out = pd.concat(frames) if len(frames) > 1 else frames[0]
+        out = pd.concat(frames).sort_index() if len(frames) > 1 else frames[0]
         if group is not None:
             self._group_index(group)
             out = out.loc[[group]]
@@ -808,7 +829,7 @@ class FunnelFitter(BaseFitter):
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(loss[:, None, None] > 0, C / loss[:, None, None], np.nan)
         reasons = list(EXIT_REASONS) + [_UNRESOLVED]
-        idx = pd.MultiIndex.from_product([labels, list(self.stages[:K]), reasons], names=["group", "stage", "reason"])
+        idx = self._index(labels, self.stages[:K], reasons)
         out = pd.DataFrame({
             "contribution": C.reshape(-1), "se": se.reshape(-1), lo_name: lo.reshape(-1), hi_name: hi.reshape(-1),
             "share_of_loss": share.reshape(-1),
