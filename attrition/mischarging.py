@@ -47,7 +47,7 @@ from scipy import stats
 from ._utils import check_alpha, check_random_state, ci_labels
 from .base import BaseFitter
 from .config import DISCLOSURE_THRESHOLD
-from .exceptions import DataValidationError, StatisticalWarning
+from .exceptions import DataQualityWarning, DataValidationError, StatisticalWarning
 from .standard import OFFENCES, STALKING_OFFENCES
 
 __all__ = [
@@ -681,7 +681,8 @@ class MisclassificationCorrection(BaseFitter):
 
 def correct_funnel(cases_or_counts, review: pd.DataFrame, *, stage: str = "recorded", method: str = "reweight",
                    variance: str = "posterior", alpha: float = 0.05, n_draws: int = 4000,
-                   finite_population: bool = True, downstream: dict | None = None, random_state=0) -> pd.DataFrame:
+                   finite_population: bool = True, downstream: dict | None = None, by: str | None = None,
+                   random_state=0) -> pd.DataFrame:
     """The funnel corrected for stalking recorded as lesser offences (one call).
 
     Parameters
@@ -700,11 +701,19 @@ def correct_funnel(cases_or_counts, review: pd.DataFrame, *, stage: str = "recor
         See :class:`MisclassificationCorrection`.
     downstream : dict, optional
         Downstream counts (overrides those computed from a case table).
+    by : str, optional
+        (Case table only.) One corrected funnel per group (e.g. ``"financial_year"``), all with the same
+        review; the group column comes first in the result.
 
     Returns
     -------
     pandas.DataFrame
-        :meth:`MisclassificationCorrection.correct`'s table.
+        :meth:`MisclassificationCorrection.correct`'s table (one block per group with ``by``).
+
+    Warns
+    -----
+    DataQualityWarning
+        If some reports of a case table were never recorded as a crime (they are not records).
 
     Examples
     --------
@@ -717,32 +726,53 @@ def correct_funnel(cases_or_counts, review: pd.DataFrame, *, stage: str = "recor
     """
     mc = MisclassificationCorrection(alpha=alpha, method=method, variance=variance, n_draws=n_draws,
                                      finite_population=finite_population, random_state=random_state).fit(review)
-    counts = cases_or_counts
-    ds = downstream
-    if isinstance(cases_or_counts, pd.DataFrame) and (_STAGE_COLUMN.get(stage) in cases_or_counts.columns):
-        if stage not in ("recorded", "final"):
-            raise ValueError(f"stage must be 'recorded' or 'final' for a case table, got {stage!r}")
-        cases = cases_or_counts
-        col = _STAGE_COLUMN[stage]
-        cls = offence_class(cases[col].astype(object).to_numpy(), what=f"column {col!r}", frame=cases)
-        vc = cls.value_counts()
-        if _NOT_RECORDED in vc.index:
-            vc = vc.drop(_NOT_RECORDED)
-        counts = vc
-        if ds is None and "stage_reached" in cases.columns:
-            from .funnel import FunnelFitter
-
-            ff = FunnelFitter(alpha=alpha, stages=("reported", "charged", "convicted")).fit(cases)
-            nat = ff.national_
-            n_rep = float(nat.loc["reported", "entered"])
-            ds = {"charged": float(nat.loc["charged", "p_reach"]) * n_rep,
-                  "convicted": float(nat.loc["convicted", "p_reach"]) * n_rep}
-    elif isinstance(cases_or_counts, pd.DataFrame) and not {"offence", "n"} <= set(cases_or_counts.columns):
-        raise DataValidationError(
-            f"cases_or_counts has neither the case table's {_STAGE_COLUMN.get(stage, 'recorded_offence')!r} column "
-            "nor the columns 'offence' and 'n' of a counts table"
+    is_cases = isinstance(cases_or_counts, pd.DataFrame) and _STAGE_COLUMN.get(stage) in cases_or_counts.columns
+    if not is_cases:
+        if by is not None:
+            raise ValueError("by= needs a case table; for counts, call correct_funnel once per group")
+        if isinstance(cases_or_counts, pd.DataFrame) and not {"offence", "n"} <= set(cases_or_counts.columns):
+            raise DataValidationError(
+                f"cases_or_counts has neither the case table's {_STAGE_COLUMN.get(stage, 'recorded_offence')!r} "
+                "column nor the columns 'offence' and 'n' of a counts table"
+            )
+        return mc.correct(cases_or_counts, downstream=downstream)
+    if stage not in ("recorded", "final"):
+        raise ValueError(f"stage must be 'recorded' or 'final' for a case table, got {stage!r}")
+    cases = cases_or_counts
+    col = _STAGE_COLUMN[stage]
+    by_cols = _as_by(by, cases)
+    cls = offence_class(cases[col].astype(object).to_numpy(), what=f"column {col!r}", frame=cases)
+    rec = cls.to_numpy() != _NOT_RECORDED
+    if not rec.all():
+        warnings.warn(
+            f"{int((~rec).sum())} report(s) have no {col!r} (never recorded as a crime): they are not records and "
+            "are left out of the corrected counts (they are still reports in the downstream funnel)",
+            DataQualityWarning, stacklevel=2,
         )
-    return mc.correct(counts, downstream=ds)
+    ff = None
+    if downstream is None and "stage_reached" in cases.columns:
+        from .funnel import FunnelFitter
+
+        ff = FunnelFitter(alpha=alpha, stages=("reported", "charged", "convicted"))
+        ff.fit(cases, by=by_cols[0], pool=False) if by_cols else ff.fit(cases)
+    if len(by_cols) > 1:
+        raise ValueError(f"by must be one column, got {by_cols}")
+    groups = [None] if not by_cols else sorted(pd.unique(cases[by_cols[0]].astype(object)))
+    out = []
+    for g in groups:  # a handful of groups (years, forces)
+        in_g = np.ones(len(cases), bool) if g is None else (cases[by_cols[0]].astype(object) == g).to_numpy()
+        counts = cls[rec & in_g].value_counts()
+        ds = downstream
+        if ff is not None:
+            tab = ff.national_ if g is None else ff.summary.xs(g, level="group")
+            n_rep = float(tab.loc["reported", "entered"])
+            ds = {"charged": float(tab.loc["charged", "p_reach"]) * n_rep,
+                  "convicted": float(tab.loc["convicted", "p_reach"]) * n_rep}
+        res = mc.correct(counts, downstream=ds)
+        if g is not None:
+            res.insert(0, by_cols[0], g)
+        out.append(res)
+    return pd.concat(out, ignore_index=True) if len(out) > 1 else out[0]
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -250,3 +250,17 @@ def test_coverage_of_corrected_share(synth):
             g.loc["share_stalking", "upper 95%"]
     assert covered["reweight"] >= 43, covered
     assert covered["rogan-gladen"] >= 43, covered
+
+
+def test_case_table_by_year(synth):
+    review = pd.DataFrame({"recorded": ["stalking", "harassment", "harassment", "malicious_communications",
+                                        "criminal_damage", "other"],
+                           "true_stalking": [True, True, False, True, True, True], "n": [40, 30, 10, 40, 40, 40]})
+    out = correct_funnel(synth.cases, review, by="financial_year", variance="delta")
+    assert list(out.columns[:2]) == ["financial_year", "quantity"]
+    one = out[(out["financial_year"] == "2021/22")].set_index("quantity")
+    sub = synth.cases[synth.cases["financial_year"] == "2021/22"]
+    n_h = (sub["recorded_offence"] == "harassment").sum()
+    assert one.loc["true_stalking", "corrected"] == pytest.approx(len(sub) - n_h * 0.25)
+    with pytest.raises(ValueError, match="by= needs a case table"):
+        correct_funnel({"stalking": 10}, review, by="force")
