@@ -1,0 +1,106 @@
+# %% [markdown]
+# # 01 · The victim-journey data standard
+#
+# No agency in England and Wales can follow a stalking victim from report to conviction, so nobody can say
+# where and why cases fall out. `attrition` defines the record that would make it possible: an **event log**
+# with one row per thing that happened in a case (reported, recorded, suspect identified, SPO applied for,
+# charged, heard, convicted, ...), written once in `attrition/standard/events.schema.json` and documented
+# field by field in `docs/data-standard.md`.
+#
+# This notebook validates a dataset against the standard, derives the **case table** (one row per case) and
+# shows what happens to bad records: they are never dropped silently.
+#
+# By default it runs on the embedded **synthetic national dataset** (real case-level data are not public);
+# set `data_path` to a real extract in the standard format to run it on that.
+
+# %%
+# parameters
+data_path = None      # an event log (CSV/Parquet) in the standard; None = embedded synthetic dataset
+as_of = None          # extraction date, e.g. "2023-03-31"; None = the data's own
+forces = None         # e.g. ["Kent", "Essex"]; None = all forces
+seed = 20220331       # seed of the synthetic dataset
+figures_dir = None    # where report figures go (only 08 writes figures)
+
+# %%
+import pandas as pd
+
+from attrition import standard
+from attrition.data import load_dataset, validate_events
+from attrition.plotting import use_style
+
+use_style()
+pd.set_option("display.width", 120)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+print(data)
+
+# %% [markdown]
+# ## The event vocabulary
+# Every row of the event log is one of these events. Same-day events are ordered as listed; events marked
+# "once" can occur at most once per case; some need a detail column (e.g. `charged` needs the `offence`).
+
+# %%
+vocab = pd.DataFrame({
+    "once": [e in standard.ONCE_EVENTS for e in standard.EVENTS],
+    "needs": [", ".join(standard.REQUIRED_DETAILS[e]) or "-" for e in standard.EVENTS],
+}, index=pd.Index(standard.EVENTS, name="event"))
+print(vocab.to_string())
+
+# %% [markdown]
+# ## One journey
+# The first case that reached court, as it appears in the event log (detail columns that are empty for every
+# event of this case are hidden).
+
+# %%
+court_case = data.cases.loc[data.cases["stage_index"] >= 4, "case_id"].iloc[0]
+journey = data.events[data.events["case_id"] == court_case].dropna(axis=1, how="all")
+print(journey.assign(timestamp=journey["timestamp"].dt.strftime("%Y-%m-%d")).to_string(index=False))
+
+# %% [markdown]
+# ## Validating the dataset
+# `validate_events` checks every rule of the standard on every row at once: required values, vocabularies,
+# Home Office outcome codes, timestamps (parseable, not in the future), duplicates, and rules across a case's
+# rows (a report first; no conviction before a charge; no sentence before a verdict; ...).
+
+# %%
+report = validate_events(data.events, as_of=data.as_of)
+print(report)
+
+# %% [markdown]
+# ## What happens to bad records
+# We break three journeys in three ways: an unknown offence code, a conviction dated before the charge, and
+# a duplicated report. Each broken case is set aside **whole** (a partial journey would bias every model)
+# and listed with its reason; the other cases are kept. `load_events(path)` raises with the same message
+# unless `errors="exclude"` is asked for.
+
+# %%
+ids = data.cases.loc[data.cases["stage_index"] >= 4, "case_id"].iloc[:3].tolist()
+bad = data.events[data.events["case_id"].isin(ids)].copy()
+bad["offence"] = bad["offence"].astype(object)
+bad.loc[(bad["case_id"] == ids[0]) & (bad["event"] == "recorded"), "offence"] = "stalking (s2a)"
+bad.loc[(bad["case_id"] == ids[1]) & (bad["event"] == "court_outcome"), "timestamp"] = bad.loc[bad["case_id"] == ids[1], "timestamp"].min()
+bad = pd.concat([bad, bad[(bad["case_id"] == ids[2]) & (bad["event"] == "reported")]])
+checked = validate_events(bad, as_of=data.as_of)
+print(checked.problems[["rule", "n_rows", "example_case_ids", "message"]].to_string(index=False))
+print(f"\nrows in: {checked.n_rows_in}, valid: {len(checked.valid)}, excluded: {len(checked.excluded)}")
+print(checked.excluded.groupby("reason").size().to_string())
+
+# %% [markdown]
+# ## The case table
+# `to_cases` turns the event log into one row per case: the stage reached on the nested funnel
+# (reported → recorded as stalking → suspect identified → charged → prosecuted → convicted of stalking), where
+# and why the case left, days from report to each event, SPO timeliness flags and breaches. Cases with no
+# closing outcome by the extraction date are **open** (right-censored), not losses.
+
+# %%
+cases = data.cases
+print(f"{len(cases):,} cases, {len(cases.columns)} columns\n")
+print(cases.groupby(["stage_reached", "status"], observed=True).size().unstack(fill_value=0).to_string())
+
+# %%
+print(cases["exit_reason"].value_counts().rename("cases").to_frame()
+      .assign(share=lambda d: (d["cases"] / len(cases)).map("{:.3f}".format)).to_string())
+
+# %%
+print(cases[["spo_interim_applied", "spo_interim_timely", "spo_full_applied", "spo_full_timely",
+             "spo_granted"]].sum().rename("cases").to_string())
+print(f"\ncases with 2+ order breaches: {(cases['n_breaches'] >= 2).sum():,}")
