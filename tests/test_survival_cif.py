@@ -154,6 +154,12 @@ def test_float_times_and_string_causes_match_integer_path(synth):
     np.testing.assert_allclose(a.estimate, b.estimate, atol=1e-14)
     np.testing.assert_allclose(a.se, b.se, atol=1e-14)
     assert a.cause.unique().tolist() == ["a", "b", "c"]
+    c = cumulative_incidence(synth.time + 0.5, synth.status, entry=synth.entry + 0.5)  # float times, int codes
+    pd.testing.assert_frame_equal(c.drop(columns="time"), b.drop(columns="time"), rtol=1e-13, atol=1e-15)
+    d = cumulative_incidence(synth.time + 0.5, synth.status + 10, censor_code=10)  # codes not starting at 0
+    e = cumulative_incidence(synth.time, synth.status)
+    np.testing.assert_allclose(d.se, e.se, atol=1e-15)
+    assert d.cause.unique().tolist() == [11, 12, 13]
 
 
 def test_causes_order_and_unobserved_cause():

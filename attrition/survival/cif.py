@@ -87,8 +87,8 @@ def _check_inputs(durations, events, weights, entry):
     return t, w, e
 
 
-def _event_codes(events, n: int, causes, censor_code):
-    """Map events to integer codes: 0 = censored, 1..K = causes. Returns (codes, causes list)."""
+def _event_values(events, n: int, censor_code) -> np.ndarray:
+    """Validated event values as a 1-d numpy array (bools and integral floats become int64)."""
     if isinstance(events, (pd.Series, pd.Index, pd.Categorical)):
         ev = pd.Series(events)
         if isinstance(ev.dtype, pd.CategoricalDtype):
@@ -99,10 +99,10 @@ def _event_codes(events, n: int, causes, censor_code):
         values = np.asarray(events)
         if values.ndim != 1:
             values = values.reshape(-1)
-        isna = pd.isna(values) if values.dtype.kind in "fcOUSMm" else np.zeros(values.shape, bool)
+        isna = pd.isna(values) if values.dtype.kind in "fcOUSMm" else None
     if values.shape[0] != n:
         raise DataValidationError(f"events has {values.shape[0]} values but durations has {n}")
-    if np.any(isna):
+    if isna is not None and np.any(isna):
         i = int(np.flatnonzero(isna)[0])
         raise DataValidationError(
             f"events has {int(np.sum(isna))} missing value(s) (first at row {i}); code censored rows "
@@ -119,23 +119,14 @@ def _event_codes(events, n: int, causes, censor_code):
             f"events are not numeric but censor_code={censor_code!r}; pass the label used for censored "
             "rows, e.g. censor_code='censored'"
         )
+    return values
 
-    direct = None  # integer fast path: codes = lookup_full[values - vmin]
-    if values.dtype.kind in "iu" and values.size:
-        vmin, vmax = int(values.min()), int(values.max())
-        if vmax - vmin <= 4 * n + 1024:
-            off = values if vmin == 0 else values.astype(np.int64) - vmin
-            present = np.bincount(off, minlength=vmax - vmin + 1) > 0
-            uniq = (np.flatnonzero(present) + vmin).tolist()
-            direct = (off, present)
-        else:
-            uniq, raw_codes = np.unique(values, return_inverse=True)
-            uniq = uniq.tolist()
-    else:
-        raw_codes, uniq_idx = pd.factorize(values, sort=True)
-        uniq = list(uniq_idx.tolist() if hasattr(uniq_idx, "tolist") else uniq_idx)
-    if direct is not None and causes is not None:
-        raw_codes = (np.cumsum(direct[1]) - 1)[direct[0]]
+
+def _resolve_causes(uniq: list, causes, censor_code, first_row):
+    """Cause list and a lookup (len(uniq),) from observed values to codes 0 (censored) / 1..K.
+
+    ``first_row(value)`` gives the first row holding a value (only used for error messages).
+    """
     observed_causes = [u for u in uniq if u != censor_code]
     if causes is None:
         cause_list = observed_causes
@@ -147,8 +138,7 @@ def _event_codes(events, n: int, causes, censor_code):
             raise DataValidationError(f"causes has duplicates: {cause_list!r}")
         unknown = [u for u in observed_causes if u not in cause_list]
         if unknown:
-            raw_unknown = np.array([uniq.index(u) for u in unknown])
-            i = int(np.flatnonzero(np.isin(raw_codes, raw_unknown))[0])
+            i = min(first_row(u) for u in unknown)
             raise DataValidationError(
                 f"events has value(s) {unknown!r} that are neither censor_code={censor_code!r} nor in "
                 f"causes={cause_list!r} (first at row {i}); add them to causes or recode them"
@@ -156,13 +146,44 @@ def _event_codes(events, n: int, causes, censor_code):
     lookup = np.zeros(len(uniq), dtype=np.int64)
     for j, u in enumerate(uniq):
         lookup[j] = 0 if u == censor_code else cause_list.index(u) + 1
-    if direct is not None:
-        off, present = direct
+    return cause_list, lookup
+
+
+def _small_int_range(values) -> tuple[int, int] | None:
+    """(min, max) if values are integers spanning at most 64 values, else None."""
+    if values.dtype.kind in "iu" and values.size:
+        vmin, vmax = int(values.min()), int(values.max())
+        if vmax - vmin < 64:
+            return vmin, vmax
+    return None
+
+
+def _event_codes(events, n: int, causes, censor_code):
+    """Map events to integer codes: 0 = censored, 1..K = causes. Returns (codes, causes list)."""
+    values = _event_values(events, n, censor_code)
+
+    def first_row(u):
+        return int(np.flatnonzero(values == u)[0])
+
+    rng = _small_int_range(values)
+    if rng is not None:
+        vmin, vmax = rng
+        off = values if vmin == 0 else values.astype(np.int64) - vmin
+        present = np.bincount(off, minlength=vmax - vmin + 1) > 0
+        uniq = (np.flatnonzero(present) + vmin).tolist()
+        cause_list, lookup = _resolve_causes(uniq, causes, censor_code, first_row)
         full = np.zeros(present.shape[0], dtype=np.int64)
         full[present] = lookup
         if np.array_equal(full, np.arange(full.shape[0])):
             return off, cause_list
         return full[off], cause_list
+    if values.dtype.kind in "iu":
+        uniq, raw_codes = np.unique(values, return_inverse=True)
+        uniq = uniq.tolist()
+    else:
+        raw_codes, uniq_idx = pd.factorize(values, sort=True)
+        uniq = list(uniq_idx.tolist() if hasattr(uniq_idx, "tolist") else uniq_idx)
+    cause_list, lookup = _resolve_causes(uniq, causes, censor_code, first_row)
     codes = lookup[raw_codes] if len(uniq) else np.zeros(n, np.int64)
     return codes, cause_list
 
@@ -186,6 +207,42 @@ def _time_index(t: np.ndarray):
     return grid, inv, None
 
 
+def _int_day_counts(t, codes, C: int, weights: list, chunk: int = 1 << 16):
+    """Count rows per (integer day, code) in one cache-friendly pass, or None if times are not
+    integer days in a modest range.
+
+    Returns ``(grid, tab, wtabs)``: distinct days (T,), unweighted counts (T, C) and one (T, C)
+    table per array in ``weights``.
+    """
+    n = t.shape[0]
+    tmin, tmax = float(t.min()), float(t.max())
+    span = 4 * n + 100_000
+    if tmax - tmin > span:
+        return None
+    base = 0 if (0 <= tmin and tmax <= span) else int(tmin)
+    R = int(tmax) - base + 1
+    size = R * C
+    if size > chunk:  # tables too big to re-add per chunk: one chunk
+        chunk = n
+    is_int = t.dtype.kind in "iu"
+    tab = np.zeros(size, dtype=np.int64)
+    wtabs = [np.zeros(size) for _ in weights]
+    for i in range(0, n, chunk):
+        tc = t[i:i + chunk]
+        ti = tc if is_int else tc.astype(np.int64)
+        if not is_int and not np.array_equal(ti, tc):
+            return None
+        key = ti * C if base == 0 else (ti - base) * C
+        key += codes[i:i + chunk]
+        tab += np.bincount(key, minlength=size)
+        for wt, v in zip(wtabs, weights, strict=True):
+            wt += np.bincount(key, weights=v[i:i + chunk], minlength=size)
+    tab = tab.reshape(R, C)
+    present = tab.sum(axis=1) > 0
+    grid = (np.flatnonzero(present) + base).astype(float)
+    return grid, tab[present], [m.reshape(R, C)[present] for m in wtabs]
+
+
 def _safe_div(a, b):
     a = np.asarray(a, dtype=float)
     b = np.broadcast_to(np.asarray(b, dtype=float), np.broadcast_shapes(np.shape(a), np.shape(b)))
@@ -197,45 +254,70 @@ def _safe_div(a, b):
 # ----------------------------------------------------------------------------------------------
 # core: one group
 # ----------------------------------------------------------------------------------------------
-def _aj_core(t, codes, K, w, e, weight_type="frequency"):
+def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
     """Aalen–Johansen CIFs, KM and their IJ variances on the grid of distinct exit times.
 
+    ``codes`` are in [0, C). Without ``resolve`` they are final (0 = censored, 1..C-1 = causes);
+    with it they are raw values and ``resolve(present)`` (present: bool (C,), values that occur)
+    returns ``(P, cause_list)`` with P a (C, K+1) 0/1 matrix collapsing raw columns to codes, so
+    the value check shares the single counting pass.
+
     Returns a dict of arrays: time (T,), at_risk (T,), n_event (T, K), cif (T, K), var_cif (T, K),
-    surv (T,), var_surv (T,).
+    surv (T,), var_surv (T,), and ``causes`` when ``resolve`` was given.
     """
-    grid, x, raw = _time_index(t)
-    K1 = K + 1
-    if x is None:  # integer days: count over raw days, then keep the days that occur
-        off, R = raw
-        key = off * K1
-        key += codes
-        tab = np.bincount(key, minlength=R * K1).reshape(R, K1)
-        present = tab.sum(axis=1) > 0
-        grid = (np.flatnonzero(present) + grid).astype(float)
-        if e is not None:
-            x = (np.cumsum(present) - 1)[off]
-    T = grid.shape[0]
-    if x is None:
-
-        def count(v):
-            if v is None:
-                return tab[present]
-            return np.bincount(key, weights=v, minlength=R * K1).reshape(R, K1)[present]
+    wt = None if w is None else (w if weight_type == "frequency" else w * w)  # IJ weight of a row
+    fused = _int_day_counts(t, codes, C, [w, wt] if w is not None else []) if e is None else None
+    causes_out = None
+    if fused is not None:  # integer days, no delayed entry: one cache-friendly pass did all counting
+        grid, tab, wtabs = fused
+        P = None
+        if resolve is not None:
+            P, causes_out = resolve(tab.sum(axis=0) > 0)
+            tab = tab @ P
+            wtabs = [m @ P for m in wtabs]
+        cnt = (tab if w is None else wtabs[0]).astype(float)
+        cnt2 = cnt if (w is None or weight_type == "frequency") else wtabs[1]
+        K = cnt.shape[1] - 1
+        T = grid.shape[0]
     else:
-        key = x * K1 + codes
+        grid, x, raw = _time_index(t)
+        tab = None
+        if x is None:  # integer days: count over raw days, then keep the days that occur
+            off, R = raw
+            key = off * C
+            key += codes
+            tab = np.bincount(key, minlength=R * C).reshape(R, C)
+            present = tab.sum(axis=1) > 0
+            grid = (np.flatnonzero(present) + grid).astype(float)
+            tab = tab[present]
+            if e is not None:
+                x = (np.cumsum(present) - 1)[off]
+        T = grid.shape[0]
+        if raw is not None:  # key is over raw days
 
-        def count(v):
-            return np.bincount(key, weights=v, minlength=T * K1).reshape(T, K1)
-    cnt = count(w).astype(float)
-    if w is None:
-        cnt2 = cnt
-        wt = None  # weight of each subject in the IJ sum (1)
-    elif weight_type == "frequency":
-        cnt2 = cnt
-        wt = w
-    else:  # sampling weights: sum_i (w_i U_i)^2
-        wt = w * w
-        cnt2 = count(wt)
+            def count_raw(v):
+                if v is None:
+                    return tab
+                return np.bincount(key, weights=v, minlength=R * C).reshape(R, C)[present]
+        else:
+            key = x * C + codes
+
+            def count_raw(v):
+                return np.bincount(key, weights=v, minlength=T * C).reshape(T, C)
+        if resolve is None:
+            count = count_raw
+        else:
+            if tab is None:
+                tab = count_raw(None)
+            P, causes_out = resolve(tab.sum(axis=0) > 0)
+
+            def count(v):
+                return count_raw(v) @ P
+            tab = tab @ P
+        K = (C if resolve is None else P.shape[1]) - 1
+        cnt = (tab if (w is None and tab is not None) else count(w)).astype(float)
+        cnt2 = cnt if (w is None or weight_type == "frequency") else count(wt)
+    K1 = K + 1
 
     exits = cnt.sum(axis=1)
     if e is None:
@@ -335,7 +417,7 @@ def _aj_core(t, codes, K, w, e, weight_type="frequency"):
     var_surv[var_surv < 0] = 0.0
     return {
         "time": grid, "at_risk": Y, "n_event": D, "n_censor": Dc,
-        "cif": F, "var_cif": var_cif, "surv": S, "var_surv": var_surv,
+        "cif": F, "var_cif": var_cif, "surv": S, "var_surv": var_surv, "causes": causes_out,
     }
 
 
@@ -463,10 +545,27 @@ def cumulative_incidence(
     raw_d = durations.to_numpy() if isinstance(durations, (pd.Series, pd.Index)) else np.asarray(durations)
     if raw_d.dtype.kind in "iu":  # integer days: keep them integer (no float round trip)
         t = raw_d.astype(np.int64, copy=False)
-    codes, cause_list = _event_codes(events, n, causes, censor_code)
-    K = len(cause_list)
     lo_name, hi_name = ci_labels(alpha)
     grp = _split_groups(groups, n)
+    resolve = None
+    values = _event_values(events, n, censor_code)
+    small = _small_int_range(values) if grp is None else None
+    if small is not None:  # one counting pass checks the event values too (no separate pass)
+        vmin, vmax = small
+        codes = values if vmin == 0 else values.astype(np.int64) - vmin
+        C = vmax - vmin + 1
+
+        def resolve(present_values):
+            uniq = (np.flatnonzero(present_values) + vmin).tolist()
+            cl, lookup = _resolve_causes(uniq, causes, censor_code, lambda u: int(np.flatnonzero(values == u)[0]))
+            P = np.zeros((C, len(cl) + 1))
+            P[np.flatnonzero(present_values), lookup] = 1.0
+            return P, cl
+
+        cause_list = None
+    else:
+        codes, cause_list = _event_codes(values, n, causes, censor_code)
+        C = len(cause_list) + 1
     parts = []
     if grp is None:
         jobs = [(None, slice(None))]
@@ -477,8 +576,12 @@ def cumulative_incidence(
         jobs = [(glabels[g], order[bounds[g]:bounds[g + 1]]) for g in range(len(glabels))]
     for label, idx in jobs:
         r = _aj_core(
-            t[idx], codes[idx], K, None if w is None else w[idx], None if e is None else e[idx], weight_type
+            t[idx], codes[idx], C, None if w is None else w[idx], None if e is None else e[idx], weight_type,
+            resolve,
         )
+        if resolve is not None:
+            cause_list = r["causes"]
+        K = len(cause_list)
         T = r["time"].shape[0]
         cols = {}
         if K:
