@@ -39,6 +39,9 @@ _SMALL_SAMPLE = ("t", "wild_bootstrap")
 _BOOT_WEIGHTS = ("rademacher", "webb")
 _MEASURES = ("risk_untreated", "risk_treated", "risk_difference", "risk_ratio", "odds_ratio")
 _FEW_CLUSTERS = 3  # fewer exposed (or unexposed) forces than this -> StatisticalWarning
+# fewer adopting forces than this -> StatisticalWarning in the DiD: with 3 adopters the CR1 standard error
+# of the synthetic default data is about a third of the sampling SD (Conley & Taber 2011)
+_FEW_ADOPTERS = 5
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -166,12 +169,14 @@ def _check_exposure(df: pd.DataFrame) -> tuple[int, int]:
     return int((ever == 1).sum()), int((ever == 0).sum())
 
 
-def _warn_few(n_exposed: int, n_unexposed: int, what: str = "forces with an officer") -> None:
-    if n_exposed < _FEW_CLUSTERS or n_unexposed < _FEW_CLUSTERS:
+def _warn_few(n_exposed: int, n_unexposed: int, what: str = "forces with an officer",
+              minimum: int = _FEW_CLUSTERS) -> None:
+    if n_exposed < minimum or n_unexposed < _FEW_CLUSTERS:
         warnings.warn(
             f"Only {n_exposed} {what} and {n_unexposed} without: cluster-robust standard errors are "
             "unreliable (too small) with so few exposed clusters, even with t(G-1) intervals. Treat the "
-            "intervals as optimistic; prefer small_sample='wild_bootstrap' and report the cluster counts.",
+            "intervals as optimistic, report the cluster counts and, where available, compare with "
+            "small_sample='wild_bootstrap'.",
             StatisticalWarning,
             stacklevel=3,
         )
@@ -684,7 +689,9 @@ def officer_did(
     Warns
     -----
     StatisticalWarning
-        Fewer than 3 adopting forces; several adoption years (staggered adoption, see Notes).
+        Fewer than 5 adopting forces (the CR1 standard error is then much too small: with the 3 adopters of
+        the synthetic default data the 95% CI misses the truth); several adoption years (staggered
+        adoption, see Notes).
 
     Notes
     -----
@@ -756,7 +763,7 @@ def officer_did(
             "officer_effect for the cross-sectional comparison."
         )
     n_never = int(df["force"].nunique() - len(first))
-    _warn_few(len(adopt), n_never + len(always), "forces adopting an officer during the data")
+    _warn_few(len(adopt), n_never + len(always), "forces adopting an officer during the data", _FEW_ADOPTERS)
     cohorts = sorted(adopt.unique())
     if len(cohorts) > 1:
         warnings.warn(
