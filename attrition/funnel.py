@@ -168,9 +168,12 @@ class FunnelFitter(BaseFitter):
         (probability a report reaches this stage) with CI. The last stage has no next stage, so its
         ``p_convert``/``se``/CI are NaN. A stage nobody entered has NaN ``p_convert`` (undefined).
     exit_summary_ : pandas.DataFrame
-        Long table (group, stage, reason): ``n`` (exits), ``p_exit`` (P(exit for this reason | entered
-        the stage)) with ``se`` and CI, and ``share`` (share of this stage's exits) with CI.
-        A reason ``"unresolved"`` appears only where cases were still open at the last follow-up time.
+        Long table indexed by (group, stage, reason): ``n`` (exits), ``share`` (share of this stage's
+        exits leaving for this reason) with ``se`` and CI (Wilson; with censoring on the effective number
+        of exits), and ``p_exit`` (P(exit for this reason | entered the stage), the AJ cumulative incidence
+        with censoring) with ``p_exit_se`` and ``p_exit lower/upper`` CI. A reason ``"unresolved"``
+        (``n`` = open cases, no share) appears only where cases were still open at the last follow-up
+        time, so that ``p_convert + sum(p_exit) == 1`` in every stage.
     end_to_end_ : pandas.DataFrame
         Indexed by group: ``estimate`` (P(report reaches the last stage)), ``se``, CI, ``reports``,
         ``reached``.
@@ -731,20 +734,23 @@ class FunnelFitter(BaseFitter):
         slo, shi = wilson_interval(np.nan_to_num(share) * n_exits_eff, n_exits_eff, self.alpha)
         slo = np.where(np.isfinite(share), slo, np.nan)
         shi = np.where(np.isfinite(share), shi, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share_se = np.where(np.isfinite(share), np.sqrt(share * (1 - share) / n_exits_eff), np.nan)
         idx = self._index(labels, self.stages[:K], reasons)
         out = pd.DataFrame({
-            "n": ex.reshape(-1), "p_exit": q.reshape(-1), "se": se_q.reshape(-1), lo_name: qlo.reshape(-1),
-            hi_name: qhi.reshape(-1), "share": share.reshape(-1), f"share {lo_name}": slo.reshape(-1),
-            f"share {hi_name}": shi.reshape(-1),
+            "n": ex.reshape(-1), "share": share.reshape(-1), "se": share_se.reshape(-1),
+            lo_name: slo.reshape(-1), hi_name: shi.reshape(-1),
+            "p_exit": q.reshape(-1), "p_exit_se": se_q.reshape(-1), f"p_exit {lo_name}": qlo.reshape(-1),
+            f"p_exit {hi_name}": qhi.reshape(-1),
         }, index=idx)
         if (res["unres"] > 0).any():
             u, seu = res["unres"], res["se_u"]
             ulo, uhi = _wilson_eff(u, seu, res["n_fb"], self.alpha)
             uidx = self._index(labels, self.stages[:K], [_UNRESOLVED])
             extra = pd.DataFrame({
-                "n": res["open"].reshape(-1), "p_exit": u.reshape(-1), "se": seu.reshape(-1),
-                lo_name: ulo.reshape(-1), hi_name: uhi.reshape(-1), "share": np.nan,
-                f"share {lo_name}": np.nan, f"share {hi_name}": np.nan,
+                "n": res["open"].reshape(-1), "share": np.nan, "se": np.nan, lo_name: np.nan, hi_name: np.nan,
+                "p_exit": u.reshape(-1), "p_exit_se": seu.reshape(-1), f"p_exit {lo_name}": ulo.reshape(-1),
+                f"p_exit {hi_name}": uhi.reshape(-1),
             }, index=uidx)
             extra = extra[(extra["p_exit"] > 0).to_numpy()]
             out = pd.concat([out, extra]).sort_index()
@@ -1000,13 +1006,11 @@ class FunnelFitter(BaseFitter):
         import matplotlib.pyplot as plt
 
         try:
-            from .plotting import GREY, REASON_COLOURS, REASON_LABELS, STAGE_COLOURS
+            from .plotting import REASON_COLOURS, REASON_LABELS
         except ImportError:  # pragma: no cover
             okabe = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
             REASON_COLOURS = {r: okabe[i % 8] for i, r in enumerate(EXIT_REASONS)}
             REASON_LABELS = dict(EXIT_REASONS)
-            STAGE_COLOURS = {s: okabe[0] for s in STAGES}
-            GREY = "#7F7F7F"
         self._check_fitted()
         if group is None:
             summ = self.national_
@@ -1026,8 +1030,11 @@ class FunnelFitter(BaseFitter):
         err = np.vstack([reach - per * summ[f"p_reach {lo_name}"].to_numpy(),
                          per * summ[f"p_reach {hi_name}"].to_numpy() - reach])
         kwargs.setdefault("width", 0.6)
-        kwargs.setdefault("color", [STAGE_COLOURS.get(s, GREY) for s in self.stages])
-        kwargs.setdefault("edgecolor", "none")
+        # reached: hollow outlined bars, so that the only filled colours are the (stable) exit reasons
+        kwargs.setdefault("color", "white")
+        kwargs.setdefault("edgecolor", "#000000")
+        kwargs.setdefault("linewidth", 1.2)
+        kwargs.setdefault("label", "Reached this stage")
         ax.bar(x, reach, **kwargs)
         ax.errorbar(x, reach, yerr=err, fmt="none", ecolor="#000000", elinewidth=1, capsize=3)
         bottom = reach[1:].copy()
@@ -1047,14 +1054,16 @@ class FunnelFitter(BaseFitter):
             seen.add(reason)
             bottom += vals
         for xi, r in zip(x, reach):
-            ax.text(xi, r, f"{r:,.0f}", ha="center", va="bottom", fontsize="small")
+            ax.text(xi + 0.32, r, f"{r:,.0f}", ha="left", va="center", fontsize="small",
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
         ax.set_xticks(x)
         ax.set_xticklabels([STAGE_LABELS[s] for s in self.stages], rotation=20, ha="right")
         ax.set_xlabel("Stage")
         ax.set_ylabel(f"Expected number per {per:,} reports")
         title = "Stalking attrition funnel"
         ax.set_title(title + (f": {name}" if name else ""))
-        ax.legend(title="Lost at previous stage", fontsize="x-small", title_fontsize="small", loc="upper right")
+        ax.legend(title="Lost at the previous stage", fontsize="x-small", title_fontsize="small",
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return ax
 
 

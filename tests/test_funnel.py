@@ -81,12 +81,13 @@ def test_hand_built_funnel_exact():
     ex = f.exit_summary_.loc[("all", "suspect_identified")]
     row = ex.loc["victim_not_supporting"]
     assert row["n"] == 20 and row["p_exit"] == pytest.approx(20 / 45) and row["share"] == pytest.approx(20 / 36)
+    assert row["se"] == pytest.approx(np.sqrt(20 / 36 * 16 / 36 / 36))
     lo, hi = _wilson(20, 45)
-    assert (row["lower 95%"], row["upper 95%"]) == pytest.approx((lo, hi), rel=1e-12)
+    assert (row["p_exit lower 95%"], row["p_exit upper 95%"]) == pytest.approx((lo, hi), rel=1e-12)
     lo, hi = _wilson(20, 36)
-    assert (row["share lower 95%"], row["share upper 95%"]) == pytest.approx((lo, hi), rel=1e-12)
+    assert (row["lower 95%"], row["upper 95%"]) == pytest.approx((lo, hi), rel=1e-12)
     assert ex.loc["no_suspect", "n"] == 0 and ex.loc["no_suspect", "p_exit"] == 0
-    assert ex.loc["no_suspect", "lower 95%"] == 0 and ex.loc["no_suspect", "upper 95%"] == pytest.approx(_wilson(0, 45)[1])
+    assert ex.loc["no_suspect", "lower 95%"] == 0 and ex.loc["no_suspect", "upper 95%"] == pytest.approx(_wilson(0, 36)[1])
     # shares add to one, probabilities to 1 - p_convert
     g = f.exit_summary_.groupby(level=["group", "stage"], observed=True)
     np.testing.assert_allclose(g["share"].sum().to_numpy(), 1.0)
@@ -184,7 +185,8 @@ def test_open_cases_long_run_equals_cumulative_incidence(censored):
         ex = f.exit_summary_.loc[("all", STAGES[k])]
         for r in last.index.drop("converted"):
             assert ex.loc[r, "p_exit"] == pytest.approx(last.loc[r, "estimate"], abs=1e-12)
-            assert ex.loc[r, "se"] == pytest.approx(last.loc[r, "se"], abs=1e-12)
+            assert ex.loc[r, "p_exit_se"] == pytest.approx(last.loc[r, "se"], abs=1e-12)
+        assert row["p_convert"] + ex["p_exit"].sum() == pytest.approx(1.0, abs=1e-12)
         # open cases are censored, not losses: the estimate exceeds converted / entered where cases are open
         if row["open"] > 0:
             assert row["p_convert"] >= row["converted"] / row["entered"] - 1e-12
