@@ -610,17 +610,28 @@ class FunnelFitter(BaseFitter):
         tables, priors = [], {}
         pa = np.zeros((res["G"], K))
         pb = np.zeros((res["G"], K))
+        empty = []
         for j in range(K):  # one beta-binomial fit per stage
             n_eff = np.where(res["method"][:, j] == "aalen-johansen", _n_eff(p[:, j], se[:, j], nfb[:, j]), nfb[:, j])
             n_eff = np.where(np.isfinite(p[:, j]), n_eff, 0.0)
             x_eff = np.where(n_eff > 0, np.nan_to_num(p[:, j]) * n_eff, 0.0)
-            t = _pooling.pool_proportions(x_eff, n_eff, labels=self.groups_, alpha=self.alpha)
+            prior = None
+            if not (n_eff > 0).any():  # nobody entered this stage in any group: nothing to learn from
+                empty.append(self.stages[j])
+                prior = _pooling.BetaPrior(a=1.0, b=1.0, mean=0.5, kappa=2.0, sd=float(np.sqrt(1 / 12)),
+                                           loglik=0.0, at_bound=True)
+            t = _pooling.pool_proportions(x_eff, n_eff, labels=self.groups_, alpha=self.alpha, prior=prior)
             priors[self.stages[j]] = t.attrs["prior"]
             pa[:, j], pb[:, j] = t["post_a"].to_numpy(), t["post_b"].to_numpy()
             t = t.reset_index()
             t.insert(1, "stage", self.stages[j])
             t.attrs = {}
             tables.append(t)
+        if empty:
+            warnings.warn(
+                f"no group has cases entering stage(s) {empty}: their pooled rates are the uniform Beta(1, 1) "
+                "prior", StatisticalWarning, stacklevel=3,
+            )
         pooled = pd.concat(tables, ignore_index=True)
         pooled["stage"] = pd.Categorical(pooled["stage"], categories=list(self.stages), ordered=True)
         self.pooled_ = pooled.set_index(["group", "stage"]).sort_index(level=0, sort_remaining=False)

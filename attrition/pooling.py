@@ -277,8 +277,9 @@ def posterior_product(post_a, post_b, *, n_draws: int = 4000, alpha: float = 0.0
     b = np.atleast_2d(np.asarray(post_b, float))
     G, S = a.shape
     logprod = np.zeros((G, n_draws))
-    for s in range(S):  # a handful of stages, each vectorised over groups x draws
-        logprod += np.log(rng.beta(a[:, s : s + 1], b[:, s : s + 1], size=(G, n_draws)))
+    with np.errstate(divide="ignore"):  # a draw of exactly 0 (tiny a) gives log 0 = -inf -> product 0
+        for s in range(S):  # a handful of stages, each vectorised over groups x draws
+            logprod += np.log(rng.beta(a[:, s : s + 1], b[:, s : s + 1], size=(G, n_draws)))
     draws = np.exp(logprod)
     mean = np.prod(a / (a + b), axis=1)
     lower, upper = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=1)

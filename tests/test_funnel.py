@@ -436,3 +436,38 @@ def test_ci_coverage_on_synthetic_subsamples():
         total += int(ok.sum())
     coverage = hits / total
     assert 0.93 <= coverage <= 0.97, coverage
+
+
+@pytest.mark.slow
+def test_ci_coverage_with_open_cases():
+    """With ~5% of cases still open (early extraction), the Aalen-Johansen stage estimates and their
+    n_eff-Wilson intervals cover the full-follow-up value of the same cases (observed 0.95-0.97)."""
+    from attrition.synthetic import simulate
+
+    d = simulate(n_cases=100_000, random_state=11)
+    early = to_cases(d.events, as_of="2022-09-30")
+    assert 0.03 < (early["status"] == "open").mean() < 0.10
+    full = d.cases.set_index("case_id").loc[early["case_id"]].reset_index()
+    truth = FunnelFitter().fit(full).summary.loc["all", "p_convert"].to_numpy()[:5]
+    rng = np.random.default_rng(7)
+    hits, total = 0, 0
+    for _ in range(120):  # replications
+        f = FunnelFitter().fit(early.iloc[rng.choice(len(early), size=3000, replace=False)])
+        assert (f.method_["method"] == "aalen-johansen").sum() >= 2
+        s = f.summary.loc["all"]
+        lo, hi = s["lower 95%"].to_numpy()[:5], s["upper 95%"].to_numpy()[:5]
+        hits += int(np.sum((lo <= truth) & (truth <= hi)))
+        total += 5
+    coverage = hits / total
+    assert 0.93 <= coverage <= 0.98, coverage
+
+
+def test_pooling_when_nobody_reaches_a_stage():
+    rows = [r for r in HAND if r[0] in ("reported", "recorded_stalking", "suspect_identified")]
+    a = _agg(rows, extra={"force": "Kent"})
+    b = _agg(rows, extra={"force": "Essex"})
+    with pytest.warns(StatisticalWarning, match=r"no group has cases entering stage\(s\) \['charged', 'prosecuted'\]"):
+        f = FunnelFitter().fit(pd.concat([a, b], ignore_index=True), by="force", weights="count")
+    assert f.end_to_end_["estimate"].tolist() == [0.0, 0.0]
+    assert f.end_to_end_["upper 95%"].gt(0).all()  # Wilson upper bound on 0 of 85 reports
+    assert f.pooled_.loc[("Kent", "charged"), "pooled"] == pytest.approx(0.5)
