@@ -93,6 +93,18 @@ def _codes(series: pd.Series, categories) -> tuple[np.ndarray, np.ndarray]:
     return pd.Categorical(series, categories=list(categories)).codes.astype(np.int64), isna
 
 
+def _public_last(t, codes, K, w, alpha):
+    """Value at the last time of every cause's CIF and of overall survival, with IJ se, via the public
+    :func:`attrition.survival.cumulative_incidence` (codes: 0 censored, 1..K causes)."""
+    from .survival import cumulative_incidence
+
+    causes = list(range(1, K + 1))
+    cif = cumulative_incidence(t, codes, weights=w, causes=causes, alpha=alpha, include_survival=True)
+    last = cif.groupby("cause", sort=False).tail(1).set_index("cause")
+    return (last.loc[causes, "estimate"].to_numpy(float), last.loc[causes, "se"].to_numpy(float),
+            float(last.loc["survival", "estimate"]), float(last.loc["survival", "se"]))
+
+
 def _aj_last_core():
     """``f(t, codes, K, w, alpha) -> (cif (K,), se (K,), surv, se_surv)`` at the last time.
 
@@ -104,16 +116,7 @@ def _aj_last_core():
     except ImportError:  # pragma: no cover - engine renamed: use the public function
         _aj_core = None
 
-    from .survival import cumulative_incidence
-
-    def public(t, codes, K, w, alpha):
-        cif = cumulative_incidence(t, codes, weights=w, causes=list(range(1, K + 1)), alpha=alpha,
-                                   include_survival=True)
-        last = cif.groupby("cause", sort=False).tail(1).set_index("cause")
-        causes = list(range(1, K + 1))
-        return (last.loc[causes, "estimate"].to_numpy(float), last.loc[causes, "se"].to_numpy(float),
-                float(last.loc["survival", "estimate"]), float(last.loc["survival", "se"]))
-
+    public = _public_last
     if _aj_core is None:  # pragma: no cover
         return public
     import inspect
@@ -671,7 +674,6 @@ class FunnelFitter(BaseFitter):
 
     def _build_tables(self):
         res = self._res
-        lo_name, hi_name = self.ci_labels
         self.end_to_end_ = self._e2e_frame(res, self.groups_)
         self._summary = self._summary_frame(res, self.groups_)
         self.exit_summary_ = self._exit_frame(res, self.groups_)
@@ -689,7 +691,6 @@ class FunnelFitter(BaseFitter):
             self.national_ = self._summary.droplevel("group")
             self.national_end_to_end_ = self.end_to_end_.iloc[0]
             self.national_exit_summary_ = self.exit_summary_.droplevel("group")
-        del lo_name, hi_name
 
     def _e2e_frame(self, res, labels):
         lo_name, hi_name = self.ci_labels
@@ -703,7 +704,6 @@ class FunnelFitter(BaseFitter):
     def _summary_frame(self, res, labels):
         lo_name, hi_name = self.ci_labels
         G, S = res["entered"].shape
-        K = S - 1
         nanK = np.full((G, 1), np.nan)
         p = np.hstack([res["p"], nanK])
         se = np.hstack([res["se"], nanK])
@@ -724,7 +724,6 @@ class FunnelFitter(BaseFitter):
             "p_reach_se": pr_se.reshape(-1), f"p_reach {lo_name}": rlo.reshape(-1),
             f"p_reach {hi_name}": rhi.reshape(-1),
         }, index=idx)
-        del K
         return out
 
     def _exit_frame(self, res, labels):

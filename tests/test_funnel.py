@@ -471,3 +471,14 @@ def test_pooling_when_nobody_reaches_a_stage():
     assert f.end_to_end_["estimate"].tolist() == [0.0, 0.0]
     assert f.end_to_end_["upper 95%"].gt(0).all()  # Wilson upper bound on 0 of 85 reports
     assert f.pooled_.loc[("Kent", "charged"), "pooled"] == pytest.approx(0.5)
+
+
+def test_public_cumulative_incidence_path_gives_the_same_numbers(censored, monkeypatch):
+    fast = FunnelFitter().fit(censored)
+    import attrition.funnel as funnel_module
+
+    # force the public cumulative_incidence path (instead of its engine)
+    monkeypatch.setattr(funnel_module, "_aj_last_core", lambda: funnel_module._public_last)
+    slow = FunnelFitter().fit(censored)
+    pd.testing.assert_frame_equal(fast.summary, slow.summary, rtol=1e-12)
+    pd.testing.assert_frame_equal(fast.exit_summary_, slow.exit_summary_, rtol=1e-12)
