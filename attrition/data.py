@@ -188,6 +188,33 @@ class _Problems:
         return pd.DataFrame(self.rows, columns=cols)
 
 
+def _factorize_stripped(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes into distinct stripped text values; empty text and missing values get code -1."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniq = s.cat.codes.to_numpy(), s.cat.categories
+    else:
+        codes, uniq = pd.factorize(s)
+    text = pd.Index(uniq, dtype=object).map(lambda v: str(v).strip())
+    empty = np.asarray(text == "", dtype=bool) if len(text) else np.zeros(0, bool)
+    # merge values that are equal once stripped
+    codes2, uniq2 = pd.factorize(text)
+    remap = np.where(empty, -1, codes2)
+    out = np.where(codes >= 0, remap[np.maximum(codes, 0)] if len(remap) else -1, -1)
+    keep = pd.Index(uniq2, dtype=object)
+    return out, keep
+
+
+def _recode(codes, uniq, allowed, P, rule, column, message) -> pd.Categorical:
+    """Categorical with the standard's categories; values outside them are reported under ``rule``."""
+    idx = pd.Index(list(allowed)).get_indexer(uniq) if len(uniq) else np.zeros(0, np.int64)
+    bad_u = idx < 0
+    if bad_u.any():
+        bad = (codes >= 0) & bad_u[np.maximum(codes, 0)]
+        P.add(rule, column, bad, message.format(vals=sorted(map(str, uniq[bad_u]))[:5]))
+    new = np.where(codes >= 0, idx[np.maximum(codes, 0)] if len(idx) else -1, -1)
+    return pd.Categorical.from_codes(new, categories=list(allowed))
+
+
 def _first_time(codes, ts, mask, n) -> np.ndarray:
     """Earliest timestamp (int64 ns, NaT as min int) per case among rows in ``mask``."""
     out = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
@@ -228,44 +255,62 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     notes: list[str] = []
     P = _Problems(df)
 
-    # ---- required values
+    # Columns are cleaned on their distinct values (factorize once, work on the few uniques), so a
+    # million-row log costs a few hash passes, not per-row string operations.
+    # ---- required values and vocabularies
+    clean: dict[str, tuple[np.ndarray, pd.Index]] = {}
+    for c in ("case_id", "force", "event", *S.ENUMS):
+        if c in clean or c not in df.columns:
+            continue
+        codes, uniq = _factorize_stripped(df[c]) if c != "case_id" else (None, None)
+        clean[c] = (codes, uniq)
     for c in S.REQUIRED_COLUMNS:
-        miss = df[c].isna().to_numpy()
-        if c != "timestamp":
-            miss |= df[c].astype("string").str.strip().fillna("").eq("").to_numpy()
+        if c == "timestamp":
+            miss = df[c].isna().to_numpy()
+        elif c == "case_id":
+            miss = df[c].isna().to_numpy() | df[c].astype(str).str.strip().eq("").to_numpy() if df[c].dtype == object \
+                else df[c].isna().to_numpy()
+        else:
+            miss = clean[c][0] < 0
         P.add("missing_value", c, miss, f"'{c}' is required on every row")
 
     # ---- event vocabulary
-    ev = df["event"].astype("string").str.strip()
-    unknown_ev = ev.notna() & ~ev.isin(S.EVENTS)
-    if unknown_ev.any():
-        vals = sorted(pd.unique(ev[unknown_ev]))[:5]
-        P.add("unknown_event", "event", unknown_ev, f"unknown event(s) {vals}; allowed: {list(S.EVENTS)}")
-    df["event"] = ev
+    codes, uniq = clean["event"]
+    df["event"] = _recode(codes, uniq, S.EVENTS, P, "unknown_event", "event",
+                          "unknown event(s) {vals}; allowed: " + str(list(S.EVENTS)))
 
     # ---- forces
-    raw_force = df["force"].astype("string").str.strip()
-    official = normalise_force_names(raw_force)
-    territorial = set(load_force_table()["force"])
-    bad_force = raw_force.notna() & ~official.isin(territorial).fillna(False)
-    if bad_force.any():
-        vals = sorted(pd.unique(raw_force[bad_force]))[:5]
-        P.add("unknown_force", "force", bad_force,
+    codes, uniq = clean["force"]
+    official = normalise_force_names(pd.Series(uniq, dtype=object))
+    force_names = sorted(load_force_table()["force"])
+    known = official.isin(force_names).fillna(False).to_numpy()
+    bad_u = ~known
+    if bad_u.any():
+        bad_rows = (codes >= 0) & bad_u[np.maximum(codes, 0)]
+        vals = sorted(uniq[bad_u])[:5]
+        P.add("unknown_force", "force", bad_rows,
               f"force name(s) {vals} match no territorial force of England and Wales (see attrition.forces)")
-    changed = raw_force.notna() & official.notna() & (raw_force != official)
-    if changed.any():
-        notes.append(f"{int(changed.sum()):,} force name(s) normalised to official names "
-                     f"(e.g. {raw_force[changed].iloc[0]!r} -> {official[changed].iloc[0]!r})")
-    df["force"] = official.where(official.notna(), raw_force)
+    changed_u = known & (official.fillna("").to_numpy(dtype=object) != uniq.to_numpy(dtype=object))
+    if changed_u.any():
+        n_changed = int(np.isin(codes, np.flatnonzero(changed_u)).sum())
+        k = int(np.flatnonzero(changed_u)[0])
+        notes.append(f"{n_changed:,} force name(s) normalised to official names (e.g. {uniq[k]!r} -> {official.iloc[k]!r})")
+    target = np.where(known, pd.Index(force_names).get_indexer(official.fillna("")), -1)
+    df["force"] = pd.Categorical.from_codes(np.where(codes >= 0, target[np.maximum(codes, 0)], -1), categories=force_names)
 
-    # ---- timestamps
+    # ---- timestamps (parsed once per distinct value: daily data repeat dates a lot)
     raw_ts = df["timestamp"]
     if not pd.api.types.is_datetime64_any_dtype(raw_ts):
-        ts = pd.to_datetime(raw_ts.astype("string").str.strip(), errors="coerce", format="ISO8601")
+        tcodes, tuniq = pd.factorize(raw_ts)
+        parsed = pd.to_datetime(pd.Index(tuniq).astype(str).str.strip(), errors="coerce", format="ISO8601")
+        if getattr(parsed, "tz", None) is not None:
+            parsed = parsed.tz_convert("Europe/London").tz_localize(None)
+        pv = parsed.to_numpy().astype("datetime64[ns]")
+        ts = pd.Series(np.where(tcodes >= 0, pv[np.maximum(tcodes, 0)], np.datetime64("NaT")), index=df.index)
     else:
         ts = raw_ts
-    if getattr(ts.dt, "tz", None) is not None:
-        ts = ts.dt.tz_convert("Europe/London").dt.tz_localize(None)
+        if getattr(ts.dt, "tz", None) is not None:
+            ts = ts.dt.tz_convert("Europe/London").dt.tz_localize(None)
     ts = ts.astype("datetime64[ns]")
     P.add("unparseable_timestamp", "timestamp", ts.isna() & raw_ts.notna(),
           "timestamp is not an ISO 8601 date or date-time (e.g. 2022-05-04 or 2022-05-04T13:20)")
@@ -278,52 +323,61 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
 
     # ---- categorical details
     for c, allowed in S.ENUMS.items():
-        if c in ("event",):
+        if c == "event":
             continue
-        vals = df[c].astype("string").str.strip()
-        bad = vals.notna() & ~vals.isin(allowed)
-        if bad.any():
-            P.add("unknown_code", c, bad, f"value(s) {sorted(pd.unique(vals[bad]))[:5]} not in {list(allowed)}")
-        df[c] = vals
+        codes, uniq = clean[c]
+        df[c] = _recode(codes, uniq, allowed, P, "unknown_code", c, "value(s) {vals} not in " + str(list(allowed)))
 
-    # ---- outcome codes
-    raw_oc = df["outcome_code"]
-    oc = pd.to_numeric(raw_oc, errors="coerce")
-    bad_oc = raw_oc.notna() & (oc.isna() | (oc % 1 != 0) | (oc < 0) | (oc > 22))
+    # ---- outcome codes (on distinct values)
+    ocodes, ouniq = pd.factorize(df["outcome_code"])
+    onum = pd.to_numeric(pd.Series(ouniq, dtype=object), errors="coerce").to_numpy(dtype=float)
+    bad_u = np.isnan(onum) | (onum % 1 != 0) | (onum < 0) | (onum > 22)
+    bad_oc = (ocodes >= 0) & bad_u[np.maximum(ocodes, 0)] if len(ouniq) else np.zeros(len(df), bool)
     if bad_oc.any():
         P.add("unknown_outcome_code", "outcome_code", bad_oc,
-              f"outcome code(s) {sorted(pd.unique(raw_oc[bad_oc].astype(str)))[:5]} are not Home Office outcome types 0-22")
-    df["outcome_code"] = oc.where(~bad_oc).astype("Int64")
+              f"outcome code(s) {sorted(str(v) for v in pd.Series(ouniq)[bad_u])[:5]} are not Home Office outcome types 0-22")
+    good = (ocodes >= 0) & ~bad_oc
+    vals = np.where(good, onum[np.maximum(ocodes, 0)] if len(ouniq) else 0, 0).astype(np.int64)
+    df["outcome_code"] = pd.arrays.IntegerArray(vals, ~good)
 
-    # ---- required details per event
+    # ---- required details per event (missing in the input, not merely invalid: that is reported above)
+    raw_missing = {c: clean[c][0] < 0 for c in S.ENUMS if c in clean}
+    raw_missing["outcome_code"] = ocodes < 0
+    ev_codes = df["event"].cat.codes.to_numpy()
     for e, cols in S.REQUIRED_DETAILS.items():
         for c in cols:
-            m = (df["event"] == e).fillna(False) & df[c].isna()
+            m = (ev_codes == S.EVENT_RANK[e]) & raw_missing[c]
             P.add("missing_detail", c, m, f"'{e}' events need '{c}'")
 
     # ---- duplicates
     key = ["case_id", "event", "timestamp", *S.DETAIL_COLUMNS]
     dup = df.duplicated(subset=key, keep="first").to_numpy()
     P.add("duplicate_event", None, dup, "the same event appears twice with identical values")
-    once = df["event"].isin(S.ONCE_EVENTS).fillna(False).to_numpy() & ~dup
+    once = np.isin(ev_codes, [S.EVENT_RANK[e] for e in S.ONCE_EVENTS]) & ~dup
     rep = once & df.loc[:, ["case_id", "event"]].duplicated(keep="first").to_numpy()
     P.add("repeated_event", "event", rep,
           f"events that happen once per case ({sorted(S.ONCE_EVENTS)}) appear more than once")
 
     # ---- case-level rules (only on rows whose own fields are usable)
-    usable = df["case_id"].notna().to_numpy() & df["timestamp"].notna().to_numpy() & df["event"].isin(S.EVENTS).fillna(False).to_numpy()
-    codes, _ = pd.factorize(df["case_id"].astype(str))
+    ecode = df["event"].cat.codes.to_numpy()
+    usable = df["case_id"].notna().to_numpy() & df["timestamp"].notna().to_numpy() & (ecode >= 0)
+    codes, _ = pd.factorize(df["case_id"])
     n_cases = codes.max() + 1 if len(codes) else 0
     ts_ns = df["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
-    evv = df["event"].fillna("").to_numpy(dtype=object)
+    E = {e: i for i, e in enumerate(S.EVENTS)}
+    evv = ecode  # compared with E[...] below
     big = np.iinfo(np.int64).max
 
-    nf = df.loc[df["force"].notna()].groupby(codes[df["force"].notna().to_numpy()])["force"].nunique()
-    many = np.zeros(n_cases, bool)
-    many[nf.index[nf.to_numpy() > 1]] = True
+    fcode = df["force"].cat.codes.to_numpy()
+    has_f = (fcode >= 0) & (codes >= 0)
+    fmin = np.full(n_cases, np.iinfo(np.int64).max)
+    fmax = np.full(n_cases, -1)
+    np.minimum.at(fmin, codes[has_f], fcode[has_f])
+    np.maximum.at(fmax, codes[has_f], fcode[has_f])
+    many = (fmax >= 0) & (fmax != fmin)
     P.add("inconsistent_force", "force", many[codes], "a case's events name more than one force")
 
-    is_rep = (evv == "reported") & usable
+    is_rep = (evv == E["reported"]) & usable
     t_rep = _first_time(codes, ts_ns, is_rep, n_cases)
     no_rep = t_rep == big
     P.add("missing_report", "event", no_rep[codes], "the case has no 'reported' event")
@@ -333,16 +387,16 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
 
     def first_of(e):
         if e not in firsts:
-            firsts[e] = _first_time(codes, ts_ns, usable & (evv == e), n_cases)
+            firsts[e] = _first_time(codes, ts_ns, usable & (evv == E[e]), n_cases)
         return firsts[e]
 
     for a, b, why in S.ORDER_RULES:
         ta, tb = first_of(a), first_of(b)
         bad_case = (ta != big) & (tb != big) & (tb < ta)
-        P.add("out_of_order", "timestamp", bad_case[codes] & ((evv == a) | (evv == b)), f"'{b}' before '{a}': {why}")
+        P.add("out_of_order", "timestamp", bad_case[codes] & ((evv == E[a]) | (evv == E[b])), f"'{b}' before '{a}': {why}")
     for a, b, why in S.REQUIRES_RULES:
         bad_case = (first_of(a) != big) & (first_of(b) == big)
-        P.add("missing_prerequisite", "event", bad_case[codes] & (evv == a), f"'{a}' without '{b}': {why}")
+        P.add("missing_prerequisite", "event", bad_case[codes] & (evv == E[a]), f"'{a}' without '{b}': {why}")
 
     problems = P.table()
     bad_rows = P.first_reason.notna().to_numpy()
@@ -367,6 +421,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     """Standard dtypes and order: categoricals for vocabularies, sorted by case, time, event order."""
     for c in _CATEGORY_COLUMNS:
         cats = S.EVENTS if c == "event" else (sorted(load_force_table()["force"]) if c == "force" else S.ENUMS.get(c))
+        if isinstance(df[c].dtype, pd.CategoricalDtype) and list(df[c].cat.categories) == list(cats):
+            continue
         df[c] = pd.Categorical(df[c].astype(object).where(df[c].notna(), None), categories=list(cats))
     df["outcome_code"] = df["outcome_code"].astype("Int64")
     df["timestamp"] = df["timestamp"].astype("datetime64[ns]")
