@@ -2,11 +2,19 @@
 
 Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only when called.
 """
+from .officer import merge_officer, officer_did, officer_effect
 from .plotting import forest_plot, love_plot, plot_risk_curves
+from .power import plot_power_curve, power_curve, power_officer_study
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
 from .sensitivity import e_value, negative_control_check
 
 __all__ = [
+    "officer_effect",
+    "officer_did",
+    "merge_officer",
+    "power_officer_study",
+    "power_curve",
+    "plot_power_curve",
     "PropensityModel",
     "ipw_weights",
     "ipw_effect",
