@@ -81,7 +81,7 @@ DEFAULT_TRUTH: dict = {
     "p_suspect": 0.86,
     "or_suspect_stranger": 0.25,
     # police investigation: baseline cause-specific hazards per day, from suspect identification
-    "hazards": {"charge": 0.00130, "ho15": 0.0076, "ho16": 0.0141, "ho21": 0.00075, "ho8": 0.0005,
+    "hazards": {"charge": 0.00115, "ho15": 0.0076, "ho16": 0.0141, "ho21": 0.00075, "ho8": 0.0005,
                 "ho17": 0.0002, "ho20": 0.00025},
     "hr_charge_risk": (1.0, 1.4, 2.0),       # standard, medium, high
     "hr_withdrawal_risk": (1.0, 1.1, 1.2),
@@ -189,6 +189,9 @@ def _force_table(truth: dict, rng: np.random.Generator) -> pd.DataFrame:
     log_size = np.log(size / np.exp(np.log(size).mean()))
     u_rec = rng.normal(0, truth["force_sd_recording"], nf)
     u_chg = truth["force_size_charge"] * log_size + rng.normal(0, truth["force_sd_charge"], nf)
+    # centre the force effects on the report-weighted national mean, so national rates do not drift by seed
+    u_rec -= np.average(u_rec, weights=size)
+    u_chg -= np.average(u_chg, weights=size)
     # officers: larger forces more likely to have one (force-level confounding by size)
     n_init, n_adopt = truth["n_officer_forces_initial"], truth["n_officer_forces_adopting"]
     eligible = ft["force"] != "London, City of"
