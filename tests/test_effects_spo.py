@@ -12,7 +12,7 @@ from attrition.effects import spo
 from attrition.effects.plotting import forest_plot, plot_risk_curves
 from attrition.exceptions import ConvergenceError, DataQualityWarning, DataValidationError
 from attrition.survival.regression import CauseSpecificCox
-from attrition.synthetic import simulate
+from attrition.synthetic import DEFAULT_TRUTH, simulate
 
 RESULTS = Path(__file__).parent / "results"
 COVS_R = ["risk_medium", "risk_high", "financial_year_2021_22", "financial_year_2022_23"]
@@ -286,7 +286,8 @@ def test_everyone_treated():
 def test_missing_covariate_values():
     toy = _toy()
     toy.loc[1, "risk"] = np.nan
-    with pytest.raises(DataValidationError, match=r"covariate 'risk' is missing for 1 case\(s\) \(e.g. case_id \[2\]\)"):
+    msg = r"covariate 'risk' is missing for 1 case\(s\) \(e.g. case_id \[2\]\)"
+    with pytest.raises(DataValidationError, match=msg):
         spo.spo_counting_process(toy, covariates=["risk"])
     with pytest.raises(DataValidationError, match="needs column"):
         spo.spo_counting_process(_toy(), covariates=["force"])
@@ -334,9 +335,16 @@ def test_bad_arguments():
 # ------------------------------------------------------------------------------------------------
 # replication study
 # ------------------------------------------------------------------------------------------------
+N_REP = 40_000
+
+
 def _one_replicate(seed):
-    d = simulate(n_cases=30_000, random_state=seed)
-    res = spo.spo_time_varying_cox(_clean(d.cases), covariates=("risk",), max_cases=5_000,
+    # keep the national SPO prevalence: simulate() calibrates SPO counts per force-year, so a small sample
+    # would otherwise have many times more SPOs per case (including more orders in force before suspect
+    # identification, which the generator handles differently, see the module docstring of spo.py)
+    targets = tuple(t * N_REP / 360_000 for t in DEFAULT_TRUTH["foi_spo_targets"])
+    d = simulate(n_cases=N_REP, random_state=seed, foi_spo_targets=targets)
+    res = spo.spo_time_varying_cox(_clean(d.cases), covariates=("risk",), max_cases=6_000,
                                    random_state=seed).set_index("outcome")
     out = []
     for outcome, key in (("charge", "spo_hr_charge"), ("withdrawal", "spo_hr_withdrawal")):
@@ -359,3 +367,12 @@ def test_time_varying_cox_coverage_replications():
     for outcome, truth in (("charge", np.log(1.5)), ("withdrawal", np.log(0.6))):
         b = np.array([b for o, b, _ in flat if o == outcome])
         assert abs(b.mean() - truth) < 3 * b.std(ddof=1) / np.sqrt(len(b)), (outcome, b.mean(), truth)
+
+
+def test_binomial_fit_zero_success_levels():
+    """A level with no successes (even the reference level) gets p = 0; the rest is the saturated MLE."""
+    y = np.array([0.0, 0.0, 5.0, 3.0])
+    n = np.array([100.0, 50.0, 100.0, 100.0])
+    X = np.column_stack([np.ones(4), [0, 0, 1, 0], [0, 0, 0, 1]]).astype(float)
+    p = spo._binomial_fit(y, n, X, [np.array(["a", "a", "b", "c"])])
+    assert_allclose(p, [0.0, 0.0, 0.05, 0.03], atol=1e-10)

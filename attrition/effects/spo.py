@@ -28,6 +28,13 @@ Definitions used throughout (they match :mod:`attrition.synthetic`, so its true 
 * **Outcomes** (cause-specific): ``charge`` = Home Office outcome 1 (charged/summonsed);
   ``withdrawal`` = outcome 16 (victim does not support action). All other police outcomes are
   competing exits; cases without a police outcome are censored at their follow-up (``duration``).
+
+Known property of the synthetic data: :func:`attrition.synthetic.simulate` lets a case whose (interim)
+SPO came into force *before* suspect identification exit at the post-SPO rates from the grant day, so a
+few exit "before" their suspect is identified (``to_cases`` then moves the identification to the exit
+day). Those cases inflate exits on day 1 among the exposed and pull the time-varying Cox HRs slightly
+towards the null (clearly only when SPOs are frequent, e.g. small ``n_cases`` with the default
+per-force SPO targets); the rare exits on an earlier day are excluded with a ``DataQualityWarning``.
 """
 from __future__ import annotations
 
@@ -302,7 +309,7 @@ def _cox_rows(df, outcomes, covs, *, entry_col, duration_col, weights, cluster_c
     return rows
 
 
-def spo_time_varying_cox(data, *, outcomes=("charge", "withdrawal"), covariates=("risk", "financial_year"),
+def spo_time_varying_cox(data, *, outcomes=("charge", "withdrawal"), covariates=None,
                          exposure: str = "granted", max_cases: int | None = None, random_state=None,
                          alpha: float = 0.05) -> pd.DataFrame:
     """Cause-specific Cox models of charge and victim withdrawal with the SPO as a time-varying covariate.
@@ -319,8 +326,10 @@ def spo_time_varying_cox(data, *, outcomes=("charge", "withdrawal"), covariates=
         its ``start``/``stop``/``spo``/``event`` columns; then ``covariates`` name its design columns and
         default to all of them).
     outcomes : sequence of {"charge", "withdrawal"}
-    covariates : sequence of str, default ("risk", "financial_year")
-        Adjustment set (dummy-coded). Add ``"force"`` to adjust for force (slower: 42 dummies).
+    covariates : sequence of str, optional
+        Adjustment set. For a case table, columns to dummy-code (default ``("risk", "financial_year")``;
+        add ``"force"`` to adjust for force -- 42 more dummies, slower, and sparse forces may have no
+        events); for a counting-process table, its numeric design columns (default: all of them).
     exposure : {"granted", "applied"}
     max_cases : int, optional
         For speed on national data: keep every case ever given an SPO and a simple random sample of the
@@ -359,9 +368,10 @@ def spo_time_varying_cox(data, *, outcomes=("charge", "withdrawal"), covariates=
     if isinstance(data, pd.DataFrame) and {"start", "stop", "spo", "event"} <= set(data.columns):
         cp = data
         std = {"case_id", "start", "stop", "spo", "event", "charge", "withdrawal"}
-        covs = [c for c in cp.columns if c not in std] if covariates == ("risk", "financial_year") else list(covariates)
+        covs = [c for c in cp.columns if c not in std] if covariates is None else list(covariates)
         _require(cp, covs, "covariates")
     else:
+        covariates = ("risk", "financial_year") if covariates is None else covariates
         cp = spo_counting_process(_as_cases(data), covariates=covariates, exposure=exposure)
         std = {"case_id", "start", "stop", "spo", "event", "charge", "withdrawal"}
         covs = [c for c in cp.columns if c not in std]
@@ -591,15 +601,19 @@ def _cell_design(levels: pd.DataFrame, covariates: list[str]) -> np.ndarray:
     return _dummies(levels, covariates).to_numpy(float) if covariates else np.zeros((len(levels), 0))
 
 
-def _binomial_fit(y: np.ndarray, n: np.ndarray, X: np.ndarray) -> np.ndarray:
+def _binomial_fit(y: np.ndarray, n: np.ndarray, X: np.ndarray, levels=()) -> np.ndarray:
     """Fitted probabilities of a binomial GLM on aggregated rows (successes ``y`` of ``n`` trials).
 
-    Rows that share a design column with no successes at all get probability 0 (the MLE limit), and
-    their columns are dropped before fitting (no separation warnings)."""
+    Rows of a covariate level (``levels``: label arrays, one per covariate, shape (rows,)) or of a 0/1
+    design column with no successes at all get probability 0 (the MLE limit) and are dropped before
+    fitting, so the fit has no separation."""
     import statsmodels.api as sm
 
     p = np.zeros(len(y))
     use = n > 0
+    for lab in levels:  # a handful of covariates
+        tot = pd.Series(y[use]).groupby(lab[use]).sum()
+        use &= ~np.isin(lab, tot.index[tot == 0].to_numpy())
     X = X[:, np.abs(X[use]).sum(axis=0) > 0] if use.any() else X
     # a 0/1 column whose rows all have zero successes: those rows have p = 0 (MLE limit)
     changed = True
@@ -736,7 +750,8 @@ def _ccw_curves(D: _CCWData, m: np.ndarray, *, strict: bool):
     Ytab = np.column_stack([y0, ydev]).reshape(-1)
     bin_of = np.tile(bins, C)
     Xb = np.column_stack([np.eye(nb)[bin_of], np.repeat(D.Xc, H + 1, axis=0)])
-    lam = _binomial_fit(Ytab, Ntab, Xb).reshape(C, H + 1)
+    lev = [np.repeat(D.cell_labels[c].astype(str).to_numpy(), H + 1) for c in D.cell_labels.columns]
+    lam = _binomial_fit(Ytab, Ntab, Xb, lev).reshape(C, H + 1)
     surv = np.cumprod(1.0 - lam, axis=1)                             # P(no deviation through day j)
     with np.errstate(divide="ignore"):
         WB = np.where(surv > 0, 1.0 / np.where(surv > 0, surv, 1.0), 0.0)   # weight at day k uses days < k
@@ -873,7 +888,10 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
             cdraw = rng.multinomial(k, np.full(k, 1.0 / k), size=int(n_boot)).astype(float)
             draws = cdraw[:, cl]
         for b in range(int(n_boot)):  # bootstrap replicates (each fully vectorised)
-            r = _ccw_curves(D, draws[b], strict=False)
+            try:
+                r = _ccw_curves(D, draws[b], strict=False)
+            except ConvergenceError:
+                r = None
             if r is None:
                 n_failed += 1
             else:
@@ -885,7 +903,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     note = (f"eligible: suspect identified (n={n}); time zero = identification day; censoring models on "
             f"{covariates or 'nothing'}; {len(boots)} bootstrap replicates")
     if n_failed:
-        note += f" ({n_failed} dropped: positivity failed in the resample)"
+        note += f" ({n_failed} dropped: positivity or convergence failed in the resample)"
     rows, curves = [], []
     for j, outcome in enumerate(("charge", "withdrawal")):
         r1, r0 = est[0, j, horizon], est[1, j, horizon]
