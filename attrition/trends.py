@@ -700,3 +700,36 @@ def plot_report_trends(df: pd.DataFrame, ax=None, *, y: str | None = None, group
     if len(groups) > 1 or groups[0][0] is not None:
         ax.legend(frameon=False, fontsize="small")
     return ax
+
+
+def spo_applications(events: pd.DataFrame, *, forces=None, bands=(10, 30)) -> pd.DataFrame:
+    """SPO applications (interim and full combined) per force and financial year, with the FOI bands.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Event log (``spo_interim_applied`` and ``spo_full_applied`` rows are counted).
+    forces : iterable of str, optional
+        Forces to list even when they made no application (default: every force in ``events``).
+    bands : (int, int), default (10, 30)
+        Band edges of the published FOI figures: "10 or fewer", "11 to 30", "more than 30".
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``force``, ``financial_year``, ``applications``, ``band``; every force-year, zeros included.
+    """
+    from .data import financial_year
+
+    apps = events[events["event"].isin(["spo_interim_applied", "spo_full_applied"])]
+    years = sorted(financial_year(events["timestamp"]).dropna().unique())
+    force_list = sorted(set(events["force"].dropna().astype(str)) if forces is None else set(forces))
+    grid = pd.MultiIndex.from_product([force_list, years], names=["force", "financial_year"])
+    counts = apps.groupby([apps["force"].astype(str).to_numpy(), financial_year(apps["timestamp"]).to_numpy()]).size()
+    counts.index.names = ["force", "financial_year"]
+    out = counts.reindex(grid, fill_value=0).rename("applications").reset_index()
+    lo, hi = bands
+    labels = [f"{lo} or fewer", f"{lo + 1} to {hi}", f"more than {hi}"]
+    out["band"] = pd.Categorical(np.select([out["applications"] <= lo, out["applications"] <= hi], labels[:2], labels[2]),
+                                 categories=labels, ordered=True)
+    return out

@@ -194,3 +194,24 @@ def test_plot_report_trends(synth):
     ax = plot_report_trends(report_counts(synth.cases, by=None))
     assert len(ax.get_lines()) == 1
     plt.close("all")
+
+
+def test_spo_applications_counts_and_bands(hand_events):
+    from attrition.data import validate_events
+    from attrition.trends import spo_applications
+
+    ev = validate_events(hand_events, today="2022-07-01").valid
+    out = spo_applications(ev).set_index(["force", "financial_year"])
+    # C1 (Kent, 2021/22) interim; C5 and C6 (Kent, 2021/22) full applications in Feb/Mar 2022
+    assert out.loc[("Kent", "2021/22"), "applications"] == 3
+    assert out.loc[("Essex", "2021/22"), "applications"] == 0
+    assert str(out.loc[("Kent", "2021/22"), "band"]) == "10 or fewer"
+    assert len(out) == 4 * out.reset_index()["financial_year"].nunique()
+
+
+def test_spo_applications_match_synthetic_force_table(small_synthetic):
+    from attrition.trends import spo_applications
+
+    out = spo_applications(small_synthetic.events, forces=small_synthetic.forces["force"].unique())
+    merged = small_synthetic.forces.merge(out, on=["force", "financial_year"])
+    assert (merged["spo_applications"] == merged["applications"]).all() and len(merged) == len(small_synthetic.forces)
