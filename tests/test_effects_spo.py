@@ -106,21 +106,6 @@ def test_time_varying_cox_matches_r(r_table, fit):
         assert_allclose(m.standard_errors_.to_numpy(), r.loc[["spo", *COVS_R], "robust_se"].to_numpy(), rtol=1e-6)
 
 
-def test_make_data_reproduces_stored_table():
-    """The stored table is the counting-process table of the documented simulation (first rows)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("spo_make_data", RESULTS / "spo_make_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    d = simulate(n_cases=mod.N_CASES, random_state=mod.SEED)
-    cp = spo.spo_counting_process(_clean(d.cases))
-    stored = pd.read_csv(RESULTS / "spo_cp_data.csv")
-    assert len(cp) == len(stored)
-    assert_allclose(cp[["start", "stop", "spo", "charge", "withdrawal", *COVS_R]].to_numpy(float),
-                    stored[["start", "stop", "spo", "charge", "withdrawal", *COVS_R]].to_numpy(float))
-
-
 # ------------------------------------------------------------------------------------------------
 # simulation truth (single seed)
 # ------------------------------------------------------------------------------------------------

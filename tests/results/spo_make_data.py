@@ -1,5 +1,8 @@
 """Make tests/results/spo_cp_data.csv: the SPO counting-process table of a modest simulated sample.
 
+The stored CSV is the reference input (R and Python both read it); re-running this script after a change
+to attrition.synthetic gives different data, so re-run spo_reference.R too.
+
 Run from the repository root: ``.venv/bin/python tests/results/spo_make_data.py``, then
 ``Rscript tests/results/spo_reference.R`` (writes spo_reference.csv).
 """
