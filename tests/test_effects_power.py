@@ -90,3 +90,15 @@ def test_coverage_replication_study():
     err = reps["estimate"] - reps["truth"]
     assert abs(err.mean()) < 3 * err.std() / np.sqrt(len(err)), f"mean error {err.mean():.4f}"
     assert s["power"] > 0.8
+
+
+def test_plot_power_curve_tolerates_rounding_at_zero_and_one():
+    # power 0 or 1 with a Wilson limit a rounding error beyond it must still plot (regression test)
+    import pandas as pd
+
+    from attrition.effects.power import plot_power_curve
+
+    df = pd.DataFrame({"effect_hr": [1.0, 2.0], "power": [0.0, 1.0], "power_lower": [1e-17, 0.75],
+                       "power_upper": [0.24, 1.0 - 1e-17]})
+    ax = plot_power_curve(df, x="effect_hr")
+    assert ax.get_ylabel() == "power"

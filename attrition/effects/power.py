@@ -421,7 +421,7 @@ def plot_power_curve(df: pd.DataFrame, ax=None, *, x: str | None = None, hue: st
     groups = [(None, df)] if hue is None else list(df.groupby(hue, sort=True))
     for k, (h, part) in enumerate(groups):
         part = part.sort_values(x, kind="stable")
-        yerr = np.vstack([part["power"] - part["power_lower"], part["power_upper"] - part["power"]])
+        yerr = np.clip(np.vstack([part["power"] - part["power_lower"], part["power_upper"] - part["power"]]), 0, None)
         kw = {"color": pal[k % len(pal)], "label": None if h is None else f"{hue} = {h}", **kwargs}
         ax.errorbar(part[x], part["power"], yerr=yerr, **kw)
     if target is not None:
