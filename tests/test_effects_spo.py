@@ -124,6 +124,10 @@ def test_time_varying_cox_recovers_truth(sim, tv):
     # E-values are those of sensitivity.e_value for a rare outcome: E = HR + sqrt(HR (HR - 1)) for HR > 1
     hr = res.loc["charge", "estimate"]
     assert_allclose(res.loc["charge", "e_value"], hr + np.sqrt(hr * (hr - 1)))
+    # withdrawal is common (> 15%): HR -> RR = (1 - 0.5^sqrt(HR)) / (1 - 0.5^sqrt(1/HR)), then inverted (< 1)
+    hr = res.loc["withdrawal", "estimate"]
+    rr = 1 / ((1 - 0.5 ** np.sqrt(hr)) / (1 - 0.5 ** np.sqrt(1 / hr)))
+    assert_allclose(res.loc["withdrawal", "e_value"], rr + np.sqrt(rr * (rr - 1)))
 
 
 def test_naive_comparison_is_biased_as_predicted(sim, tv):

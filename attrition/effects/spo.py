@@ -357,7 +357,9 @@ def spo_time_varying_cox(data, *, outcomes=("charge", "withdrawal"), covariates=
     (lifelines Newton--Raphson polished to R precision). Variance: cluster-robust sandwich (Lin & Wei
     1989; R ``coxph(..., cluster = <cluster>)``), valid with split rows and with the subsample weights.
     In replications on :mod:`attrition.synthetic` (forces re-drawn each time, force not adjusted for),
-    clustering on the case under-covers the charge HR (33/40) while clustering on ``"force"`` gives 36/40. E-values (VanderWeele & Ding 2017) treat the outcome as rare (< 15%).
+    clustering on the case under-covers the charge HR (33/40) while clustering on ``"force"`` gives 36/40.
+    E-values (VanderWeele & Ding 2017) treat an outcome as rare if fewer than 15% of the analysed rows
+    have it (charge); otherwise the common-outcome HR conversion is used (withdrawal).
 
     References
     ----------
@@ -419,7 +421,9 @@ def _add_e_values(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
             ev.append(np.nan)
             evci.append(np.nan)
             continue
-        e = e_value(r["estimate"], r[lo], r[hi], measure=measure, rare=True)
+        # rare outcome (< 15% by the end of follow-up, VanderWeele 2017): charge yes, withdrawal no
+        rare = bool(r["events"] / r["n"] < 0.15) if r.get("n", 0) else True
+        e = e_value(r["estimate"], r[lo], r[hi], measure=measure, rare=rare)
         ev.append(float(e.loc["E-value", "point"]))
         lim = e.loc["E-value", ["lower", "upper"]].dropna()
         evci.append(float(lim.iloc[0]) if len(lim) else np.nan)
@@ -910,8 +914,10 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     lo_name, hi_name = ci_labels(alpha)
     qlo, qhi = alpha / 2, 1 - alpha / 2
     strat = [f"SPO by day {grace}", "no SPO"]
+    wmax = float(info["weights_spo"].max())
     note = (f"eligible: suspect identified (n={n}); time zero = identification day; censoring models on "
-            f"{covariates or 'nothing'}; {len(boots)} bootstrap replicates")
+            f"{covariates or 'nothing'}; largest weight in the SPO arm {wmax:.0f}; {len(boots)} bootstrap "
+            "replicates")
     if n_failed:
         note += f" ({n_failed} dropped: positivity or convergence failed in the resample)"
     rows, curves = [], []
