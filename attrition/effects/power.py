@@ -105,13 +105,17 @@ def _one_rep(setting: dict, seed: np.random.SeedSequence, options: dict) -> dict
 def _run(tasks: list, options: dict, n_jobs: int, progress: bool) -> list:
     """Run (setting, seed) tasks, in parallel with joblib when n_jobs != 1, with a tqdm bar."""
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
 
     if n_jobs == 1:
         it = (_one_rep(s, seed, options) for s, seed in tasks)
     else:
         it = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_one_rep)(s, seed, options) for s, seed in tasks)
-    return list(tqdm(it, total=len(tasks), disable=not progress, desc="power simulations", leave=False))
+    if not progress:
+        return list(it)
+    # a text bar (stderr): tqdm.auto would need ipywidgets in notebooks and warns without them
+    from tqdm import tqdm
+
+    return list(tqdm(it, total=len(tasks), desc="power simulations", leave=False))
 
 
 def _summarise(setting: dict, reps: list, alpha: float, measure: str) -> dict:
