@@ -173,6 +173,8 @@ def test_ccw_covers_closed_form_truth(sim):
         for measure, col in (("risk (SPO by day 28)", "risk_spo"), ("risk (no SPO)", "risk_never"), ("RD", "rd")):
             lo, hi = e.loc[(outcome, measure), ["lower 95%", "upper 95%"]]
             assert lo < truth.loc[outcome, col] < hi, (outcome, measure, lo, hi, truth.loc[outcome, col])
+    rr = e.loc[("withdrawal", "RR")]
+    assert rr["e_value"] > 1 and np.isnan(e.loc[("withdrawal", "RD"), "e_value"])
     # the SPO raises the risk of charge and lowers that of withdrawal (truth: RD +0.024, -0.074)
     assert e.loc[("charge", "RD"), "lower 95%"] > 0 > e.loc[("withdrawal", "RD"), "upper 95%"]
     # curves: one per strategy and outcome on days 0..180, non-decreasing, band around the estimate

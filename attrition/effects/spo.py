@@ -422,7 +422,7 @@ def _add_e_values(df: pd.DataFrame, alpha: float) -> pd.DataFrame:
             evci.append(np.nan)
             continue
         # rare outcome (< 15% by the end of follow-up, VanderWeele 2017): charge yes, withdrawal no
-        rare = bool(r["events"] / r["n"] < 0.15) if r.get("n", 0) else True
+        rare = bool(r.get("events", np.nan) / r["n"] < 0.15) if r.get("n", 0) else True
         e = e_value(r["estimate"], r[lo], r[hi], measure=measure, rare=rare)
         ev.append(float(e.loc["E-value", "point"]))
         lim = e.loc["E-value", ["lower", "upper"]].dropna()
@@ -850,7 +850,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     estimates : pandas.DataFrame
         Per outcome ("charge", "withdrawal"): rows with ``measure`` "risk (SPO by day g)",
         "risk (no SPO)", "RD" and "RR" at ``horizon``; ``estimate``, ``se`` (bootstrap SD), percentile
-        bootstrap CI, ``method`` ("clone-censor-weight"), ``note``.
+        bootstrap CI, ``method`` ("clone-censor-weight"), ``note``, and E-values of the RR row.
     curves : pandas.DataFrame
         ``time`` (days since suspect identification), ``strategy``, ``outcome``, ``risk``, ``lower``,
         ``upper`` (pointwise percentile bootstrap band) -- ready for ``plot_risk_curves`` (one outcome
@@ -941,7 +941,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
                 "time": np.arange(horizon + 1), "strategy": strat[a], "outcome": outcome, "risk": est[a, j],
                 "lower": np.quantile(band, qlo, axis=0) if len(band) > 1 else est[a, j],
                 "upper": np.quantile(band, qhi, axis=0) if len(band) > 1 else est[a, j]}))
-    return pd.DataFrame(rows), pd.concat(curves, ignore_index=True)
+    return _add_e_values(pd.DataFrame(rows), alpha), pd.concat(curves, ignore_index=True)
 
 
 def true_ccw_risks(case_truth: pd.DataFrame, truth: dict, *, grace: int = 28, horizon: int = 180,
