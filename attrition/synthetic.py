@@ -341,7 +341,8 @@ def _simulate_journeys(n: int, T: dict, rng: np.random.Generator, as_of):
     d_spo = np.where(need & granted, t_grant - t_s, np.inf)          # SPO in force from here
     e1 = r.exponential(1.0, n)
     first_piece = e1 / R0 < d_spo
-    t_out_rel = np.where(first_piece, e1 / R0, d_spo + r.exponential(1.0, n) / R1)
+    # an SPO already in force at suspect identification (d_spo < 0) applies from then on
+    t_out_rel = np.where(first_piece, e1 / R0, np.maximum(d_spo, 0) + r.exponential(1.0, n) / R1)
     probs = np.where(first_piece[:, None], rates0 / R0[:, None], rates1 / R1[:, None])
     cause = _categorical(r, probs)
     t_out = t_s + t_out_rel

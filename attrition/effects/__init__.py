@@ -7,9 +7,27 @@ from .plotting import forest_plot, love_plot, plot_risk_curves
 from .power import plot_power_curve, power_curve, power_officer_study
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
 from .sensitivity import e_value, negative_control_check
+from .spo import (
+    SPOEffect,
+    clone_censor_weight,
+    landmark_analysis,
+    naive_spo_comparison,
+    spo_counting_process,
+    spo_effect,
+    spo_time_varying_cox,
+    true_ccw_risks,
+)
 
 __all__ = [
     "officer_effect",
+    "spo_effect",
+    "spo_counting_process",
+    "spo_time_varying_cox",
+    "landmark_analysis",
+    "clone_censor_weight",
+    "naive_spo_comparison",
+    "true_ccw_risks",
+    "SPOEffect",
     "officer_did",
     "merge_officer",
     "power_officer_study",

@@ -123,12 +123,20 @@ def forest_plot(
     ax.errorbar(est, y, xerr=np.vstack([est - lo, hi - est]), **kwargs)
     ax.axvline(null, color="0.4", linestyle="--", linewidth=1)
     if log:
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_xscale("log")
+        # plain numbers (0.5, 1, 2) rather than powers of ten
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v, 6) in _MINOR_LABELS else ""))
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
     ax.set_ylim(-0.7, len(df) - 0.3)
     ax.set_xlabel(f"{estimate} ({lower[len('lower'):].strip() or 'CI'} CI)")
     return ax
+
+
+_MINOR_LABELS = {0.2, 0.3, 0.5, 0.7, 1.5, 2, 3, 5, 7, 15, 20, 30, 50}
 
 
 def love_plot(balance_df: pd.DataFrame, ax=None, threshold: float = 0.1, *, absolute: bool = True, **kwargs):
