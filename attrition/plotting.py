@@ -33,7 +33,7 @@ STAGE_COLOURS: dict[str, str] = dict(zip(STAGES, (
     "#009E73",  # suspect_identified
     "#E69F00",  # charged
     "#D55E00",  # prosecuted
-    "#000000",  # convicted
+    "#332288",  # convicted (Tol indigo: distinct from "acquitted", black)
 ), strict=True))
 
 #: One colour per exit reason (``attrition.standard.EXIT_REASONS``), the same in every figure.

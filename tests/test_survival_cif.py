@@ -252,3 +252,13 @@ def test_import_does_not_import_pyplot():
     code = "import sys, attrition.survival; print('matplotlib.pyplot' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_partial_colour_dict_keeps_project_colours():
+    # a dict overrides only the names it gives; the rest keep the project's stable colours (regression test)
+    from attrition.plotting import REASON_COLOURS, STAGE_COLOURS
+    from attrition.survival.plotting import _colours
+
+    got = _colours(["convicted", "victim_not_supporting", "other"], {"convicted": "#123456"})
+    assert got == ["#123456", REASON_COLOURS["victim_not_supporting"], REASON_COLOURS["other"]]
+    assert STAGE_COLOURS["convicted"] != REASON_COLOURS["acquitted"]

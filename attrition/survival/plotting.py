@@ -13,37 +13,28 @@ _OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", 
 
 
 def _colours(names, colors=None):
-    """A colour per name: user's dict/list, else the project's stable reason/stage colours, else Okabe-Ito."""
-    if isinstance(colors, dict):
-        return [colors.get(n, _OKABE_ITO[i % 8]) for i, n in enumerate(names)]
-    if colors is not None:
+    """A colour per name: the user's list, else the user's dict over the project's stable reason/stage
+    colours (a dict only overrides the names it gives), else Okabe-Ito in order."""
+    if colors is not None and not isinstance(colors, dict):
         return list(colors)
-    try:
-        from attrition import plotting as _p
+    from attrition import plotting as _p
 
-        palette = list(getattr(_p, "PALETTE", _OKABE_ITO))
-        known = {**getattr(_p, "STAGE_COLOURS", {}), **getattr(_p, "REASON_COLOURS", {})}
-    except ImportError:  # pragma: no cover - shared module not present
-        palette, known = _OKABE_ITO, {}
+    known = {**_p.STAGE_COLOURS, **_p.REASON_COLOURS, **(colors or {})}
     out, k = [], 0
     for n in names:
         if n in known:
             out.append(known[n])
         else:
-            out.append(palette[k % len(palette)])
+            out.append(_p.PALETTE[k % len(_p.PALETTE)])
             k += 1
     return out
 
 
 def _labels(names, labels=None):
-    if labels is not None:
-        return [labels.get(n, str(n)) for n in names]
-    try:
-        from attrition import plotting as _p
+    """A label per name: the user's dict over the project's stage/reason labels, else the name."""
+    from attrition import plotting as _p
 
-        known = {**getattr(_p, "STAGE_LABELS", {}), **getattr(_p, "REASON_LABELS", {})}
-    except ImportError:  # pragma: no cover
-        known = {}
+    known = {**_p.STAGE_LABELS, **_p.REASON_LABELS, **(labels or {})}
     return [known.get(n, str(n).replace("_", " ")) for n in names]
 
 
