@@ -9,7 +9,6 @@ import pandas as pd
 
 __all__ = ["plot_cumulative_incidence", "plot_state_occupation"]
 
-_OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
 def _colours(names, colors=None):
@@ -136,7 +135,7 @@ def plot_cumulative_incidence(
                     _labels(names, labels), stacked, ci, kwargs)
     ax.set_xlabel(time_label)
     ax.set_ylabel("Cumulative proportion of cases that left" if stacked else "Cumulative incidence")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1) if stacked else ax.set_ylim(bottom=0)  # lines keep autoscaling their top
     ax.set_xlim(left=min(0.0, float(wide.index.min())))
     if kwargs.get("title"):
         ax.set_title(kwargs["title"])
@@ -215,7 +214,7 @@ def plot_state_occupation(
         _stack_or_lines(ax, times, wide, lower, upper, names, colours, labs, False, ci, kwargs)
     ax.set_xlabel(time_label)
     ax.set_ylabel("Probability of being in state")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1) if stacked else ax.set_ylim(bottom=0)  # lines keep autoscaling their top
     ax.set_xlim(left=min(0.0, float(times.min())))
     if kwargs.get("title"):
         ax.set_title(kwargs["title"])
