@@ -1,0 +1,121 @@
+# %% [markdown]
+# # 07 · Do timely Stalking Protection Orders change what happens?
+#
+# The recommendation: an interim SPO within 48 hours of a report or arrest, and a full application within
+# 4 weeks of the need being identified. Do SPOs make a charge more likely, and victims less likely to
+# withdraw? Two traps wait for a naive analysis:
+#
+# * **Immortal time.** An SPO is granted some days after the report. Comparing cases "with" and "without"
+#   an SPO credits the SPO with the days a case had to stay open to get one.
+# * **Confounding by indication.** Higher-risk cases are both more likely to get an SPO and more likely to
+#   be charged.
+#
+# `spo_effect` runs the naive comparison next to three designs that respect time: **landmark** analyses,
+# a **time-varying Cox** model (SPO status switches on the day it is granted), and a **clone–censor–weight**
+# emulation of the target trial "SPO in force by day 28 vs no SPO". With the synthetic data the true hazard
+# ratios are known.
+
+# %%
+# parameters
+data_path = None
+as_of = None
+forces = None
+seed = 20220331
+figures_dir = None
+
+# %%
+import warnings
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from attrition.data import load_dataset
+from attrition.effects import (PropensityModel, balance_table, forest_plot, ipw_weights, love_plot,
+                               plot_risk_curves, spo_effect)
+from attrition.exceptions import StatisticalWarning
+from attrition.figures import show_figure
+from attrition.plotting import use_style
+
+use_style()
+pd.set_option("display.width", 160)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+print(data)
+
+# %% [markdown]
+# ## How many SPOs, how fast, for whom
+
+# %%
+c = data.cases
+flags = ["spo_interim_applied", "spo_interim_timely", "spo_full_applied", "spo_full_timely", "spo_granted"]
+print(c.groupby("risk", observed=True)[flags].mean().mul(1000).round(2)
+      .rename(columns=lambda s: s + " per 1,000").to_string())
+print(f"\nInterim applications within 48 h: {c['spo_interim_timely'].sum() / max(c['spo_interim_applied'].sum(), 1):.3f}; "
+      f"full applications within 28 days of need: {c['spo_full_timely'].sum() / max(c['spo_full_applied'].sum(), 1):.3f}")
+
+# %% [markdown]
+# ## Who gets an SPO: covariate balance
+# Among cases with an identified suspect, SPO cases are far more often high-risk (standardised mean
+# difference well above 0.1). Inverse-probability weights from a propensity model remove that imbalance in
+# the measured covariates — but not immortal time, which is why the designs below work on the time axis.
+
+# %%
+eligible = c[c["days_to_suspect_identified"].notna()].assign(spo=lambda d: d["spo_granted"].astype(int))
+covs = ["risk", "relationship", "financial_year"]
+with warnings.catch_warnings():  # SPOs are rare: most propensities are below 0.01 by design, not by poor overlap
+    warnings.simplefilter("ignore", StatisticalWarning)
+    ps = PropensityModel().fit(eligible, "spo", covs)
+# stabilised weights, not truncated: with 0.5% treated, percentile truncation would cap every treated weight
+w = ipw_weights(eligible["spo"], ps.propensity_, stabilized=True, truncate=None)
+balance = balance_table(eligible, "spo", covs, weights=w)
+ax = love_plot(balance)
+ax.set_title("Balance of SPO vs no-SPO cases (suspect identified)")
+show_figure(ax.figure)
+
+# %% [markdown]
+# ## Naive and time-respecting estimates
+# Cox models use all SPO cases and a random sample of the others (weighted back); the clone–censor–weight
+# bootstrap uses `n_boot` resamples. Hazard ratios (HR) are per day at risk; the clone–censor–weight rows
+# are risks by day 180 after suspect identification.
+
+# %%
+result = spo_effect(c, random_state=seed, n_boot=100)
+est = result.estimates if hasattr(result, "estimates") else result[0]
+curves = result.risk_curves if hasattr(result, "risk_curves") else result[1]
+show = est[["method", "outcome", "measure", "estimate", "lower 95%", "upper 95%", "e_value"]]
+print(show.round(3).to_string(index=False))
+
+# %%
+if data.truth is not None:
+    print(f"true hazard ratios: charge {data.truth['spo_hr_charge']:.2f}, "
+          f"victim withdrawal {data.truth['spo_hr_withdrawal']:.2f}")
+
+# %% [markdown]
+# The naive "ever had an SPO" comparison overstates the benefit: its risk ratio for charge is far above the
+# true effect, and its hazard ratio for withdrawal is too low (immortal time makes SPO cases look as if they
+# never withdraw early). The landmark and time-varying Cox estimates sit around the truth.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
+    rows = est[(est["outcome"] == outcome) & est["measure"].isin(["HR", "RR"])]
+    forest_plot(rows.assign(label=rows["method"] + " (" + rows["measure"] + ")").set_index("label"), ax=ax, null=1.0)
+    if data.truth is not None:
+        ax.axvline(data.truth[f"spo_hr_{outcome}"], color="#D55E00", linestyle=":", label="true HR")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title)
+    ax.set_xlabel("Hazard or risk ratio, SPO vs none (95% CI)")
+fig.suptitle("Effect of an SPO: naive vs time-respecting estimates")
+show_figure(fig)
+
+# %% [markdown]
+# ## Risk curves under each strategy (clone–censor–weight)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
+    plot_risk_curves(curves[curves["outcome"] == outcome], ax=ax)
+    ax.set_title(title)
+    ax.set_xlabel("Days since suspect identified")
+    ax.set_ylabel("Cumulative risk")
+fig.suptitle("SPO in force by day 28 vs no SPO (weighted, 95% bootstrap bands)")
+show_figure(fig)
