@@ -1077,6 +1077,53 @@ class FunnelFitter(BaseFitter):
         return ax
 
 
+    def plot_decomposition(self, ax=None, group=None, per: int = 10_000, top: int | None = 12, **kwargs):
+        """Horizontal bars: reports lost per ``per`` at each stage for each reason, largest first, with CIs.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+        group : optional
+            A fitted group (default: the national funnel, or the single group).
+        per : int, default 10_000
+        top : int or None, default 12
+            Show the ``top`` largest stage × reason contributions (``None``: all).
+        **kwargs
+            Passed to ``ax.barh``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        from .plotting import REASON_COLOURS, REASON_LABELS
+
+        self._check_fitted()
+        dec = (self._decompose(self._national, [_ALL]) if group is None and self.by_ is not None
+               else self.decompose(group)).droplevel("group")
+        lo_name, hi_name = self.ci_labels
+        dec = dec[dec["contribution"] > 0].sort_values("contribution", ascending=True)
+        if top is not None:
+            dec = dec.iloc[-top:]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 0.38 * len(dec) + 1.2))
+        y = np.arange(len(dec))
+        vals = per * dec["contribution"].to_numpy()
+        err = per * np.vstack([dec["contribution"] - dec[lo_name], dec[hi_name] - dec["contribution"]]).clip(0)
+        reasons = [r for _, r in dec.index]
+        kwargs.setdefault("height", 0.65)
+        ax.barh(y, vals, color=[REASON_COLOURS.get(r, "#7F7F7F") for r in reasons], **kwargs)
+        ax.errorbar(vals, y, xerr=err, fmt="none", ecolor="#000000", elinewidth=1, capsize=2)
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{STAGE_LABELS[st]}: {REASON_LABELS.get(r, r)}" for st, r in dec.index], fontsize="small")
+        for yi, v in zip(y, vals):
+            ax.text(v, yi, f"  {v:,.0f}", va="center", fontsize="x-small")
+        ax.set_xlabel(f"Reports lost per {per:,} reports (95% CI)".replace("95", self.ci_labels[0].split()[1].rstrip("%")))
+        ax.set_title("Where and why stalking reports are lost")
+        return ax
+
+
 def stage_counts_to_rows(counts: pd.DataFrame, by: str | None = None, *, count_name: str = "count") -> pd.DataFrame:
     """Turn a published-style table of stage counts into aggregated case rows for :meth:`FunnelFitter.fit`.
 

@@ -482,3 +482,16 @@ def test_public_cumulative_incidence_path_gives_the_same_numbers(censored, monke
     slow = FunnelFitter().fit(censored)
     pd.testing.assert_frame_equal(fast.summary, slow.summary, rtol=1e-12)
     pd.testing.assert_frame_equal(fast.exit_summary_, slow.exit_summary_, rtol=1e-12)
+
+
+def test_plot_decomposition_bars_equal_decompose():
+    from attrition.synthetic import simulate
+
+    cases = simulate(n_cases=20_000, random_state=4).cases
+    f = FunnelFitter().fit(cases)
+    ax = f.plot_decomposition(top=None)
+    heights = sorted(round(p.get_width(), 6) for p in ax.patches)
+    dec = f.decompose()
+    expected = sorted(round(1e4 * v, 6) for v in dec["contribution"] if v > 0)
+    assert heights == expected
+    assert "10,000" in ax.get_xlabel()
