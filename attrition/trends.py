@@ -733,3 +733,47 @@ def spo_applications(events: pd.DataFrame, *, forces=None, bands=(10, 30)) -> pd
     out["band"] = pd.Categorical(np.select([out["applications"] <= lo, out["applications"] <= hi], labels[:2], labels[2]),
                                  categories=labels, ordered=True)
     return out
+
+
+def plot_spo_applications(table: pd.DataFrame, ax=None, *, bands=(10, 30), **kwargs):
+    """Bar chart of SPO applications per force (one financial year), with the FOI band edges.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per force: ``force``, ``applications`` (e.g. :func:`spo_applications` for one year),
+        optionally passed through :func:`attrition.disclosure.suppress_small_counts` first: withheld
+        counts (``NaN`` with ``suppressed`` True) are drawn as "[c]" and no bar.
+    ax : matplotlib.axes.Axes, optional
+    bands : (int, int)
+        Band edges drawn as horizontal lines.
+    **kwargs
+        Passed to ``ax.bar``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import GREY, PALETTE, mark_suppressed
+
+    t = table.sort_values("applications", ascending=False, na_position="last").reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4.2))
+    x = np.arange(len(t))
+    vals = t["applications"].to_numpy(float)
+    kwargs.setdefault("color", PALETTE[0])
+    ax.bar(x, np.nan_to_num(vals), **kwargs)
+    hidden = t["suppressed"].to_numpy(bool) if "suppressed" in t else np.isnan(vals)
+    if hidden.any():
+        mark_suppressed(ax, x[hidden], 0.0, rotation=90)
+    for edge in bands:
+        ax.axhline(edge + 0.5, color=GREY, linestyle="--", linewidth=1)
+        ax.text(len(t) - 0.5, edge + 0.5, f" {edge}", va="bottom", ha="right", fontsize="x-small", color=GREY)
+    ax.set_xticks(x)
+    ax.set_xticklabels(t["force"], rotation=90, fontsize="x-small")
+    ax.set_xlim(-0.7, len(t) - 0.3)
+    ax.set_ylabel("SPO applications in the year")
+    ax.set_xlabel("Force ([c]: fewer than 10, withheld)" if hidden.any() else "Force")
+    return ax

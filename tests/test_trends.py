@@ -215,3 +215,19 @@ def test_spo_applications_match_synthetic_force_table(small_synthetic):
     out = spo_applications(small_synthetic.events, forces=small_synthetic.forces["force"].unique())
     merged = small_synthetic.forces.merge(out, on=["force", "financial_year"])
     assert (merged["spo_applications"] == merged["applications"]).all() and len(merged) == len(small_synthetic.forces)
+
+
+def test_plot_spo_applications_marks_suppressed():
+    import warnings
+
+    from attrition.disclosure import suppress_small_counts
+    from attrition.exceptions import DisclosureWarning
+    from attrition.trends import plot_spo_applications
+
+    t = pd.DataFrame({"force": ["A", "B", "C"], "applications": [40, 3, 12]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DisclosureWarning)
+        s = suppress_small_counts(t, ["applications"], secondary=False)
+    ax = plot_spo_applications(s)
+    assert [round(p.get_height()) for p in ax.patches] == [40, 12, 0]
+    assert [tx.get_text() for tx in ax.texts if tx.get_text() == "[c]"] == ["[c]"]
