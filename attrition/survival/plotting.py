@@ -18,7 +18,7 @@ def _colours(names, colors=None):
         return list(colors)
     from attrition import plotting as _p
 
-    known = {**_p.STAGE_COLOURS, **_p.REASON_COLOURS, **(colors or {})}
+    known = {**_p.STAGE_COLOURS, **_p.REASON_COLOURS, "exited": _p.LIGHT_GREY, **(colors or {})}
     out, k = [], 0
     for n in names:
         if n in known:
@@ -33,7 +33,7 @@ def _labels(names, labels=None):
     """A label per name: the user's dict over the project's stage/reason labels, else the name."""
     from attrition import plotting as _p
 
-    known = {**_p.STAGE_LABELS, **_p.REASON_LABELS, **(labels or {})}
+    known = {**_p.STAGE_LABELS, **_p.REASON_LABELS, "exited": "Exited (any reason)", **(labels or {})}
     return [known.get(n, str(n).replace("_", " ")) for n in names]
 
 
