@@ -1,0 +1,162 @@
+# %% [markdown]
+# # 08 · The report figures
+#
+# Every figure of the report, written to `figures/` (or `figures_dir`) as PNG and SVG through one helper,
+# `attrition.figures.publish_figure`, which strips dates and software versions so that re-running gives
+# byte-identical files, and refuses to write a figure whose underlying counts fail disclosure control (no
+# count under 10 published; withheld counts are drawn as "[c]"). The analyses behind each figure are
+# explained in notebooks 02–07.
+
+# %%
+# parameters
+data_path = None
+as_of = None
+forces = None
+seed = 20220331
+figures_dir = None
+
+# %%
+import warnings
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from attrition import trends
+from attrition.config import FIGURES_DIR
+from attrition.data import load_dataset
+from attrition.disclosure import suppress_small_counts
+from attrition.effects import forest_plot, officer_effect, plot_risk_curves, spo_effect
+from attrition.exceptions import DisclosureWarning
+from attrition.figures import publish_figure
+from attrition.funnel import FunnelFitter
+from attrition.mischarging import mischarging_table, plot_mischarging
+from attrition.plotting import REASON_COLOURS, REASON_LABELS, use_style
+from attrition.survival import (JOURNEY_TRANSITIONS, MultiStateFitter, cumulative_incidence, journey_sojourns,
+                                plot_cumulative_incidence, plot_state_occupation)
+
+use_style()
+out_dir = FIGURES_DIR if figures_dir is None else figures_dir
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+cases = data.cases
+print(data)
+
+# %% [markdown]
+# ## Fig01 · The national funnel
+
+# %%
+funnel = FunnelFitter(alpha=0.05).fit(cases)
+counts = funnel.summary[["entered", "converted", "exited"]].fillna(0).astype(int).reset_index(drop=True)
+publish_figure(funnel.plot().figure, "Fig01_national-funnel", out_dir=out_dir, suppressed=counts,
+               count_cols=["entered", "converted", "exited"])
+
+# %% [markdown]
+# ## Fig02 · Where and why reports are lost
+
+# %%
+publish_figure(funnel.plot_decomposition().figure, "Fig02_loss-by-stage-and-reason", out_dir=out_dir)
+
+# %% [markdown]
+# ## Fig03 · Charging after a suspect is identified, by force (partial pooling)
+
+# %%
+by_force = FunnelFitter(alpha=0.05).fit(cases, by="force")
+stage_counts = by_force.summary.xs("suspect_identified", level="stage")[["entered", "converted"]].round().astype(int)
+publish_figure(by_force.caterpillar_plot(stage="suspect_identified").figure, "Fig03_force-charge-rates",
+               out_dir=out_dir, suppressed=stage_counts.reset_index(drop=True), count_cols=["entered"])
+
+# %% [markdown]
+# ## Fig04 · SPO applications by force, last financial year (small counts withheld)
+
+# %%
+last_year = cases["financial_year"].max()
+apps = trends.spo_applications(data.events)
+apps = apps[apps["financial_year"] == last_year][["force", "applications"]].reset_index(drop=True)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DisclosureWarning)
+    apps = suppress_small_counts(apps, ["applications"], secondary=False)
+ax = trends.plot_spo_applications(apps)
+ax.set_title(f"Stalking Protection Order applications by force, {last_year}")
+publish_figure(ax.figure, "Fig04_spo-applications-by-force", out_dir=out_dir, suppressed=apps,
+               count_cols=["applications"])
+
+# %% [markdown]
+# ## Fig05 · When and why cases leave (competing risks)
+
+# %%
+outcome = (cases["exit_reason"].astype(object).where(cases["status"] != "convicted", "convicted")
+           .where(cases["status"] != "open", 0))
+cif = cumulative_incidence(cases["duration"], outcome, alpha=0.05)
+order = cif.groupby("cause")["estimate"].last().drop("convicted").sort_values(ascending=False).index.tolist()
+ax = plot_cumulative_incidence(cif, causes=["convicted", *order], figsize=(9, 4.2),
+                               labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
+                               title="How stalking reports leave the criminal-justice journey")
+ax.set_xlim(0, 730)
+ax.set_xlabel("Days since report (first two years)")
+publish_figure(ax.figure, "Fig05_exit-reasons-over-time", out_dir=out_dir)
+
+# %% [markdown]
+# ## Fig06 · The multi-state journey
+
+# %%
+msf = MultiStateFitter(JOURNEY_TRANSITIONS, alpha=0.05).fit(journey_sojourns(cases))
+ax = plot_state_occupation(msf, title="Where reports are, day by day after the report")
+ax.set_xlim(0, 365)
+publish_figure(ax.figure, "Fig06_journey-state-occupation", out_dir=out_dir)
+
+# %% [markdown]
+# ## Fig07 · Stalking recorded as another offence, by year
+
+# %%
+mis = mischarging_table(cases, by="financial_year", stage="recorded")
+ax = plot_mischarging(mis, stage="recorded")
+ax.set_title("Stalking reports first recorded as another offence")
+ax.legend(title="Offence", loc="center right", bbox_to_anchor=(1.0, 0.6))
+publish_figure(ax.figure, "Fig07_mischarging-by-year", out_dir=out_dir)
+
+# %% [markdown]
+# ## Fig08 · Dedicated stalking officers: naive vs adjusted
+
+# %%
+if data.forces is not None:
+    rows = []
+    for outcome_name in ("charged", "convicted"):
+        est = officer_effect(cases, data.forces, outcome=outcome_name, method="glm_cluster", random_state=seed)
+        rows.append(est[est["measure"] == "risk_ratio"].assign(label=lambda d, o=outcome_name: o + ": " + d["analysis"]))
+    ax = forest_plot(pd.concat(rows).set_index("label"), null=1.0)
+    ax.set_xlabel("Risk ratio, dedicated officer vs none (95% CI, log scale)")
+    ax.set_title("Effect of a dedicated stalking officer")
+    display(publish_figure(ax.figure, "Fig08_officer-effects", out_dir=out_dir))
+else:
+    print("skipped: needs a force-year table with dedicated_stalking_officer")
+
+# %% [markdown]
+# ## Fig09–10 · Stalking Protection Orders: naive vs time-respecting estimates, and risk curves
+
+# %%
+spo = spo_effect(cases, random_state=seed, n_boot=100)
+est, curves = spo.estimates, spo.risk_curves
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
+    part = est[(est["outcome"] == outcome_name) & est["measure"].isin(["HR", "RR"])]
+    forest_plot(part.assign(label=part["method"] + " (" + part["measure"] + ")").set_index("label"), ax=ax, null=1.0)
+    ax.set(title=title, xlabel="Hazard or risk ratio, SPO vs none (95% CI)")
+fig.suptitle("Effect of a Stalking Protection Order: naive vs time-respecting estimates")
+publish_figure(fig, "Fig09_spo-effects", out_dir=out_dir)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
+    plot_risk_curves(curves[curves["outcome"] == outcome_name], ax=ax)
+    ax.set(title=title, xlabel="Days since suspect identified", ylabel="Cumulative risk")
+fig.suptitle("SPO in force by day 28 vs no SPO (clone–censor–weight, 95% bootstrap bands)")
+publish_figure(fig, "Fig10_spo-risk-curves", out_dir=out_dir)
+
+# %% [markdown]
+# ## The files written
+
+# %%
+import pathlib
+
+written = sorted(p.name for p in pathlib.Path(out_dir).glob("Fig*"))
+print(len(written), "files:")
+print("\n".join(written))
