@@ -974,3 +974,55 @@ def cases_to_home_office(
         OLD_HEADER[12]: tab["closed"],
     })
     return out[list(OLD_HEADER)]
+
+
+def home_office_funnel_rows(counts: pd.DataFrame, by: str | None = "force") -> pd.DataFrame:
+    """Rows for :class:`attrition.funnel.FunnelFitter` from :func:`home_office_funnel_counts`.
+
+    The open data follow a recorded offence to its police outcome only, so the funnel they support has two
+    stages: recorded offences (entering as ``"reported"``) and ``"charged"`` (outcome 1). Fit it with
+    ``FunnelFitter(stages=("reported", "charged")).fit(rows, by=by, weights="count")``; exit reasons come
+    from the outcome types, and offences without an outcome yet are open (estimated from closed ones, with
+    a warning, since the open data carry no times).
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        Output of :func:`home_office_funnel_counts` (``offences``, ``charged``, one column per exit reason,
+        ``open``), aggregated over what ``by`` does not name.
+    by : str or None, default "force"
+        Group column kept in the rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by`` (if given), ``stage_reached``, ``status``, ``exit_reason``, ``count``: one row per group and
+        outcome with a positive count. Groups with no offences have no rows.
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, or counts that do not add up (charged + exits + open != offences) — naming the group.
+    """
+    from .standard import EXIT_REASONS
+
+    keys = [by] if by else []
+    reasons = [r for r in EXIT_REASONS if r in counts.columns]
+    need = keys + ["offences", "charged", "open"]
+    missing = [c for c in need if c not in counts.columns]
+    if missing:
+        raise DataValidationError(f"home_office_funnel_rows needs columns {missing} (from home_office_funnel_counts)")
+    agg = counts.groupby(keys, observed=True)[["offences", "charged", "open", *reasons]].sum() if keys else \
+        counts[["offences", "charged", "open", *reasons]].sum().to_frame().T
+    total = agg["charged"] + agg["open"] + agg[reasons].sum(axis=1)
+    bad = (total - agg["offences"]).abs() > 1e-9
+    if bad.any():
+        g = agg.index[bad.to_numpy()][0]
+        raise DataValidationError(f"counts for {by}={g!r} do not add up: charged + exits + open = "
+                                  f"{total[bad].iloc[0]:g} but offences = {agg.loc[bad, 'offences'].iloc[0]:g}")
+    long = agg.reset_index() if keys else agg.reset_index(drop=True)
+    parts = [long[keys].assign(stage_reached="charged", status="open", exit_reason=None, count=long["charged"]),
+             long[keys].assign(stage_reached="reported", status="open", exit_reason=None, count=long["open"])]
+    parts += [long[keys].assign(stage_reached="reported", status="exited", exit_reason=r, count=long[r]) for r in reasons]
+    rows = pd.concat(parts, ignore_index=True)
+    return rows[rows["count"] > 0].reset_index(drop=True)
