@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-import matplotlib
-import pandas as pd
-import pytest
+# the same style as `make test` (the Makefile exports these), whichever way pytest is started
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("MATPLOTLIBRC", str(Path(__file__).resolve().parents[1] / "attrition" / "standard" / "matplotlibrc"))
+
+import matplotlib  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 
 matplotlib.use("Agg")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def journey(case_id, force, *rows):
