@@ -427,7 +427,7 @@ def _percentile_truncate(w: np.ndarray, truncate) -> tuple[np.ndarray, np.ndarra
     return np.clip(w, lo, hi), clipped
 
 
-def ipw_weights(treatment, propensity, *, stabilized: bool = True, truncate=(0.01, 0.99)) -> np.ndarray:
+def ipw_weights(treatment, propensity, *, stabilized: bool = True, truncate=None) -> np.ndarray:
     """Inverse-probability-of-treatment weights, optionally stabilised and truncated.
 
     Parameters
@@ -440,9 +440,11 @@ def ipw_weights(treatment, propensity, *, stabilized: bool = True, truncate=(0.0
         Multiply by the marginal probability of the treatment received,
         :math:`w_i = T_i \\bar T / e_i + (1-T_i)(1-\\bar T)/(1-e_i)`, so weights average about one.
         Unstabilised: :math:`T_i/e_i + (1-T_i)/(1-e_i)`.
-    truncate : (float, float) or None, default (0.01, 0.99)
+    truncate : (float, float) or None, default None
         Quantiles of the (pooled) weight distribution at which weights are truncated (set to the
-        quantile), after Cole & Hernán (2008). ``None`` for no truncation.
+        quantile), after Cole & Hernán (2008), e.g. ``(0.01, 0.99)``. Off by default: when the treatment
+        is rare (an SPO in 0.5% of cases), the pooled 99th percentile lies below every treated weight and
+        truncation would cap them all, undoing the weighting; check balance before truncating.
 
     Returns
     -------
