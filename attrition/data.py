@@ -93,7 +93,10 @@ def read_events(path) -> pd.DataFrame:
         df = pd.read_parquet(path)
     elif name.endswith((".csv", ".csv.gz", ".txt")):
         try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=["", "NA"], encoding="utf-8-sig")
+            # every column read as categorical text: an event log repeats few distinct values per column,
+            # so this keeps memory near the size of the codes (validation cleans the categories)
+            df = pd.read_csv(path, dtype="category", keep_default_na=False, na_values=["", "NA"],
+                             encoding="utf-8-sig")
         except pd.errors.EmptyDataError:
             raise DataValidationError(f"The event log {path} is empty: no header and no rows.") from None
     else:
@@ -167,7 +170,8 @@ class _Problems:
     def __init__(self, df: pd.DataFrame):
         self.df = df
         self.rows = []
-        self.first_reason = pd.Series(pd.NA, index=df.index, dtype="string")
+        self.rules: list[str] = []
+        self.first_reason = np.full(len(df), -1, dtype=np.int16)  # index into self.rules, -1 = fine
 
     def add(self, rule: str, column: str | None, mask, message: str) -> None:
         mask = np.asarray(mask, dtype=bool)
@@ -180,8 +184,10 @@ class _Problems:
             "example_case_ids": ", ".join(ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
             "message": message,
         })
-        fresh = mask & self.first_reason.isna().to_numpy()
-        self.first_reason[fresh] = rule
+        if rule not in self.rules:
+            self.rules.append(rule)
+        fresh = mask & (self.first_reason < 0)
+        self.first_reason[fresh] = self.rules.index(rule)
 
     def table(self) -> pd.DataFrame:
         cols = ["rule", "column", "n_rows", "n_cases", "example_case_ids", "message"]
@@ -399,15 +405,21 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
         P.add("missing_prerequisite", "event", bad_case[codes] & (evv == E[a]), f"'{a}' without '{b}': {why}")
 
     problems = P.table()
-    bad_rows = P.first_reason.notna().to_numpy()
-    bad_case_codes = np.unique(codes[bad_rows])
-    in_bad_case = np.isin(codes, bad_case_codes) | bad_rows
-    reason = P.first_reason.copy()
-    case_reason = pd.Series(reason[bad_rows].to_numpy(), index=codes[bad_rows]).groupby(level=0).first()
-    fill = in_bad_case & reason.isna().to_numpy()
-    reason[fill] = ("case excluded: " + case_reason.reindex(codes[fill]).astype(str)).to_numpy()
-    excluded = events.reset_index(drop=True).loc[in_bad_case].copy()
-    excluded["reason"] = reason[in_bad_case].to_numpy()
+    bad_rows = P.first_reason >= 0
+    in_bad_case = bad_rows.copy()
+    if bad_rows.any():
+        case_rule = np.full(n_cases + 1, -1, dtype=np.int16)   # first broken rule of each case (slot n: no case_id)
+        case_of_row = np.where(codes >= 0, codes, n_cases)
+        order = np.flatnonzero(bad_rows)[::-1]                 # reversed: the first row's rule wins
+        case_rule[case_of_row[order]] = P.first_reason[order]
+        in_bad_case = (case_rule[case_of_row] >= 0) & ((codes >= 0) | bad_rows)
+        rules = np.asarray(P.rules, dtype=object)
+        reason = np.where(bad_rows, rules[np.maximum(P.first_reason, 0)],
+                          "case excluded: " + rules[np.maximum(case_rule[case_of_row], 0)].astype(str))
+        excluded = events.reset_index(drop=True).loc[in_bad_case].copy()
+        excluded["reason"] = reason[in_bad_case]
+    else:
+        excluded = events.iloc[:0].copy().assign(reason=pd.Series(dtype=object))
 
     valid = df.loc[~in_bad_case].copy()
     extra = [c for c in valid.columns if c not in S.FIELDS]
