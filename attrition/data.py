@@ -38,7 +38,7 @@ def _check_columns(df: pd.DataFrame) -> pd.DataFrame:
     if df.shape[0] == 0:
         raise DataValidationError("The event log is empty: it has no rows (an empty file or only a header).")
     renamed = {c: _normalise_column(c) for c in df.columns}
-    df = df.rename(columns=renamed)
+    df = df.rename(columns=renamed, copy=True)
     dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
     if dupes:
         raise DataValidationError(f"Duplicate column names after normalisation: {dupes}.")
@@ -255,9 +255,9 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     ``missing_detail``, ``duplicate_event``, ``repeated_event``, ``inconsistent_force``,
     ``missing_report``, ``before_report``, ``out_of_order``, ``missing_prerequisite``.
     """
-    df = _check_columns(events.copy())
+    df = _check_columns(events)  # rename() returns a new frame: the caller's is never modified
     n_in = len(df)
-    df = df.reset_index(drop=True)
+    df.index = pd.RangeIndex(n_in)
     notes: list[str] = []
     P = _Problems(df)
 

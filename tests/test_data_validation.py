@@ -182,3 +182,10 @@ def test_synthetic_data_are_valid(small_synthetic):
     rep = validate_events(small_synthetic.events, as_of=small_synthetic.as_of)
     assert rep.ok, str(rep)
     assert len(rep.valid) == len(small_synthetic.events)
+
+
+def test_callers_frame_is_not_modified(hand_events):
+    before = hand_events.copy()
+    validate_events(hand_events.rename(columns={"case_id": "Case ID"}), today=TODAY)
+    validate_events(hand_events, today=TODAY)
+    pd.testing.assert_frame_equal(hand_events, before)
