@@ -205,9 +205,20 @@ def _factorize_stripped(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     # merge values that are equal once stripped
     codes2, uniq2 = pd.factorize(text)
     remap = np.where(empty, -1, codes2)
-    out = np.where(codes >= 0, remap[np.maximum(codes, 0)] if len(remap) else -1, -1)
+    out = np.where(codes >= 0, remap[np.maximum(codes, 0)] if len(remap) else -1, -1).astype(np.int32)
     keep = pd.Index(uniq2, dtype=object)
     return out, keep
+
+
+def _duplicated_rows(df: pd.DataFrame, cols: list) -> np.ndarray:
+    """``df.duplicated(cols, keep="first")`` in little memory: a 64-bit hash per row first, then an exact
+    comparison only among the rows whose hashes collide."""
+    h = pd.Series(pd.util.hash_pandas_object(df[cols], index=False).to_numpy())
+    out = np.zeros(len(df), dtype=bool)
+    cand = np.flatnonzero(h.duplicated(keep=False).to_numpy())
+    if cand.size:
+        out[cand] = df.iloc[cand][cols].duplicated(keep="first").to_numpy()
+    return out
 
 
 def _recode(codes, uniq, allowed, P, rule, column, message) -> pd.Categorical:
@@ -356,11 +367,12 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
             P.add("missing_detail", c, m, f"'{e}' events need '{c}'")
 
     # ---- duplicates
+    del clean
     key = ["case_id", "event", "timestamp", *S.DETAIL_COLUMNS]
-    dup = df.duplicated(subset=key, keep="first").to_numpy()
+    dup = _duplicated_rows(df, key)
     P.add("duplicate_event", None, dup, "the same event appears twice with identical values")
     once = np.isin(ev_codes, [S.EVENT_RANK[e] for e in S.ONCE_EVENTS]) & ~dup
-    rep = once & df.loc[:, ["case_id", "event"]].duplicated(keep="first").to_numpy()
+    rep = once & _duplicated_rows(df, ["case_id", "event"])
     P.add("repeated_event", "event", rep,
           f"events that happen once per case ({sorted(S.ONCE_EVENTS)}) appear more than once")
 
@@ -421,7 +433,7 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     else:
         excluded = events.iloc[:0].copy().assign(reason=pd.Series(dtype=object))
 
-    valid = df.loc[~in_bad_case].copy()
+    valid = df.loc[~in_bad_case].copy() if in_bad_case.any() else df  # df is already our own copy
     extra = [c for c in valid.columns if c not in S.FIELDS]
     if extra:
         notes.append(f"extra column(s) kept as they are: {extra}")
@@ -438,10 +450,28 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
         df[c] = pd.Categorical(df[c].astype(object).where(df[c].notna(), None), categories=list(cats))
     df["outcome_code"] = df["outcome_code"].astype("Int64")
     df["timestamp"] = df["timestamp"].astype("datetime64[ns]")
-    rank = df["event"].cat.codes.to_numpy()
-    order = np.lexsort((rank, df["timestamp"].to_numpy(), df["case_id"].to_numpy()))
     cols = list(S.FIELDS) + [c for c in df.columns if c not in S.FIELDS]
-    return df.iloc[order][cols].reset_index(drop=True)
+    df = df[cols]
+    rank = df["event"].cat.codes.to_numpy()
+    ts = df["timestamp"].to_numpy()
+    cid = df["case_id"].to_numpy()
+    if len(df) > 1:
+        # most extracts (and simulate's output) are already in order: then no sort and no copy
+        same_case = cid[1:] == cid[:-1]
+        in_order = (np.all(_sorted_pairs(cid)) and np.all(~same_case | (ts[1:] > ts[:-1])
+                                                             | ((ts[1:] == ts[:-1]) & (rank[1:] >= rank[:-1]))))
+        if in_order:
+            return df.reset_index(drop=True)
+    order = np.lexsort((rank, ts, cid))
+    return df.iloc[order].reset_index(drop=True)
+
+
+def _sorted_pairs(a: np.ndarray) -> np.ndarray:
+    """Elementwise ``a[i] <= a[i+1]`` for any comparable dtype (object arrays of text or numbers)."""
+    try:
+        return a[:-1] <= a[1:]
+    except TypeError:  # mixed types: let lexsort decide
+        return np.zeros(max(len(a) - 1, 0), dtype=bool)
 
 
 def load_events(path, *, errors: str = "raise", as_of=None, return_report: bool = False):

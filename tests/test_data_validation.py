@@ -189,3 +189,10 @@ def test_callers_frame_is_not_modified(hand_events):
     validate_events(hand_events.rename(columns={"case_id": "Case ID"}), today=TODAY)
     validate_events(hand_events, today=TODAY)
     pd.testing.assert_frame_equal(hand_events, before)
+
+
+def test_row_order_does_not_matter(hand_events):
+    a = validate_events(hand_events, today=TODAY).valid
+    b = validate_events(hand_events.sample(frac=1.0, random_state=3), today=TODAY).valid
+    pd.testing.assert_frame_equal(a, b)
+    assert a["case_id"].is_monotonic_increasing
