@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from scipy import stats
 
 
 def check_random_state(random_state=None) -> np.random.Generator:
@@ -36,3 +37,38 @@ def ci_labels(alpha: float) -> tuple[str, str]:
     level = 100 * (1 - check_alpha(alpha))
     text = f"{level:.0f}" if float(level).is_integer() else f"{level:g}"
     return f"lower {text}%", f"upper {text}%"
+
+
+def wilson_interval(x, n, alpha: float = 0.05):
+    """Wilson score interval for a binomial proportion (vectorised; effective counts allowed).
+
+    Parameters
+    ----------
+    x, n : array-like, same shape
+        Successes and trials (need not be integers). Where ``n <= 0`` the interval is NaN.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray
+
+    References
+    ----------
+    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
+    *JASA* 22, 209–212.
+    """
+    x = np.asarray(x, float)
+    n = np.asarray(n, float)
+    z = stats.norm.ppf(1 - alpha / 2)
+    z2 = z * z
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
+        denom = 1 + z2 / n
+        centre = (p + z2 / (2 * n)) / denom
+        half = z * np.sqrt(np.maximum(p * (1 - p) / n + z2 / (4 * n * n), 0)) / denom
+    lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    # exact ends: Wilson's bound at p = 0 (1) is 0 (1) analytically
+    lo = np.where((n > 0) & (x <= 0), 0.0, lo)
+    hi = np.where((n > 0) & (x >= n), 1.0, hi)
+    return lo, hi

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from . import pooling as _pooling
-from ._utils import check_random_state
+from ._utils import check_random_state, wilson_interval
 from .base import BaseFitter
 from .exceptions import DataValidationError, StatisticalWarning
 from .standard import EXIT_REASONS, STAGE_LABELS, STAGES
@@ -31,41 +31,6 @@ _ALL = "all"
 # ----------------------------------------------------------------------------------------------------
 # small vectorised helpers
 # ----------------------------------------------------------------------------------------------------
-def wilson_interval(x, n, alpha: float = 0.05):
-    """Wilson score interval for a binomial proportion (vectorised; effective counts allowed).
-
-    Parameters
-    ----------
-    x, n : array-like, same shape
-        Successes and trials (need not be integers). Where ``n <= 0`` the interval is NaN.
-    alpha : float, default 0.05
-
-    Returns
-    -------
-    lower, upper : numpy.ndarray
-
-    References
-    ----------
-    Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
-    *JASA* 22, 209–212.
-    """
-    x = np.asarray(x, float)
-    n = np.asarray(n, float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    z2 = z * z
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(n > 0, x / np.where(n > 0, n, 1), np.nan)
-        denom = 1 + z2 / n
-        centre = (p + z2 / (2 * n)) / denom
-        half = z * np.sqrt(np.maximum(p * (1 - p) / n + z2 / (4 * n * n), 0)) / denom
-    lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    # exact ends: Wilson's bound at p = 0 (1) is 0 (1) analytically
-    lo = np.where((n > 0) & (x <= 0), 0.0, lo)
-    hi = np.where((n > 0) & (x >= n), 1.0, hi)
-    return lo, hi
-
-
 def _n_eff(p, se, fallback):
     """Effective sample size p(1-p)/se^2 (``fallback`` where it is undefined)."""
     p = np.asarray(p, float)

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._utils import check_alpha, check_random_state, ci_labels
+from ._utils import check_alpha, check_random_state, ci_labels, wilson_interval
 from .base import BaseFitter
 from .config import DISCLOSURE_THRESHOLD
 from .exceptions import DataQualityWarning, DataValidationError, StatisticalWarning
@@ -68,23 +68,6 @@ _OFFENCE_TO_CLASS["stalking"] = "stalking"
 # ----------------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------------
-def _wilson(x, n, alpha):
-    """Wilson score interval (vectorised); NaN where ``n == 0``."""
-    x = np.asarray(x, float)
-    n = np.asarray(n, float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = x / n
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    lo = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
-    hi = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
-    lo = np.where((n > 0) & (x <= 0), 0.0, lo)
-    hi = np.where((n > 0) & (x >= n), 1.0, hi)
-    return lo, hi
-
-
 def _row_id(df: pd.DataFrame, pos: int) -> str:
     """Human-readable identifier of row ``pos`` (case_id if there is one)."""
     if "case_id" in df.columns:
@@ -267,7 +250,7 @@ def mischarging_table(cases: pd.DataFrame, by=("force", "financial_year"), stage
     table = pd.concat(out, ignore_index=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         table["share"] = np.where(table["total"] > 0, table["n"] / table["total"].where(table["total"] > 0, 1), np.nan)
-    lo, hi = _wilson(table["n"], table["total"], alpha)
+    lo, hi = wilson_interval(table["n"], table["total"], alpha)
     table[lo_name] = lo
     table[hi_name] = hi
     table["offence"] = pd.Categorical(table["offence"], categories=classes)

@@ -33,7 +33,7 @@ from scipy import stats
 
 from ._utils import check_alpha, check_random_state, ci_labels
 from .exceptions import ConvergenceError, DataValidationError
-from .mischarging import _wilson
+from ._utils import wilson_interval
 
 __all__ = [
     "funnel_by_year", "report_counts", "report_change", "ReportChange", "impute_missing_forces",
@@ -313,7 +313,7 @@ def report_change(cases: pd.DataFrame, forces: pd.DataFrame | None = None, from_
         k, m = int(by_force["decreased"][mask].sum()), int(mask.sum())
         if m == 0:
             raise DataValidationError(f"the subset {subset!r} holds no forces")
-        wl, wh = _wilson(k, m, alpha)
+        wl, wh = wilson_interval(k, m, alpha)
         ta, tb = float(a[mask].sum()), float(b[mask].sum())
         rl, rh = poisson_ratio_interval(tb, ta, alpha)
         share = k / m

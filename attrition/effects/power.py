@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .._utils import check_alpha
+from .._utils import check_alpha, wilson_interval
 from ..exceptions import AttritionError, DataQualityWarning, StatisticalWarning
 from .officer import _MEASURES, officer_effect
 
@@ -119,8 +119,6 @@ def _run(tasks: list, options: dict, n_jobs: int, progress: bool) -> list:
 
 
 def _summarise(setting: dict, reps: list, alpha: float, measure: str) -> dict:
-    from statsmodels.stats.proportion import proportion_confint
-
     r = pd.DataFrame(reps)
     ok = r["error"] == ""
     n_ok = int(ok.sum())
@@ -133,7 +131,7 @@ def _summarise(setting: dict, reps: list, alpha: float, measure: str) -> dict:
     rr = r[ok]
     k = int((rr["p"] < alpha).sum())
     power = k / n_ok
-    lo, hi = proportion_confint(k, n_ok, alpha=0.05, method="wilson")
+    lo, hi = (float(v) for v in wilson_interval(k, n_ok, 0.05))  # exact 0 and 1 at the ends
     has_truth = rr["truth"].notna().all()
     cover = ((rr["lower"] <= rr["truth"]) & (rr["truth"] <= rr["upper"])).mean() if has_truth else np.nan
     return {

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._utils import check_alpha, ci_labels
+from .._utils import check_alpha, ci_labels, wilson_interval
 from ..exceptions import DataQualityWarning, DataValidationError
 
 __all__ = ["breach_rate", "time_to_breach", "repeat_breach_recording", "kth_breach_times", "exact_poisson_ci",
@@ -380,22 +380,9 @@ def time_to_breach(events: pd.DataFrame, cases: pd.DataFrame, k: int = 2, *, by=
 # recording of repeated breaches as stalking
 # --------------------------------------------------------------------------------------------
 def wilson_ci(successes, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (NaN where ``n == 0``).
-
-    References
-    ----------
-    Wilson E.B. (1927). Probable inference, the law of succession, and statistical inference.
-    JASA 22, 209-212.
-    """
-    x = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(1 - check_alpha(alpha) / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / n
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    """Wilson score interval for a binomial proportion (NaN where ``n == 0``); see
+    :func:`attrition._utils.wilson_interval`."""
+    return wilson_interval(successes, n, check_alpha(alpha))
 
 
 def repeat_breach_recording(cases: pd.DataFrame, by=None, *, min_breaches: int = 2,
