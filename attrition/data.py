@@ -115,6 +115,7 @@ class ValidationReport:
         Typed events of the cases that passed every rule, sorted by case, time and event order.
     problems : pandas.DataFrame
         One row per broken rule: ``rule``, ``column``, ``n_rows``, ``n_cases``, ``example_case_ids``,
+        ``example_rows`` (0-based positions in the input: in a CSV with a header the line is position + 2),
         ``message``. Empty when the data are valid.
     excluded : pandas.DataFrame
         Every row not in ``valid``, with ``reason`` (the rule its case broke first).
@@ -143,7 +144,7 @@ class ValidationReport:
         for r in self.problems.itertuples(index=False):
             col = f" [column {r.column}]" if r.column else ""
             lines.append(f"  - {r.rule}{col}: {r.message} ({r.n_rows} row(s), {r.n_cases} case(s); "
-                         f"first case_ids: {r.example_case_ids})")
+                         f"first case_ids: {r.example_case_ids}; first rows: {r.example_rows})")
         lines.append("Fix the rows, or call load_events(..., errors='exclude') to set those cases aside "
                      "(they are returned in the report with their reason).")
         return "\n".join(lines)
@@ -182,6 +183,8 @@ class _Problems:
         self.rows.append({
             "rule": rule, "column": column or "", "n_rows": int(mask.sum()), "n_cases": int(len(ids)),
             "example_case_ids": ", ".join(ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
+            # 0-based positions in the input; in a CSV with a header, line number = position + 2
+            "example_rows": ", ".join(str(i) for i in np.flatnonzero(mask)[:_N_EXAMPLES]),
             "message": message,
         })
         if rule not in self.rules:
@@ -190,7 +193,7 @@ class _Problems:
         self.first_reason[fresh] = self.rules.index(rule)
 
     def table(self) -> pd.DataFrame:
-        cols = ["rule", "column", "n_rows", "n_cases", "example_case_ids", "message"]
+        cols = ["rule", "column", "n_rows", "n_cases", "example_case_ids", "example_rows", "message"]
         return pd.DataFrame(self.rows, columns=cols)
 
 

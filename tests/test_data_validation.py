@@ -196,3 +196,12 @@ def test_row_order_does_not_matter(hand_events):
     b = validate_events(hand_events.sample(frac=1.0, random_state=3), today=TODAY).valid
     pd.testing.assert_frame_equal(a, b)
     assert a["case_id"].is_monotonic_increasing
+
+
+def test_problems_name_the_rows(hand_events):
+    bad = hand_events.copy()
+    bad.loc[7, "event"] = "teleported"
+    rep = validate_events(bad, today=TODAY)
+    row = rep.problems.set_index("rule").loc["unknown_event"]
+    assert row["example_rows"] == "7"
+    assert "first rows: 7" in str(rep)
