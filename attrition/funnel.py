@@ -71,33 +71,12 @@ def _public_last(t, codes, K, w, alpha):
 
 
 def _aj_last_core():
-    """``f(t, codes, K, w, alpha) -> (cif (K,), se (K,), surv, se_surv)`` at the last time.
-
-    Uses ``attrition.survival.cif._aj_core`` (the engine of ``cumulative_incidence``) when available,
-    else the public ``cumulative_incidence`` (identical numbers, slower: it builds the whole curve).
-    """
-    try:
-        from .survival.cif import _aj_core
-    except ImportError:  # pragma: no cover - engine renamed: use the public function
-        _aj_core = None
-
-    public = _public_last
-    if _aj_core is None:  # pragma: no cover
-        return public
-    import inspect
-
-    try:
-        third = list(inspect.signature(_aj_core).parameters)[2]
-    except (TypeError, ValueError, IndexError):  # pragma: no cover
-        return public
-    n_codes = third == "C"  # newer engine: number of code values (causes + censored); older: causes
+    """``f(t, codes, K, w, alpha) -> (cif (K,), se (K,), surv, se_surv)`` at the last time: the
+    Aalen–Johansen engine of :mod:`attrition.survival.cif` (identical to :func:`_public_last`, faster)."""
+    from .survival.cif import aj_at_last_time
 
     def core(t, codes, K, w, alpha):
-        r = _aj_core(t, codes, K + 1 if n_codes else K, w, None, "frequency")
-        cif = r.get("cif")
-        if cif is None or cif.ndim != 2 or cif.shape[1] != K:  # pragma: no cover - engine changed
-            return public(t, codes, K, w, alpha)
-        return (cif[-1], np.sqrt(r["var_cif"][-1]), float(r["surv"][-1]), float(np.sqrt(r["var_surv"][-1])))
+        return aj_at_last_time(t, codes, K, w)
 
     return core
 

@@ -421,6 +421,34 @@ def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
     }
 
 
+def aj_at_last_time(t, codes, K, w=None):
+    """Aalen–Johansen CIFs of ``K`` causes and their IJ standard errors at the last time only.
+
+    The engine of :func:`cumulative_incidence` without building the curve: for callers that need the
+    long-run CIFs of many small cells (the funnel's stages × groups).
+
+    Parameters
+    ----------
+    t : numpy.ndarray, shape (n,)
+        Times (non-negative).
+    codes : numpy.ndarray of int, shape (n,)
+        0 = censored, 1..K = cause.
+    K : int
+        Number of causes.
+    w : numpy.ndarray, shape (n,), optional
+        Frequency weights.
+
+    Returns
+    -------
+    cif : numpy.ndarray, shape (K,)
+    se : numpy.ndarray, shape (K,)
+    surv, se_surv : float
+        Overall survival (no cause yet) and its SE.
+    """
+    r = _aj_core(t, codes, K + 1, w, None, "frequency")
+    return r["cif"][-1], np.sqrt(r["var_cif"][-1]), float(r["surv"][-1]), float(np.sqrt(r["var_surv"][-1]))
+
+
 def _loglog_ci(p, se, alpha):
     """log(-log p) interval, always inside [0, 1]; degenerate [p, p] where p is 0 or 1 or se is 0."""
     z = stats.norm.ppf(1 - alpha / 2)
