@@ -35,9 +35,14 @@ EXPOSURE = "dedicated_stalking_officer"
 DEFAULT_COVARIATES = ("risk", "relationship", "log_size", "financial_year")
 
 _METHODS = ("gee", "glm_cluster", "aipw", "ipw")
-_SMALL_SAMPLE = ("t", "wild_bootstrap")
+_SMALL_SAMPLE = ("t", "cr2", "wild_bootstrap")
 _BOOT_WEIGHTS = ("rademacher", "webb")
 _MEASURES = ("risk_untreated", "risk_treated", "risk_difference", "risk_ratio", "odds_ratio")
+_VARIANCE_TEXT = {
+    "t": "CR1, t with G-1 df",
+    "cr2": "CR2 (bias-reduced linearisation), t with Bell-McCaffrey (Satterthwaite) df per measure",
+    "wild_bootstrap": "CR1, wild cluster score bootstrap-t",
+}
 _FEW_CLUSTERS = 3  # fewer exposed (or unexposed) forces than this -> StatisticalWarning
 # fewer adopting forces than this -> StatisticalWarning in the DiD: with 3 adopters the CR1 standard error
 # of the synthetic default data is about a third of the sampling SD (Conley & Taber 2011)
@@ -293,13 +298,93 @@ def _beta_influence(y, X, beta, codes, G, rho: float):
     return U, B
 
 
-def _gcomp(y, X, beta, j, codes, G, rho):
+def _cluster_blocks(X, A, codes, G, rho):
+    """Per-cluster information blocks K_g = D_g' V_g^{-1} D_g, shape (G, k, k), of the logistic GEE with
+    exchangeable working correlation ``rho`` (``rho = 0``: GLM, K_g = X_g' diag(A) X_g); sum_g K_g = B.
+    One pass of numpy work per cluster (no Python work per case)."""
+    k = X.shape[1]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(G + 1))
+    K = np.empty((G, k, k))
+    for g in range(G):
+        idx = order[bounds[g]:bounds[g + 1]]
+        Xg = X[idx]
+        K[g] = (Xg * A[idx, None]).T @ Xg
+    if rho != 0.0:
+        n_g = np.bincount(codes, minlength=G).astype(float)
+        c_g = rho / (1 - rho + n_g * rho)
+        a_g = _cluster_sum(codes, G, X * np.sqrt(A)[:, None])
+        K = (K - c_g[:, None, None] * a_g[:, :, None] * a_g[:, None, :]) / (1 - rho)
+    return K
+
+
+class _CR2:
+    """Bias-reduced linearisation (CR2) of cluster scores, without n_g x n_g matrices.
+
+    With L_g the (whitening) factor of the working inverse covariance, B_g = L_g D_g (n_g, k), Pearson-type
+    residuals e_g = L_g (y_g - mu_g), scores U_g = B_g' e_g and M = (sum_g B_g'B_g)^{-1}, the CR2 adjusted
+    score is B_g'(I - H_gg)^{-1/2} e_g with H_gg = B_g M B_g'. H_gg has rank <= k: with
+    C_g = M^{1/2} K_g M^{1/2} = V_g diag(lam_g) V_g' (K_g = B_g'B_g) and f = (1 - lam)^{-1/2} - 1,
+    B_g'(I - H_gg)^{-1/2} e_g = U_g + M^{-1/2} V_g diag(f) V_g' M^{1/2} U_g. Eigenvalues 1 (a cluster that
+    alone determines a direction) use the Moore-Penrose power, f = -1, as clubSandwich does.
+    """
+
+    _TOL = 1e-12
+
+    def __init__(self, K, B):
+        M = np.linalg.inv(B)
+        M = (M + M.T) / 2
+        ev, Q = np.linalg.eigh(M)
+        self.M = M
+        self.Mh = (Q * np.sqrt(ev)) @ Q.T
+        self.Mh_inv = (Q / np.sqrt(ev)) @ Q.T
+        G, k, _ = K.shape
+        self.lam = np.empty((G, k))
+        self.V = np.empty((G, k, k))
+        for g in range(G):
+            C = self.Mh @ K[g] @ self.Mh
+            lam, V = np.linalg.eigh((C + C.T) / 2)
+            self.lam[g] = np.clip(lam, 0.0, 1.0)
+            self.V[g] = V
+        one = 1.0 - self.lam > self._TOL
+        # h(lam) = (1 - lam)^{-1/2}, or 0 (pseudo-inverse) for lam == 1
+        self.h = np.where(one, 1.0 / np.sqrt(np.where(one, 1.0 - self.lam, 1.0)), 0.0)
+
+    def adjust(self, U):
+        """CR2-adjusted scores, shape (G, k), from the raw cluster scores U (G, k)."""
+        W = np.einsum("gji,jl,gl->gi", self.V, self.Mh, U)          # V_g' M^{1/2} U_g
+        return U + np.einsum("ij,gjl,gl->gi", self.Mh_inv, self.V, (self.h - 1.0) * W)
+
+    def df(self, Cm):
+        """Bell-McCaffrey (Satterthwaite, working-model) degrees of freedom for each column of the contrast
+        matrix Cm (k, m) of the coefficients: (tr Omega)^2 / ||Omega||_F^2 with
+        Omega = G'(I - H)G, G = [A_g B_g M c] stacked by cluster (Pustejovsky & Tipton 2018)."""
+        Cm = np.atleast_2d(np.asarray(Cm, float).T).T
+        w = np.einsum("gji,jl,lm->gim", self.V, self.Mh, Cm)         # (G, k, m): V_g' M^{1/2} c
+        lam = self.lam[:, :, None]
+        h = self.h[:, :, None]
+        qq = np.sum(lam * h**2 * w**2, axis=1)                        # (G, m): ||A_g B_g M c||^2
+        T = np.einsum("ij,gjl,glm->gim", self.Mh_inv, self.V, lam * h * w)  # (G, k, m): B_g' A_g B_g M c
+        out = np.empty(Cm.shape[1])
+        for m in range(Cm.shape[1]):
+            Tm = T[:, :, m]
+            Om = np.diag(qq[:, m]) - Tm @ self.M @ Tm.T
+            out[m] = np.trace(Om) ** 2 / np.sum(Om**2)
+        return out
+
+
+def _gcomp(y, X, beta, j, codes, G, rho, cr2=False):
     """Standardised risks under exposure 0 / 1 and per-cluster influence functions of
     (mu0, mu1, RD, log RR, log OR_coef), shape (G, 5), scaled so that estimate - truth ~ sum over clusters."""
     n = len(y)
     U, B = _beta_influence(y, X, beta, codes, G, rho)
+    dof = None
+    if cr2:
+        p = _expit(X @ beta)
+        adj = _CR2(_cluster_blocks(X, p * (1 - p), codes, G, rho), B)
+        U = adj.adjust(U)
     IFb = np.linalg.solve(B, U.T).T  # (G, k): beta-hat - beta ~ sum_g IFb_g
-    mus, IFs = [], []
+    mus, IFs, grads = [], [], []
     for a in (0.0, 1.0):
         Xa = X.copy()
         Xa[:, j] = a
@@ -308,10 +393,16 @@ def _gcomp(y, X, beta, j, codes, G, rho):
         grad = (Xa * (m * (1 - m))[:, None]).mean(axis=0)
         IFs.append(_cluster_sum(codes, G, m - mu) / n + IFb @ grad)
         mus.append(mu)
+        grads.append(grad)
     mu0, mu1 = mus
     IF = np.column_stack([IFs[0], IFs[1], IFs[1] - IFs[0], IFs[1] / mu1 - IFs[0] / mu0, IFb[:, j]])
     est = np.array([mu0, mu1, mu1 - mu0, np.log(mu1 / mu0), beta[j]])
-    return est, IF, U, B
+    if cr2:
+        ej = np.zeros(X.shape[1])
+        ej[j] = 1.0
+        g0, g1 = grads
+        dof = adj.df(np.column_stack([g0, g1, g1 - g0, g1 / mu1 - g0 / mu0, ej]))
+    return est, IF, U, B, dof
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -324,14 +415,14 @@ def _boot_weights(rng: np.random.Generator, n_boot: int, G: int, kind: str) -> n
     return rng.choice(np.r_[-v, v], size=(n_boot, G))
 
 
-def _inference(est, IF, c, G, alpha, small_sample, n_boot, boot_weights, rng):
-    """SE, CI and p for each column of IF (G, m): cluster-robust variance c * sum_g IF_g^2 with t(G-1),
-    or the wild cluster score bootstrap-t (percentile-t CI, symmetric p)."""
+def _inference(est, IF, c, G, alpha, small_sample, n_boot, boot_weights, rng, dof=None):
+    """SE, CI and p for each column of IF (G, m): cluster-robust variance c * sum_g IF_g^2 with t(G-1)
+    (or t(dof), per column, for CR2), or the wild cluster score bootstrap-t (percentile-t CI, symmetric p)."""
     se = np.sqrt(c * np.sum(IF**2, axis=0))
     null = np.array([np.nan, np.nan, 0.0, 0.0, 0.0])[: IF.shape[1]]
     tstat = (est - null) / se
-    if small_sample == "t":
-        dist = stats.t(G - 1)
+    if small_sample in ("t", "cr2"):
+        dist = stats.t(G - 1 if dof is None else dof)
         q = dist.ppf(1 - alpha / 2)
         return se, est - q * se, est + q * se, 2 * dist.sf(np.abs(tstat))
     W = _boot_weights(rng, n_boot, G, boot_weights)
@@ -393,21 +484,25 @@ def _logit_analysis(df, y, covariates, *, method, correlation, alpha, small_samp
     names = [names_c[0], EXPOSURE, *names_c[1:]]
     beta = _newton_logit(y, X, names, what)
     rho = 0.0
+    cr2 = small_sample == "cr2"
     if method == "gee":
         beta, rho, _ = _fit_gee(y, X, codes, names, correlation, what, beta)
-        c = G / (G - 1)
+        c = 1.0 if cr2 else G / (G - 1)
         label = f"GEE logit ({correlation}), g-computation"
     else:
         n, k = X.shape
-        c = G / (G - 1) * (n - 1) / (n - k)
+        c = 1.0 if cr2 else G / (G - 1) * (n - 1) / (n - k)
         label = "GLM logit, cluster-robust, g-computation"
-    est, IF, U, B = _gcomp(y, X, beta, 1, codes, G, rho)
+    if cr2:
+        label += ", CR2 with Bell-McCaffrey df"
+    est, IF, U, B, dof = _gcomp(y, X, beta, 1, codes, G, rho, cr2=cr2)
     _check_positive_risks(est[0], est[1], what)
-    se, lo, hi, p = _inference(est, IF, c, G, alpha, small_sample, n_boot, boot_weights, rng)
+    se, lo, hi, p = _inference(est, IF, c, G, alpha, small_sample, n_boot, boot_weights, rng, dof)
     Binv = np.linalg.inv(B)
     cov = c * Binv @ (U.T @ U) @ Binv
     coefs = pd.DataFrame({"coef": beta, "se": np.sqrt(np.diag(cov))}, index=pd.Index(names, name="term"))
-    return est, se, lo, hi, p, label, G, coefs, rho
+    df_ = np.full(5, G - 1.0) if dof is None else dof
+    return est, se, lo, hi, p, label, G, coefs, rho, df_
 
 
 def officer_effect(
@@ -559,9 +654,9 @@ def officer_effect(
         raise ValueError(f"small_sample must be one of {_SMALL_SAMPLE}, got {small_sample!r}")
     if boot_weights not in _BOOT_WEIGHTS:
         raise ValueError(f"boot_weights must be one of {_BOOT_WEIGHTS}, got {boot_weights!r}")
-    if small_sample == "wild_bootstrap" and method in ("aipw", "ipw"):
+    if small_sample in ("wild_bootstrap", "cr2") and method in ("aipw", "ipw"):
         raise ValueError(
-            f"small_sample='wild_bootstrap' is available for method 'gee' or 'glm_cluster'; {method!r} uses "
+            f"small_sample={small_sample!r} is available for method 'gee' or 'glm_cluster'; {method!r} uses "
             "t(G-1) intervals from its own influence functions. Use small_sample='t'."
         )
     if int(n_boot) < 99:
@@ -582,13 +677,13 @@ def officer_effect(
     frames = []
     attrs = {}
     if method in ("gee", "glm_cluster"):
-        est, se, lo, hi, p, label, G, coefs, rho = _logit_analysis(
+        est, se, lo, hi, p, label, G, coefs, rho, df_ = _logit_analysis(
             df, y, covariates, method=method, correlation=correlation, analysis="adjusted",
             what=f"adjusted outcome model for '{ycol}'", **kw)
         attrs["coefficients"] = coefs
         attrs["working_correlation"] = rho
         attrs["variance"] = ("cluster-robust (by force) sandwich from influence functions incl. the case-mix "
-                             f"term; {'t with G-1 df' if small_sample == 't' else 'wild cluster score bootstrap-t'}")
+                             f"term; {_VARIANCE_TEXT[small_sample]}")
     else:
         fn = aipw_effect if method == "aipw" else ipw_effect
         r = fn(df, ycol, EXPOSURE, covariates, cluster="force", alpha=alpha)
@@ -602,15 +697,16 @@ def officer_effect(
         G = int(r.attrs.get("n_clusters", df["force"].nunique()))
         label = f"{method.upper()} (logistic propensity), cluster-robust"
         attrs["variance"] = r.attrs.get("variance", "cluster-robust sandwich, t with G-1 df")
+        df_ = G - 1
     frames.append(_table(est, se, lo, hi, p, alpha=alpha, analysis="adjusted", method=label,
-                         small_sample=small_sample, df_=G - 1, n=n, G=G, n_exp=n_exp))
+                         small_sample=small_sample, df_=df_, n=n, G=G, n_exp=n_exp))
     if naive:
-        est, se, lo, hi, p, _, G, _, _ = _logit_analysis(
+        est, se, lo, hi, p, _, G, _, _, df_ = _logit_analysis(
             df, y, [], method="glm_cluster", correlation="independence", analysis="naive",
             what=f"naive model for '{ycol}'", **kw)
         frames.append(_table(est, se, lo, hi, p, alpha=alpha, analysis="naive (unadjusted)",
                              method="naive (unadjusted): crude risks, cluster-robust", small_sample=small_sample,
-                             df_=G - 1, n=n, G=G, n_exp=n_exp))
+                             df_=df_, n=n, G=G, n_exp=n_exp))
     out = pd.concat(frames, ignore_index=True)
     out.attrs.update({"outcome": ycol, "covariates": covariates, "alpha": alpha, **attrs})
     return out
