@@ -119,21 +119,24 @@ class _Data:
     causes: list
     has_entry: bool = False
     n_clusters: int = 0
+    strata: np.ndarray | None = None  # (n,) integer codes
+    strata_labels: pd.Index | None = None  # (S,) stratum values, in code order
 
 
-def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_col=None, weights_col=None) -> _Data:
+def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_col=None, weights_col=None,
+             strata_col=None) -> _Data:
     if isinstance(covariates, str):
         covariates = [covariates]
     covariates = list(covariates)
     if not covariates:
         raise DataValidationError("covariates is empty: give at least one covariate column.")
     _require_columns(df, {"duration_col": duration_col, "event_col": event_col, "entry_col": entry_col,
-                          "cluster_col": cluster_col, "weights_col": weights_col})
+                          "cluster_col": cluster_col, "weights_col": weights_col, "strata_col": strata_col})
     for c in covariates:
         _require_columns(df, {"covariate": c})
     if len(set(covariates)) != len(covariates):
         raise DataValidationError(f"covariates has duplicates: {covariates}.")
-    clash = {duration_col, event_col, entry_col, cluster_col, weights_col} & set(covariates)
+    clash = {duration_col, event_col, entry_col, cluster_col, weights_col, strata_col} & set(covariates)
     if clash:
         raise DataValidationError(f"column(s) {sorted(map(str, clash))} used both as a covariate and as a role column.")
     if len(df) == 0:
@@ -192,12 +195,23 @@ def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_co
             )
         clusters, uniq = pd.factorize(cl, sort=True)
         n_clusters = len(uniq)
+    strata, strata_labels = None, None
+    if strata_col is not None:
+        st = df[strata_col]
+        if st.isna().any():
+            bad = st.isna().to_numpy()
+            raise DataValidationError(
+                f"strata_col {strata_col!r} has {int(bad.sum())} missing value(s) (e.g. at index "
+                f"{_examples(df.index, bad)}); every row needs a stratum. Code missing as a stratum of its own "
+                "(e.g. 'unknown') or drop those rows."
+            )
+        strata, strata_labels = pd.factorize(st, sort=True)
     censored, causes = _cause_labels(df, event_col)
     if not causes:
         raise DataValidationError(f"event_col {event_col!r} has no events: every row is censored.")
     return _Data(start=start, stop=stop, X=X, w=w, clusters=clusters, index=df.index, covariates=covariates,
                  censored=censored, codes=df[event_col], causes=causes, has_entry=entry_col is not None,
-                 n_clusters=n_clusters)
+                 n_clusters=n_clusters, strata=strata, strata_labels=strata_labels)
 
 
 def _event_of(data: _Data, cause, event_col: str) -> np.ndarray:
@@ -227,7 +241,31 @@ def _group_sums(vals: np.ndarray, idx: np.ndarray, K: int) -> np.ndarray:
         if vals.shape[1] else np.zeros((K, 0))
 
 
-def _efron(start, stop, event, X, w, beta, *, need_residuals=True) -> dict:
+def _risk_index(start, stop, event, strata):
+    """Death-time axis of the (stratified) Efron sums.
+
+    Returns ``times`` (K,) the distinct event times (within stratum, strata in code order), ``kstrata``
+    (K,) the stratum code of each (``None`` if unstratified), and per row ``a``, ``b`` (n,) such that the
+    row is at risk at death time ``k`` iff ``a <= k < b`` (same stratum, ``start < t_k <= stop``).
+    """
+    if strata is None:
+        times = np.unique(stop[event])
+        a = np.searchsorted(times, start, side="right")  # first death time > start
+        b = np.searchsorted(times, stop, side="right")  # death times <= stop
+        return times, None, a, b
+    # integer keys (stratum, rank of time): exact, and each stratum's death times form one block
+    grid = np.unique(stop)
+    m = len(grid) + 1
+    s = strata.astype(np.int64)
+    kstop = s * m + np.searchsorted(grid, stop, side="left") + 1
+    kstart = s * m + np.searchsorted(grid, start, side="right")  # grid values <= start
+    keys = np.unique(kstop[event])
+    a = np.searchsorted(keys, kstart, side="right")
+    b = np.searchsorted(keys, kstop, side="right")
+    return grid[keys % m - 1], keys // m, a, b
+
+
+def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None) -> dict:
     """Efron partial-likelihood quantities of a (weighted) counting-process Cox model at ``beta``.
 
     Parameters
@@ -242,10 +280,14 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True) -> dict:
     w : ndarray, shape (n,)
         Case weights.
     beta : ndarray, shape (p,)
+    strata : ndarray of int, shape (n,), optional
+        Stratum codes (0..S-1): each stratum has its own baseline hazard, so risk sets and tied-event
+        groups are formed within strata (R ``coxph(... + strata(s))``).
 
     Returns
     -------
-    dict with ``times`` (K,) distinct event times, ``dH`` (K,) Efron hazard increments at X = 0,
+    dict with ``times`` (K,) distinct event times (per stratum if stratified; ``kstrata`` (K,) gives the
+    stratum of each, ``None`` unstratified), ``dH`` (K,) Efron hazard increments at X = 0,
     ``loglik``, ``score`` (p,), ``information`` (p, p) and, if ``need_residuals``, ``resid`` (n, p):
     the unweighted score residuals (R ``residuals(fit, "score")`` divided by the weight).
     """
@@ -253,17 +295,15 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True) -> dict:
     eta = X @ beta
     r = np.exp(eta)
     wr = w * r
-    times = np.unique(stop[event])
+    times, kstrata, a, b = _risk_index(start, stop, event, strata)
     K = len(times)
-    a = np.searchsorted(times, start, side="right")  # first death time > start
-    b = np.searchsorted(times, stop, side="right")  # death times <= stop
     iu, ju = np.triu_indices(p)
     XX = X[:, iu] * X[:, ju]  # (n, p(p+1)/2)
     risk = _interval_sums(np.column_stack([wr, wr[:, None] * X, wr[:, None] * XX]), a, b, K)
     R, Sx, Sxx = risk[:, 0], risk[:, 1:1 + p], risk[:, 1 + p:]
 
     ev = np.flatnonzero(event)
-    kd = np.searchsorted(times, stop[ev])
+    kd = b[ev] - 1  # the death time of an event row is the last one <= its stop (in its stratum)
     d = np.bincount(kd, minlength=K)
     dsum = _group_sums(np.column_stack([w[ev], wr[ev], wr[ev, None] * X[ev], wr[ev, None] * XX[ev]]), kd, K)
     Dw, D, Dx, Dxx = dsum[:, 0], dsum[:, 1], dsum[:, 2:2 + p], dsum[:, 2 + p:]
@@ -284,8 +324,8 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True) -> dict:
     info = np.zeros((p, p))
     info[iu, ju] = info_u
     info[ju, iu] = info_u
-    out = {"times": times, "dH": np.bincount(idx, h, minlength=K), "loglik": loglik, "score": score,
-           "information": info}
+    out = {"times": times, "kstrata": kstrata, "dH": np.bincount(idx, h, minlength=K), "loglik": loglik,
+           "score": score, "information": info}
     if need_residuals:
         H = out["dH"]
         G = _group_sums(h[:, None] * xbar, idx, K)
@@ -321,6 +361,9 @@ class _CoxResult:
     n_events: int
     n_clusters: int
     extra: dict = field(default_factory=dict)
+    kstrata: np.ndarray | None = None  # (K,) stratum code of each of ``times`` (stratified fits)
+    strata_labels: pd.Index | None = None  # (S,) stratum values, in code order
+    strata_col: str | None = None
 
     def tidy(self, alpha: float, lower: str, upper: str) -> pd.DataFrame:
         se = np.sqrt(np.diag(self.var))
@@ -364,7 +407,8 @@ def _separation_error(cause, hints) -> ConvergenceError:
     )
 
 
-def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, has_entry) -> _CoxResult:
+def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, has_entry,
+             strata=None) -> _CoxResult:
     """Fit with lifelines (Efron), then Efron residuals / variance / baseline hazard ourselves."""
     from lifelines import CoxPHFitter
     from lifelines.exceptions import ConvergenceError as LLConvergenceError
@@ -388,13 +432,15 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
         frame["_w"] = w
     if has_entry:
         frame["_start"] = start
-    cph = CoxPHFitter()
+    if strata is not None:
+        frame["_strata"] = strata
+    cph = CoxPHFitter(strata=["_strata"] if strata is not None else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             cph.fit(frame, "_stop", "_event", weights_col="_w" if weighted else None,
                     entry_col="_start" if has_entry else None, show_progress=False,
-                    batch_mode=None if has_entry else True,  # batch: much faster for large n
+                    batch_mode=None if has_entry or strata is not None else True,  # batch: faster for large n
                     fit_options={"precision": 1e-10, "r_precision": 1e-13, "max_steps": 200})
         except (LLConvergenceError, np.linalg.LinAlgError) as err:
             raise ConvergenceError(
@@ -423,7 +469,7 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
     # lifelines stops on its own criteria (about 1e-6 on the coefficients); polish with Newton steps on the
     # same Efron likelihood so the estimate is converged to R's precision (coxph eps = 1e-9 and better)
     for _ in range(5):
-        ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False)
+        ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata)
         try:
             step = np.linalg.solve(ef["information"], ef["score"])
         except np.linalg.LinAlgError:
@@ -434,7 +480,7 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
         beta = beta + step
         if np.max(np.abs(step)) < 1e-12:
             break
-    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None)
+    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None, strata=strata)
     naive = np.linalg.inv(ef["information"])
     if clusters is not None:
         dfbeta = (w[:, None] * ef["resid"]) @ naive
@@ -442,10 +488,15 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
         var = D.T @ D
     else:
         var = naive
-    cumhaz0 = np.cumsum(ef["dH"]) * np.exp(-mean @ beta)
+    cumhaz0 = np.cumsum(ef["dH"])
+    kstrata = ef["kstrata"]
+    if kstrata is not None:  # cumulate within each stratum (its death times are one block)
+        first = np.flatnonzero(np.r_[True, kstrata[1:] != kstrata[:-1]])
+        cumhaz0 = cumhaz0 - np.repeat((cumhaz0 - ef["dH"])[first], np.diff(np.r_[first, len(kstrata)]))
+    cumhaz0 = cumhaz0 * np.exp(-mean @ beta)
     return _CoxResult(cause=cause, covariates=list(covariates), params=beta, naive_var=naive, var=var,
                       robust=clusters is not None, loglik=ef["loglik"], times=ef["times"], cumhaz0=cumhaz0,
-                      n_obs=len(stop), n_events=n_events, n_clusters=n_clusters)
+                      n_obs=len(stop), n_events=n_events, n_clusters=n_clusters, kstrata=kstrata)
 
 
 class _CoxBase(BaseFitter):
@@ -511,10 +562,18 @@ class _CoxBase(BaseFitter):
         """Per cause, the Efron baseline cumulative hazard at covariates = 0 (Series indexed by event time).
 
         Equals R ``basehaz(fit, centered = FALSE)`` at the event times (a step function in between).
+        Stratified fits: one baseline per stratum, the Series indexed by (stratum, time) with the
+        stratum level named after ``strata_col`` (strata without events of the cause are absent).
         """
         self._check_fitted()
-        return {c: pd.Series(r.cumhaz0, index=pd.Index(r.times, name="time"), name="cumulative hazard")
-                for c, r in self._results.items()}
+        out = {}
+        for c, r in self._results.items():
+            if r.kstrata is None:
+                index = pd.Index(r.times, name="time")
+            else:
+                index = pd.MultiIndex.from_arrays([r.strata_labels[r.kstrata], r.times], names=[r.strata_col, "time"])
+            out[c] = pd.Series(r.cumhaz0, index=index, name="cumulative hazard")
+        return out
 
     @property
     def causes_(self) -> list:
@@ -590,7 +649,7 @@ class CauseSpecificCox(_CoxBase):
 
     def fit(self, df: pd.DataFrame, duration_col: str, event_col: str, cause, covariates, *,
             entry_col: str | None = None, cluster_col: str | None = None,
-            weights_col: str | None = None) -> "CauseSpecificCox":
+            weights_col: str | None = None, strata_col: str | None = None) -> "CauseSpecificCox":
         """Fit the cause-specific Cox model of one cause.
 
         Parameters
@@ -611,6 +670,12 @@ class CauseSpecificCox(_CoxBase):
             Cluster id (e.g. ``force``, or the case id for split rows): gives cluster-robust SEs.
         weights_col : str, optional
             Positive case weights.
+        strata_col : str, optional
+            Stratification column (any dtype, e.g. ``force``): each stratum gets its own baseline hazard
+            and the coefficients are common (R ``coxph(... + strata(s))``). Risk sets, Efron tie groups,
+            score residuals and hence the robust variance are all formed within strata. Use it to adjust
+            for a many-level nuisance factor without estimating its effects (no separation problems in
+            sparse levels; a stratum without events of the cause just drops out).
 
         Returns
         -------
@@ -620,18 +685,18 @@ class CauseSpecificCox(_CoxBase):
         ------
         DataValidationError
             Missing columns, NaN/inf values, negative durations, start >= stop, non-positive weights,
-            constant covariates, unknown cause or no events of the cause.
+            constant covariates, missing strata values, unknown cause or no events of the cause.
         ConvergenceError
             Perfect separation (monotone likelihood) or collinearity; the message says what to do.
         """
-        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col)
-        self._results = {cause: self._fit_one(data, event_col, cause)}
-        self._set_fitted_on(df, data, [cause], duration_col, cluster_col)
+        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col)
+        self._results = {cause: self._fit_one(data, event_col, cause, strata_col)}
+        self._set_fitted_on(df, data, [cause], duration_col, cluster_col, strata_col)
         return self
 
     def fit_all(self, df: pd.DataFrame, duration_col: str, event_col: str, covariates, *, causes=None,
                 entry_col: str | None = None, cluster_col: str | None = None,
-                weights_col: str | None = None) -> "CauseSpecificCox":
+                weights_col: str | None = None, strata_col: str | None = None) -> "CauseSpecificCox":
         """Fit one cause-specific Cox model per cause; ``summary`` stacks them (column ``cause``).
 
         Parameters
@@ -644,20 +709,25 @@ class CauseSpecificCox(_CoxBase):
         -------
         self
         """
-        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col)
+        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col)
         causes = data.causes if causes is None else list(causes)
-        self._results = {c: self._fit_one(data, event_col, c) for c in causes}  # loop over causes only
-        self._set_fitted_on(df, data, causes, duration_col, cluster_col)
+        self._results = {c: self._fit_one(data, event_col, c, strata_col) for c in causes}  # loop over causes only
+        self._set_fitted_on(df, data, causes, duration_col, cluster_col, strata_col)
         return self
 
     @staticmethod
-    def _fit_one(data: _Data, event_col: str, cause) -> _CoxResult:
+    def _fit_one(data: _Data, event_col: str, cause, strata_col=None) -> _CoxResult:
         event = _event_of(data, cause, event_col)
-        return _fit_cox(data.start, data.stop, event, data.X, data.w, data.clusters, data.n_clusters,
-                        data.covariates, cause, data.has_entry)
+        res = _fit_cox(data.start, data.stop, event, data.X, data.w, data.clusters, data.n_clusters,
+                       data.covariates, cause, data.has_entry, strata=data.strata)
+        if data.strata is not None:
+            res.strata_labels, res.strata_col = data.strata_labels, strata_col
+        return res
 
-    def _set_fitted_on(self, df, data, causes, duration_col, cluster_col) -> None:
+    def _set_fitted_on(self, df, data, causes, duration_col, cluster_col, strata_col=None) -> None:
         what = f"{len(df)} rows, {len(causes)} cause(s) {causes}, covariates {data.covariates}"
+        if strata_col is not None:
+            what += f", stratified on {strata_col!r} ({len(data.strata_labels)} strata)"
         if cluster_col is not None:
             what += f", robust SE clustered on {cluster_col!r} ({data.n_clusters} clusters)"
         self._fitted_on = what
