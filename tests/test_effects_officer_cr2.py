@@ -1,0 +1,215 @@
+"""Tests of the CR2 (bias-reduced linearisation) option of attrition.effects.officer.officer_effect:
+dense brute force, the closed form of a one-way cluster design, Bell-McCaffrey df, simulation coverage."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from scipy.special import expit
+
+from attrition.effects.officer import EXPOSURE, _CR2, merge_officer, officer_effect
+from attrition.synthetic import simulate
+
+LO, HI = "lower 95%", "upper 95%"
+MEASURES = ["risk_untreated", "risk_treated", "risk_difference", "risk_ratio", "odds_ratio"]
+
+
+def _tiny(seed=7, n=500, n_forces=6):
+    """Small forces of unequal size, two years; forces F1-F3 have an officer in 2021/22."""
+    rng = np.random.default_rng(seed)
+    w = np.arange(1, n_forces + 1, dtype=float)
+    force = rng.choice([f"F{k}" for k in range(1, n_forces + 1)], size=n, p=w / w.sum())
+    fy = rng.choice(["2020/21", "2021/22"], size=n)
+    risk = rng.choice(["standard", "high"], size=n, p=[0.7, 0.3])
+    off = np.isin(force, ["F1", "F2", "F3"]) & (fy == "2021/22")
+    u = dict(zip([f"F{k}" for k in range(1, n_forces + 1)], rng.normal(0, 0.4, n_forces)))
+    y = rng.random(n) < expit(-1.2 + 0.7 * off + 0.9 * (risk == "high") + pd.Series(force).map(u).to_numpy())
+    cases = pd.DataFrame({"force": force, "financial_year": fy, "risk": risk, "charged": y})
+    forces = pd.DataFrame([(f"F{k}", yr, k <= 3 and yr == "2021/22") for k in range(1, n_forces + 1)
+                           for yr in ("2020/21", "2021/22")], columns=["force", "financial_year", EXPOSURE])
+    return cases, forces
+
+
+def _sympow(S, power):
+    """Symmetric matrix power with the Moore-Penrose convention for zero eigenvalues."""
+    ev, Q = np.linalg.eigh((S + S.T) / 2)
+    keep = ev > 1e-12
+    d = np.zeros_like(ev)
+    d[keep] = ev[keep] ** power
+    return (Q * d) @ Q.T
+
+
+def _dense_cr2(cases, forces, res):
+    """CR2 SEs and Bell-McCaffrey df of the five measures with n x n matrices (Pustejovsky & Tipton 2018):
+    upper Cholesky factors of the working inverse covariance, dense hat matrix, (I - H_gg)^{-1/2}."""
+    df = merge_officer(cases, forces)
+    codes = pd.factorize(df["force"], sort=True)[0]
+    G = codes.max() + 1
+    off = df[EXPOSURE].to_numpy(float)
+    X = np.column_stack([np.ones(len(df)), off, (df["risk"] == "standard").to_numpy(float)])
+    beta = res.attrs["coefficients"]["coef"].to_numpy()
+    rho = res.attrs["working_correlation"]
+    y = df["charged"].to_numpy(float)
+    n = len(y)
+    p = expit(X @ beta)
+    A = p * (1 - p)
+    D = X * A[:, None]
+    L = np.zeros((n, n))  # block diagonal, L_g' L_g = V_g^{-1}
+    for g in range(G):
+        i = np.flatnonzero(codes == g)
+        R = (1 - rho) * np.eye(len(i)) + rho
+        V = np.sqrt(A[i])[:, None] * R * np.sqrt(A[i])[None, :]
+        L[np.ix_(i, i)] = np.linalg.cholesky(np.linalg.inv(V)).T
+    Bm = L @ D
+    e = L @ (y - p)
+    M = np.linalg.inv(Bm.T @ Bm)
+    H = Bm @ M @ Bm.T
+    Uadj = np.zeros((G, 3))
+    Gm = [np.zeros((n, 3)) for _ in range(5)]
+    grads, mus, cm = [], [], []
+    for a in (0.0, 1.0):
+        Xa = X.copy()
+        Xa[:, 1] = a
+        m = expit(Xa @ beta)
+        mus.append(m.mean())
+        grads.append((Xa * (m * (1 - m))[:, None]).mean(axis=0))
+        cm.append(np.array([np.sum(m[codes == g] - m.mean()) / n for g in range(G)]))
+    g0, g1 = grads
+    mu0, mu1 = mus
+    C = np.column_stack([g0, g1, g1 - g0, g1 / mu1 - g0 / mu0, [0, 1, 0]])
+    Gcols = np.zeros((n, G, 5))
+    for g in range(G):
+        i = np.flatnonzero(codes == g)
+        Ag = _sympow(np.eye(len(i)) - H[np.ix_(i, i)], -0.5)
+        Uadj[g] = Bm[i].T @ Ag @ e[i]
+        Gcols[i, g, :] = Ag @ Bm[i] @ M @ C
+    IFb = Uadj @ M
+    casemix = np.column_stack([cm[0], cm[1], cm[1] - cm[0], cm[1] / mu1 - cm[0] / mu0, np.zeros(G)])
+    IF = casemix + IFb @ C
+    se = np.sqrt(np.sum(IF**2, axis=0))
+    dof = []
+    for k in range(5):
+        Om = Gcols[:, :, k].T @ (np.eye(n) - H) @ Gcols[:, :, k]
+        dof.append(np.trace(Om) ** 2 / np.sum(Om**2))
+    return se, np.array(dof), np.sqrt(np.diag(M @ Uadj.T @ Uadj @ M))
+
+
+@pytest.mark.parametrize("method,correlation", [("glm_cluster", "independence"), ("gee", "exchangeable")])
+def test_cr2_equals_dense_brute_force(method, correlation):
+    cases, forces = _tiny()
+    res = officer_effect(cases, forces, "charged", covariates=["risk"], method=method,
+                         correlation=correlation, small_sample="cr2", naive=False)
+    if method == "gee":
+        assert res.attrs["working_correlation"] != 0
+    se, dof, coef_se = _dense_cr2(cases, forces, res)
+    assert_allclose(res["se"].to_numpy(), se, rtol=1e-10)
+    assert_allclose(res["df"].to_numpy(), dof, rtol=1e-10)
+    assert_allclose(res.attrs["coefficients"]["se"].to_numpy(), coef_se, rtol=1e-10)
+    # the interval is t(df) on the reported scale
+    from scipy import stats
+    rd = res.set_index("measure").loc["risk_difference"]
+    q = stats.t(rd["df"]).ppf(0.975)
+    assert_allclose([rd[LO], rd[HI]], [rd["estimate"] - q * rd["se"], rd["estimate"] + q * rd["se"]], rtol=1e-12)
+
+
+def test_cr2_linear_one_way_design_closed_form():
+    """y_gi = b0 + b1 T_g + e: CR2 variance of b1 is sum_a s_a^2 / G_a (s_a^2 = variance of the cluster means
+    in arm a, equal cluster sizes) and the Bell-McCaffrey df is the Welch df with equal variances,
+    (1/G1 + 1/G0)^2 / (1/(G1^2 (G1-1)) + 1/(G0^2 (G0-1))); for b0 (the control mean) G0 - 1."""
+    rng = np.random.default_rng(3)
+    G1, G0, m = 3, 10, 7
+    G = G1 + G0
+    codes = np.repeat(np.arange(G), m)
+    T = (codes < G1).astype(float)
+    y = 1.0 + 0.5 * T + rng.normal(0, 1, G)[codes] + rng.normal(0, 1, G * m)
+    X = np.column_stack([np.ones(G * m), T])
+    XtX = X.T @ X
+    b = np.linalg.solve(XtX, X.T @ y)
+    e = y - X @ b
+    U = np.column_stack([np.bincount(codes, X[:, j] * e) for j in range(2)])
+    K = np.stack([X[codes == g].T @ X[codes == g] for g in range(G)])
+    cr2 = _CR2(K, XtX)
+    Minv = np.linalg.inv(XtX)
+    IF = cr2.adjust(U) @ Minv
+    V = IF.T @ IF
+    ybar = np.bincount(codes, y) / m
+    s1, s0 = np.var(ybar[:G1], ddof=1), np.var(ybar[G1:], ddof=1)
+    assert_allclose(V[1, 1], s1 / G1 + s0 / G0, rtol=1e-12)
+    assert_allclose(V[0, 0], s0 / G0, rtol=1e-12)
+    welch = (1 / G1 + 1 / G0) ** 2 / (1 / (G1**2 * (G1 - 1)) + 1 / (G0**2 * (G0 - 1)))
+    assert_allclose(cr2.df(np.array([[0.0], [1.0]])), [welch], rtol=1e-12)
+    assert_allclose(cr2.df(np.array([[1.0], [0.0]])), [G0 - 1], rtol=1e-12)
+    # CR1 with G/(G-1) * (n-1)/(n-k) differs: smaller for the rare arm
+    cr1 = G / (G - 1) * (G * m - 1) / (G * m - 2) * (Minv @ U.T @ U @ Minv)[1, 1]
+    assert cr1 < V[1, 1]
+
+
+@pytest.fixture(scope="module")
+def default_nc():
+    from attrition.data import load_default
+    d = load_default()
+    cases = d.cases.assign(suspect_found=d.cases["days_to_suspect_identified"].notna())
+    out = {}
+    for ss in ("t", "cr2"):
+        for outcome in ("suspect_found", "charged"):
+            out[ss, outcome] = officer_effect(cases, d.forces, outcome, method="glm_cluster", small_sample=ss,
+                                              naive=False).set_index("measure")
+    return d, out
+
+
+def test_cr2_df_below_G_minus_1_with_few_exposed_forces(default_nc):
+    d, out = default_nc
+    cr1, cr2 = out["t", "charged"], out["cr2", "charged"]
+    assert (cr1["df"] == 42).all() and cr1["n_exposed_clusters"].iloc[0] == 7
+    # 7 exposed forces: the df of every contrast involving the exposed risk is about the number of exposed
+    # forces, far below G - 1 = 42
+    for m in ("risk_treated", "risk_difference", "risk_ratio", "odds_ratio"):
+        assert 3 < cr2.loc[m, "df"] < 10, (m, cr2.loc[m, "df"])
+    assert cr2.loc["risk_untreated", "df"] > cr2.loc["risk_treated", "df"]
+    assert (cr2["se"] >= cr1["se"] * 0.99).all()
+    assert (cr2.loc["risk_difference", HI] - cr2.loc["risk_difference", LO]
+            > 1.2 * (cr1.loc["risk_difference", HI] - cr1.loc["risk_difference", LO]))
+    assert_allclose(cr2["estimate"], cr1["estimate"], rtol=1e-12)
+    truth = d.truth["officer_charged_rd"]
+    assert cr2.loc["risk_difference", LO] <= truth <= cr2.loc["risk_difference", HI]
+    assert cr2.loc["risk_difference", LO] > 0  # the real effect is still detected
+
+
+def test_cr2_negative_control_on_default_data(default_nc):
+    _, out = default_nc
+    cr1, cr2 = out["t", "suspect_found"], out["cr2", "suspect_found"]
+    rd1, rd2 = cr1.loc["risk_difference"], cr2.loc["risk_difference"]
+    assert abs(rd2["estimate"]) < 0.01
+    assert rd2["p"] > rd1["p"] and rd2[HI] - rd2[LO] > rd1[HI] - rd1[LO]
+
+
+@pytest.mark.xfail(strict=True, reason="CR2 widens the negative-control CI but it still excludes 0 on the "
+                   "default dataset (RD -0.0030, 95% CI -0.0054 to -0.0006): a small systematic difference, "
+                   "not a variance problem (no force effect on suspect identification in the generator)")
+def test_cr2_negative_control_covers_zero(default_nc):
+    _, out = default_nc
+    rd = out["cr2", "suspect_found"].loc["risk_difference"]
+    assert rd[LO] <= 0 <= rd[HI]
+
+
+def test_cr2_rejected_for_aipw():
+    cases, forces = _tiny()
+    with pytest.raises(ValueError, match="small_sample='cr2' is available for method 'gee' or 'glm_cluster'"):
+        officer_effect(cases, forces, "charged", covariates=["risk"], method="aipw", small_sample="cr2")
+
+
+@pytest.mark.slow
+def test_cr2_coverage_of_charged_rd_replication():
+    reps = 40
+    hit = {"t": 0, "cr2": 0}
+    for s in range(reps):
+        d = simulate(n_cases=40_000, random_state=500 + s)
+        truth = d.truth["officer_charged_rd"]
+        for ss in hit:
+            r = officer_effect(d.cases, d.forces, "charged", method="glm_cluster", small_sample=ss,
+                               naive=False).set_index("measure").loc["risk_difference"]
+            hit[ss] += bool(r[LO] <= truth <= r[HI])
+    cov = {k: v / reps for k, v in hit.items()}
+    assert cov["cr2"] >= 0.90, f"CR2 coverage {cov['cr2']:.3f} (CR1 {cov['t']:.3f}) over {reps} replications"
+    assert cov["cr2"] >= cov["t"], f"CR2 coverage {cov['cr2']:.3f} below CR1 {cov['t']:.3f}"
