@@ -34,7 +34,7 @@ def _row(res, measure, analysis="adjusted"):
 # ------------------------------------------------------------------------------------------ recovery
 @pytest.mark.parametrize("outcome", ["charged", "convicted"])
 def test_adjusted_glm_recovers_true_marginal_effects(synth, outcome):
-    res = officer_effect(synth.cases, synth.forces, outcome, method="glm_cluster")
+    res = officer_effect(synth.cases, synth.forces, outcome, method="glm_cluster", small_sample="t")
     assert res["n_clusters"].iloc[0] == 43 and res["n_exposed_clusters"].iloc[0] == 7
     assert (res["df"] == 42).all()
     for measure, key in TRUTH_KEY.items():
@@ -46,8 +46,8 @@ def test_adjusted_glm_recovers_true_marginal_effects(synth, outcome):
 
 
 def test_gee_charged_recovers_truth_and_is_more_precise(synth):
-    gee = officer_effect(synth.cases, synth.forces, "charged", method="gee")
-    glm = officer_effect(synth.cases, synth.forces, "charged", method="glm_cluster", naive=False)
+    gee = officer_effect(synth.cases, synth.forces, "charged", method="gee", small_sample="t")
+    glm = officer_effect(synth.cases, synth.forces, "charged", method="glm_cluster", naive=False, small_sample="t")
     for measure, key in TRUTH_KEY.items():
         r, truth = _row(gee, measure), synth.truth[f"officer_charged_{key}"]
         assert r[LO] <= truth <= r[HI], f"GEE {measure}: truth {truth:.4f} outside [{r[LO]:.4f}, {r[HI]:.4f}]"
@@ -61,7 +61,7 @@ def test_naive_biased_towards_null_as_size_confounding_predicts():
     # direction is visible in one dataset.
     d = simulate(n_cases=150_000, random_state=1, force_sd_charge=0.0, force_sd_recording=0.0)
     for outcome in ("charged", "convicted"):
-        res = officer_effect(d.cases, d.forces, outcome, method="glm_cluster")
+        res = officer_effect(d.cases, d.forces, outcome, method="glm_cluster", small_sample="t")
         truth = d.truth[f"officer_{outcome}_rr"]
         adj, naive = _row(res, "risk_ratio"), _row(res, "risk_ratio", "naive (unadjusted)")
         assert adj[LO] <= truth <= adj[HI]
@@ -71,7 +71,7 @@ def test_naive_biased_towards_null_as_size_confounding_predicts():
 
 
 def test_e_values_are_those_of_the_risk_ratio(synth):
-    res = officer_effect(synth.cases, synth.forces, "charged", method="glm_cluster")
+    res = officer_effect(synth.cases, synth.forces, "charged", method="glm_cluster", small_sample="t")
     for analysis in ("adjusted", "naive (unadjusted)"):
         r = _row(res, "risk_ratio", analysis)
         ev = e_value(r["estimate"], r[LO], r[HI])
@@ -93,7 +93,7 @@ def _design_frame(d):
 
 
 def test_glm_cluster_coefficients_match_statsmodels(small):
-    res = officer_effect(small.cases, small.forces, "charged", method="glm_cluster", naive=False)
+    res = officer_effect(small.cases, small.forces, "charged", method="glm_cluster", naive=False, small_sample="t")
     df, X = _design_frame(small)
     groups = pd.factorize(df["force"], sort=True)[0]
     sm_fit = sm.GLM(df["charged"].astype(float), X, family=sm.families.Binomial()).fit(
@@ -109,7 +109,7 @@ def test_glm_cluster_coefficients_match_statsmodels(small):
 
 @pytest.mark.parametrize("correlation", ["exchangeable", "independence"])
 def test_gee_coefficients_match_statsmodels(small, correlation):
-    res = officer_effect(small.cases, small.forces, "charged", method="gee", correlation=correlation, naive=False)
+    res = officer_effect(small.cases, small.forces, "charged", method="gee", correlation=correlation, naive=False, small_sample="t")
     df, X = _design_frame(small)
     groups = pd.factorize(df["force"], sort=True)[0]
     cs = sm.cov_struct.Exchangeable() if correlation == "exchangeable" else sm.cov_struct.Independence()
@@ -140,7 +140,7 @@ def _tiny():
 
 def test_standardised_rd_equals_hand_computation():
     cases, forces = _tiny()
-    res = officer_effect(cases, forces, "charged", covariates=["risk"], method="glm_cluster")
+    res = officer_effect(cases, forces, "charged", covariates=["risk"], method="glm_cluster", small_sample="t")
     off = (np.isin(cases["force"], ["F1", "F2", "F3"]) & (cases["financial_year"] == "2021/22")).astype(float)
     high = (cases["risk"] == "high").astype(float)
     X = np.column_stack([np.ones(len(cases)), off, high])
@@ -157,7 +157,7 @@ def test_standardised_rd_equals_hand_computation():
 
 def test_naive_risks_and_cluster_se_closed_form():
     cases, forces = _tiny()
-    res = officer_effect(cases, forces, "charged", covariates=["risk"], method="glm_cluster")
+    res = officer_effect(cases, forces, "charged", covariates=["risk"], method="glm_cluster", small_sample="t")
     off = (np.isin(cases["force"], ["F1", "F2", "F3"]) & (cases["financial_year"] == "2021/22")).to_numpy()
     y = cases["charged"].to_numpy(float)
     n, G, k = len(y), 6, 2
@@ -191,7 +191,7 @@ def test_wild_bootstrap_reproducible_and_close_to_t(small):
     a = officer_effect(small.cases, small.forces, "charged", random_state=5, **kw)
     b = officer_effect(small.cases, small.forces, "charged", random_state=5, **kw)
     pd.testing.assert_frame_equal(a, b)
-    t = officer_effect(small.cases, small.forces, "charged", method="glm_cluster", naive=False)
+    t = officer_effect(small.cases, small.forces, "charged", method="glm_cluster", naive=False, small_sample="t")
     assert_allclose(a["estimate"], t["estimate"])
     assert_allclose(a["se"], t["se"])
     for m in ("risk_difference", "risk_ratio", "odds_ratio"):

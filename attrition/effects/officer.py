@@ -514,7 +514,7 @@ def officer_effect(
     method: str = "gee",
     correlation: str = "exchangeable",
     alpha: float = 0.05,
-    small_sample: str = "t",
+    small_sample: str | None = None,
     n_boot: int = 999,
     boot_weights: str = "rademacher",
     naive: bool = True,
@@ -552,8 +552,10 @@ def officer_effect(
         is more efficient when force effects dominate; the estimand is the same.
     alpha : float, default 0.05
         Intervals are ``1 - alpha``.
-    small_sample : {"t", "cr2", "wild_bootstrap"}, default "t"
-        ``"t"``: CR1 sandwich, t distribution with G - 1 degrees of freedom. ``"cr2"``: bias-reduced
+    small_sample : {"cr2", "t", "wild_bootstrap"}, optional
+        Default ``"cr2"`` for ``"gee"``/``"glm_cluster"`` (with only 7 exposed forces, CR1 intervals
+        covered the truth in about 89% of simulated datasets, CR2 in about 95%) and ``"t"`` for
+        ``"aipw"``/``"ipw"``. ``"t"``: CR1 sandwich, t distribution with G - 1 degrees of freedom. ``"cr2"``: bias-reduced
         (CR2) sandwich with Bell-McCaffrey degrees of freedom per measure (``"gee"``/``"glm_cluster"``
         only; recommended when few forces are exposed, see Notes). ``"wild_bootstrap"``: wild cluster
         score bootstrap-t (``"gee"``/``"glm_cluster"`` only); see Notes.
@@ -673,6 +675,8 @@ def officer_effect(
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if correlation not in ("exchangeable", "independence"):
         raise ValueError(f"correlation must be 'exchangeable' or 'independence', got {correlation!r}")
+    if small_sample is None:
+        small_sample = "t" if method in ("aipw", "ipw") else "cr2"
     if small_sample not in _SMALL_SAMPLE:
         raise ValueError(f"small_sample must be one of {_SMALL_SAMPLE}, got {small_sample!r}")
     if boot_weights not in _BOOT_WEIGHTS:
