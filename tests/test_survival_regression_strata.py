@@ -128,3 +128,19 @@ def test_bad_strata(ref):
         CauseSpecificCox().fit(bad, "stop", "status", 1, COVS, entry_col="start", strata_col="s")
     with pytest.raises(DataValidationError, match="both as a covariate and as a role column"):
         CauseSpecificCox().fit(d, "stop", "status", 1, ["x1", "g1"], strata_col="g1")
+
+
+def test_stratified_errors(ref):
+    """The own Newton-Raphson of stratified fits: a covariate constant within every stratum (absorbed by the
+    strata) is a singular-information error; a diverging coefficient (monotone likelihood) is a separation error."""
+    from attrition.exceptions import ConvergenceError
+
+    d, _, _ = ref
+    d = d.assign(level=d["s"].map({"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0, "e": 5.0}))
+    with pytest.raises(ConvergenceError, match="constant within every stratum"):
+        CauseSpecificCox().fit(d, "stop", "status", 1, ["x2", "level"], entry_col="start", strata_col="s")
+    # every cause-1 event has the largest x3 among the rows at risk at its time: beta -> +inf
+    ev = (d["status"] == 1).to_numpy()
+    d["x3"] = np.where(ev, 1e3 - d["stop"], -d["stop"])
+    with pytest.raises(ConvergenceError, match="perfect separation.*x3"):
+        CauseSpecificCox().fit(d, "stop", "status", 1, ["x2", "x3"], entry_col="start", strata_col="s")
