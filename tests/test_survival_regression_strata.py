@@ -144,3 +144,33 @@ def test_stratified_errors(ref):
     d["x3"] = np.where(ev, 1e3 - d["stop"], -d["stop"])
     with pytest.raises(ConvergenceError, match="perfect separation.*x3"):
         CauseSpecificCox().fit(d, "stop", "status", 1, ["x2", "x3"], entry_col="start", strata_col="s")
+
+
+# ------------------------------------------------------------------------------------------------
+# use in attrition.effects.spo: the time-varying Cox of an SPO in force, stratified on force
+# ------------------------------------------------------------------------------------------------
+def test_spo_time_varying_cox_is_stratified_on_force():
+    from attrition.effects import spo
+    from attrition.synthetic import simulate
+
+    cases = simulate(n_cases=20_000, random_state=4).cases
+    cases = cases[~(cases["days_to_police_outcome"] < cases["days_to_suspect_identified"]).to_numpy(bool)]
+    res = spo.spo_time_varying_cox(cases, outcomes=("withdrawal",), covariates=("risk",))
+    assert "stratified on force" in res.loc[0, "note"]
+    # the same model fitted directly on the counting-process table
+    cp = spo.spo_counting_process(cases, covariates=("risk",))
+    cp["force"] = cp["case_id"].map(cases.set_index("case_id")["force"]).to_numpy()
+    m = CauseSpecificCox().fit(cp, "stop", "event", "withdrawal", ["spo", "risk_medium", "risk_high"],
+                               entry_col="start", cluster_col="case_id", strata_col="force")
+    assert_allclose(res.loc[0, "log_estimate"], m.params_.iloc[0], rtol=1e-12)
+    assert_allclose(res.loc[0, "se"], m.standard_errors_.iloc[0], rtol=1e-12)
+    # a counting-process table with the force column gives the same; strata=None differs
+    res2 = spo.spo_time_varying_cox(cp, outcomes=("withdrawal",), covariates=["risk_medium", "risk_high"])
+    assert_allclose(res2.loc[0, "log_estimate"], res.loc[0, "log_estimate"], rtol=1e-12)
+    res0 = spo.spo_time_varying_cox(cases, outcomes=("withdrawal",), covariates=("risk",), strata=None)
+    assert abs(res0.loc[0, "log_estimate"] - res.loc[0, "log_estimate"]) > 1e-4
+    assert "stratified" not in res0.loc[0, "note"]
+    with pytest.raises(DataValidationError, match=r"strata='region' is not a column.*strata=None"):
+        spo.spo_time_varying_cox(cases, outcomes=("withdrawal",), covariates=("risk",), strata="region")
+    lm = spo.landmark_analysis(cases, (28,), outcomes=("withdrawal",), covariates=("risk",))
+    assert "stratified on force" in lm.loc[0, "note"]
