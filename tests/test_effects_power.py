@@ -77,7 +77,7 @@ def test_coverage_replication_study():
     """30 replications of the default design at 60,000 cases: the adjusted GLM g-computation CI covers the
     true marginal risk difference in most replications (7 officer forces of 43, so cluster-robust t(42)
     intervals are expected to under-cover a little)."""
-    s, reps = power_officer_study(1.8, reports_per_year=20_000, n_sims=30, random_state=2024, n_jobs=2,
+    s, reps = power_officer_study(1.8, reports_per_year=20_000, n_sims=30, random_state=2024, n_jobs=2, small_sample="t",
                                   measure="risk_difference", progress=False, return_replications=True)
     assert s["n_failed"] == 0
     cov = s["coverage"]

@@ -185,7 +185,7 @@ def power_officer_study(
     method: str = "glm_cluster",
     measure: str = "odds_ratio",
     covariates=("risk", "relationship", "log_size", "financial_year"),
-    small_sample: str = "t",
+    small_sample: str | None = None,
     n_boot: int = 199,
     n_sims: int = 200,
     alpha: float = 0.05,
@@ -219,7 +219,8 @@ def power_officer_study(
         Whose p-value decides detection; the odds ratio's is the Wald test of the model coefficient.
     covariates : sequence of str
         Adjustment set passed to ``officer_effect``.
-    small_sample : {"t", "wild_bootstrap"}, default "t"
+    small_sample : {"cr2", "t", "wild_bootstrap"}, optional
+        Default: that of :func:`officer_effect` (CR2 for the GLM/GEE methods).
     n_boot : int, default 199
         Bootstrap replications per simulated dataset (``small_sample="wild_bootstrap"``).
     n_sims : int, default 200
@@ -312,7 +313,7 @@ def power_curve(
     method: str = "glm_cluster",
     measure: str = "odds_ratio",
     covariates=("risk", "relationship", "log_size", "financial_year"),
-    small_sample: str = "t",
+    small_sample: str | None = None,
     n_boot: int = 199,
     alpha: float = 0.05,
     **truth,
