@@ -345,7 +345,10 @@ def spo_time_varying_cox(data, *, outcomes=("charge", "withdrawal"), covariates=
     max_cases : int, optional
         For speed on national data: keep every case ever given an SPO and a simple random sample of the
         rest, weighted by the inverse sampling fraction (an exposure-stratified subcohort; weighted partial
-        likelihood, Borgan et al. 2000). ``None`` uses all cases.
+        likelihood, Borgan et al. 2000). ``None`` (default) uses all cases. The robust standard errors
+        treat the sampling weights as fixed, so they leave out the variance from sampling the controls:
+        in simulation, subsampled intervals covered the true hazard ratio in only about 88-90% of
+        datasets against 93-95% with all cases. Subsample only for exploration.
     random_state : None, int or numpy.random.Generator
         For the subsample.
     alpha : float, default 0.05
@@ -1070,7 +1073,7 @@ def spo_effect(events_or_cases, *, outcomes=("charge", "withdrawal"), covariates
                landmarks=(14, 28, 56), grace: int = 28, horizon: int = 180, ccw_covariates=("risk",),
                n_boot: int = 200, random_state=None, cox_cluster: str | None = "force",
                cox_strata: str | None = "force",
-               max_cox_cases: int | None = 40_000,
+               max_cox_cases: int | None = None,
                max_ccw_cases: int | None = 150_000, exposure: str = "granted", alpha: float = 0.05) -> SPOEffect:
     """Effect of an SPO on charge and victim withdrawal by four methods, side by side.
 
@@ -1096,9 +1099,11 @@ def spo_effect(events_or_cases, *, outcomes=("charge", "withdrawal"), covariates
     cox_strata : str or None, default "force"
         Stratification of the landmark and time-varying Cox models (see :func:`spo_time_varying_cox`);
         unstratified when the column is absent or None (the ``note`` column says which).
-    max_cox_cases : int or None, default 40_000
+    max_cox_cases : int or None, default None
         Exposure-stratified subsample for the Cox models (all SPO cases kept; others sampled and
-        weighted); ``None`` = all cases (slow on national data: lifelines takes ~30 s per model on 300k).
+        weighted); ``None`` = all cases (about 10 s per model set on the 360,000-case national data). The
+        subsampled standard errors leave out the sampling of controls and are too small (see
+        :func:`spo_time_varying_cox`).
     max_ccw_cases : int or None, default 150_000
         Random subsample of eligible cases for clone-censor-weight.
     exposure : {"granted", "applied"}
