@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._utils import ci_labels
+from ._utils import ci_labels, wilson_interval
 from .config import PUBLISHED_DIR
-from .funnel import wilson_interval
 
 __all__ = ["published_figures", "headline_figures"]
 
