@@ -348,10 +348,8 @@ def _one_replicate(seed):
 def test_time_varying_cox_coverage_replications():
     """40 replications x 2 outcomes: 95% CIs of the SPO log-HR (robust SE clustered on force) cover the truth.
     With 80 intervals the Monte Carlo SE of a 95% coverage is sqrt(.95 * .05 / 80) = 0.024, so >= 90% is about
-    2 SE below nominal. Studies with all cases (the default; a weighted subsample of controls makes the robust
-    SEs too small): at 40,000 cases (about 23 exposed charge events) charge 135/150, withdrawal 140/150; at
-    150,000 cases charge 77/80, withdrawal 72/80 - about 92-93% pooled, a little under nominal with so few
-    exposed events. These 40 seeds give 72/80."""
+    2 SE below nominal. The full study (tests/studies/spo_cox_coverage.py, 400 datasets of 40,000 cases) gave
+    753/800 = 94.1% (charge 378/400, withdrawal 375/400); these 40 seeds give 72/80."""
     from joblib import Parallel, delayed
 
     reps = Parallel(n_jobs=2)(delayed(_one_replicate)(1000 + k) for k in range(40))
