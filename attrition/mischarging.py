@@ -358,7 +358,8 @@ class MisclassificationCorrection(BaseFitter):
         is a random sample of all records (or an external validation study whose Se/Sp transport).
     variance : {"posterior", "delta"}, default "posterior"
         ``"posterior"``: ``n_draws`` draws of the misclassification probabilities from their Beta
-        posteriors (prior ``prior``), intervals = equal-tailed quantiles. ``"delta"``: first-order
+        posteriors (prior ``prior``), intervals = equal-tailed quantiles, extended to the point estimate
+        when a reviewed class is 0% or 100% stalking (modified Jeffreys, Brown, Cai & DasGupta 2001). ``"delta"``: first-order
         (delta-method) standard error and a normal interval.
     prior : (float, float), default (0.5, 0.5)
         Beta prior of each probability (Jeffreys).
@@ -402,6 +403,8 @@ class MisclassificationCorrection(BaseFitter):
     References
     ----------
     Rogan, W. J. & Gladen, B. (1978). *Am. J. Epidemiol.* 107, 71-76.
+    Brown, L. D., Cai, T. T. & DasGupta, A. (2001). Interval estimation for a binomial proportion.
+    *Statist. Sci.* 16, 101-133.
     Greenland, S. (1996). *Int. J. Epidemiol.* 25, 1107-1116.
     Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley.
 
@@ -486,9 +489,12 @@ class MisclassificationCorrection(BaseFitter):
                 )
         est = x / m
         post = stats.beta(a + x, b + m - x)
+        # Brown, Cai & DasGupta (2001): the (modified) Jeffreys interval is [0, .] when x = 0 and [., 1] when
+        # x = m, so it contains the estimate x / m at the boundary
         self.summary_ = pd.DataFrame({
             "reviewed": m, "successes": x, "estimate": est, "se": np.sqrt(est * (1 - est) / m),
-            lo_name: post.ppf(self.alpha / 2), hi_name: post.ppf(1 - self.alpha / 2),
+            lo_name: np.where(x == 0, 0.0, post.ppf(self.alpha / 2)),
+            hi_name: np.where(x == m, 1.0, post.ppf(1 - self.alpha / 2)),
         }, index=pd.Index(labels, name="ppv" if self.method == "reweight" else "parameter"))
         self._x, self._m = x, m
         self._fitted_on = f"a review of {int(rv['reviewed'].sum()):,} case files in {len(rv)} recorded classes ({self.method})"
@@ -616,6 +622,10 @@ class MisclassificationCorrection(BaseFitter):
 
             def summ(obs, point, d):
                 lo_, hi_ = np.quantile(d, [self.alpha / 2, 1 - self.alpha / 2])
+                # a class reviewed as 0% or 100% stalking puts the point estimate at the edge of the
+                # posterior: extend the interval to it (the modified Jeffreys rule, applied to the total)
+                if np.isfinite(point):
+                    lo_, hi_ = min(lo_, point), max(hi_, point)
                 return (obs, point, float(np.std(d, ddof=1)), float(lo_), float(hi_))
 
             with np.errstate(invalid="ignore", divide="ignore"):

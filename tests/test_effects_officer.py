@@ -226,7 +226,7 @@ def test_did_matches_statsmodels_ols_cluster():
     forces = pd.concat([forces, forces[forces.financial_year == "2020/21"].assign(financial_year="2019/20")])
     forces[EXPOSURE] = forces[EXPOSURE].astype(bool)
     with pytest.warns(StatisticalWarning, match="Only 3 forces adopting"):
-        res = officer_did(cases, forces, "charged", covariates=["risk"])
+        res = officer_did(cases, forces, "charged", covariates=["risk"], small_sample="t")
     df = merge_officer(cases, forces)
     X = pd.concat([df[[EXPOSURE]], pd.get_dummies(df["force"], dtype=float),
                    pd.get_dummies(df["financial_year"], dtype=float, drop_first=True),

@@ -136,6 +136,30 @@ def test_posterior_agrees_with_delta_and_is_deterministic():
     assert s.loc["harassment", "upper 95%"] == pytest.approx(stats.beta(30.5, 20.5).ppf(0.975))
 
 
+def test_all_or_none_stalking_class_interval_contains_estimate():
+    """A class reviewed as 100% (or 0%) stalking: the modified Jeffreys interval (Brown, Cai & DasGupta 2001)
+    ends at 1 (or 0), so it contains the estimate; corrected totals are extended to their point likewise."""
+    from scipy import stats
+
+    review = pd.DataFrame({"recorded": ["stalking_s2a", "harassment", "harassment", "malicious_communications"],
+                           "true_stalking": [True, True, False, False], "n": [40, 30, 20, 25]})
+    mc = MisclassificationCorrection(random_state=1).fit(review)
+    s = mc.summary
+    assert s.loc["stalking", "estimate"] == 1.0 and s.loc["stalking", "upper 95%"] == 1.0  # s.2A + s.4A
+    assert s.loc["stalking", "lower 95%"] == pytest.approx(stats.beta(40.5, 0.5).ppf(0.025))
+    assert s.loc["malicious_communications", "estimate"] == 0.0 and s.loc["malicious_communications", "lower 95%"] == 0.0
+    assert s.loc["malicious_communications", "upper 95%"] == pytest.approx(stats.beta(0.5, 25.5).ppf(0.975))
+    assert s.loc["harassment", "upper 95%"] == pytest.approx(stats.beta(30.5, 20.5).ppf(0.975))
+    out = mc.correct({"stalking_s2a": 400, "harassment": 1000, "malicious_communications": 600}).set_index("quantity")
+    for q in ("true_stalking", "recorded_as_stalking", "recording_sensitivity", "misrecorded_share"):
+        r = out.loc[q]
+        assert r["lower 95%"] <= r["corrected"] <= r["upper 95%"], (q, r.to_dict())
+    # the reviewed 40 are stalking for certain; the 360 unreviewed s.2A records are predicted (beta-binomial)
+    # as nearly all stalking: the interval ends exactly at the point estimate 400
+    assert out.loc["recorded_as_stalking", "upper 95%"] == out.loc["recorded_as_stalking", "corrected"] == 400
+    assert out.loc["recorded_as_stalking", "lower 95%"] < 400
+
+
 def test_rogan_gladen_closed_form():
     review = pd.DataFrame({"recorded": ["stalking", "harassment", "stalking", "harassment"],
                            "true_stalking": [True, True, False, False], "n": [90, 10, 5, 95]})

@@ -175,16 +175,17 @@ def _check_exposure(df: pd.DataFrame) -> tuple[int, int]:
 
 
 def _warn_few(n_exposed: int, n_unexposed: int, what: str = "forces with an officer",
-              minimum: int = _FEW_CLUSTERS) -> None:
+              minimum: int = _FEW_CLUSTERS, small_sample: str | None = None) -> None:
     if n_exposed < minimum or n_unexposed < _FEW_CLUSTERS:
-        warnings.warn(
-            f"Only {n_exposed} {what} and {n_unexposed} without: cluster-robust standard errors are "
-            "unreliable (too small) with so few exposed clusters, even with t(G-1) intervals. Treat the "
-            "intervals as optimistic, report the cluster counts and, where available, use "
-            "small_sample='cr2' (bias-reduced variance, Bell-McCaffrey df).",
-            StatisticalWarning,
-            stacklevel=3,
-        )
+        if small_sample == "cr2":
+            advice = ("The CR2 intervals (Bell-McCaffrey df) allow for this and are wide; report the cluster "
+                      "counts with them, and read the estimate as the experience of those few forces.")
+        else:
+            advice = ("Cluster-robust standard errors are unreliable (too small) with so few exposed clusters, "
+                      "even with t(G-1) intervals. Treat the intervals as optimistic, report the cluster counts "
+                      "and use small_sample='cr2' (bias-reduced variance, Bell-McCaffrey df).")
+        warnings.warn(f"Only {n_exposed} {what} and {n_unexposed} without. {advice}",
+                      StatisticalWarning, stacklevel=3)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -617,12 +618,17 @@ def officer_effect(
     ``small_sample="t"`` the reference distribution is t with G - 1 df (Cameron & Miller 2015).
 
     With ``small_sample="cr2"`` the cluster scores are replaced by the bias-reduced linearisation of
-    Bell & McCaffrey (2002) in the form of Pustejovsky & Tipton (2018) (clubSandwich's ``CR2`` for
-    glm/GEE, working covariance as target): :math:`\\tilde U_g = B_g'(I - H_{gg})^{-1/2}e_g`, with
+    Bell & McCaffrey (2002), with the working covariance as target (Pustejovsky & Tipton 2018):
+    :math:`\\tilde U_g = B_g'(I - H_{gg})^{-1/2}e_g`, with
     :math:`B_g = L_gD_g` and :math:`e_g = L_g(y_g - \\hat\\mu_g)` whitened by the working covariance
     (:math:`L_g'L_g = V_g^{-1}`) and :math:`H_{gg} = B_gMB_g'`, :math:`M = B^{-1}`; no further
-    :math:`G/(G-1)` factor. :math:`H_{gg}` has rank at most k, so it is handled through the k x k
-    eigendecomposition of :math:`M^{1/2}B_g'B_gM^{1/2}` (no n_g x n_g matrices). The adjusted scores enter
+    :math:`G/(G-1)` factor. This is exactly unbiased under the working model, like clubSandwich's ``CR2``,
+    which takes the square root in the raw-residual metric instead
+    (:math:`A_g = T_g'[T_g(V_g - D_gMD_g')T_g']^{-1/2}T_g`, :math:`T_g'T_g = V_g`); the two coincide when the
+    fitted risks are constant within each force (checked against clubSandwich to 1e-12 in the tests) and
+    otherwise differ slightly (by 1e-4 relative in the test data). Unlike clubSandwich's form, ours
+    needs no n_g x n_g matrices (forces have tens of thousands of cases): :math:`H_{gg}` has rank at most
+    k, so it is handled through the k x k eigendecomposition of :math:`M^{1/2}B_g'B_gM^{1/2}`. The adjusted scores enter
     the same influence functions (the case-mix term is not adjusted), and each measure gets its own
     Satterthwaite (Bell-McCaffrey) df for the contrast :math:`\\nabla_\\beta` of that measure, computed
     under the working model; with few exposed forces the df is close to their number rather than G - 1.
@@ -696,7 +702,7 @@ def officer_effect(
     _check_missing(df, [ycol, *covariates])
     y = _binary(df, ycol, "outcome")
     n_exp, n_unexp = _check_exposure(df)
-    _warn_few(n_exp, n_unexp)
+    _warn_few(n_exp, n_unexp, small_sample=small_sample)
     rng = check_random_state(random_state) if small_sample == "wild_bootstrap" else None
     n = len(df)
     kw = dict(alpha=alpha, small_sample=small_sample, n_boot=int(n_boot), boot_weights=boot_weights, rng=rng)
@@ -742,8 +748,24 @@ def officer_effect(
 # ----------------------------------------------------------------------------------------------------
 # difference-in-differences / event study
 # ----------------------------------------------------------------------------------------------------
-def _ols_cluster(y, X, codes, G, names):
-    """OLS with the CR1 cluster-robust covariance of statsmodels (cov_type='cluster')."""
+def _within(M: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray:
+    """Deviations from cluster means: absorbs the force fixed effects (Frisch-Waugh-Lovell)."""
+    M = np.asarray(M, float)
+    n_g = np.bincount(codes, minlength=G).astype(float)
+    means = _cluster_sum(codes, G, M) / (n_g if M.ndim == 1 else n_g[:, None])
+    return M - means[codes]
+
+
+def _ols_within(y, X, codes, G, names, small_sample: str, m: int):
+    """OLS with force fixed effects absorbed: ``y`` and ``X`` are within-force deviations, so the
+    coefficients and residuals are those of the full dummy regression. Returns (beta, cov, df) where
+    ``df`` (m,) are the degrees of freedom of the first ``m`` coefficients.
+
+    ``"t"``: CR1 as statsmodels' ``cov_type="cluster"`` on the dummy regression,
+    ``G/(G-1) (n-1)/(n-k)`` with ``k`` counting the G force dummies, df G - 1.
+    ``"cr2"``: bias-reduced linearisation with the absorbed design (Pustejovsky & Tipton 2018, sec. 3.1;
+    equal to clubSandwich ``vcovCR(lm(... + factor(force)), type = "CR2")``, since the residuals sum to
+    zero within each force), Bell-McCaffrey (Satterthwaite) df per coefficient."""
     _check_rank(X, names)
     XtX = X.T @ X
     XtX_inv = np.linalg.inv(XtX)
@@ -751,9 +773,16 @@ def _ols_cluster(y, X, codes, G, names):
     e = y - X @ beta
     U = _cluster_sum(codes, G, X * e[:, None])
     n, k = X.shape
-    c = G / (G - 1) * (n - 1) / (n - k)
-    cov = c * XtX_inv @ (U.T @ U) @ XtX_inv
-    return beta, cov
+    if small_sample == "cr2":
+        adj = _CR2(_cluster_blocks(X, np.ones(n), codes, G, 0.0), XtX)
+        U = adj.adjust(U)
+        cov = XtX_inv @ (U.T @ U) @ XtX_inv
+        dof = adj.df(np.eye(k)[:, :m])
+    else:
+        c = G / (G - 1) * (n - 1) / (n - k - G)
+        cov = c * XtX_inv @ (U.T @ U) @ XtX_inv
+        dof = np.full(m, G - 1.0)
+    return beta, cov, dof
 
 
 def officer_did(
@@ -764,13 +793,15 @@ def officer_did(
     covariates=("risk", "relationship"),
     alpha: float = 0.05,
     event_study: bool = True,
+    small_sample: str = "cr2",
 ) -> pd.DataFrame:
     """Difference-in-differences and event study of adopting a dedicated stalking officer.
 
     Two-way fixed effects linear probability model on cases,
     :math:`Y_i = \\alpha_{f(i)} + \\gamma_{t(i)} + \\delta D_{f(i)t(i)} + x_i'\\theta + \\varepsilon_i`
     (force and financial-year fixed effects, :math:`D` the officer exposure of the case's force-year),
-    estimated by OLS with a cluster-robust (by force) covariance and t intervals with G - 1 df.
+    estimated by OLS with a cluster-robust (by force) covariance: by default the bias-reduced CR2 sandwich
+    with Bell-McCaffrey degrees of freedom, which stay honest with a handful of adopting forces.
     :math:`\\delta` is a risk difference identified by the forces whose officer status changes during the
     data (adopters): their change from before to after adoption minus the change in the other forces.
 
@@ -791,13 +822,18 @@ def officer_did(
     alpha : float, default 0.05
     event_study : bool, default True
         Also fit the event study when there are at least two pre-adoption years.
+    small_sample : {"cr2", "t"}, default "cr2"
+        ``"cr2"``: CR2 (bias-reduced linearisation) variance, t intervals with Bell-McCaffrey
+        (Satterthwaite) df per term. ``"t"``: CR1 variance (statsmodels ``cov_type="cluster"``), t with
+        G - 1 df -- much too narrow with few adopting forces (see Notes).
 
     Returns
     -------
     pandas.DataFrame
         One row per term: ``analysis`` ("did" or "event_study"), ``term``, ``relative_year`` (event study;
         NaN for the DiD row), ``measure`` ("risk_difference"), ``estimate``, ``se``, CI columns, ``p``,
-        ``method``, ``df`` (G - 1), ``n_cases``, ``n_clusters``, ``n_adopting_clusters``.
+        ``method``, ``df`` (Bell-McCaffrey df of the term with CR2; G - 1 with ``"t"``), ``n_cases``,
+        ``n_clusters``, ``n_adopting_clusters``.
         ``.attrs["note"]`` says whether the event study was fitted and why not.
 
     Raises
@@ -812,15 +848,25 @@ def officer_did(
     Warns
     -----
     StatisticalWarning
-        Fewer than 5 adopting forces (the CR1 standard error is then much too small: with the 3 adopters of
-        the synthetic default data the 95% CI misses the truth); several adoption years (staggered
-        adoption, see Notes).
+        Fewer than 5 adopting forces (the effect is then identified by a handful of forces: with CR2 the
+        df are small and the interval wide; with ``small_sample="t"`` it is much too narrow); several
+        adoption years (staggered adoption, see Notes).
 
     Notes
     -----
-    Variance: CR1 cluster-robust sandwich by force,
+    The force fixed effects are absorbed (within-force deviations), which gives the same coefficients as
+    the dummy regression. Variance, clustered by force: with ``"t"`` the CR1 sandwich
     :math:`\\frac{G}{G-1}\\frac{n-1}{n-k}(X'X)^{-1}\\sum_g X_g'e_ge_g'X_g(X'X)^{-1}` (as statsmodels'
-    ``cov_type="cluster"``), t with G - 1 df.
+    ``cov_type="cluster"`` on the dummy regression), t with G - 1 df; with ``"cr2"`` (default) the
+    scores :math:`X_g'e_g` are replaced by :math:`\\ddot X_g'(I - \\ddot H_{gg})^{-1/2}e_g` on the absorbed
+    design :math:`\\ddot X` (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018, who show this is the CR2 of
+    the fixed-effects model), with Bell-McCaffrey df per term. Checked against R clubSandwich
+    (``vcovCR(type = "CR2")``, ``coef_test(test = "Satterthwaite")``) in the tests. The CR1 interval is
+    too narrow when few forces change status: its SE is driven by the residuals of the adopters, whose
+    own fixed effects and exposure absorb much of their variation. Coverage study
+    (``tests/studies/did_coverage.py``, 200 datasets of 40,000 cases with the 3 adopting forces of the
+    synthetic default): the 95% CI covered the true effect on the adopters in their adoption year in 198
+    (CR2, median 2.1 df: conservative) vs 164 (CR1, t(42)) datasets; mean error +0.0014 (MC SE 0.0008).
 
     Forces with an officer throughout the data are kept: their exposure is absorbed by their fixed effect,
     so they act as controls for the year effects, which is valid if their officer effect is constant over
@@ -845,12 +891,18 @@ def officer_did(
     Econometrics 225(2):200-230.
     Conley TG, Taber CR (2011). Inference with "difference in differences" with a small number of policy
     changes. Review of Economics and Statistics 93(1):113-125.
+    Bell RM, McCaffrey DF (2002). Bias reduction in standard errors for linear regression with multi-stage
+    samples. Survey Methodology 28(2):169-181.
+    Pustejovsky JE, Tipton E (2018). Small-sample methods for cluster-robust variance estimation and
+    hypothesis testing in fixed effects models. Journal of Business & Economic Statistics 36(4):672-683.
 
     Examples
     --------
     >>> officer_did(d.cases, d.forces, "charged")  # doctest: +SKIP
     """
     alpha = check_alpha(alpha)
+    if small_sample not in ("cr2", "t"):
+        raise ValueError(f"small_sample must be 'cr2' or 't' for the DiD, got {small_sample!r}")
     covariates = list(covariates)
     if EXPOSURE in covariates or "force" in covariates or "financial_year" in covariates:
         raise ValueError("covariates must not contain the exposure, 'force' or 'financial_year' (fixed effects).")
@@ -886,7 +938,8 @@ def officer_did(
             "officer_effect for the cross-sectional comparison."
         )
     n_never = int(df["force"].nunique() - len(first))
-    _warn_few(len(adopt), n_never + len(always), "forces adopting an officer during the data", _FEW_ADOPTERS)
+    _warn_few(len(adopt), n_never + len(always), "forces adopting an officer during the data", _FEW_ADOPTERS,
+              small_sample=small_sample)
     cohorts = sorted(adopt.unique())
     if len(cohorts) > 1:
         warnings.warn(
@@ -904,25 +957,28 @@ def officer_did(
     design = _Design.build(df, covariates) if covariates else None
     Xcov = design.matrix(df, intercept=False) if design is not None else np.empty((len(df), 0))
     cov_names = design.columns if design is not None else []
-    F = (codes[:, None] == np.arange(G)[None, :]).astype(float)          # all force dummies (no intercept)
     T = (tcase[:, None] == np.arange(1, len(years))[None, :]).astype(float)  # year dummies, first = reference
-    fe_names = [f"force[{f_}]" for f_ in uniq] + [f"year[{y_}]" for y_ in years[1:]]
+    fe_names = [f"year[{y_}]" for y_ in years[1:]]
     lo_l, hi_l = ci_labels(alpha)
-    tq = stats.t(G - 1)
-    qt = tq.ppf(1 - alpha / 2)
     n = len(df)
+    method = ("TWFE linear probability model, "
+              + ("CR2 by force, Bell-McCaffrey df" if small_sample == "cr2" else "CR1 by force, t(G-1)"))
     rows = []
 
-    def emit(analysis, term, rel, b, s):
+    def emit(analysis, term, rel, b, s, dof):
+        tq = stats.t(dof)
+        qt = tq.ppf(1 - alpha / 2)
         rows.append({"analysis": analysis, "term": term, "relative_year": rel, "measure": "risk_difference",
                      "estimate": b, "se": s, lo_l: b - qt * s, hi_l: b + qt * s,
-                     "p": 2 * tq.sf(abs(b / s)), "method": "TWFE linear probability model, CR1 by force",
-                     "df": G - 1, "n_cases": n, "n_clusters": G, "n_adopting_clusters": len(adopt)})
+                     "p": 2 * tq.sf(abs(b / s)), "method": method,
+                     "df": dof, "n_cases": n, "n_clusters": G, "n_adopting_clusters": len(adopt)})
 
+    # force fixed effects absorbed: within-force deviations of y and of every other column
+    yw = _within(y, codes, G)
     D = df[EXPOSURE].to_numpy(float)[:, None]
-    X = np.column_stack([D, F, T, Xcov])
-    beta, cov = _ols_cluster(y, X, codes, G, [EXPOSURE, *fe_names, *cov_names])
-    emit("did", EXPOSURE, np.nan, beta[0], np.sqrt(cov[0, 0]))
+    X = _within(np.column_stack([D, T, Xcov]), codes, G)
+    beta, cov, dof = _ols_within(yw, X, codes, G, [EXPOSURE, *fe_names, *cov_names], small_sample, 1)
+    emit("did", EXPOSURE, np.nan, beta[0], np.sqrt(cov[0, 0]), dof[0])
 
     note = "event study not requested"
     if event_study:
@@ -938,13 +994,14 @@ def officer_did(
             terms = [r for r in rel_values if r != ref]
             E = np.column_stack([(rel == r).astype(float) for r in terms])
             names_e = [f"event_time[{r}]" for r in terms]
-            XE = np.column_stack([E, F, T, Xcov])
-            b_e, cov_e = _ols_cluster(y, XE, codes, G, [*names_e, *fe_names, *cov_names])
+            XE = _within(np.column_stack([E, T, Xcov]), codes, G)
+            b_e, cov_e, dof_e = _ols_within(yw, XE, codes, G, [*names_e, *fe_names, *cov_names], small_sample,
+                                            len(terms))
             for k, r in enumerate(terms):
-                emit("event_study", names_e[k], float(r), b_e[k], np.sqrt(cov_e[k, k]))
+                emit("event_study", names_e[k], float(r), b_e[k], np.sqrt(cov_e[k, k]), dof_e[k])
             note = f"event study fitted, reference relative year {ref}"
     out = pd.DataFrame(rows)
     out.attrs.update({"outcome": ycol, "covariates": covariates, "alpha": alpha, "note": note,
                       "adopting_forces": sorted(adopt.index), "always_exposed_forces": sorted(always),
-                      "variance": "CR1 cluster-robust by force (statsmodels cov_type='cluster'), t with G-1 df"})
+                      "variance": method.split(", ", 1)[1]})
     return out
