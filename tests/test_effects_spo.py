@@ -224,6 +224,57 @@ def test_true_ccw_risks_closed_form():
     assert_allclose(t2.loc["charge", "risk_spo"], (1 - s10) / 3 + s10 * 0.02 / 0.03 * (1 - np.exp(-0.03 * 89.5)))
 
 
+def test_true_ccw_risks_not_by_grace_closed_form():
+    """"No SPO by day g": each cell's cases are replaced by its late-SPO (or no-SPO) cases on their natural
+    course, and cells are weighted by their share of all cases."""
+    haz = dict(zip(["charge", "ho15", "ho16", "ho21", "ho8", "ho17", "ho20"], [0.01, 0.0, 0.02, 0.0, 0.0, 0.0, 0.0]))
+    ct = pd.DataFrame({"case_id": [1, 2, 3, 4], "suspect": [True] * 4, "suspect_day": [0.0] * 4,
+                       "risk": [0, 0, 0, 1], "spo_in_force_day": [10.0, 50.0, np.inf, np.inf],
+                       **{f"hazard_{c}": [h] * 4 for c, h in haz.items()}})
+    ct.loc[3, "hazard_charge"] = 0.04
+    tr = {"spo_hr_charge": 2.0, "spo_hr_withdrawal": 0.5}
+    t = spo.true_ccw_risks(ct, tr, grace=28, horizon=99, control="not_by_grace")
+
+    def p_charge(d, r0c=0.01):
+        R0 = r0c + 0.02
+        r1c, R1 = 2 * r0c, 2 * r0c + 0.01
+        dd = min(d, 99.5)
+        post = np.exp(-R0 * dd) * r1c / R1 * (1 - np.exp(-R1 * (99.5 - d))) if d < 99.5 else 0.0
+        return r0c / R0 * (1 - np.exp(-R0 * dd)) + post
+
+    # cell risk=0 (3 of 4 cases): cases 2 (SPO day 50) and 3 (never) stand for all three; cell 1: case 4
+    expect = 0.75 * (p_charge(50.0) + p_charge(np.inf)) / 2 + 0.25 * p_charge(np.inf, 0.04)
+    assert_allclose(t.loc["charge", "risk_never"], expect, rtol=1e-12)
+    never = spo.true_ccw_risks(ct, tr, grace=28, horizon=99, control="never")
+    assert_allclose(never.loc["charge", "risk_never"], (3 * p_charge(np.inf) + p_charge(np.inf, 0.04)) / 4, rtol=1e-12)
+    assert_allclose(t["risk_spo"], never["risk_spo"])  # the SPO arm does not depend on the comparison
+    with pytest.raises(ValueError, match="control"):
+        spo.true_ccw_risks(ct, tr, control="later")
+
+
+def test_ccw_controls_agree_without_late_spos(sim):
+    """With no SPO after the grace period, "no SPO by day g" and "no SPO" are the same strategy. (g = 29: the
+    grant-hazard model has a bin starting at day 29, so with no later grants its hazard there is 0 in both.)"""
+    _, cases = sim
+    late = (np.fmin(cases["days_to_spo_interim_granted"], cases["days_to_spo_full_granted"])
+            - cases["days_to_suspect_identified"]) >= 29
+    c = cases.copy()
+    c.loc[late.to_numpy(bool), ["days_to_spo_interim_granted", "days_to_spo_full_granted"]] = np.nan
+    kw = dict(grace=29, horizon=120, n_boot=20, random_state=3, max_cases=30_000)
+    a, ca = spo.clone_censor_weight(c, control="not_by_grace", **kw)
+    b, cb = spo.clone_censor_weight(c, control="never", **kw)
+    assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
+    assert_allclose(a["upper 95%"], b["upper 95%"], rtol=1e-12)
+    assert a["measure"].iloc[1] == "risk (no SPO by day 29)" and b["measure"].iloc[1] == "risk (no SPO)"
+    assert set(ca["strategy"]) == {"SPO by day 29", "no SPO by day 29"}
+    # with late SPOs present the two differ (later orders are allowed in one arm only)
+    a2, _ = spo.clone_censor_weight(cases, control="not_by_grace", **kw)
+    b2, _ = spo.clone_censor_weight(cases, control="never", **kw)
+    assert not np.allclose(a2["estimate"].iloc[1], b2["estimate"].iloc[1], rtol=1e-6)
+    with pytest.raises(ValueError, match="control"):
+        spo.clone_censor_weight(cases, control="later")
+
+
 # ------------------------------------------------------------------------------------------------
 # spo_effect
 # ------------------------------------------------------------------------------------------------

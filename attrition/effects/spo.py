@@ -762,8 +762,9 @@ def _day_bins(horizon: int) -> np.ndarray:
     return np.concatenate([[0], 1 + np.searchsorted(br, days, side="right") - 1])
 
 
-def _ccw_curves(D: _CCWData, m: np.ndarray, *, strict: bool):
-    """Weighted Aalen-Johansen risk curves (2 arms x 2 causes x (horizon + 1) days) for multiplicities m."""
+def _ccw_curves(D: _CCWData, m: np.ndarray, *, strict: bool, control: str = "never"):
+    """Weighted Aalen-Johansen risk curves (2 arms x 2 causes x (horizon + 1) days) for multiplicities m.
+    ``control``: "never" (no SPO during follow-up) or "not_by_grace" (no SPO in force by day g)."""
     C, H, g = D.n_cells, D.horizon, D.grace
     T, s, G, cell = D.T, D.s, D.G, D.cell
     # ---- arm "SPO by day g": P(SPO in force by g | cell, open after g)
@@ -810,11 +811,14 @@ def _ccw_curves(D: _CCWData, m: np.ndarray, *, strict: bool):
     Xb = np.column_stack([np.eye(nb)[bin_of], np.repeat(D.Xc, H + 1, axis=0)])
     lev = [np.repeat(D.cell_labels[c].astype(str).to_numpy(), H + 1) for c in D.cell_labels.columns]
     lam = _binomial_fit(Ytab, Ntab, Xb, lev).reshape(C, H + 1)
+    if control == "not_by_grace":  # only an SPO in force by day g (granted on day < g) is a deviation
+        lam = np.where(np.arange(-1, H)[None, :] < g, lam, 0.0)
     surv = np.cumprod(1.0 - lam, axis=1)                             # P(no deviation through day j)
     with np.errstate(divide="ignore"):
         WB = np.where(surv > 0, 1.0 / np.where(surv > 0, surv, 1.0), 0.0)   # weight at day k uses days < k
-    TB = np.where(np.isfinite(G), np.minimum(G, T), T).astype(np.int64)
-    sB = np.where(np.isfinite(G) & (G < T), 0, s)
+    devB = np.isfinite(G) & (G < T) & ((G < g) if control == "not_by_grace" else True)
+    TB = np.where(devB, G, T).astype(np.int64)
+    sB = np.where(devB, 0, s)
     out = np.zeros((2, 2, H + 1))
     for a, (Ta, sa, Wa, keep) in enumerate(((TA, sA, WA, np.ones(len(T), bool)), (TB, sB, WB, keepB))):
         out[a] = _aggregated_aj(Ta[keep], sa[keep], cell[keep], m[keep], Wa, C, H)
@@ -843,9 +847,10 @@ def _aggregated_aj(T, s, cell, m, W, C, H) -> np.ndarray:
 
 
 def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariates=("risk",),
-                        n_boot: int = 200, random_state=None, cluster: str | None = None,
-                        max_cases: int | None = None, exposure: str = "granted", alpha: float = 0.05):
-    """Sequential target-trial emulation by clone-censor-weight: SPO within ``grace`` days vs never.
+                        control: str = "never", n_boot: int = 200, random_state=None,
+                        cluster: str | None = None, max_cases: int | None = None, exposure: str = "granted",
+                        alpha: float = 0.05):
+    """Sequential target-trial emulation by clone-censor-weight: SPO within ``grace`` days vs not (or never).
 
     Eligibility and time zero: suspect identified (day 0 = the identification day). Every eligible case
     is cloned into two arms and each clone is censored when its own history deviates from its arm's
@@ -857,11 +862,18 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
       logistic model), so they stand in for those censored (Maringe et al. 2020). In a model whose
       hazards depend on the SPO only through whether it is in force (as :mod:`attrition.synthetic`),
       this is the risk had every SPO come into force at ``min(natural time, grace)``.
-    * **"no SPO"**: no SPO in force during follow-up; a clone is censored on the day its SPO is granted
-      (at time zero if it was already in force). Weights ``1 / prod_j (1 - lambda_j(x))`` from a pooled
-      logistic model of the daily hazard ``lambda_j`` of an SPO grant among open, untreated cases, with
-      piecewise-constant day terms (bins at days 0, 1-3, 4-7, 8-14, 15-28, 29-56, ...) plus a baseline
+    * **"no SPO by day g"** (``control="not_by_grace"``, the default; the comparison of the timeliness
+      recommendation): no SPO in force by day ``grace``; a clone is censored on the day its SPO is granted
+      if that is before day ``grace`` (at time zero if it was already in force), and follows its natural
+      course after ``grace`` (a later SPO is allowed). **"no SPO"** (``control="never"``): no SPO in
+      force during follow-up; a clone is censored on the day its SPO is granted, whenever that is. Weights
+      ``1 / prod_j (1 - lambda_j(x))`` over the days ``j`` on which a grant would be a deviation, from a
+      pooled logistic model of the daily hazard ``lambda_j`` of an SPO grant among open, untreated cases,
+      with piecewise-constant day terms (bins at days 0, 1-3, 4-7, 8-14, 15-28, 29-56, ...) plus a baseline
       term for orders already in force at time zero (Robins & Finkelstein 2000; Hernan & Robins 2016).
+      The "no SPO by day g" arm stands for a population in which the orders of the first ``grace`` days
+      did not happen and later ones follow the course seen in cases like them (same covariates) without
+      an early order.
 
     Risks are weighted Aalen--Johansen cumulative incidences (competing exits). Weights depend only on
     the covariate cell and the day, so the estimator is computed on (cell, day) counts; it equals
@@ -878,6 +890,8 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     covariates : sequence of str, default ("risk",)
         Categorical covariates of the censoring models (all combinations form cells). Adding
         ``"force"`` removes force confounding but needs SPOs in every force (positivity).
+    control : {"not_by_grace", "never"}, default "not_by_grace"
+        Comparison strategy: no SPO in force by day ``grace`` (later ones allowed), or no SPO at all.
     n_boot : int, default 200
         Bootstrap replicates (cases resampled with replacement, or whole clusters with ``cluster``);
         weights are re-estimated in every replicate. 0 gives point estimates only.
@@ -893,7 +907,8 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     -------
     estimates : pandas.DataFrame
         Per outcome ("charge", "withdrawal"): rows with ``measure`` "risk (SPO by day g)",
-        "risk (no SPO)", "RD" and "RR" at ``horizon``; ``estimate``, ``se`` (bootstrap SD), percentile
+        "risk (no SPO by day g)" (or "risk (no SPO)" with ``control="never"``), "RD" and "RR" at
+        ``horizon``; ``estimate``, ``se`` (bootstrap SD), percentile
         bootstrap CI, ``method`` ("clone-censor-weight"), ``note``, and E-values of the RR row.
     curves : pandas.DataFrame
         ``time`` (days since suspect identification), ``strategy``, ``outcome``, ``risk``, ``lower``,
@@ -918,6 +933,8 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     """
     alpha = check_alpha(alpha)
     grace, horizon = int(grace), int(horizon)
+    if control not in ("not_by_grace", "never"):
+        raise ValueError(f"control must be 'not_by_grace' or 'never', got {control!r}")
     if grace < 0 or horizon <= grace:
         raise ValueError(f"need 0 <= grace < horizon, got grace={grace}, horizon={horizon}")
     if int(n_boot) < 0:
@@ -934,7 +951,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     D = _ccw_data(J, covariates, grace, horizon)
     _check_treatment_variation(np.isfinite(D.G) & (D.G < horizon), "clone-censor-weight")
     n = len(D.T)
-    est, info = _ccw_curves(D, np.ones(n), strict=True)
+    est, info = _ccw_curves(D, np.ones(n), strict=True, control=control)
     boots = []
     n_failed = 0
     if int(n_boot) > 0:
@@ -947,7 +964,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
             draws = cdraw[:, cl]
         for b in range(int(n_boot)):  # bootstrap replicates (each fully vectorised)
             try:
-                r = _ccw_curves(D, draws[b], strict=False)
+                r = _ccw_curves(D, draws[b], strict=False, control=control)
             except ConvergenceError:
                 r = None
             if r is None:
@@ -957,7 +974,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     boots = np.asarray(boots) if boots else np.zeros((0, 2, 2, horizon + 1))
     lo_name, hi_name = ci_labels(alpha)
     qlo, qhi = alpha / 2, 1 - alpha / 2
-    strat = [f"SPO by day {grace}", "no SPO"]
+    strat = [f"SPO by day {grace}", f"no SPO by day {grace}" if control == "not_by_grace" else "no SPO"]
     wmax = float(info["weights_spo"].max())
     note = (f"eligible: suspect identified (n={n}); time zero = identification day; censoring models on "
             f"{covariates or 'nothing'}; largest weight in the SPO arm {wmax:.0f}; {len(boots)} bootstrap "
@@ -969,7 +986,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
         r1, r0 = est[0, j, horizon], est[1, j, horizon]
         b1, b0 = boots[:, 0, j, horizon], boots[:, 1, j, horizon]
         with np.errstate(divide="ignore", invalid="ignore"):
-            vals = {f"risk ({strat[0]})": (r1, b1), "risk (no SPO)": (r0, b0), "RD": (r1 - r0, b1 - b0),
+            vals = {f"risk ({strat[0]})": (r1, b1), f"risk ({strat[1]})": (r0, b0), "RD": (r1 - r0, b1 - b0),
                     "RR": (r1 / r0 if r0 > 0 else np.nan, np.where(b0 > 0, b1 / np.where(b0 > 0, b0, 1), np.nan))}
         for measure, (e, bb) in vals.items():
             bb = bb[np.isfinite(bb)]
@@ -989,7 +1006,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
 
 
 def true_ccw_risks(case_truth: pd.DataFrame, truth: dict, *, grace: int = 28, horizon: int = 180,
-                   case_ids=None) -> pd.DataFrame:
+                   case_ids=None, control: str = "never", cells=("risk",)) -> pd.DataFrame:
     """True risks of charge and withdrawal under the two CCW strategies, from the simulation's structure.
 
     For every case with a suspect, the police stage of :mod:`attrition.synthetic` is a competing-risks
@@ -1003,6 +1020,13 @@ def true_ccw_risks(case_truth: pd.DataFrame, truth: dict, *, grace: int = 28, ho
     ``t = horizon + 0.5`` (observed day counts floor both dates, so an exit on day ``horizon`` happens
     on average half a day later) and averaged over ``case_ids`` (default: every case with a suspect).
 
+    "No SPO by day g" (``control="not_by_grace"``) does not fix ``d`` for a case whose natural order
+    came by day g; the clone-censor-weight estimand replaces such a case by the cases of its covariate
+    cell without an early order, on their natural course. Its truth is therefore
+    ``sum_c P(c) mean{P_k(t; d_i) : i in c, natural d_i > g}`` over the cells ``c`` of ``cells``
+    (the estimator's ``covariates``): the value the estimator targets when those covariates capture
+    the confounding of the early orders.
+
     Parameters
     ----------
     case_truth : pandas.DataFrame
@@ -1012,11 +1036,16 @@ def true_ccw_risks(case_truth: pd.DataFrame, truth: dict, *, grace: int = 28, ho
     grace, horizon : int
     case_ids : array-like, optional
         Cases to average over (e.g. the eligible cases of the analysed data).
+    control : {"never", "not_by_grace"}, default "never"
+        Comparison strategy, as in :func:`clone_censor_weight`.
+    cells : sequence of str, default ("risk",)
+        Columns of ``case_truth`` forming the cells of the "not_by_grace" truth.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``["charge", "withdrawal"]``; columns ``risk_spo``, ``risk_never``, ``rd``, ``rr``.
+        Index ``["charge", "withdrawal"]``; columns ``risk_spo``, ``risk_never`` (the comparison
+        strategy's risk, whichever ``control``), ``rd``, ``rr``.
 
     Notes
     -----
@@ -1034,17 +1063,30 @@ def true_ccw_risks(case_truth: pd.DataFrame, truth: dict, *, grace: int = 28, ho
     r1[:, 0] *= truth["spo_hr_charge"]
     r1[:, 2] *= truth["spo_hr_withdrawal"]
     R0, R1 = r0.sum(1), r1.sum(1)
+    if control not in ("never", "not_by_grace"):
+        raise ValueError(f"control must be 'not_by_grace' or 'never', got {control!r}")
     t = horizon + 0.5
     d_nat = ct["spo_in_force_day"].to_numpy(float) - ct["suspect_day"].to_numpy(float)
+    late = d_nat > grace
+    if control == "not_by_grace":
+        cell = pd.MultiIndex.from_frame(ct[list(cells)]).factorize()[0] if cells else np.zeros(len(ct), np.int64)
+        n_cell = np.bincount(cell)
+        n_late = np.bincount(cell[late], minlength=len(n_cell))
+        # each case of a cell counts P(c) / #(late cases of c), spread over the late cases
+        w_ctrl = np.where(late, (n_cell / np.maximum(n_late, 1))[cell], 0.0)
+        d_ctrl = np.where(late, d_nat, np.inf)
+    else:
+        w_ctrl, d_ctrl = np.ones(len(ct)), np.full(len(ct), np.inf)
     out = {}
-    for name, d in (("risk_spo", np.clip(np.minimum(d_nat, grace), 0, None)), ("risk_never", np.full(len(ct), np.inf))):
+    for name, d, w in (("risk_spo", np.clip(np.minimum(d_nat, grace), 0, None), np.ones(len(ct))),
+                       ("risk_never", d_ctrl, w_ctrl)):
         dd = np.minimum(d, t)
         first = np.exp(-R0 * dd)
         p = {}
         for k, label in ((0, "charge"), (2, "withdrawal")):
             pk = r0[:, k] / R0 * (1 - first)
             post = np.where(t > d, first * r1[:, k] / R1 * (1 - np.exp(-R1 * np.clip(t - d, 0, None))), 0.0)
-            p[label] = float(np.mean(pk + post))
+            p[label] = float(np.sum(w * (pk + post)) / np.sum(w))
         out[name] = p
     df = pd.DataFrame(out)
     df["rd"] = df["risk_spo"] - df["risk_never"]
