@@ -177,7 +177,8 @@ def test_naive_risks_and_cluster_se_closed_form():
 
 
 def test_aipw_method_wraps_aipw_effect(small):
-    res = officer_effect(small.cases, small.forces, "charged", method="aipw", naive=False)
+    with pytest.warns(StatisticalWarning, match="too narrow when few forces are exposed"):
+        res = officer_effect(small.cases, small.forces, "charged", method="aipw", naive=False)
     df = merge_officer(small.cases, small.forces, ["log_size"])
     ref = aipw_effect(df, "charged", EXPOSURE, ["risk", "relationship", "log_size", "financial_year"],
                           cluster="force")

@@ -385,6 +385,21 @@ def test_separation_raises_convergence_error_naming_covariate(data):
         aipw_effect(df2, "y", "t", ["x1"], outcome_covariates=COVS)
 
 
+def test_extreme_propensities_name_the_strongest_predictor():
+    """Converged, but a few units have fitted propensity 0 or 1 to 8 decimals: a positivity error naming the
+    term that moves the logit most (|coef| x SD), not merely the least precise one."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    size = rng.normal(size=n)
+    noise = rng.choice(["a", "b", "c"], size=n)
+    t = rng.binomial(1, expit(-2 + 6 * size))
+    df = pd.DataFrame({"size": size, "noise": noise, "t": t})
+    df.loc[df["size"].idxmax(), "size"] = 9.0  # one unit far out: fitted propensity 1 to 8 decimals
+    df.loc[df["size"].idxmin(), "size"] = -9.0
+    with pytest.raises(ConvergenceError, match=r"positivity fails.*strongest predictor is 'size'"):
+        PropensityModel().fit(df, "t", ["size", "noise"])
+
+
 def test_positivity_warning_with_counts():
     rng = np.random.default_rng(3)
     x = rng.normal(size=3000)

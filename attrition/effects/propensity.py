@@ -240,13 +240,25 @@ def _fit_logit(y: np.ndarray, X: np.ndarray, names: list[str], what: str) -> _Lo
     params, bse = np.asarray(res.params), np.asarray(res.bse)
     fitted = np.asarray(res.fittedvalues)
     extreme = (fitted < _SEPARATION_EPS) | (fitted > 1 - _SEPARATION_EPS)
-    if not res.converged or not np.all(np.isfinite(params)) or not np.all(np.isfinite(bse)) or extreme.any():
+    if not res.converged or not np.all(np.isfinite(params)) or not np.all(np.isfinite(bse)):
         j = int(np.nanargmax(np.where(np.isfinite(bse), bse, np.inf)[1:])) + 1 if len(names) > 1 else 0
-        reason = "did not converge" if not res.converged else "shows perfect separation"
+        reason = "did not converge" if not res.converged else "has non-finite coefficients or SEs"
         raise ConvergenceError(
             f"The {what} {reason} ({int(extreme.sum())} fitted probabilities are 0 or 1 to 8 decimals). "
             f"The least identified term is '{names[j]}' (coef {params[j]:.3g}, se {bse[j]:.3g}): drop "
             "that covariate or collapse its categories, then refit."
+        )
+    if extreme.any():
+        # converged, but some units have (almost) no chance of the other treatment: a positivity failure.
+        # Name the term that moves the linear predictor most (|coef| x SD of the term).
+        spread = np.abs(params[1:]) * X[:, 1:].std(axis=0) if len(names) > 1 else np.zeros(0)
+        j = int(np.argmax(spread)) + 1 if len(spread) else 0
+        raise ConvergenceError(
+            f"The {what} shows (near-)perfect separation: {int(extreme.sum())} fitted probabilities are 0 or 1 "
+            "to 8 decimals, so those units have no comparable units in the other group (positivity fails) and "
+            f"their weights would be unbounded. The strongest predictor is '{names[j]}' (coef {params[j]:.3g}, "
+            f"{spread[j - 1] if j else 0.0:.3g} on the logit scale per SD): drop or coarsen it (e.g. force-level covariates "
+            "that nearly determine a force-level exposure), or restrict the analysis to units with overlap."
         )
     cov = np.asarray(res.cov_params())
     return _LogitFit(params, cov, fitted, res)
