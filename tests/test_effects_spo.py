@@ -163,14 +163,16 @@ def test_landmark_analysis(sim):
     assert lg.loc[0, "measure"] == "OR" and lg.loc[0, "estimate"] < 1
 
 
-def test_ccw_covers_closed_form_truth(sim):
+@pytest.mark.parametrize("control,ctrl", [("not_by_grace", "no SPO by day 28"), ("never", "no SPO")])
+def test_ccw_covers_closed_form_truth(sim, control, ctrl):
     d, cases = sim
-    est, curves = spo.clone_censor_weight(cases, grace=28, horizon=180, n_boot=80, random_state=11)
+    est, curves = spo.clone_censor_weight(cases, grace=28, horizon=180, n_boot=80, random_state=11,
+                                          control=control)
     el = spo._journey(cases).cases["case_id"]
-    truth = spo.true_ccw_risks(d.case_truth, d.truth, grace=28, horizon=180, case_ids=el)
+    truth = spo.true_ccw_risks(d.case_truth, d.truth, grace=28, horizon=180, case_ids=el, control=control)
     e = est.set_index(["outcome", "measure"])
     for outcome in ("charge", "withdrawal"):
-        for measure, col in (("risk (SPO by day 28)", "risk_spo"), ("risk (no SPO)", "risk_never"), ("RD", "rd")):
+        for measure, col in (("risk (SPO by day 28)", "risk_spo"), (f"risk ({ctrl})", "risk_never"), ("RD", "rd")):
             lo, hi = e.loc[(outcome, measure), ["lower 95%", "upper 95%"]]
             assert lo < truth.loc[outcome, col] < hi, (outcome, measure, lo, hi, truth.loc[outcome, col])
     rr = e.loc[("withdrawal", "RR")]
@@ -178,13 +180,29 @@ def test_ccw_covers_closed_form_truth(sim):
     # the SPO raises the risk of charge and lowers that of withdrawal (truth: RD +0.024, -0.074)
     assert e.loc[("charge", "RD"), "lower 95%"] > 0 > e.loc[("withdrawal", "RD"), "upper 95%"]
     # curves: one per strategy and outcome on days 0..180, non-decreasing, band around the estimate
-    assert set(curves["strategy"]) == {"SPO by day 28", "no SPO"}
+    assert set(curves["strategy"]) == {"SPO by day 28", ctrl}
     for _, c in curves.groupby(["strategy", "outcome"]):
         assert len(c) == 181 and np.all(np.diff(c["risk"].to_numpy()) >= -1e-12)
         assert np.all(c["lower"] <= c["risk"] + 1e-12) and np.all(c["risk"] <= c["upper"] + 1e-12)
     # the curve at the horizon is the tabulated risk
-    c = curves[(curves.outcome == "charge") & (curves.strategy == "no SPO")]
-    assert_allclose(c["risk"].iloc[-1], e.loc[("charge", "risk (no SPO)"), "estimate"])
+    c = curves[(curves.outcome == "charge") & (curves.strategy == ctrl)]
+    assert_allclose(c["risk"].iloc[-1], e.loc[("charge", f"risk ({ctrl})"), "estimate"])
+
+
+def test_ccw_warns_when_a_cell_has_no_outcome_in_the_spo_arm(sim):
+    """No charge after day g among the SPO-by-g clones of one risk level: every bootstrap replicate gives that
+    level a zero risk, so the interval is too short; the function says so (warning and note)."""
+    _, cases = sim
+    J = spo._journey(cases)
+    G = np.floor(J.spo - J.suspect)
+    T = np.floor(J.exit - J.suspect)
+    hit = ((G < 28) & (T > 28) & (J.cause == "charge") & (J.cases["risk"] == "standard").to_numpy())
+    assert hit.sum() > 0
+    c = cases.copy()
+    c.loc[c["case_id"].isin(J.cases["case_id"][hit]), "outcome_code"] = 15  # those charges become NFA (HO 15)
+    with pytest.warns(DataQualityWarning, match=r"no outcome after the grace period .* charge \(risk=standard\)"):
+        est, _ = spo.clone_censor_weight(c, grace=28, horizon=180, n_boot=20, random_state=1)
+    assert "bootstrap cannot vary those cells" in est["note"].iloc[0]
 
 
 def test_aggregated_aj_equals_aj_on_person_days():
@@ -216,10 +234,12 @@ def test_true_ccw_risks_closed_form():
     ct = pd.DataFrame({"case_id": [1], "suspect": [True], "suspect_day": [0.0], "spo_in_force_day": [10.0],
                        **{f"hazard_{c}": [h] for c, h in zip(["charge", "ho15", "ho16", "ho21", "ho8", "ho17", "ho20"],
                                                               [0.01, 0.0, 0.02, 0.0, 0.0, 0.0, 0.0])}})
-    t = spo.true_ccw_risks(ct, {"spo_hr_charge": 1.0, "spo_hr_withdrawal": 1.0}, grace=28, horizon=99)
+    t = spo.true_ccw_risks(ct, {"spo_hr_charge": 1.0, "spo_hr_withdrawal": 1.0}, grace=28, horizon=99,
+                           control="never")
     assert_allclose(t["risk_spo"], t["risk_never"])
     assert_allclose(t.loc["charge", "risk_never"], 1 / 3 * (1 - np.exp(-0.03 * 99.5)))
-    t2 = spo.true_ccw_risks(ct, {"spo_hr_charge": 2.0, "spo_hr_withdrawal": 0.5}, grace=28, horizon=99)
+    t2 = spo.true_ccw_risks(ct, {"spo_hr_charge": 2.0, "spo_hr_withdrawal": 0.5}, grace=28, horizon=99,
+                            control="never")
     s10 = np.exp(-0.03 * 10)
     assert_allclose(t2.loc["charge", "risk_spo"], (1 - s10) / 3 + s10 * 0.02 / 0.03 * (1 - np.exp(-0.03 * 89.5)))
 
@@ -250,6 +270,9 @@ def test_true_ccw_risks_not_by_grace_closed_form():
     assert_allclose(t["risk_spo"], never["risk_spo"])  # the SPO arm does not depend on the comparison
     with pytest.raises(ValueError, match="control"):
         spo.true_ccw_risks(ct, tr, control="later")
+    # a cell whose every case has its SPO by day g has no stand-ins: the truth is undefined
+    with pytest.raises(DataValidationError, match="risk=1"):
+        spo.true_ccw_risks(ct.assign(spo_in_force_day=[10.0, 50.0, np.inf, 5.0]), tr, grace=28, horizon=99)
 
 
 def test_ccw_controls_agree_without_late_spos(sim):

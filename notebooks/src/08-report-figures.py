@@ -148,7 +148,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
 for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
     plot_risk_curves(curves[curves["outcome"] == outcome_name], ax=ax)
     ax.set(title=title, xlabel="Days since suspect identified", ylabel="Cumulative risk")
-fig.suptitle("SPO in force by day 28 vs no SPO (clone–censor–weight, 95% bootstrap bands)")
+fig.suptitle("SPO in force by day 28 vs not (clone–censor–weight, 95% bootstrap bands)")
 publish_figure(fig, "Fig10_spo-risk-curves", out_dir=out_dir)
 
 # %% [markdown]
