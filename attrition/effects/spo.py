@@ -66,6 +66,8 @@ OUTCOME_CODES = {"charge": 1, "withdrawal": 16}
 _NAIVE_NOTE = "naive (biased: immortal time, confounding by indication)"
 _GRANT_COLS = ("days_to_spo_interim_granted", "days_to_spo_full_granted")
 _APPLY_COLS = ("days_to_spo_interim_applied", "days_to_spo_full_applied")
+#: Comparison strategies of clone-censor-weight: no SPO in force by the end of the grace period, or never.
+_CCW_CONTROLS = ("not_by_grace", "never")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -762,7 +764,12 @@ def _day_bins(horizon: int) -> np.ndarray:
     return np.concatenate([[0], 1 + np.searchsorted(br, days, side="right") - 1])
 
 
-def _ccw_curves(D: _CCWData, m: np.ndarray, *, strict: bool, control: str = "never"):
+def _check_control(control: str) -> None:
+    if control not in _CCW_CONTROLS:
+        raise ValueError(f"control must be one of {_CCW_CONTROLS} (the comparison strategy), got {control!r}")
+
+
+def _ccw_curves(D: _CCWData, m: np.ndarray, *, strict: bool, control: str):
     """Weighted Aalen-Johansen risk curves (2 arms x 2 causes x (horizon + 1) days) for multiplicities m.
     ``control``: "never" (no SPO during follow-up) or "not_by_grace" (no SPO in force by day g)."""
     C, H, g = D.n_cells, D.horizon, D.grace
@@ -933,8 +940,7 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     """
     alpha = check_alpha(alpha)
     grace, horizon = int(grace), int(horizon)
-    if control not in ("not_by_grace", "never"):
-        raise ValueError(f"control must be 'not_by_grace' or 'never', got {control!r}")
+    _check_control(control)
     if grace < 0 or horizon <= grace:
         raise ValueError(f"need 0 <= grace < horizon, got grace={grace}, horizon={horizon}")
     if int(n_boot) < 0:
@@ -1083,8 +1089,7 @@ def true_ccw_risks(case_truth: pd.DataFrame, truth: dict, *, grace: int = 28, ho
     r1[:, 0] *= truth["spo_hr_charge"]
     r1[:, 2] *= truth["spo_hr_withdrawal"]
     R0, R1 = r0.sum(1), r1.sum(1)
-    if control not in ("never", "not_by_grace"):
-        raise ValueError(f"control must be 'not_by_grace' or 'never', got {control!r}")
+    _check_control(control)
     t = horizon + 0.5
     d_nat = ct["spo_in_force_day"].to_numpy(float) - ct["suspect_day"].to_numpy(float)
     late = d_nat > grace
