@@ -47,6 +47,8 @@ _FEW_CLUSTERS = 3  # fewer exposed (or unexposed) forces than this -> Statistica
 # fewer adopting forces than this -> StatisticalWarning in the DiD: with 3 adopters the CR1 standard error
 # of the synthetic default data is about a third of the sampling SD (Conley & Taber 2011)
 _FEW_ADOPTERS = 5
+# fewer exposed (or unexposed) forces than this -> the aipw/ipw methods warn that their CR1 intervals undercover
+_FEW_FOR_WEIGHTING = 10
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -627,14 +629,14 @@ def officer_effect(
     :math:`\\tilde U_g = B_g'(I - H_{gg})^{-1/2}e_g`, with
     :math:`B_g = L_gD_g` and :math:`e_g = L_g(y_g - \\hat\\mu_g)` whitened by the working covariance
     (:math:`L_g'L_g = V_g^{-1}`) and :math:`H_{gg} = B_gMB_g'`, :math:`M = B^{-1}`; no further
-    :math:`G/(G-1)` factor. This is exactly unbiased under the working model, like clubSandwich's ``CR2``,
-    which takes the square root in the raw-residual metric instead
-    (:math:`A_g = T_g'[T_g(V_g - D_gMD_g')T_g']^{-1/2}T_g`, :math:`T_g'T_g = V_g`); the two coincide when the
-    fitted risks are constant within each force (checked against clubSandwich to 1e-12 in the tests) and
-    otherwise differ slightly (by 1e-4 relative in the test data). Unlike clubSandwich's form, ours
-    needs no n_g x n_g matrices (forces have tens of thousands of cases): :math:`H_{gg}` has rank at most
-    k, so it is handled through the k x k eigendecomposition of :math:`M^{1/2}B_g'B_gM^{1/2}`. The adjusted scores enter
-    the same influence functions (the case-mix term is not adjusted), and each measure gets its own
+    :math:`G/(G-1)` factor. This is exactly unbiased under the working model, like clubSandwich's
+    ``CR2``, which takes the square root in the raw-residual metric instead
+    (:math:`A_g = T_g'[T_g(V_g - D_gMD_g')T_g']^{-1/2}T_g`, :math:`T_g'T_g = V_g`); the two coincide
+    when the fitted risks are constant within each force (checked against clubSandwich to 1e-12 in the
+    tests) and otherwise differ slightly (by 1e-4 relative in the test data). Unlike clubSandwich's
+    form, ours needs no n_g x n_g matrices (forces have tens of thousands of cases): :math:`H_{gg}` has
+    rank at most k, so it is handled through the k x k eigendecomposition of
+    :math:`M^{1/2}B_g'B_gM^{1/2}`. The adjusted scores enter the same influence functions (the case-mix term is not adjusted), and each measure gets its own
     Satterthwaite (Bell-McCaffrey) df for the contrast :math:`\\nabla_\\beta` of that measure, computed
     under the working model; with few exposed forces the df is close to their number rather than G - 1.
     In 300 replications of :func:`attrition.synthetic.simulate` (40,000 cases, 7 forces with an
@@ -702,20 +704,20 @@ def officer_effect(
     covariates = list(covariates)
     if EXPOSURE in covariates or "force" in covariates:
         raise ValueError(f"covariates must not contain '{EXPOSURE}' or 'force' (they define the comparison).")
-    if method in ("aipw", "ipw"):
-        warnings.warn(
-            f"method={method!r}: the officer is a force-level exposure and the CR1 t(G-1) intervals of the "
-            "weighting estimators are too narrow when few forces are exposed (simulation: 75-85% coverage of "
-            "95% intervals with 7 exposed forces). Use them as a cross-check of the point estimate and take the "
-            "intervals from method='gee' or 'glm_cluster' (CR2).",
-            StatisticalWarning, stacklevel=2,
-        )
     ycol = _outcome_column(cases, outcome)
     df = merge_officer(cases, forces, covariates)
     _check_missing(df, [ycol, *covariates])
     y = _binary(df, ycol, "outcome")
     n_exp, n_unexp = _check_exposure(df)
     _warn_few(n_exp, n_unexp, small_sample=small_sample)
+    if method in ("aipw", "ipw") and min(n_exp, n_unexp) < _FEW_FOR_WEIGHTING:
+        warnings.warn(
+            f"method={method!r} with {n_exp} exposed forces: the officer is a force-level exposure and the CR1 "
+            "t(G-1) intervals of the weighting estimators are too narrow when few forces are exposed (simulation: "
+            "75-85% coverage of 95% intervals with 7 exposed forces). Use them as a cross-check of the point "
+            "estimate and take the intervals from method='gee' or 'glm_cluster' (CR2).",
+            StatisticalWarning, stacklevel=2,
+        )
     rng = check_random_state(random_state) if small_sample == "wild_bootstrap" else None
     n = len(df)
     kw = dict(alpha=alpha, small_sample=small_sample, n_boot=int(n_boot), boot_weights=boot_weights, rng=rng)
