@@ -146,7 +146,7 @@ def test_ccw_coverage_replications(replications):
     89-95%, pooled about 92%. 30 replications x 4 risks = 120 intervals (Monte Carlo SE 0.025): the pooled
     threshold 86% fails a correct estimator with probability about 1.5% (binomial at 92%). Each measure
     (30 intervals) must cover >= 75% (false failure < 2% at 88.5% coverage) and have no bias (3 MC SE).
-    On these 30 seeds: risks 111/120 (charge 28 and 29/30, withdrawal 26 and 28/30). Deliberate bugs fail:
+    On these 30 seeds: risks 112/120 (charge 28 and 29/30, withdrawal 26 and 29/30). Deliberate bugs fail:
     censoring models without ``risk`` (confounding by indication: charge RD error 5 MC SE) and bootstrap
     intervals that are too narrow (pooled coverage 5%).
     """
@@ -158,7 +158,7 @@ def test_ccw_coverage_replications(replications):
         assert g["cover"].mean() >= 0.75, (outcome, measure, g["cover"].mean())
         _no_bias(g, (outcome, measure))
     # bootstrap SEs match the spread across datasets (study: SD/SE charge 1.14, withdrawal 0.98; these seeds
-    # charge 0.91, withdrawal 1.17)
+    # charge 0.90, withdrawal 1.17)
     for outcome, g in df[df["measure"] == f"risk (SPO by day {GRACE})"].groupby("outcome"):
         ratio = g["error"].std(ddof=1) / g["se"].mean()
         assert 0.7 < ratio < 1.5, (outcome, ratio)
