@@ -2,7 +2,8 @@
 
 Both run on the same simulated datasets (one module-scoped fixture, 30 seeds x 100,000 cases at the national
 SPO prevalence, 2 workers, about 85 s). The larger studies behind the thresholds (a separate study script,
-seeds 5000-5199, the same settings unless stated) are recorded in each test's docstring.
+seeds 5000-5199, the same settings unless stated; tests/studies/spo_landmark_ccw_coverage.py) are recorded in each
+test's docstring.
 """
 from __future__ import annotations
 
