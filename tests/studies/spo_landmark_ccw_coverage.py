@@ -111,7 +111,7 @@ def one_replicate(seed, n_cases, n_boot, do_landmark=True, do_ccw=True, do_pp=Tr
         if est is not None:
             el = spo._journey(cases).cases["case_id"]
             tr = spo.true_ccw_risks(d.case_truth, d.truth, grace=GRACE, horizon=HORIZON, case_ids=el)
-            cols = {f"risk (SPO by day {GRACE})": "risk_spo", "risk (no SPO)": "risk_never", "RD": "rd", "RR": "rr"}
+            cols = {f"risk (SPO by day {GRACE})": "risk_spo", f"risk (no SPO by day {GRACE})": "risk_never", "RD": "rd", "RR": "rr"}
             n_boot_ok = int(est["note"].iloc[0].split(" bootstrap")[0].split("; ")[-1])
             for _, r in est.iterrows():
                 rows.append({"seed": seed, "estimator": "ccw", "outcome": r.outcome, "measure": r.measure,
