@@ -886,6 +886,14 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
     the covariate cell and the day, so the estimator is computed on (cell, day) counts; it equals
     :func:`attrition.survival.cumulative_incidence` on person-day rows with those weights.
 
+    Coverage (``tests/studies/spo_landmark_ccw_coverage.py``; percentile bootstrap, 200 replicates): at
+    215,000 simulated cases (about 150,000 eligible, the size :func:`spo_effect` uses on national data)
+    the 95% intervals covered the true risks, RD and RR in 92-94% of 100 datasets, without bias. With
+    fewer cases the SPO arm of a rare covariate cell (standard risk: few SPOs, weights of several
+    hundred) can have no outcome after the grace period; the bootstrap then cannot vary it and the
+    interval misses (charge: 90.5% coverage at 100,000 cases, 82.5% at 40,000). The function warns when
+    that happens.
+
     Parameters
     ----------
     cases : pandas.DataFrame
