@@ -103,7 +103,7 @@ for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim
         ax.axvline(data.truth[f"spo_hr_{outcome}"], color="#D55E00", linestyle=":", label="true HR")
         ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
-    ax.set_xlabel("Hazard or risk ratio, SPO vs none (95% CI)")
+    ax.set_xlabel("HR or RR, SPO vs not (95% CI)")
 fig.suptitle("Effect of an SPO: naive vs time-respecting estimates")
 show_figure(fig)
 

@@ -139,7 +139,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
     part = est[(est["outcome"] == outcome_name) & est["measure"].isin(["HR", "RR"])]
     forest_plot(part.assign(label=part["method"] + " (" + part["measure"] + ")").set_index("label"), ax=ax, null=1.0)
-    ax.set(title=title, xlabel="Hazard or risk ratio, SPO vs none (95% CI)")
+    ax.set(title=title, xlabel="HR or RR, SPO vs not (95% CI)")
 fig.suptitle("Effect of a Stalking Protection Order: naive vs time-respecting estimates")
 publish_figure(fig, "Fig09_spo-effects", out_dir=out_dir)
 
