@@ -106,13 +106,13 @@ def _check_forces(forces) -> list[str] | None:
     forces = [str(f) for f in forces]
     if not forces:
         raise ValueError("forces must name at least one force (or be None for all)")
-    from attrition.forces import normalise_force_names
+    from attrition.sources.forces import normalise_force_names
 
     official = normalise_force_names(forces)
     unknown = [f for f, ok in zip(forces, official.notna().tolist()) if not ok]
     if unknown:
         raise DataValidationError(
-            f"unknown police force name(s) {unknown!r}; use names from attrition.forces.load_force_table()"
+            f"unknown police force name(s) {unknown!r}; use names from attrition.sources.forces.load_force_table()"
         )
     return list(dict.fromkeys(str(o) for o in official))  # de-duplicated, order kept
 

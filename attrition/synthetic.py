@@ -43,7 +43,7 @@ from scipy.special import expit, logit
 from . import standard as S
 from ._utils import check_random_state
 from .config import DEFAULT_SEED
-from .forces import load_force_table
+from .sources.forces import load_force_table
 
 __all__ = ["simulate", "SyntheticData", "DEFAULT_TRUTH", "default_dataset", "FORCE_SIZE"]
 
@@ -256,7 +256,7 @@ def simulate(n_cases: int | None = None, *, random_state=None, as_of=None, **tru
     n = int(n_cases)
     rng = check_random_state(random_state)
     events, F, case_truth, marginal, as_of, start = _simulate_journeys(n, T, rng, as_of)
-    from .data import to_cases
+    from .sources.events import to_cases
 
     cases = to_cases(events, as_of=as_of)
     forces = _force_year_table(F, T, events, start)
@@ -490,7 +490,7 @@ def _force_year_table(F: pd.DataFrame, T: dict, events: pd.DataFrame, start: pd.
     rows["financial_year"] = np.asarray(years)[rows["year_index"]]
     rows["dedicated_stalking_officer"] = rows["year_index"] >= rows["officer_from"]
     apps = events[events["event"].isin(["spo_interim_applied", "spo_full_applied"])]
-    from .data import financial_year
+    from .sources.events import financial_year
 
     counts = apps.groupby([apps["force"].astype(str), financial_year(apps["timestamp"]).to_numpy()]).size()
     rows["spo_applications"] = [int(counts.get((fo, fy), 0)) for fo, fy in zip(rows["force"], rows["financial_year"])]

@@ -719,7 +719,7 @@ def spo_applications(events: pd.DataFrame, *, forces=None, bands=(10, 30)) -> pd
     pandas.DataFrame
         ``force``, ``financial_year``, ``applications``, ``band``; every force-year, zeros included.
     """
-    from .data import financial_year
+    from .sources.events import financial_year
 
     apps = events[events["event"].isin(["spo_interim_applied", "spo_full_applied"])]
     years = sorted(financial_year(events["timestamp"]).dropna().unique())

@@ -1,4 +1,4 @@
-"""Tests of attrition.home_office: the Home Office outcomes open-data reader.
+"""Tests of attrition.sources.open_data.home_office: the Home Office outcomes open-data reader.
 
 Fixtures (tests/data/home_office/, written by make_fixtures.py there) are hand-made; every expected
 number below is worked out by hand from the rows listed in make_fixtures.py.
@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrition import home_office as ho
+from attrition.sources.open_data import home_office as ho
 from attrition.exceptions import DataQualityWarning, DataValidationError
-from attrition.home_office import (
+from attrition.sources.open_data.home_office import (
     FUNNEL_COLUMNS,
     OLD_HEADER,
     cases_to_home_office,
@@ -626,7 +626,7 @@ def test_funnel_fitted_both_ways_gives_the_same_numbers(tmp_path):
 
     from attrition.exceptions import StatisticalWarning
     from attrition.funnel import FunnelFitter
-    from attrition.home_office import home_office_funnel_rows
+    from attrition.sources.open_data.home_office import home_office_funnel_rows
     from attrition.standard import OUTCOME_EXIT_REASON, STALKING_OFFENCES
     from attrition.synthetic import simulate
 

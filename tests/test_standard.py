@@ -48,7 +48,7 @@ def test_order_rules_reference_known_events():
 
 
 def test_forces_table():
-    from attrition.forces import load_force_table
+    from attrition.sources.forces import load_force_table
 
     f = load_force_table()
     assert len(f) == 43 and f["force"].is_unique

@@ -153,7 +153,7 @@ def merge_officer(cases: pd.DataFrame, forces: pd.DataFrame, columns=()) -> pd.D
         warnings.warn(
             f"{len(empty)} force(s) in the forces table have no cases and are left out of the analysis (they "
             f"are not counted as clusters): {empty[:10]}. If cases are expected for them, check the force "
-            "names in the cases (attrition.forces.normalise_force_names).",
+            "names in the cases (attrition.sources.forces.normalise_force_names).",
             DataQualityWarning,
             stacklevel=3,
         )

@@ -80,7 +80,7 @@ def _as_cases(events_or_cases) -> pd.DataFrame:
         )
     df = events_or_cases
     if "event" in df.columns and "timestamp" in df.columns and "days_to_police_outcome" not in df.columns:
-        from ..data import to_cases
+        from ..sources.events import to_cases
 
         return to_cases(df)
     return df

@@ -27,7 +27,7 @@ from attrition.data import load_dataset, load_home_office_outcomes
 from attrition.disclosure import format_table
 from attrition.figures import show_figure
 from attrition.funnel import FunnelFitter
-from attrition.home_office import FUNNEL_COLUMNS, OFFENCE_CODES, cases_to_home_office, home_office_funnel_counts
+from attrition.sources.open_data.home_office import FUNNEL_COLUMNS, OFFENCE_CODES, cases_to_home_office, home_office_funnel_counts
 from attrition.mischarging import (LESSER_OFFENCES, MisclassificationCorrection, mischarging_table,
                                    plot_mischarging, synthetic_review)
 from attrition.mischarging_report import corrected_funnel_per, plot_corrected_funnel

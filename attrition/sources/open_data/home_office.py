@@ -34,9 +34,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .exceptions import DataQualityWarning, DataValidationError
-from .forces import load_force_table, normalise_force_names
-from .standard import EXIT_REASONS, OUTCOME_EXIT_REASON, outcome_types
+from ...exceptions import DataQualityWarning, DataValidationError
+from ..forces import load_force_table, normalise_force_names
+from ...standard import EXIT_REASONS, OUTCOME_EXIT_REASON, outcome_types
 
 __all__ = [
     "HomeOfficeLoadReport",
@@ -578,7 +578,7 @@ def load_home_office_outcomes(
     table : pandas.DataFrame, shape (n_rows, 12)
         One row per published row of the selected offences, in file order:
         ``financial_year`` (string, "2018/19"), ``quarter`` (Int64, 1-4), ``force`` (official name from
-        :func:`attrition.forces.normalise_force_names`, ``<NA>`` if unmatched), ``territorial`` (boolean;
+        :func:`attrition.sources.forces.normalise_force_names`, ``<NA>`` if unmatched), ``territorial`` (boolean;
         False for British Transport Police and other non-territorial bodies, ``<NA>`` if unmatched),
         ``offence_code`` (string, upper case), ``offence_description`` (string as published, or ``<NA>``),
         ``outcome_type`` (string: "1", "15", "1a"; ``<NA>`` if blank), ``outcome_code`` (Int64 0-22; ``<NA>``
@@ -1004,7 +1004,7 @@ def home_office_funnel_rows(counts: pd.DataFrame, by: str | None = "force") -> p
     DataValidationError
         Missing columns, or counts that do not add up (charged + exits + open != offences) — naming the group.
     """
-    from .standard import EXIT_REASONS
+    from ...standard import EXIT_REASONS
 
     keys = [by] if by else []
     reasons = [r for r in EXIT_REASONS if r in counts.columns]

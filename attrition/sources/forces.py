@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from .config import REFERENCE_DIR
+from ..config import REFERENCE_DIR
 
 FORCES_PATH = REFERENCE_DIR / "forces.csv"
 

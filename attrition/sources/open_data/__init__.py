@@ -1,0 +1,1 @@
+"""Public data about the real system: Home Office outcomes open data and related published tables."""
