@@ -98,7 +98,7 @@ def cmd_report(args) -> int:
     try:
         run_report(
             data=args.data, out_dir=args.out, html=args.html, seed=args.seed, as_of=args.as_of,
-            forces=args.force,
+            forces=args.force, forces_path=args.forces,
         )
     except (AttritionError, ValueError) as err:
         return _error("report", str(err))
@@ -151,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="run the report notebooks and regenerate the figures",
         description="Execute every notebook notebooks/NN-*.ipynb in order with papermill. Executed copies "
                     "go to --out; figures go to figures/ for the embedded synthetic dataset, or to "
-                    "OUT/figures when --data, --seed, --as-of or --force is given.",
+                    "OUT/figures when --data, --seed, --as-of, --force or --forces is given. Analyses the data "
+                    "cannot support are skipped with a note, listed at the end; the exit code is 0 unless a "
+                    "notebook fails.",
     )
     p.add_argument("--data", default=None, metavar="PATH",
                    help="event log to analyse (default: the embedded synthetic national dataset)")
@@ -161,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, default=None, metavar="DATE", help="extraction date")
     p.add_argument("--force", action="extend", nargs="+", default=None, metavar="NAME",
                    help="restrict to these police forces (repeatable; quote names with spaces)")
+    p.add_argument("--forces", default=None, metavar="PATH",
+                   help="force-year table: force, financial_year, dedicated_stalking_officer, and optionally "
+                        "population, foi_responded, spo_applications (docs/data-standard.md)")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -8,14 +8,17 @@ are re-exported here, so ``from attrition.data import load_events, to_cases`` ke
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from .disclosure import count_text
 from .exceptions import DataQualityWarning, DataValidationError
 from .sources.events import (ValidationReport, financial_year, load_events, read_events, to_cases,
                              validate_events)
+from .sources.force_years import read_force_years
 from .sources.forces import load_force_table, normalise_force_names
 
 __all__ = [
@@ -59,13 +62,17 @@ class Dataset:
     ----------
     events, cases : pandas.DataFrame
     forces : pandas.DataFrame or None
-        Force-year table (synthetic data) or None for a real extract without one.
+        Force-year table: the synthetic one, the user's (``forces_path``, see
+        :mod:`attrition.sources.force_years`), or None for a real extract without one.
     truth : dict or None
         True parameters (synthetic data only).
     as_of : pandas.Timestamp
     source : str
-        "synthetic (seed N)" or the file read.
+        "synthetic national dataset (seed N)" or "event log <file name>".
     report : ValidationReport or None
+        The validation of a file (None for synthetic data).
+    notes : list of str
+        What was derived or set aside while loading (e.g. ``log_size`` from the extract), for the notebook to say.
     """
 
     events: pd.DataFrame
@@ -75,21 +82,56 @@ class Dataset:
     as_of: pd.Timestamp
     source: str
     report: ValidationReport | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        """True for the simulated dataset (its truth is known); False for a real extract."""
+        return self.truth is not None
+
+    @property
+    def provenance(self) -> str:
+        """One line for every figure and table: synthetic data, or the file and extraction date."""
+        if self.synthetic:
+            return f"Synthetic data ({self.source}), not real cases"
+        return f"Data: {self.source.removeprefix('event log ')}, as of {self.as_of:%Y-%m-%d}"
+
+    @property
+    def n_forces(self) -> int:
+        """Number of forces with at least one case."""
+        return int(self.cases["force"].nunique())
 
     def __str__(self) -> str:
         c = self.cases
-        return (f"{self.source}: {len(c):,} cases, {len(self.events):,} events, {c['force'].nunique()} forces, "
+        n_open = int((~c["closed"]).sum())
+        return (f"{self.source}: {len(c):,} cases, {len(self.events):,} events, {self.n_forces} forces, "
                 f"reported {c['report_date'].min():%Y-%m-%d} to {c['report_date'].max():%Y-%m-%d}, "
-                f"as of {self.as_of:%Y-%m-%d}; {int((~c['closed']).sum()):,} open")
+                f"as of {self.as_of:%Y-%m-%d}; {count_text(n_open)} open")
 
 
-def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: str = "exclude") -> Dataset:
+def _derive_log_size(fy: pd.DataFrame, cases: pd.DataFrame, notes: list) -> pd.DataFrame:
+    """Give a force-year table ``log_size`` when it has none: log mean reports a year per force (centred)."""
+    if "log_size" in fy.columns and fy["log_size"].notna().all():
+        return fy
+    per_year = cases.groupby(["force", "financial_year"], observed=True).size().groupby("force", observed=True).mean()
+    size = fy["force"].astype(str).map(per_year.rename(index=str))
+    if size.isna().any():
+        size = size.fillna(size.min() if size.notna().any() else 1.0)
+    logs = np.log(size.to_numpy(float))
+    notes.append("force size (log_size) derived from the extract: mean stalking reports a year per force "
+                 "(give `population` in the force-year table to use population instead)")
+    return fy.assign(log_size=logs - logs.mean())
+
+
+def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: str = "exclude",
+                 forces_path=None) -> Dataset:
     """The one entry point of every notebook: the embedded synthetic data or a real extract.
 
     Parameters
     ----------
     data_path : str or pathlib.Path, optional
-        An event log in the standard (CSV/Parquet). ``None``: the embedded synthetic national dataset.
+        An event log in the standard (see :func:`attrition.sources.events.read_events`). ``None``: the
+        embedded synthetic national dataset.
     as_of : date-like, optional
         Extraction date (cases open then are censored). Default: the data's own.
     forces : list of str, optional
@@ -98,14 +140,22 @@ def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: 
         Seed of the synthetic dataset (default :data:`attrition.config.DEFAULT_SEED`); ignored for files.
     errors : {"exclude", "raise"}
         For files: how rows breaking the standard are handled (see :func:`load_events`).
+    forces_path : str or pathlib.Path, optional
+        A force-year table (:func:`attrition.sources.force_years.read_force_years`): dedicated officers,
+        population, FOI answers. Replaces the synthetic one when given with the synthetic data.
 
     Returns
     -------
     Dataset
+
+    Raises
+    ------
+    DataValidationError
+        The file or the force-year table cannot be used, a force name is unknown, no case is left.
     """
     from .config import DEFAULT_SEED
 
-    report = None
+    report, notes = None, []
     if data_path is None:
         from .synthetic import default_dataset, simulate
 
@@ -118,7 +168,12 @@ def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)  # the report below says it, in the notebook
             events, report = load_events(data_path, errors=errors, as_of=as_of, return_report=True)
+        if events.empty:
+            raise DataValidationError(f"{Path(data_path).name}: no case passes the standard, so there is nothing "
+                                      f"to analyse; run `attrition validate {data_path}` to see why.")
         fy, truth, source = None, None, f"event log {Path(data_path).name}"
+    if forces_path is not None:
+        fy = read_force_years(forces_path)
     if forces is not None:
         wanted = normalise_force_names(pd.Series(list(forces)))
         if wanted.isna().any():
@@ -130,5 +185,7 @@ def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: 
         if events.empty:
             raise DataValidationError(f"No events for the forces {list(wanted)}.")
     cases = to_cases(events, as_of=as_of)
+    if forces_path is not None:
+        fy = _derive_log_size(fy, cases, notes)
     return Dataset(events=events, cases=cases, forces=fy, truth=truth, as_of=pd.Timestamp(cases.attrs["as_of"]),
-                   source=source, report=report)
+                   source=source, report=report, notes=notes)

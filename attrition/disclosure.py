@@ -47,7 +47,7 @@ import pandas as pd
 from attrition.config import DISCLOSURE_THRESHOLD
 from attrition.exceptions import DataValidationError, DisclosureWarning
 
-__all__ = ["suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
+__all__ = ["publish_table", "count_text", "suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
 
 #: How a withheld cell is shown in text tables (GSS symbol for "confidential").
 MARKER = "[c]"
@@ -532,3 +532,48 @@ def format_table(
         else:
             out[col] = s.astype("string").fillna(missing).astype(str).astype(object)
     return pd.DataFrame(out, index=df.index)
+
+
+def publish_table(df: pd.DataFrame, count_cols, *, by=None, across_columns: bool = False, index: bool = True,
+                  decimals: int = 3, threshold: int | None = None) -> str:
+    """A table as text for a notebook or report, after disclosure control: counts 1-9 shown as ``[c]``.
+
+    :func:`suppress_small_counts` (with secondary suppression, so no withheld count can be recovered from
+    a total, and with the rates derived from a withheld count withheld too), then :func:`format_table`.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    count_cols : str or list of str
+        The count columns.
+    by, across_columns
+        As in :func:`suppress_small_counts`.
+    index : bool, default True
+        Print the index.
+    decimals : int, default 3
+        Decimals of rates and limits.
+    threshold : int, optional
+        Default ``attrition.config.DISCLOSURE_THRESHOLD``.
+
+    Returns
+    -------
+    str
+        Withheld counts and the values derived from them as ``[c]``; counts that do not apply (missing in
+        ``df``) as ``-``.
+    """
+    kwargs = {} if threshold is None else {"threshold": threshold}
+    count_cols = _as_list(count_cols, "count_cols")
+    absent = df[count_cols].isna()  # not applicable (e.g. "converted" at the last stage): shown as "-"
+    filled = df.fillna({c: 0 for c in count_cols}) if absent.any().any() else df
+    safe = suppress_small_counts(filled, count_cols, by=by, across_columns=across_columns, warn=False, **kwargs)
+    text = format_table(safe, decimals=decimals)
+    for c in count_cols:
+        text.loc[absent[c].to_numpy(), c] = "-"
+    return text.to_string(index=index)
+
+
+def count_text(n, *, threshold: int | None = None) -> str:
+    """A count for running text: ``"[c]"`` for 1 to ``threshold - 1`` (default 1-9), else ``"12,345"``."""
+    threshold = DISCLOSURE_THRESHOLD if threshold is None else int(threshold)
+    n = int(n)
+    return MARKER if 0 < n < threshold else f"{n:,}"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from attrition import config
 
-__all__ = ["save_figure", "publish_figure", "show_figure", "FIGURE_NAME", "FORMATS"]
+__all__ = ["save_figure", "publish_figure", "show_figure", "set_provenance", "FIGURE_NAME", "FORMATS"]
 
 #: Figure names: ``Fig`` + two digits + ``_`` + lower-case words joined by hyphens,
 #: e.g. ``Fig01_national-funnel``.
@@ -32,6 +32,34 @@ FORMATS: dict[str, dict] = {
     "svg": {"Date": None},
     "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
 }
+
+
+_PROVENANCE: list[str | None] = [None]
+
+
+def set_provenance(text: str | None) -> None:
+    """Set the line every later figure carries in its bottom-left corner (``None``: no line).
+
+    Each notebook calls it once with :attr:`attrition.data.Dataset.provenance` ("Synthetic data ...", or the
+    data file and its as-of date), so no figure can leave the report without saying what it was made from.
+    """
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"provenance must be a string or None, got {type(text).__name__}")
+    _PROVENANCE[0] = text
+
+
+def _render(fig, buf, fmt: str) -> None:
+    """``fig.savefig`` with the provenance line added below the figure for this one rendering."""
+    kwargs = {"format": fmt, "metadata": dict(FORMATS[fmt])}
+    text = _PROVENANCE[0]
+    if not text:
+        fig.savefig(buf, **kwargs)
+        return
+    stamp = fig.text(0.005, 0.0, text, ha="left", va="top", fontsize=7, color="#555555")
+    try:
+        fig.savefig(buf, bbox_inches="tight", pad_inches=0.08, bbox_extra_artists=[stamp], **kwargs)
+    finally:
+        stamp.remove()
 
 
 def _check_name(name: str) -> str:
@@ -137,7 +165,7 @@ def save_figure(fig, name: str, *, out_dir=None, formats=("png", "svg"), suppres
     with mpl.rc_context({"svg.hashsalt": "attrition"}):
         for fmt in formats:
             buf = io.BytesIO()
-            fig.savefig(buf, format=fmt, metadata=dict(FORMATS[fmt]))
+            _render(fig, buf, fmt)
             path = out_dir / f"{name}.{fmt}"
             _write_if_changed(path, buf.getvalue())
             written.append(path)
@@ -200,6 +228,6 @@ def show_figure(fig):
     from IPython.display import Image
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata=FORMATS["png"])
+    _render(fig, buf, "png")
     plt.close(fig)
     return Image(data=buf.getvalue(), format="png")

@@ -828,7 +828,10 @@ class FunnelFitter(BaseFitter):
         variance :math:`per^2[(p'-\hat p_k)^2\operatorname{var}A_k + A_k^2(se_k^2+\operatorname{var}p')]`,
         :math:`\operatorname{var}A_k = A_k^2\sum_{j\ne k}se_j^2/\hat p_j^2`. ``var p'`` is 0 for a fixed
         ``rate`` or quantile, the posterior variance for ``from_force``. Forces already above the
-        counterfactual rate get a negative ``extra``.
+        counterfactual rate get a negative ``extra``. With a fixed target rate the interval is the
+        delta-method interval of :math:`\log|extra|` (relative variance :math:`\operatorname{var}A_k/A_k^2 +
+        se_k^2/(p'-\hat p_k)^2`), so it keeps the sign of the estimate and never crosses zero; with an
+        uncertain target (``from_force``) the sign itself is uncertain and the interval is the normal one.
         """
         self._check_fitted()
         if stage not in self.stages[:-1]:
@@ -874,10 +877,22 @@ class FunnelFitter(BaseFitter):
             diff = p_new - p[:, k]
             extra = per * A * diff
             se_x = per * np.sqrt(diff**2 * varA + A**2 * (se[:, k] ** 2 + var_new))
+            lo, hi = extra - z * se_x, extra + z * se_x
+            if var_new == 0:
+                # a fixed target rate: the sign of ``extra`` is the sign of the (estimated) gap, so the
+                # interval is built on the log scale of |extra| and never crosses zero
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    sd_log = np.sqrt(np.where(A > 0, varA / A**2, 0.0) + se[:, k] ** 2 / diff**2)
+                    mag = np.abs(extra)
+                    lo_m, hi_m = mag * np.exp(-z * sd_log), mag * np.exp(z * sd_log)
+                sign = np.sign(extra)
+                ok = (mag > 0) & np.isfinite(sd_log)
+                lo = np.where(ok, np.where(sign > 0, lo_m, -hi_m), lo)
+                hi = np.where(ok, np.where(sign > 0, hi_m, -lo_m), hi)
             frames.append(pd.DataFrame({
                 "rate_now": p[:, k], "rate_counterfactual": p_new, "now": per * A * p[:, k],
                 "counterfactual": per * A * p_new, "extra": extra, "se": se_x,
-                lo_name: extra - z * se_x, hi_name: extra + z * se_x,
+                lo_name: lo, hi_name: hi,
             }, index=pd.Index(labels, name="group")))
         out = pd.concat(frames)
         out.attrs["scenario"] = f"{stage}: {what}, per {per:,} reports"

@@ -8,6 +8,7 @@
 data_path      event log to analyse (CSV/Parquet); ``None`` = the embedded synthetic dataset
 as_of          extraction date (ISO string); ``None`` = the data's own
 forces         list of official force names to restrict to; ``None`` = all
+forces_path    force-year table (dedicated officers, population; ``docs/data-standard.md``); ``None`` = none
 seed           random seed of any resampling; ``None`` = ``attrition.config.DEFAULT_SEED``
 figures_dir    where ``save_figure`` writes; ``None`` = ``attrition.config.FIGURES_DIR``
 =============  ===========================================================================
@@ -25,7 +26,8 @@ from pathlib import Path
 from attrition import config
 from attrition.exceptions import AttritionError, DataValidationError
 
-__all__ = ["run_report", "find_notebooks", "NOTEBOOK_PATTERN", "DEFAULT_OUT_DIR"]
+__all__ = ["run_report", "find_notebooks", "skip", "skipped_analyses", "NOTEBOOK_PATTERN", "DEFAULT_OUT_DIR",
+           "SKIP_MARK"]
 
 #: Notebooks that make up the report, run in name order.
 NOTEBOOK_PATTERN = "[0-9][0-9]-*.ipynb"
@@ -33,6 +35,39 @@ NOTEBOOK_PATTERN = "[0-9][0-9]-*.ipynb"
 DEFAULT_OUT_DIR = config.PROJECT_ROOT / "report"
 #: Timing keys removed from executed notebooks so that they carry no timestamps.
 _TIMING_KEYS = ("start_time", "end_time", "duration")
+
+
+#: How a notebook says that an analysis was skipped (the report lists these lines at the end).
+SKIP_MARK = "Skipped:"
+
+
+def skip(what: str, why: str, how: str | None = None) -> None:
+    """Say, in a notebook's output, that an analysis cannot be done on the data at hand.
+
+    The line starts with :data:`SKIP_MARK`, so :func:`run_report` lists every skipped analysis at the
+    end of the report.
+
+    Parameters
+    ----------
+    what : str
+        The analysis, e.g. ``"Officer effects"``.
+    why : str
+        What is missing in the data, e.g. ``"no force-year table"``.
+    how : str, optional
+        How to supply it, e.g. ``"pass --forces PATH (docs/data-standard.md)"``.
+    """
+    tail = f" To include it: {how.rstrip('.')}." if how else ""
+    print(f"{SKIP_MARK} {what} — {why.rstrip('.')}.{tail}")
+
+
+def skipped_analyses(nb) -> list[str]:
+    """The skip lines (see :func:`skip`) printed by an executed notebook, in order."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") if out.get("output_type") == "stream" else ""
+            found += [ln.strip() for ln in str(text).splitlines() if ln.strip().startswith(SKIP_MARK)]
+    return found
 
 
 def _progress(msg: str) -> None:
@@ -183,8 +218,8 @@ def _render_html(nb, path: Path) -> Path:
     return path
 
 
-def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, notebooks=None,
-               figures_dir=None, kernel_name="python3") -> list[Path]:
+def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, forces_path=None,
+               notebooks=None, figures_dir=None, kernel_name="python3") -> list[Path]:
     """Execute the report notebooks in order with papermill.
 
     Parameters
@@ -205,14 +240,17 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     forces : str or list of str, optional
         Forces to restrict the analysis to; any official spelling is accepted and normalised to
         the force table's names.
+    forces_path : str or pathlib.Path, optional
+        Force-year table (:mod:`attrition.sources.force_years`), injected as ``forces_path``; checked
+        before any notebook runs.
     notebooks : None, directory, or sequence of notebook paths
         See :func:`find_notebooks`. Default: every ``[0-9][0-9]-*.ipynb`` in
         ``attrition.config.NOTEBOOKS_DIR``.
     figures_dir : str or pathlib.Path, optional
         Injected as ``figures_dir``. Default: the notebooks' default (``figures/``) when the report
         runs on the embedded dataset with default settings; ``<out_dir>/figures`` as soon as
-        ``data``, ``seed``, ``as_of`` or ``forces`` is given, so the committed figures are only
-        ever regenerated from the embedded data.
+        ``data``, ``seed``, ``as_of``, ``forces`` or ``forces_path`` is given, so the committed figures
+        are only ever regenerated from the embedded data (asking for them explicitly then is an error).
     kernel_name : str, default "python3"
 
     Returns
@@ -250,19 +288,31 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
             f"out_dir {out_dir} is the notebooks' own directory: executed copies would overwrite the "
             "committed notebooks; choose another directory (default: report/)"
         )
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} exists and is not a directory")
     if data is not None:
         data = Path(data).resolve()
-        if not data.exists():
-            raise DataValidationError(f"no event log at {data}")
+        if not data.is_file():
+            raise DataValidationError(f"no event log at {data} (a regular file is needed)")
+    if forces_path is not None:
+        from attrition.sources.force_years import read_force_years
+
+        forces_path = Path(forces_path).resolve()
+        read_force_years(forces_path)  # fail now, naming the rule, rather than in every notebook
     as_of = _check_as_of(as_of)
     seed = _check_seed(seed)
     forces = _check_forces(forces)
-    if figures_dir is None and any(v is not None for v in (data, seed, as_of, forces)):
+    custom = any(v is not None for v in (data, seed, as_of, forces, forces_path))
+    if figures_dir is None and custom:
         figures_dir = out_dir / "figures"
+    if custom and Path(figures_dir).resolve() == Path(config.FIGURES_DIR).resolve():
+        raise ValueError(f"figures_dir {config.FIGURES_DIR} holds the committed figures of the synthetic report; "
+                         "figures of other data or settings go elsewhere (default: OUT/figures)")
     params = {
         "data_path": None if data is None else str(data),
         "as_of": as_of,
         "forces": forces,
+        "forces_path": None if forces_path is None else str(forces_path),
         "seed": seed,
         "figures_dir": None if figures_dir is None else str(Path(figures_dir).resolve()),
     }
@@ -296,4 +346,9 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
                 page = _render_html(nb, out_dir / "html" / f"{src.stem}.html")
                 _progress(f"[{i}/{n}] wrote {page.relative_to(out_dir)}")
     _progress(f"done: {n} notebook(s) in {out_dir}")
+    skipped = [(p.stem, line) for p in executed for line in skipped_analyses(nbformat.read(p, as_version=4))]
+    if skipped:
+        _progress(f"{len(skipped)} analysis(es) skipped for lack of data:")
+        for stem, line in skipped:
+            _progress(f"  {stem}: {line.removeprefix(SKIP_MARK).strip()}")
     return executed

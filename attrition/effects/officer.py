@@ -25,7 +25,8 @@ from ..exceptions import ConvergenceError, DataQualityWarning, DataValidationErr
 from .propensity import _binary, _check_frame, _check_missing, _Design, _separating_terms, aipw_effect, ipw_effect
 from .sensitivity import e_value
 
-__all__ = ["officer_effect", "officer_did", "merge_officer", "OUTCOMES", "EXPOSURE", "DEFAULT_COVARIATES"]
+__all__ = ["officer_effect", "officer_did", "merge_officer", "officer_design", "OUTCOMES", "EXPOSURE",
+           "DEFAULT_COVARIATES"]
 
 #: Outcome keywords and the case-table column each stands for.
 OUTCOMES = {"charged": "charged", "convicted": "convicted_stalking"}
@@ -506,6 +507,53 @@ def _logit_analysis(df, y, covariates, *, method, correlation, alpha, small_samp
     coefs = pd.DataFrame({"coef": beta, "se": np.sqrt(np.diag(cov))}, index=pd.Index(names, name="term"))
     df_ = np.full(5, G - 1.0) if dof is None else dof
     return est, se, lo, hi, p, label, G, coefs, rho, df_
+
+
+def officer_design(cases: pd.DataFrame, forces: pd.DataFrame | None, outcome: str, *,
+                   covariates=DEFAULT_COVARIATES, min_forces: int = 2):
+    """What an officer comparison can use on these data, or why there is none.
+
+    Checks that a force-year table is given and that at least ``min_forces`` forces in the cases ever had a
+    dedicated officer and as many ever lacked one (the exposure is force-level, so fewer cannot be
+    compared), then makes the case-level covariates estimable for ``outcome`` with
+    :func:`attrition.design.usable_covariates` (absent ones dropped, sparse levels pooled).
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table.
+    forces : pandas.DataFrame or None
+        Force-year table with ``dedicated_stalking_officer``.
+    outcome : {"charged", "convicted"}
+    covariates : sequence of str, default :data:`DEFAULT_COVARIATES`
+        Candidates; force-level ones (``log_size``) are kept when the force-year table has them.
+    min_forces : int, default 2
+
+    Returns
+    -------
+    cases : pandas.DataFrame or None
+        The cases with covariates recoded, or None when no comparison is possible.
+    covariates : list of str
+        The adjustment set to pass to :func:`officer_effect`.
+    notes : list of str
+        What was changed, or (when ``cases`` is None) why there is no comparison.
+    """
+    from ..design import usable_covariates
+
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {list(OUTCOMES)}, got {outcome!r}")
+    if forces is None or EXPOSURE not in forces.columns:
+        return None, [], [f"no force-year table with `{EXPOSURE}`"]
+    present = forces[forces["force"].astype(str).isin(cases["force"].astype(str).unique())]
+    ever = present.groupby("force")[EXPOSURE].agg(["any", "all"])
+    n_with, n_without = int(ever["any"].sum()), int((~ever["all"]).sum())
+    if min(n_with, n_without) < min_forces:
+        return None, [], [f"{n_with} force(s) in the data ever had a dedicated officer and {n_without} ever lacked "
+                          f"one; a force-level comparison needs at least {min_forces} of each"]
+    case_level = [c for c in covariates if c not in forces.columns or c in cases.columns]
+    frame, kept, notes = usable_covariates(cases, case_level, event=cases[OUTCOMES[outcome]].astype(bool))
+    force_level = [c for c in covariates if c not in case_level and forces[c].notna().all()]
+    return frame, [c for c in covariates if c in kept or c in force_level], notes
 
 
 def officer_effect(
