@@ -93,7 +93,7 @@ class Dataset:
     def provenance(self) -> str:
         """One line for every figure and table: synthetic data, or the file and extraction date."""
         if self.synthetic:
-            return f"Synthetic data ({self.source}), not real cases"
+            return f"Synthetic data: {self.source.replace('synthetic ', 'simulated ')}, not real cases"
         return f"Data: {self.source.removeprefix('event log ')}, as of {self.as_of:%Y-%m-%d}"
 
     @property

@@ -534,8 +534,8 @@ def format_table(
     return pd.DataFrame(out, index=df.index)
 
 
-def publish_table(df: pd.DataFrame, count_cols, *, by=None, across_columns: bool = False, index: bool = True,
-                  decimals: int = 3, threshold: int | None = None) -> str:
+def publish_table(df: pd.DataFrame, count_cols, *, by=None, across_columns: bool = False, derived=None,
+                  index: bool = True, decimals: int = 3, threshold: int | None = None) -> str:
     """A table as text for a notebook or report, after disclosure control: counts 1-9 shown as ``[c]``.
 
     :func:`suppress_small_counts` (with secondary suppression, so no withheld count can be recovered from
@@ -546,8 +546,9 @@ def publish_table(df: pd.DataFrame, count_cols, *, by=None, across_columns: bool
     df : pandas.DataFrame
     count_cols : str or list of str
         The count columns.
-    by, across_columns
-        As in :func:`suppress_small_counts`.
+    by, across_columns, derived
+        As in :func:`suppress_small_counts` (``derived`` maps each rate column to the counts it is computed
+        from; default: every float column depends on every count of its row).
     index : bool, default True
         Print the index.
     decimals : int, default 3
@@ -565,7 +566,8 @@ def publish_table(df: pd.DataFrame, count_cols, *, by=None, across_columns: bool
     count_cols = _as_list(count_cols, "count_cols")
     absent = df[count_cols].isna()  # not applicable (e.g. "converted" at the last stage): shown as "-"
     filled = df.fillna({c: 0 for c in count_cols}) if absent.any().any() else df
-    safe = suppress_small_counts(filled, count_cols, by=by, across_columns=across_columns, warn=False, **kwargs)
+    safe = suppress_small_counts(filled, count_cols, by=by, across_columns=across_columns, derived=derived,
+                                 warn=False, **kwargs)
     text = format_table(safe, decimals=decimals)
     for c in count_cols:
         text.loc[absent[c].to_numpy(), c] = "-"

@@ -57,7 +57,7 @@ def _render(fig, buf, fmt: str) -> None:
         return
     stamp = fig.text(0.005, 0.0, text, ha="left", va="top", fontsize=7, color="#555555")
     try:
-        fig.savefig(buf, bbox_inches="tight", pad_inches=0.08, bbox_extra_artists=[stamp], **kwargs)
+        fig.savefig(buf, bbox_inches="tight", pad_inches=0.08, **kwargs)
     finally:
         stamp.remove()
 

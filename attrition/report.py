@@ -305,8 +305,8 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     custom = any(v is not None for v in (data, seed, as_of, forces, forces_path))
     if figures_dir is None and custom:
         figures_dir = out_dir / "figures"
-    if custom and Path(figures_dir).resolve() == Path(config.FIGURES_DIR).resolve():
-        raise ValueError(f"figures_dir {config.FIGURES_DIR} holds the committed figures of the synthetic report; "
+    if custom and Path(figures_dir).resolve() == config.COMMITTED_FIGURES_DIR.resolve():
+        raise ValueError(f"figures_dir {config.COMMITTED_FIGURES_DIR} holds the committed figures of the synthetic report; "
                          "figures of other data or settings go elsewhere (default: OUT/figures)")
     params = {
         "data_path": None if data is None else str(data),

@@ -95,3 +95,4 @@ def small_synthetic():
     from attrition.synthetic import simulate
 
     return simulate(n_cases=30_000, random_state=7)
+

@@ -495,3 +495,18 @@ def test_plot_decomposition_bars_equal_decompose():
     expected = sorted(round(1e4 * v, 6) for v in dec["contribution"] if v > 0)
     assert heights == expected
     assert "10,000" in ax.get_xlabel()
+
+
+def test_counterfactual_interval_keeps_its_sign_on_small_data():
+    """A fixed target rate above today's: extra convictions are positive, and so is the whole interval (log scale);
+    on a large sample it matches the normal delta-method interval."""
+    from attrition.synthetic import simulate
+
+    small = simulate(n_cases=600, random_state=5).cases
+    cf = FunnelFitter().fit(small).counterfactual("suspect_identified", rate=0.12).iloc[0]
+    assert cf["extra"] > 0 and cf["lower 95%"] > 0 and cf["upper 95%"] > cf["extra"]
+    # log-scale interval: lower * upper = extra^2
+    assert cf["lower 95%"] * cf["upper 95%"] == pytest.approx(cf["extra"] ** 2, rel=1e-9)
+    # below today's rate: negative, and the interval stays below zero
+    low = FunnelFitter().fit(small).counterfactual("suspect_identified", rate=0.001).iloc[0]
+    assert low["extra"] < 0 and low["upper 95%"] < 0

@@ -11,24 +11,27 @@
 
 # %%
 # parameters
-data_path = None
-as_of = None
-forces = None
-seed = 20220331
-figures_dir = None
+data_path = None  # event log in the standard (csv, parquet, xlsx), None for the embedded synthetic data
+as_of = None  # extraction date YYYY-MM-DD, None for the data's own
+forces = None  # list of force names to keep, None for all
+forces_path = None  # force-year table (dedicated officers, population), None for none
+seed = 20220331  # random seed of the synthetic data and of any resampling
+figures_dir = None  # where report figures are written, None for figures/
 
 # %%
 import pandas as pd
 
 from attrition.data import load_dataset
-from attrition.figures import show_figure
+from attrition.disclosure import publish_table
+from attrition.figures import set_provenance, show_figure
 from attrition.funnel import FunnelFitter
 from attrition.headlines import headline_figures
 from attrition.plotting import use_style
 
 use_style()
 pd.set_option("display.width", 160)
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+set_provenance(data.provenance)
 print(data)
 
 # %% [markdown]
@@ -40,8 +43,8 @@ print(data)
 # %%
 year = "2021/22" if (data.cases["financial_year"] == "2021/22").any() else None
 head = headline_figures(data.cases, financial_year=year)
-print(head[["measure", "cases", "reports", "estimate", "lower 95%", "upper 95%", "published"]]
-      .round(4).to_string())
+print(publish_table(head[["measure", "cases", "reports", "estimate", "lower 95%", "upper 95%", "published"]],
+                    ["cases", "reports"], decimals=4))
 
 # %% [markdown]
 # ## The national funnel
@@ -53,7 +56,9 @@ print(head[["measure", "cases", "reports", "estimate", "lower 95%", "upper 95%",
 # %%
 funnel = FunnelFitter(alpha=0.05).fit(data.cases)
 cols = ["entered", "converted", "open", "exited", "p_convert", "lower 95%", "upper 95%", "p_reach"]
-print(funnel.summary[cols].droplevel("group").round(4).to_string())
+rates = {c: ["entered", "converted"] for c in ["p_convert", "lower 95%", "upper 95%", "p_reach"]}
+print(publish_table(funnel.summary[cols].droplevel("group"), ["entered", "converted", "open", "exited"], derived=rates,
+                    decimals=4))
 
 # %%
 e2e = funnel.end_to_end_.iloc[0]
@@ -73,15 +78,21 @@ show_figure(funnel.plot().figure)
 
 # %%
 loss = funnel.decompose().droplevel("group")
+exited = data.cases[data.cases["status"] == "exited"]
+n_exits = exited.groupby([exited["exit_stage"].astype(str), exited["exit_reason"].astype(str)]).size()
 loss = loss[loss["contribution"] > 0].sort_values("contribution", ascending=False)
-loss["per 10,000 reports"] = (1e4 * loss["contribution"]).round(0)
-print(loss[["per 10,000 reports", "lower 95%", "upper 95%", "share_of_loss"]].round(4).to_string())
+loss["cases"] = n_exits.reindex(loss.index, fill_value=0).to_numpy()
+loss["per 10,000 reports"] = (1e4 * loss["contribution"]).round(0).astype("Int64")
+print(publish_table(loss[["cases", "per 10,000 reports", "lower 95%", "upper 95%", "share_of_loss"]], ["cases"],
+                    decimals=4))
 print(f"\ntotal loss: {loss['contribution'].sum():.4f} = 1 - end-to-end ({1 - e2e['estimate']:.4f})")
 
 # %% [markdown]
 # ## What would change the number of convictions?
 # If charging after a suspect is identified ran at 10% instead of today's rate, how many more convictions for
-# stalking per 10,000 reports? (The counterfactual keeps every other stage as it is.)
+# stalking per 10,000 reports? The counterfactual holds every other stage's conversion rate fixed at its
+# estimate (an assumption: more charges could change later stages too); its interval carries the sampling
+# uncertainty of the estimated rates and keeps the sign of the estimate.
 
 # %%
 cf = funnel.counterfactual("suspect_identified", rate=0.10)

@@ -11,24 +11,29 @@
 
 # %%
 # parameters
-data_path = None
-as_of = None
-forces = None
-seed = 20220331
-figures_dir = None
+data_path = None  # event log in the standard (csv, parquet, xlsx), None for the embedded synthetic data
+as_of = None  # extraction date YYYY-MM-DD, None for the data's own
+forces = None  # list of force names to keep, None for all
+forces_path = None  # force-year table (dedicated officers, population), None for none
+seed = 20220331  # random seed of the synthetic data and of any resampling
+figures_dir = None  # where report figures are written, None for figures/
 
 # %%
 import pandas as pd
 
 from attrition import trends
 from attrition.data import load_dataset
-from attrition.figures import show_figure
+from attrition.disclosure import publish_table
+from attrition.exceptions import AttritionError
+from attrition.figures import set_provenance, show_figure
 from attrition.funnel import FunnelFitter
 from attrition.plotting import use_style
+from attrition.report import skip
 
 use_style()
 pd.set_option("display.width", 160)
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+set_provenance(data.provenance)
 print(data)
 
 # %% [markdown]
@@ -53,8 +58,9 @@ print(diff.round(4).to_string() if len(diff) else "none")
 
 # %%
 e2e = (by_force.end_to_end_.sort_values("estimate")[["reports", "reached", "estimate", "lower 95%", "upper 95%"]]
-       .assign(per_10000=lambda d: (1e4 * d["estimate"]).round(0)))
-print(pd.concat([e2e.head(5), e2e.tail(5)]).round(4).to_string())
+       .assign(per_10000=lambda d: (1e4 * d["estimate"]).round(0).astype("Int64")))
+shown = pd.concat([e2e.head(5), e2e.tail(5)]) if len(e2e) > 10 else e2e
+print(publish_table(shown, ["reports", "reached"], decimals=4))
 
 # %% [markdown]
 # If every force charged (after identifying a suspect) at the rate of the best quartile of forces, how many
@@ -76,8 +82,12 @@ latest = apps[apps["financial_year"] == last_year]
 if data.forces is not None and "foi_spo_reported" in data.forces:
     reporting = data.forces.loc[(data.forces["financial_year"] == last_year) & data.forces["foi_spo_reported"], "force"]
     latest = latest[latest["force"].isin(reporting)]
-print(f"{last_year}: forces by band of SPO applications")
-print(latest["band"].value_counts(sort=False).to_string())
+if latest.empty:
+    skip("SPO applications by force", "the data hold no SPO application events",
+         "include spo_interim_applied / spo_full_applied events in the extract (docs/data-standard.md)")
+else:
+    print(f"{last_year}: forces by band of SPO applications")
+    print(latest["band"].value_counts(sort=False).to_string())
 
 # %% [markdown]
 # ## Reports year on year
@@ -87,8 +97,12 @@ print(latest["band"].value_counts(sort=False).to_string())
 
 # %%
 years = sorted(data.cases["financial_year"].unique())
-change = trends.report_change(data.cases, from_year=years[-2], to_year=years[-1])
-print(change.summary.to_string())
+if len(years) < 2:
+    skip("Reports year on year", f"the data cover one financial year ({years[0]})",
+         "use an extract with at least two financial years of reports")
+else:
+    change = trends.report_change(data.cases, from_year=years[-2], to_year=years[-1])
+    print(change.summary.to_string())
 
 # %% [markdown]
 # ## When some forces do not answer
@@ -97,11 +111,15 @@ print(change.summary.to_string())
 # of the answering forces (by force size), and under missing-not-at-random scenarios.
 
 # %%
-if data.forces is not None and "foi_responded" in data.forces:
+if data.forces is None or not {"foi_responded", "spo_applications"} <= set(data.forces.columns):
+    skip("National SPO applications with missing forces imputed", "no force-year table with `foi_responded` and "
+         "`spo_applications`", "pass a force-year table with those columns (--forces PATH; docs/data-standard.md)")
+else:
     fy = data.forces[data.forces["financial_year"] == last_year].copy()
     fy["reports"] = fy["force"].map(data.cases[data.cases["financial_year"] == last_year].groupby("force", observed=True).size())
-    imputed = trends.impute_missing_forces(fy, value="spo_applications", exposure="reports", observed="foi_responded",
-                                           per=1000, random_state=seed)
-    print(imputed.national.drop(columns=["description"], errors="ignore").round(1).to_string(index=False))
-else:
-    print("no FOI response flags in this dataset")
+    try:
+        imputed = trends.impute_missing_forces(fy, value="spo_applications", exposure="reports",
+                                               observed="foi_responded", per=1000, random_state=seed)
+        print(imputed.national.drop(columns=["description"], errors="ignore").round(1).to_string(index=False))
+    except AttritionError as err:
+        skip("National SPO applications with missing forces imputed", str(err).splitlines()[0])

@@ -15,11 +15,12 @@
 
 # %%
 # parameters
-data_path = None
-as_of = None
-forces = None
-seed = 20220331
-figures_dir = None
+data_path = None  # event log in the standard (csv, parquet, xlsx), None for the embedded synthetic data
+as_of = None  # extraction date YYYY-MM-DD, None for the data's own
+forces = None  # list of force names to keep, None for all
+forces_path = None  # force-year table (dedicated officers, population), None for none
+seed = 20220331  # random seed of the synthetic data and of any resampling
+figures_dir = None  # where report figures are written, None for figures/
 
 # %%
 import matplotlib.pyplot as plt
@@ -28,16 +29,22 @@ import pandas as pd
 from IPython.display import display
 
 from attrition.data import load_dataset
-from attrition.figures import show_figure
+from attrition.design import usable_covariates
+from attrition.disclosure import publish_table
+from attrition.exceptions import AttritionError
+from attrition.figures import set_provenance, show_figure
 from attrition.plotting import LIGHT_GREY, REASON_COLOURS, REASON_LABELS, STAGE_COLOURS, STAGE_LABELS, use_style
 from attrition.survival import (JOURNEY_TRANSITIONS, CauseSpecificCox, FineGrayFitter, MultiStateFitter,
                                 breach_rate, cumulative_incidence, gray_test, journey_sojourns,
                                 plot_cumulative_incidence, plot_state_occupation, repeat_breach_recording,
                                 time_to_breach)
 
+from attrition.report import skip
+
 use_style()
 pd.set_option("display.width", 160)
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+set_provenance(data.provenance)
 print(data)
 cases = data.cases
 
@@ -62,7 +69,7 @@ def ci_text(df, est="estimate", digits=3):
 # %%
 outcome = (cases["exit_reason"].astype(object).where(cases["status"] != "convicted", "convicted")
            .where(cases["status"] != "open", 0))
-print(outcome.replace({0: "(open: censored)"}).value_counts().to_string())
+print(publish_table(outcome.replace({0: "(open: censored)"}).value_counts().rename("cases").to_frame(), ["cases"]))
 cif = cumulative_incidence(cases["duration"], outcome, alpha=0.05, include_survival=True)
 
 # %% [markdown]
@@ -104,14 +111,21 @@ print(wide.loc[["convicted", *order, "still open"]].to_string())
 # difference here is not by itself the effect of the officer (notebook 06 estimates that).
 
 # %%
+officer = None
 if data.forces is None:
-    print("Gray's test by officer status needs a force-year table with `dedicated_stalking_officer` "
-          "(pass forces=...); skipped.")
-    officer = None
+    skip("Gray's test by officer status", "no force-year table with `dedicated_stalking_officer`",
+         "pass --forces PATH (docs/data-standard.md, 'The force-year table')")
 else:
     from attrition.effects import merge_officer
 
-    officer = merge_officer(cases, data.forces)["dedicated_stalking_officer"].map({0.0: "no officer", 1.0: "officer"})
+    try:
+        officer = merge_officer(cases, data.forces)["dedicated_stalking_officer"].map({0.0: "no officer", 1.0: "officer"})
+    except AttritionError as err:
+        skip("Gray's test by officer status", str(err).splitlines()[0])
+    if officer is not None and officer.nunique() < 2:
+        skip("Gray's test by officer status", "every case is in a force-year with the same officer status")
+        officer = None
+if officer is not None:
     print(officer.value_counts().to_string(), "\n")
     gray = gray_test(cases["duration"], outcome, officer)
     cif_off = at_days(cumulative_incidence(cases["duration"], outcome, groups=officer), [365], by=["cause", "group"])
@@ -187,14 +201,32 @@ print(msf.expected_time_in_state(365).round(2).to_string(index=False))
 # does not make the intervals too narrow.
 
 # %%
-X = pd.get_dummies(cases[["risk", "relationship"]], drop_first=True, dtype=float)
-covariates = list(X.columns)
-model_data = pd.concat([cases[["duration"]], X], axis=1).assign(outcome=outcome, force=cases["force"].astype(str))
-csc = CauseSpecificCox(alpha=0.05).fit(model_data, "duration", "outcome", "victim_not_supporting", covariates,
-                                       cluster_col="force")
-print(csc)
+def model_frame(event):
+    """Covariates usable for this outcome on these data (sparse levels pooled, absent ones dropped), as dummies."""
+    frame, kept, notes = usable_covariates(cases, ["risk", "relationship"], event=event)
+    for note in notes:
+        print("note:", note)
+    X = pd.get_dummies(frame[kept], drop_first=True, dtype=float) if kept else pd.DataFrame(index=frame.index)
+    return pd.concat([cases[["duration"]], X], axis=1).assign(outcome=outcome, force=cases["force"].astype(str)), list(X.columns)
+
+
+cluster = "force" if data.n_forces >= 20 else None  # cluster-robust SEs need many clusters
+if cluster is None:
+    print(f"note: {data.n_forces} force(s) only: standard errors are model-based, not clustered by force")
 cols = ["covariate", "exp(coef)", "lower 95%", "upper 95%", "se", "naive se", "p"]
-print(csc.summary[cols].rename(columns={"exp(coef)": "hazard ratio"}).round(3).to_string(index=False))
+model_data, covariates = model_frame(outcome == "victim_not_supporting")
+csc = None
+if not covariates:
+    skip("Cox model of victim withdrawal", "no covariate can be estimated on these data")
+else:
+    try:
+        csc = CauseSpecificCox(alpha=0.05).fit(model_data, "duration", "outcome", "victim_not_supporting", covariates,
+                                               cluster_col=cluster)
+    except AttritionError as err:
+        skip("Cox model of victim withdrawal", str(err).splitlines()[0])
+if csc is not None:
+    print(csc)
+    print(csc.summary[cols].rename(columns={"exp(coef)": "hazard ratio"}).round(3).to_string(index=False))
 
 # %% [markdown]
 # Hazard ratios above 1 mean that, among cases still open, victim withdrawal happens at a higher rate. Where
@@ -208,20 +240,32 @@ print(csc.summary[cols].rename(columns={"exp(coef)": "hazard ratio"}).round(3).t
 # on a random subsample of 20,000 cases (`random_state=seed`), with standard errors clustered by force.
 
 # %%
-sub = model_data.sample(n=min(20_000, len(model_data)), random_state=seed)
-fg = FineGrayFitter(alpha=0.05).fit(sub, "duration", "outcome", "convicted", covariates, cluster_col="force")
-print(fg)
-print(fg.summary[cols].rename(columns={"exp(coef)": "subdistribution HR"}).round(3).to_string(index=False))
+model_data, covariates = model_frame(outcome == "convicted")
+fg = None
+if not covariates:
+    skip("Fine–Gray model of conviction", "no covariate can be estimated on these data")
+else:
+    sub = model_data.sample(n=min(20_000, len(model_data)), random_state=seed)
+    try:
+        fg = FineGrayFitter(alpha=0.05).fit(sub, "duration", "outcome", "convicted", covariates, cluster_col=cluster)
+    except AttritionError as err:
+        skip("Fine–Gray model of conviction", str(err).splitlines()[0])
+if fg is not None:
+    print(fg)
+    print(fg.summary[cols].rename(columns={"exp(coef)": "subdistribution HR"}).round(3).to_string(index=False))
 
 # %% [markdown]
 # Predicted probability of conviction for stalking by day 90, 180, 365 and 730 for a standard-risk and a
 # high-risk case (both with an ex-partner as suspect, the reference relationship):
 
 # %%
-profiles = pd.DataFrame(0.0, index=["standard risk", "high risk"], columns=covariates)
-profiles.loc["high risk", "risk_high"] = 1.0
-pred = fg.predict_cumulative_incidence(profiles, [90, 180, 365, 730])
-print(pred.round(4).to_string())
+if fg is not None and "risk_high" in covariates:
+    profiles = pd.DataFrame(0.0, index=["standard risk", "high risk"], columns=covariates)
+    profiles.loc["high risk", "risk_high"] = 1.0
+    pred = fg.predict_cumulative_incidence(profiles, [90, 180, 365, 730])
+    print(pred.round(4).to_string())
+else:
+    skip("Predicted conviction by risk level", "the Fine–Gray model has no separate high-risk term on these data")
 
 # %% [markdown]
 # The model's curves (lines) against the Aalen–Johansen estimate from all ex-partner cases of each risk
@@ -229,20 +273,21 @@ print(pred.round(4).to_string())
 # (the model is fitted on the subsample, so some distance is sampling error).
 
 # %%
-days = np.arange(0, 731)
-curves = fg.predict_cumulative_incidence(profiles, days)
-ex = cases["relationship"] == "ex_partner"
-aj = cumulative_incidence(cases.loc[ex, "duration"], outcome[ex], groups=cases.loc[ex, "risk"].astype(str))
-aj = at_days(aj[aj["cause"] == "convicted"], days, by="group")
-fig, ax = plt.subplots(figsize=(7, 4))
-for name, risk, col in [("standard risk", "standard", "#0072B2"), ("high risk", "high", "#D55E00")]:
-    ax.plot(days, curves[name], color=col, label=f"{name}: Fine–Gray")
-    a = aj[aj["group"] == risk]
-    ax.step(a["day"], a["estimate"], where="post", color=col, linestyle="--", label=f"{name}: Aalen–Johansen")
-ax.set(xlabel="Days since report", ylabel="Probability of conviction for stalking",
-       title="Conviction by risk level (ex-partner cases)", xlim=(0, 730), ylim=(0, None))
-ax.legend(frameon=False)
-show_figure(fig)
+if fg is not None and "risk_high" in covariates:
+    days = np.arange(0, 731)
+    curves = fg.predict_cumulative_incidence(profiles, days)
+    ex = cases["relationship"] == "ex_partner"
+    aj = cumulative_incidence(cases.loc[ex, "duration"], outcome[ex], groups=cases.loc[ex, "risk"].astype(str))
+    aj = at_days(aj[aj["cause"] == "convicted"], days, by="group")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, risk, col in [("standard risk", "standard", "#0072B2"), ("high risk", "high", "#D55E00")]:
+        ax.plot(days, curves[name], color=col, label=f"{name}: Fine–Gray")
+        a = aj[aj["group"] == risk]
+        ax.step(a["day"], a["estimate"], where="post", color=col, linestyle="--", label=f"{name}: Aalen–Johansen")
+    ax.set(xlabel="Days since report", ylabel="Probability of conviction for stalking",
+           title="Conviction by risk level (ex-partner cases)", xlim=(0, 730), ylim=(0, None))
+    ax.legend(frameon=False)
+    display(show_figure(fig))
 
 # %% [markdown]
 # ## 5 · Breaches of protective orders
@@ -251,8 +296,13 @@ show_figure(fig)
 # and a cluster-robust one that allows for repeat breaching within a case:
 
 # %%
-br = breach_rate(data.events, cases, by="risk", as_of=data.as_of)
-print(br.round(2).to_string(index=False))
+breach_ok = (data.events["event"] == "order_breach").any() and cases["risk"].notna().any()
+if not breach_ok:
+    skip("Breaches of protective orders", "the data hold no order_breach events or no risk levels",
+         "include order_breach events (with order_type) and the risk column in the extract")
+else:
+    br = breach_rate(data.events, cases, by="risk", as_of=data.as_of)
+    print(br.round(2).to_string(index=False))
 
 # %% [markdown]
 # The rate rises steeply with the risk level. A second breach is the point where the conduct is a course
@@ -260,22 +310,24 @@ print(br.round(2).to_string(index=False))
 # breach within t days of the report (1 − Kaplan–Meier, follow-up censored at the extraction date):
 
 # %%
-second = time_to_breach(data.events, cases, k=2, by="risk", as_of=data.as_of)
-tab = at_days(second.assign(risk=second["risk"].astype(str)), [90, 180, 365, 730], by="risk")
-tab["P(2nd breach) (95% CI)"] = ci_text(tab)
-print(tab.pivot(index="risk", columns="day", values="P(2nd breach) (95% CI)")
-      .reindex(["standard", "medium", "high"]).rename(columns=lambda d: f"day {d:.0f}").rename_axis(columns=None)
-      .to_string())
+if breach_ok:
+    second = time_to_breach(data.events, cases, k=2, by="risk", as_of=data.as_of)
+    tab = at_days(second.assign(risk=second["risk"].astype(str)), [90, 180, 365, 730], by="risk")
+    tab["P(2nd breach) (95% CI)"] = ci_text(tab)
+    print(tab.pivot(index="risk", columns="day", values="P(2nd breach) (95% CI)")
+          .reindex(["standard", "medium", "high"]).rename(columns=lambda d: f"day {d:.0f}").rename_axis(columns=None)
+          .to_string())
 
 # %%
-curves2 = second.assign(cause=second["risk"].astype(str))
-ax = None
-for risk, col in [("standard", "#0072B2"), ("medium", "#E69F00"), ("high", "#D55E00")]:
-    ax = plot_cumulative_incidence(curves2[curves2["cause"] == risk], ax=ax, stacked=False, labels={risk: risk},
-                                   colors={risk: col}, legend_title="Risk level")
-ax.set(xlim=(0, 730), ylim=(0, 1.15 * curves2["upper 95%"].max()), ylabel="Probability of a second breach",
-       title="Time to a second breach of a protective order")
-show_figure(ax.figure)
+if breach_ok:
+    curves2 = second.assign(cause=second["risk"].astype(str))
+    ax = None
+    for risk, col in [("standard", "#0072B2"), ("medium", "#E69F00"), ("high", "#D55E00")]:
+        ax = plot_cumulative_incidence(curves2[curves2["cause"] == risk], ax=ax, stacked=False, labels={risk: risk},
+                                       colors={risk: col}, legend_title="Risk level")
+    ax.set(xlim=(0, 730), ylim=(0, 1.15 * curves2["upper 95%"].max()), ylabel="Probability of a second breach",
+           title="Time to a second breach of a protective order")
+    display(show_figure(ax.figure))
 
 # %% [markdown]
 # Where the curves flatten, no more second breaches happen (orders have a limited life), so a rate per
@@ -285,5 +337,7 @@ show_figure(ax.figure)
 # Repeated breaching is a course of conduct, so the shortfall from 1 is the recording gap.
 
 # %%
-rec = pd.concat([repeat_breach_recording(cases).assign(risk="all"), repeat_breach_recording(cases, by="risk")])
-print(rec[["risk", "cases", "recorded_stalking", "share", "lower 95%", "upper 95%"]].round(3).to_string(index=False))
+if breach_ok:
+    rec = pd.concat([repeat_breach_recording(cases).assign(risk="all"), repeat_breach_recording(cases, by="risk")])
+    rec = rec.set_index("risk")[["cases", "recorded_stalking", "share", "lower 95%", "upper 95%"]]
+    print(publish_table(rec, ["cases", "recorded_stalking"]))

@@ -9,11 +9,12 @@
 
 # %%
 # parameters
-data_path = None
-as_of = None
-forces = None
-seed = 20220331
-figures_dir = None
+data_path = None  # event log in the standard (csv, parquet, xlsx), None for the embedded synthetic data
+as_of = None  # extraction date YYYY-MM-DD, None for the data's own
+forces = None  # list of force names to keep, None for all
+forces_path = None  # force-year table (dedicated officers, population), None for none
+seed = 20220331  # random seed of the synthetic data and of any resampling
+figures_dir = None  # where report figures are written, None for figures/
 
 # %%
 import os
@@ -22,21 +23,24 @@ import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 from attrition.data import load_dataset, load_home_office_outcomes
-from attrition.disclosure import format_table
-from attrition.figures import show_figure
+from attrition.disclosure import count_text, format_table, publish_table
+from attrition.figures import set_provenance, show_figure
 from attrition.funnel import FunnelFitter
 from attrition.sources.open_data.home_office import FUNNEL_COLUMNS, OFFENCE_CODES, cases_to_home_office, home_office_funnel_counts
 from attrition.mischarging import (LESSER_OFFENCES, MisclassificationCorrection, mischarging_table,
                                    plot_mischarging, synthetic_review)
 from attrition.mischarging_report import corrected_funnel_per, plot_corrected_funnel
 from attrition.plotting import use_style
+from attrition.report import skip
 from attrition.standard import OUTCOME_EXIT_REASON
 
 use_style()
 pd.set_option("display.width", 160)
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+set_provenance(data.provenance)
 print(data)
 
 # %% [markdown]
@@ -52,7 +56,7 @@ st = nat[nat["offence"] == "stalking"].set_index(["stage", "financial_year"])
 lesser = pd.DataFrame({"denominator": st["total"], "any lesser": 1 - st["share"],
                        "lower 95%": 1 - st["upper 95%"], "upper 95%": 1 - st["lower 95%"]})
 by_class = nat.pivot_table(index=["stage", "financial_year"], columns="offence", values="share")
-print(lesser.join(by_class[list(LESSER_OFFENCES)]).round(3).to_string())
+print(publish_table(lesser.join(by_class[list(LESSER_OFFENCES)]), ["denominator"]))
 
 # %% [markdown]
 # Reclassification brings about a third of the misrecorded reports back to stalking, but a larger share of
@@ -111,12 +115,18 @@ print(wide.to_string())
 # can be checked.
 
 # %%
-review = synthetic_review(data.cases, n=200, random_state=seed, background=1.0)
-mc = MisclassificationCorrection(alpha=0.05, random_state=seed).fit(review.review)
-print("Reviewed case files by recorded classification and the reviewer's judgement:")
-print(review.review.pivot(index="recorded", columns="true_stalking", values="n").to_string())
-print("\nP(truly stalking | recorded as ...), Jeffreys-posterior 95% intervals:")
-print(mc.summary.round(3).to_string())
+if not data.synthetic:
+    skip("The case-file review correction (sections 2 and 3)", "it needs a review of case files; on "
+         "real data no review sample is simulated", "review a stratified sample of case files by recorded "
+         "class and fit attrition.mischarging.MisclassificationCorrection to the table of (recorded, "
+         "true_stalking, n)")
+else:
+    review = synthetic_review(data.cases, n=200, random_state=seed, background=1.0)
+    mc = MisclassificationCorrection(alpha=0.05, random_state=seed).fit(review.review)
+    print("Reviewed case files by recorded classification and the reviewer's judgement:")
+    print(review.review.pivot(index="recorded", columns="true_stalking", values="n").to_string())
+    print("\nP(truly stalking | recorded as ...), Jeffreys-posterior 95% intervals:")
+    print(mc.summary.round(3).to_string())
 
 # %% [markdown]
 # `MisclassificationCorrection` counts each record of class X as P(stalking | recorded X) stalking reports
@@ -127,17 +137,18 @@ print(mc.summary.round(3).to_string())
 # other record is.
 
 # %%
-funnel = FunnelFitter(alpha=0.05, stages=("reported", "charged", "convicted")).fit(data.cases)
-n_reports = float(funnel.national_.loc["reported", "entered"])
-downstream = {s: float(funnel.national_.loc[s, "p_reach"]) * n_reports for s in ("charged", "convicted")}
-corr = mc.correct(review.counts, downstream=downstream)
-truth = {"records": review.truth["records"], "true_stalking": review.truth["true_stalking"],
-         "share_stalking": review.truth["share_stalking"], "recording_sensitivity": review.truth["recording_sensitivity"],
-         "misrecorded_share": 1 - review.truth["recording_sensitivity"],
-         **{f"{s}_per_report": float(funnel.national_.loc[s, "p_reach"]) for s in downstream}}
-corr["truth"] = corr["quantity"].map(truth)
-rows = corr[corr["quantity"] != "recorded_as_stalking"].drop(columns=["method", "variance"])
-print(rows.set_index("quantity").round(4).to_string())
+if data.synthetic:
+    funnel = FunnelFitter(alpha=0.05, stages=("reported", "charged", "convicted")).fit(data.cases)
+    n_reports = float(funnel.national_.loc["reported", "entered"])
+    downstream = {s: float(funnel.national_.loc[s, "p_reach"]) * n_reports for s in ("charged", "convicted")}
+    corr = mc.correct(review.counts, downstream=downstream)
+    truth = {"records": review.truth["records"], "true_stalking": review.truth["true_stalking"],
+             "share_stalking": review.truth["share_stalking"], "recording_sensitivity": review.truth["recording_sensitivity"],
+             "misrecorded_share": 1 - review.truth["recording_sensitivity"],
+             **{f"{s}_per_report": float(funnel.national_.loc[s, "p_reach"]) for s in downstream}}
+    corr["truth"] = corr["quantity"].map(truth)
+    rows = corr[corr["quantity"] != "recorded_as_stalking"].drop(columns=["method", "variance"])
+    print(rows.set_index("quantity").round(4).to_string())
 
 # %% [markdown]
 # Taken at face value, the records say there are far fewer stalking reports than there are, and that none is
@@ -154,12 +165,13 @@ print(rows.set_index("quantity").round(4).to_string())
 # case table.
 
 # %%
-per = corrected_funnel_per(corr, truth={s: float(funnel.national_.loc[s, "p_reach"]) for s in downstream})
-rel = {s: float(funnel.national_.loc[s, "p_reach_se"] / funnel.national_.loc[s, "p_reach"]) for s in downstream}
-rel_T = float(corr.set_index("quantity").loc["true_stalking", "se"] / corr.set_index("quantity").loc["true_stalking", "corrected"])
-print(per.round(0).to_string())
-print("\nrelative standard error of the funnel counts: "
-      + ", ".join(f"{s} {v:.3f}" for s, v in rel.items()) + f"; of the corrected number of reports: {rel_T:.3f}")
+if data.synthetic:
+    per = corrected_funnel_per(corr, truth={s: float(funnel.national_.loc[s, "p_reach"]) for s in downstream})
+    rel = {s: float(funnel.national_.loc[s, "p_reach_se"] / funnel.national_.loc[s, "p_reach"]) for s in downstream}
+    rel_T = float(corr.set_index("quantity").loc["true_stalking", "se"] / corr.set_index("quantity").loc["true_stalking", "corrected"])
+    print(per.round(0).to_string())
+    print("\nrelative standard error of the funnel counts: "
+          + ", ".join(f"{s} {v:.3f}" for s, v in rel.items()) + f"; of the corrected number of reports: {rel_T:.3f}")
 
 # %% [markdown]
 # Counting only the records recorded as stalking nearly doubles the apparent charge and conviction rates per
@@ -169,7 +181,8 @@ print("\nrelative standard error of the funnel counts: "
 # intervals only slightly.
 
 # %%
-show_figure(plot_corrected_funnel(per).figure)
+if data.synthetic:
+    display(show_figure(plot_corrected_funnel(per).figure))
 
 # %% [markdown]
 # ## 4. The same funnel from the Home Office open data
@@ -188,7 +201,7 @@ with tempfile.TemporaryDirectory() as tmp:
     ho_table, load_report = load_home_office_outcomes(path, return_report=True)
 ho = home_office_funnel_counts(ho_table, by="offence_code").set_index("offence_code")
 print(f"{len(ho_layout):,} open-data rows; every row read is accounted for: {load_report.balanced}")
-print(ho.astype("int64").to_string())
+print(publish_table(ho.astype("int64"), list(ho.columns)))
 
 # %% [markdown]
 # The same counts straight from the case table (final classification, police outcome code):
@@ -201,8 +214,8 @@ direct.insert(0, "offences", direct.sum(axis=1))
 stages = FunnelFitter(stages=("reported", "recorded_stalking", "charged")).fit(data.cases).national_["entered"]
 print("open data == case table, every offence and outcome:",
       bool((ho[direct.columns].to_numpy() == direct.loc[ho.index].to_numpy()).all()))
-print(f"stalking (8Q): {int(ho.loc['8Q', 'offences']):,} offences -> {int(ho.loc['8Q', 'charged']):,} charged; "
-      f"case-table funnel: {int(stages['recorded_stalking']):,} recorded as stalking -> {int(stages['charged']):,} charged; "
+print(f"stalking (8Q): {count_text(ho.loc['8Q', 'offences'])} offences -> {count_text(ho.loc['8Q', 'charged'])} charged; "
+      f"case-table funnel: {count_text(stages['recorded_stalking'])} recorded as stalking -> {count_text(stages['charged'])} charged; "
       f"equal: {bool(ho.loc['8Q', 'offences'] == stages['recorded_stalking'] and ho.loc['8Q', 'charged'] == stages['charged'])}")
 
 # %% [markdown]

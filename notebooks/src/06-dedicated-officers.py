@@ -12,37 +12,54 @@
 
 # %%
 # parameters
-data_path = None
-as_of = None
-forces = None
-seed = 20220331
-figures_dir = None
+data_path = None  # event log in the standard (csv, parquet, xlsx), None for the embedded synthetic data
+as_of = None  # extraction date YYYY-MM-DD, None for the data's own
+forces = None  # list of force names to keep, None for all
+forces_path = None  # force-year table (dedicated officers, population), None for none
+seed = 20220331  # random seed of the synthetic data and of any resampling
+figures_dir = None  # where report figures are written, None for figures/
 
 # %%
 import warnings
 
 import pandas as pd
+from IPython.display import display
 
 from attrition.data import load_dataset
-from attrition.effects import (forest_plot, negative_control_check, officer_did, officer_effect, plot_power_curve,
-                               power_curve)
-from attrition.exceptions import StatisticalWarning
-from attrition.figures import show_figure
+from attrition.effects import (forest_plot, negative_control_check, officer_design, officer_did, officer_effect,
+                               plot_power_curve, power_curve)
+from attrition.exceptions import AttritionError, StatisticalWarning
+from attrition.figures import set_provenance, show_figure
 from attrition.plotting import use_style
+from attrition.report import skip
 
 use_style()
 pd.set_option("display.width", 160)
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+set_provenance(data.provenance)
 print(data)
-if data.forces is None:
-    raise SystemExit("This notebook needs a force-year table with `dedicated_stalking_officer`.")
+frame, covs, notes = officer_design(data.cases, data.forces, "charged")
+officer_ok = frame is not None
+if not officer_ok:
+    skip("Every officer analysis in this notebook", notes[0], "pass --forces PATH (papermill: forces_path), one row "
+         "per force and financial year, on an extract with forces with and without an officer "
+         "(docs/data-standard.md, 'The force-year table')")
+
+
+def model_cases(outcome):
+    """Cases with covariates usable for this outcome (sparse levels pooled, absent ones dropped), and the list."""
+    frame, covs, notes = officer_design(data.cases, data.forces, outcome)
+    for note in notes:
+        print(f"note ({outcome}):", note)
+    return frame, covs
 
 # %% [markdown]
 # ## Which forces have an officer, when
 
 # %%
-officer_years = data.forces.pivot_table(index="force", columns="financial_year", values="dedicated_stalking_officer")
-print(officer_years[officer_years.any(axis=1)].astype(bool).to_string())
+if officer_ok:
+    officer_years = data.forces.pivot_table(index="force", columns="financial_year", values="dedicated_stalking_officer")
+    print(officer_years[officer_years.any(axis=1)].astype(bool).to_string())
 
 # %% [markdown]
 # ## Naive and adjusted estimates
@@ -53,28 +70,33 @@ print(officer_years[officer_years.any(axis=1)].astype(bool).to_string())
 # simulation where the usual CR1 sandwich covered about 89%. Ratios are risk ratios.
 
 # %%
-rows = []
-for outcome in ("charged", "convicted"):
-    est = officer_effect(data.cases, data.forces, outcome=outcome, method="glm_cluster", random_state=seed)
-    est = est[est["measure"].isin(["risk_difference", "risk_ratio"])].assign(outcome=outcome)
-    rows.append(est)
-effects = pd.concat(rows, ignore_index=True)
-cols = ["outcome", "analysis", "measure", "estimate", "lower 95%", "upper 95%", "df", "e_value"]
-print(effects[cols].round(4).to_string(index=False))
+if officer_ok:
+    rows = []
+    for outcome in ("charged", "convicted"):
+        frame, covs = model_cases(outcome)
+        est = officer_effect(frame, data.forces, outcome=outcome, method="glm_cluster", covariates=covs,
+                             random_state=seed)
+        est = est[est["measure"].isin(["risk_difference", "risk_ratio"])].assign(outcome=outcome)
+        rows.append(est)
+    effects = pd.concat(rows, ignore_index=True)
+    cols = ["outcome", "analysis", "measure", "estimate", "lower 95%", "upper 95%", "df", "e_value"]
+    print(effects[cols].round(4).to_string(index=False))
 
 # %%
-if data.truth is not None:
-    truth = {o: (data.truth[f"officer_{o}_rd"], data.truth[f"officer_{o}_rr"]) for o in ("charged", "convicted")}
-    for o, (rd, rr) in truth.items():
-        print(f"true effect on {o}: risk difference {rd:.4f}, risk ratio {rr:.3f}")
+if officer_ok:
+    if data.synthetic:
+        truth = {o: (data.truth[f"officer_{o}_rd"], data.truth[f"officer_{o}_rr"]) for o in ("charged", "convicted")}
+        for o, (rd, rr) in truth.items():
+            print(f"true effect on {o}: risk difference {rd:.4f}, risk ratio {rr:.3f}")
 
 # %%
-rr = effects[effects["measure"] == "risk_ratio"].copy()
-rr["label"] = rr["outcome"] + ": " + rr["analysis"]
-ax = forest_plot(rr.set_index("label"), null=1.0)
-ax.set_xlabel("Risk ratio, dedicated officer vs none (95% CI, log scale)")
-ax.set_title("Effect of a dedicated stalking officer")
-show_figure(ax.figure)
+if officer_ok:
+    rr = effects[effects["measure"] == "risk_ratio"].copy()
+    rr["label"] = rr["outcome"] + ": " + rr["analysis"]
+    ax = forest_plot(rr.set_index("label"), null=1.0)
+    ax.set_xlabel("Risk ratio, dedicated officer vs none (95% CI, log scale)")
+    ax.set_title("Effect of a dedicated stalking officer")
+    display(show_figure(ax.figure))
 
 # %% [markdown]
 # The adjusted risk ratios cover the true effects printed above. The E-value is how strongly an unmeasured confounder would have to be associated with both having an
@@ -87,11 +109,14 @@ show_figure(ax.figure)
 # find nothing; an effect here would point to confounding the adjustment missed.
 
 # %%
-controls = data.cases.assign(suspect_identified=data.cases["days_to_suspect_identified"].notna())
-check = negative_control_check(
-    lambda df, outcome: officer_effect(df, data.forces, outcome=outcome, method="glm_cluster", naive=False)
-    .set_index("measure"), controls, "suspect_identified")
-print(check.to_frame().T.round(4).to_string(index=False))
+if officer_ok:
+    frame, covs = model_cases("charged")
+    controls = frame.assign(suspect_identified=data.cases["days_to_suspect_identified"].notna())
+    check = negative_control_check(
+        lambda df, outcome: officer_effect(df, data.forces, outcome=outcome, method="glm_cluster", covariates=covs,
+                                           naive=False)
+        .set_index("measure"), controls, "suspect_identified")
+    print(check.to_frame().T.round(4).to_string(index=False))
 
 # %% [markdown]
 # On the default synthetic data this interval excludes zero although the true effect is exactly zero (see
@@ -110,13 +135,19 @@ print(check.to_frame().T.round(4).to_string(index=False))
 # headline estimate.
 
 # %%
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always", StatisticalWarning)
-    did = officer_did(data.cases, data.forces, outcome="charged")
-print(did[["analysis", "term", "estimate", "lower 95%", "upper 95%", "df", "n_adopting_clusters"]].round(4)
-      .to_string(index=False))
-for w in caught:
-    print("warning:", w.message)
+if officer_ok:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", StatisticalWarning)
+        try:
+            did = officer_did(data.cases, data.forces, outcome="charged")
+        except AttritionError as err:
+            did = None
+            skip("Difference in differences", str(err).splitlines()[0])
+    if did is not None:
+        print(did[["analysis", "term", "estimate", "lower 95%", "upper 95%", "df", "n_adopting_clusters"]].round(4)
+              .to_string(index=False))
+    for w in caught:
+        print("warning:", w.message)
 
 # %% [markdown]
 # ## How many forces would a study need?
@@ -125,11 +156,14 @@ for w in caught:
 # the curve is coarse; `n_sims` sets its precision).
 
 # %%
-grid = {"effect_hr": [1.0, 1.3, 1.6, 2.0], "n_officer_forces": [4, 7, 14], "reports_per_year": [1500]}
-curve = power_curve(grid, n_sims=12, random_state=seed, n_jobs=2, progress=False)
-print(curve[["effect_hr", "n_officer_forces", "power", "power_lower", "power_upper"]].round(2).to_string(index=False))
-ax = plot_power_curve(curve, x="effect_hr", hue="n_officer_forces")
-ax.set_xlabel("True hazard ratio of charge, officer vs none")
-ax.set_ylabel("Power (share of simulations with p < 0.05)")
-ax.set_title("Power to detect a dedicated-officer effect")
-show_figure(ax.figure)
+if not data.synthetic:
+    skip("Power curves", "they come from synthetic national datasets, not from these data; run the report on the synthetic data (attrition report) or call attrition.effects.power_curve")
+else:
+    grid = {"effect_hr": [1.0, 1.3, 1.6, 2.0], "n_officer_forces": [4, 7, 14], "reports_per_year": [1500]}
+    curve = power_curve(grid, n_sims=12, random_state=seed, n_jobs=2, progress=False)
+    print(curve[["effect_hr", "n_officer_forces", "power", "power_lower", "power_upper"]].round(2).to_string(index=False))
+    ax = plot_power_curve(curve, x="effect_hr", hue="n_officer_forces")
+    ax.set_xlabel("True hazard ratio of charge, officer vs none")
+    ax.set_ylabel("Power (share of simulations with p < 0.05)")
+    ax.set_title("Power to detect a dedicated-officer effect")
+    display(show_figure(ax.figure))

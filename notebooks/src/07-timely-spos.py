@@ -18,28 +18,33 @@
 
 # %%
 # parameters
-data_path = None
-as_of = None
-forces = None
-seed = 20220331
-figures_dir = None
+data_path = None  # event log in the standard (csv, parquet, xlsx), None for the embedded synthetic data
+as_of = None  # extraction date YYYY-MM-DD, None for the data's own
+forces = None  # list of force names to keep, None for all
+forces_path = None  # force-year table (dedicated officers, population), None for none
+seed = 20220331  # random seed of the synthetic data and of any resampling
+figures_dir = None  # where report figures are written, None for figures/
 
 # %%
 import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 from attrition.data import load_dataset
+from attrition.design import usable_covariates
 from attrition.effects import (PropensityModel, balance_table, forest_plot, ipw_weights, love_plot,
                                plot_risk_curves, spo_effect)
-from attrition.exceptions import StatisticalWarning
-from attrition.figures import show_figure
+from attrition.exceptions import AttritionError, StatisticalWarning
+from attrition.figures import set_provenance, show_figure
 from attrition.plotting import use_style
+from attrition.report import skip
 
 use_style()
 pd.set_option("display.width", 160)
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+set_provenance(data.provenance)
 print(data)
 
 # %% [markdown]
@@ -48,10 +53,17 @@ print(data)
 # %%
 c = data.cases
 flags = ["spo_interim_applied", "spo_interim_timely", "spo_full_applied", "spo_full_timely", "spo_granted"]
-print(c.groupby("risk", observed=True)[flags].mean().mul(1000).round(2)
-      .rename(columns=lambda s: s + " per 1,000").to_string())
-print(f"\nInterim applications within 48 h: {c['spo_interim_timely'].sum() / max(c['spo_interim_applied'].sum(), 1):.3f}; "
-      f"full applications within 28 days of need: {c['spo_full_timely'].sum() / max(c['spo_full_applied'].sum(), 1):.3f}")
+spo_ok = bool(c["spo_any"].any() or c["spo_granted"].any())
+if not spo_ok:
+    skip("Every SPO analysis in this notebook", "the data hold no SPO events",
+         "include spo_need_identified, spo_interim_applied/granted and spo_full_applied/granted events "
+         "(docs/data-standard.md)")
+else:
+    by = c["risk"] if c["risk"].notna().any() else pd.Series("all cases", index=c.index, name="risk")
+    print(c.groupby(by, observed=True)[flags].mean().mul(1000).round(2)
+          .rename(columns=lambda s: s + " per 1,000").to_string())
+    print(f"\nInterim applications within 48 h: {c['spo_interim_timely'].sum() / max(c['spo_interim_applied'].sum(), 1):.3f}; "
+          f"full applications within 28 days of need: {c['spo_full_timely'].sum() / max(c['spo_full_applied'].sum(), 1):.3f}")
 
 # %% [markdown]
 # ## Who gets an SPO: covariate balance
@@ -61,16 +73,21 @@ print(f"\nInterim applications within 48 h: {c['spo_interim_timely'].sum() / max
 
 # %%
 eligible = c[c["days_to_suspect_identified"].notna()].assign(spo=lambda d: d["spo_granted"].astype(int))
-covs = ["risk", "relationship", "financial_year"]
-with warnings.catch_warnings():  # SPOs are rare: most propensities are below 0.01 by design, not by poor overlap
-    warnings.simplefilter("ignore", StatisticalWarning)
-    ps = PropensityModel().fit(eligible, "spo", covs)
-# stabilised weights, not truncated: with 0.5% treated, percentile truncation would cap every treated weight
-w = ipw_weights(eligible["spo"], ps.propensity_, stabilized=True, truncate=None)
-balance = balance_table(eligible, "spo", covs, weights=w)
-ax = love_plot(balance)
-ax.set_title("Balance of SPO vs no-SPO cases (suspect identified)")
-show_figure(ax.figure)
+frame, covs, notes = usable_covariates(eligible, ["risk", "relationship", "financial_year"], event=eligible["spo"])
+for note in notes:
+    print("note:", note)
+if spo_ok and eligible["spo"].sum() >= 1 and covs:
+    with warnings.catch_warnings():  # SPOs are rare: most propensities are below 0.01 by design, not by poor overlap
+        warnings.simplefilter("ignore", StatisticalWarning)
+        ps = PropensityModel().fit(frame, "spo", covs)
+    # stabilised weights, not truncated: with 0.5% treated, percentile truncation would cap every treated weight
+    w = ipw_weights(frame["spo"], ps.propensity_, stabilized=True, truncate=None)
+    balance = balance_table(frame, "spo", covs, weights=w)
+    ax = love_plot(balance)
+    ax.set_title("Balance of SPO vs no-SPO cases (suspect identified)")
+    display(show_figure(ax.figure))
+elif spo_ok:
+    skip("Covariate balance of SPO cases", "no granted SPO among cases with a suspect, or no usable covariate")
 
 # %% [markdown]
 # ## Naive and time-respecting estimates
@@ -79,10 +96,16 @@ show_figure(ax.figure)
 # clone–censor–weight rows are risks by day 180 after suspect identification.
 
 # %%
-result = spo_effect(c, random_state=seed, n_boot=100)
-est, curves = result.estimates, result.risk_curves
-show = est[["method", "outcome", "measure", "estimate", "lower 95%", "upper 95%", "e_value"]]
-print(show.round(3).to_string(index=False))
+result = None
+if spo_ok:
+    try:
+        result = spo_effect(c, random_state=seed, n_boot=100)
+    except AttritionError as err:
+        skip("SPO effect estimates", str(err).splitlines()[0])
+if result is not None:
+    est, curves = result.estimates, result.risk_curves
+    show = est[["method", "outcome", "measure", "estimate", "lower 95%", "upper 95%", "e_value"]]
+    print(show.round(3).to_string(index=False))
 
 # %%
 if data.truth is not None:
@@ -95,27 +118,29 @@ if data.truth is not None:
 # never withdraw early). The landmark and time-varying Cox estimates sit around the truth.
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
-    rows = est[(est["outcome"] == outcome) & est["measure"].isin(["HR", "RR"])]
-    forest_plot(rows.assign(label=rows["method"] + " (" + rows["measure"] + ")").set_index("label"), ax=ax, null=1.0)
-    if data.truth is not None:
-        ax.axvline(data.truth[f"spo_hr_{outcome}"], color="#D55E00", linestyle=":", label="true HR")
-        ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(title)
-    ax.set_xlabel("HR or RR, SPO vs not (95% CI)")
-fig.suptitle("Effect of an SPO: naive vs time-respecting estimates")
-show_figure(fig)
+if result is not None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
+        rows = est[(est["outcome"] == outcome) & est["measure"].isin(["HR", "RR"])]
+        forest_plot(rows.assign(label=rows["method"] + " (" + rows["measure"] + ")").set_index("label"), ax=ax, null=1.0)
+        if data.truth is not None:
+            ax.axvline(data.truth[f"spo_hr_{outcome}"], color="#D55E00", linestyle=":", label="true HR")
+            ax.legend(loc="lower right", fontsize=8)
+        ax.set_title(title)
+        ax.set_xlabel("HR or RR, SPO vs not (95% CI)")
+    fig.suptitle("Effect of an SPO: naive vs time-respecting estimates")
+    display(show_figure(fig))
 
 # %% [markdown]
 # ## Risk curves under each strategy (clone–censor–weight)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
-    plot_risk_curves(curves[curves["outcome"] == outcome], ax=ax)
-    ax.set_title(title)
-    ax.set_xlabel("Days since suspect identified")
-    ax.set_ylabel("Cumulative risk")
-fig.suptitle("SPO in force by day 28 vs not (weighted, 95% bootstrap bands)")
-show_figure(fig)
+if result is not None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
+        plot_risk_curves(curves[curves["outcome"] == outcome], ax=ax)
+        ax.set_title(title)
+        ax.set_xlabel("Days since suspect identified")
+        ax.set_ylabel("Cumulative risk")
+    fig.suptitle("SPO in force by day 28 vs not (weighted, 95% bootstrap bands)")
+    display(show_figure(fig))

@@ -9,11 +9,12 @@
 
 # %%
 # parameters
-data_path = None
-as_of = None
-forces = None
-seed = 20220331
-figures_dir = None
+data_path = None  # event log in the standard (csv, parquet, xlsx), None for the embedded synthetic data
+as_of = None  # extraction date YYYY-MM-DD, None for the data's own
+forces = None  # list of force names to keep, None for all
+forces_path = None  # force-year table (dedicated officers, population), None for none
+seed = 20220331  # random seed of the synthetic data and of any resampling
+figures_dir = None  # where report figures are written, None for figures/
 
 # %%
 import warnings
@@ -25,20 +26,32 @@ from attrition import trends
 from attrition.config import FIGURES_DIR
 from attrition.data import load_dataset
 from attrition.disclosure import suppress_small_counts
-from attrition.effects import forest_plot, officer_effect, plot_risk_curves, spo_effect
-from attrition.exceptions import DisclosureWarning
-from attrition.figures import publish_figure
+from attrition.effects import forest_plot, officer_design, officer_effect, plot_risk_curves, spo_effect
+from attrition.exceptions import AttritionError, DisclosureWarning
+from attrition.figures import publish_figure, set_provenance
 from attrition.funnel import FunnelFitter
 from attrition.mischarging import mischarging_table, plot_mischarging
 from attrition.plotting import REASON_COLOURS, REASON_LABELS, use_style
+from attrition.report import skip
 from attrition.survival import (JOURNEY_TRANSITIONS, MultiStateFitter, cumulative_incidence, journey_sojourns,
                                 plot_cumulative_incidence, plot_state_occupation)
 
 use_style()
 out_dir = FIGURES_DIR if figures_dir is None else figures_dir
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+set_provenance(data.provenance)
 cases = data.cases
 print(data)
+
+
+def publish(fig, name, **kwargs):
+    """Write a figure; if its counts fail disclosure control, write nothing and say so."""
+    try:
+        return publish_figure(fig, name, out_dir=out_dir, **kwargs)
+    except AttritionError as err:
+        plt.close(fig)
+        skip(name, "withheld by disclosure control: " + str(err).splitlines()[0])
+
 
 # %% [markdown]
 # ## Fig01 · The national funnel
@@ -46,14 +59,13 @@ print(data)
 # %%
 funnel = FunnelFitter(alpha=0.05).fit(cases)
 counts = funnel.summary[["entered", "converted", "exited"]].fillna(0).astype(int).reset_index(drop=True)
-publish_figure(funnel.plot().figure, "Fig01_national-funnel", out_dir=out_dir, suppressed=counts,
-               count_cols=["entered", "converted", "exited"])
+publish(funnel.plot().figure, "Fig01_national-funnel", suppressed=counts, count_cols=["entered", "converted", "exited"])
 
 # %% [markdown]
 # ## Fig02 · Where and why reports are lost
 
 # %%
-publish_figure(funnel.plot_decomposition().figure, "Fig02_loss-by-stage-and-reason", out_dir=out_dir)
+publish(funnel.plot_decomposition().figure, "Fig02_loss-by-stage-and-reason")
 
 # %% [markdown]
 # ## Fig03 · Charging after a suspect is identified, by force (partial pooling)
@@ -61,8 +73,8 @@ publish_figure(funnel.plot_decomposition().figure, "Fig02_loss-by-stage-and-reas
 # %%
 by_force = FunnelFitter(alpha=0.05).fit(cases, by="force")
 stage_counts = by_force.summary.xs("suspect_identified", level="stage")[["entered", "converted"]].round().astype(int)
-publish_figure(by_force.caterpillar_plot(stage="suspect_identified").figure, "Fig03_force-charge-rates",
-               out_dir=out_dir, suppressed=stage_counts.reset_index(drop=True), count_cols=["entered"])
+publish(by_force.caterpillar_plot(stage="suspect_identified").figure, "Fig03_force-charge-rates",
+        suppressed=stage_counts.reset_index(drop=True), count_cols=["entered"])
 
 # %% [markdown]
 # ## Fig04 · SPO applications by force, last financial year (small counts withheld)
@@ -71,13 +83,15 @@ publish_figure(by_force.caterpillar_plot(stage="suspect_identified").figure, "Fi
 last_year = cases["financial_year"].max()
 apps = trends.spo_applications(data.events)
 apps = apps[apps["financial_year"] == last_year][["force", "applications"]].reset_index(drop=True)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DisclosureWarning)
-    apps = suppress_small_counts(apps, ["applications"], secondary=False)
-ax = trends.plot_spo_applications(apps)
-ax.set_title(f"Stalking Protection Order applications by force, {last_year}")
-publish_figure(ax.figure, "Fig04_spo-applications-by-force", out_dir=out_dir, suppressed=apps,
-               count_cols=["applications"])
+if apps.empty:
+    skip("Fig04_spo-applications-by-force", "the data hold no SPO application events")
+else:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DisclosureWarning)
+        apps = suppress_small_counts(apps, ["applications"])
+    ax = trends.plot_spo_applications(apps)
+    ax.set_title(f"Stalking Protection Order applications by force, {last_year}")
+    display(publish(ax.figure, "Fig04_spo-applications-by-force", suppressed=apps, count_cols=["applications"]))
 
 # %% [markdown]
 # ## Fig05 · When and why cases leave (competing risks)
@@ -92,7 +106,7 @@ ax = plot_cumulative_incidence(cif, causes=["convicted", *order], figsize=(9, 4.
                                title="How stalking reports leave the criminal-justice journey")
 ax.set_xlim(0, 730)
 ax.set_xlabel("Days since report (first two years)")
-publish_figure(ax.figure, "Fig05_exit-reasons-over-time", out_dir=out_dir)
+publish(ax.figure, "Fig05_exit-reasons-over-time")
 
 # %% [markdown]
 # ## Fig06 · The multi-state journey
@@ -101,7 +115,7 @@ publish_figure(ax.figure, "Fig05_exit-reasons-over-time", out_dir=out_dir)
 msf = MultiStateFitter(JOURNEY_TRANSITIONS, alpha=0.05).fit(journey_sojourns(cases))
 ax = plot_state_occupation(msf, title="Where reports are, day by day after the report")
 ax.set_xlim(0, 365)
-publish_figure(ax.figure, "Fig06_journey-state-occupation", out_dir=out_dir)
+publish(ax.figure, "Fig06_journey-state-occupation")
 
 # %% [markdown]
 # ## Fig07 · Stalking recorded as another offence, by year
@@ -111,45 +125,55 @@ mis = mischarging_table(cases, by="financial_year", stage="recorded")
 ax = plot_mischarging(mis, stage="recorded")
 ax.set_title("Stalking reports first recorded as another offence")
 ax.legend(title="Offence", loc="center right", bbox_to_anchor=(1.0, 0.6))
-publish_figure(ax.figure, "Fig07_mischarging-by-year", out_dir=out_dir)
+publish(ax.figure, "Fig07_mischarging-by-year")
 
 # %% [markdown]
 # ## Fig08 · Dedicated stalking officers: naive vs adjusted
 
 # %%
-if data.forces is not None:
-    rows = []
-    for outcome_name in ("charged", "convicted"):
-        est = officer_effect(cases, data.forces, outcome=outcome_name, method="glm_cluster", random_state=seed)
-        rows.append(est[est["measure"] == "risk_ratio"].assign(label=lambda d, o=outcome_name: o + ": " + d["analysis"]))
+rows = []
+for outcome_name in ("charged", "convicted"):
+    frame, covs, notes = officer_design(cases, data.forces, outcome_name)
+    if frame is None:
+        break
+    est = officer_effect(frame, data.forces, outcome=outcome_name, method="glm_cluster", covariates=covs,
+                         random_state=seed)
+    rows.append(est[est["measure"] == "risk_ratio"].assign(label=lambda d, o=outcome_name: o + ": " + d["analysis"]))
+if rows:
     ax = forest_plot(pd.concat(rows).set_index("label"), null=1.0)
     ax.set_xlabel("Risk ratio, dedicated officer vs none (95% CI, log scale)")
     ax.set_title("Effect of a dedicated stalking officer")
-    display(publish_figure(ax.figure, "Fig08_officer-effects", out_dir=out_dir))
+    display(publish(ax.figure, "Fig08_officer-effects"))
 else:
-    print("skipped: needs a force-year table with dedicated_stalking_officer")
+    skip("Fig08_officer-effects", notes[0], "pass --forces PATH (docs/data-standard.md, 'The force-year table')")
 
 # %% [markdown]
 # ## Fig09–10 · Stalking Protection Orders: naive vs time-respecting estimates, and risk curves
 
 # %%
-spo = spo_effect(cases, random_state=seed, n_boot=100)
-est, curves = spo.estimates, spo.risk_curves
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
-    part = est[(est["outcome"] == outcome_name) & est["measure"].isin(["HR", "RR"])]
-    forest_plot(part.assign(label=part["method"] + " (" + part["measure"] + ")").set_index("label"), ax=ax, null=1.0)
-    ax.set(title=title, xlabel="HR or RR, SPO vs not (95% CI)")
-fig.suptitle("Effect of a Stalking Protection Order: naive vs time-respecting estimates")
-publish_figure(fig, "Fig09_spo-effects", out_dir=out_dir)
+try:
+    spo = spo_effect(cases, random_state=seed, n_boot=100)
+except AttritionError as err:
+    spo = None
+    skip("Fig09_spo-effects and Fig10_spo-risk-curves", str(err).splitlines()[0])
+if spo is not None:
+    est, curves = spo.estimates, spo.risk_curves
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
+        part = est[(est["outcome"] == outcome_name) & est["measure"].isin(["HR", "RR"])]
+        forest_plot(part.assign(label=part["method"] + " (" + part["measure"] + ")").set_index("label"), ax=ax, null=1.0)
+        ax.set(title=title, xlabel="HR or RR, SPO vs not (95% CI)")
+    fig.suptitle("Effect of a Stalking Protection Order: naive vs time-respecting estimates")
+    display(publish(fig, "Fig09_spo-effects"))
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
-    plot_risk_curves(curves[curves["outcome"] == outcome_name], ax=ax)
-    ax.set(title=title, xlabel="Days since suspect identified", ylabel="Cumulative risk")
-fig.suptitle("SPO in force by day 28 vs not (clone–censor–weight, 95% bootstrap bands)")
-publish_figure(fig, "Fig10_spo-risk-curves", out_dir=out_dir)
+if spo is not None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
+        plot_risk_curves(curves[curves["outcome"] == outcome_name], ax=ax)
+        ax.set(title=title, xlabel="Days since suspect identified", ylabel="Cumulative risk")
+    fig.suptitle("SPO in force by day 28 vs not (clone–censor–weight, 95% bootstrap bands)")
+    display(publish(fig, "Fig10_spo-risk-curves"))
 
 # %% [markdown]
 # ## The files written

@@ -1,0 +1,34 @@
+"""nbval of the report notebooks: figures go to a scratch directory, never into the tracked figures/.
+
+Notebook 08 writes every report figure. Under test it writes them into a temporary directory (the kernels
+inherit ``ATTRITION_FIGURES_DIR``, which :data:`attrition.config.FIGURES_DIR` honours); at the end of the
+session they are compared byte for byte with the committed figures, so stale committed figures fail CI.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+os.environ["ATTRITION_FIGURES_DIR"] = tempfile.mkdtemp(prefix="attrition-figures-")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("MATPLOTLIBRC", str(Path(__file__).resolve().parents[1] / "attrition" / "standard" / "matplotlibrc"))
+
+
+def stale_figures(scratch: Path, committed: Path) -> list[str]:
+    """Names of figures in ``scratch`` that are absent from ``committed`` or differ from it byte for byte."""
+    return [p.name for p in sorted(scratch.glob("Fig*"))
+            if not (committed / p.name).is_file() or (committed / p.name).read_bytes() != p.read_bytes()]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    from attrition.config import COMMITTED_FIGURES_DIR
+
+    scratch = Path(os.environ["ATTRITION_FIGURES_DIR"])
+    stale = stale_figures(scratch, COMMITTED_FIGURES_DIR) if scratch.is_dir() else []
+    shutil.rmtree(scratch, ignore_errors=True)
+    if stale:
+        print(f"\nfigures/: {len(stale)} committed figure(s) differ from what notebook 08 writes now: {stale}; "
+              "run `make report` and commit figures/.")
+        session.exitstatus = 1
