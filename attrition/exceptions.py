@@ -45,3 +45,7 @@ class DataQualityWarning(UserWarning):
 
 class DisclosureWarning(UserWarning):
     """Cells were suppressed by statistical disclosure control."""
+
+
+class FetchError(AttritionError, OSError):
+    """A published file could not be downloaded, or its checksum does not match the release table."""

@@ -184,7 +184,7 @@ def _render_html(nb, path: Path) -> Path:
 
 
 def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, notebooks=None,
-               figures_dir=None, kernel_name="python3") -> list[Path]:
+               figures_dir=None, kernel_name="python3", open_data_dir=None) -> list[Path]:
     """Execute the report notebooks in order with papermill.
 
     Parameters
@@ -214,6 +214,9 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         ``data``, ``seed``, ``as_of`` or ``forces`` is given, so the committed figures are only
         ever regenerated from the embedded data.
     kernel_name : str, default "python3"
+    open_data_dir : str or pathlib.Path, optional
+        Directory of public data files (Home Office outcomes open data, recorded crime, court outcomes,
+        FOI returns), injected as ``open_data_dir`` when given (notebook 09 reads it).
 
     Returns
     -------
@@ -266,6 +269,11 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         "seed": seed,
         "figures_dir": None if figures_dir is None else str(Path(figures_dir).resolve()),
     }
+    if open_data_dir is not None:
+        open_data_dir = Path(open_data_dir).resolve()
+        if not open_data_dir.is_dir():
+            raise DataValidationError(f"no open-data directory at {open_data_dir}")
+        params["open_data_dir"] = str(open_data_dir)
     params = {k: v for k, v in params.items() if v is not None}
 
     out_dir.mkdir(parents=True, exist_ok=True)
