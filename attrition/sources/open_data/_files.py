@@ -93,7 +93,7 @@ def _zip_sources(p: Path, tmpdir: Path, what: str) -> list[Source]:
         raise DataValidationError(f"{p.name}: not a readable zip archive ({err}).") from err
     with zf:
         members = [m for m in zf.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX/")
-                   and _suffix(m.filename) in (*CSV_SUFFIXES, *BOOK_SUFFIXES)]
+                   and _suffix(m.filename) in (".csv", ".csv.gz", *BOOK_SUFFIXES)]
         if not members:
             raise DataValidationError(
                 f"{p.name}: the zip archive holds no .csv, .xlsx or .ods table "
