@@ -86,7 +86,7 @@ def scope_label(forces: Sequence[str], territorial: Sequence[bool] | None = None
     forces = pd.unique(pd.Series(list(forces), dtype=object).dropna())
     btp = "British Transport Police" in set(forces)
     n_terr = len([f for f in forces if f != "British Transport Police"])
-    return f"{n_terr} territorial forces; " + ("British Transport Police included" if btp else "BTP excluded")
+    return f"{n_terr} territorial force{'' if n_terr == 1 else 's'}; " + ("British Transport Police included" if btp else "BTP excluded")
 
 
 def _as_list(by) -> list[str]:
