@@ -36,7 +36,8 @@ from .pooling import credible_differences, pool_proportions
 
 __all__ = [
     "MEASURES", "ATTRIBUTION", "outcome_counts", "headlines", "public_funnel", "funnel_exits", "compare_forces",
-    "year_on_year", "offence_comparison", "spo_rates", "normalise_year", "scope_label",
+    "year_on_year", "offence_comparison", "spo_rates", "normalise_year", "scope_label", "discover_files",
+    "add_source_note", "plot_public_funnel", "SPO_BANDS",
 ]
 
 #: Attribution required by the Open Government Licence v3.0 when the Home Office tables are reused.
@@ -552,3 +553,119 @@ def spo_rates(foi: pd.DataFrame, offences: pd.DataFrame, *, year=None) -> pd.Dat
                      SPO_BANDS[2])
     out["band"] = band
     return out.sort_values(["year", "force"], kind="mergesort").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------------
+# files and figures
+# ----------------------------------------------------------------------------------------------------
+_TABLE_SUFFIXES = (".csv", ".csv.gz", ".zip", ".xlsx", ".ods", ".xls", ".xlsm")
+_KIND_PATTERNS = {  # file-name patterns of each kind of public table (lower case)
+    "outcomes": ("outcomes",),
+    "recorded": ("prc-pfa", "recorded-crime", "recorded_crime", "pfa-tables"),
+    "courts": ("court",),
+    "foi": ("foi",),
+}
+
+
+def discover_files(directory) -> dict[str, list]:
+    """The public tables in a directory, by kind, from their file names.
+
+    ``outcomes``: names containing "outcomes" (``prc-outcomes-open-data-...``); ``recorded``: "prc-pfa",
+    "recorded-crime"; ``courts``: "court"; ``foi``: "foi". Only table files (.csv, .csv.gz, .zip, .xlsx,
+    .ods) are listed, sorted by name; README and other files are ignored.
+
+    Returns
+    -------
+    dict
+        kind -> list of pathlib.Path (empty where none was found).
+
+    Raises
+    ------
+    DataValidationError
+        ``directory`` does not exist.
+    """
+    from pathlib import Path
+
+    d = Path(directory)
+    if not d.is_dir():
+        raise DataValidationError(f"no open-data directory at {d}")
+    files = sorted(p for p in d.iterdir() if p.is_file() and p.name.lower().endswith(_TABLE_SUFFIXES))
+    out: dict[str, list] = {k: [] for k in _KIND_PATTERNS}
+    for p in files:
+        name = p.name.lower()
+        for kind, pats in _KIND_PATTERNS.items():
+            if any(s in name for s in pats):
+                out[kind].append(p)
+                break
+    return out
+
+
+def add_source_note(fig, text: str, *, height: float = 0.35):
+    """Write the data source (and licence) as a small footer inside the figure, so it travels with it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    text : str
+    height : float, default 0.35
+        Inches kept free at the bottom for the footer (the tight layout, if any, is told to leave it).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    frac = min(0.3, height / fig.get_figheight())
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(engine, "set") and "rect" in engine.get():
+        engine.set(rect=(0, frac, 1, 1))
+    else:
+        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, frac + 0.08))
+    fig.text(0.01, 0.2 * frac, text, fontsize="xx-small", color="0.35", ha="left", va="bottom", wrap=True)
+    return fig
+
+
+def plot_public_funnel(funnel: pd.DataFrame, exits: pd.DataFrame | None = None, *, ax=None, alpha: float = 0.05):
+    """Bar chart of one public-data funnel (one group's rows of :func:`public_funnel`), shares per offence
+    recorded, with the main exits after recording (from :func:`funnel_exits`) as a stacked bar.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import GREY, PALETTE
+
+    lo_name, hi_name = ci_labels(check_alpha(alpha))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    f = funnel.reset_index(drop=True)
+    x = np.arange(len(f))
+    share = f["per_recorded"].to_numpy(dtype=float)
+    colours = [PALETTE[0] if u == "offences" else PALETTE[2] for u in f["count_unit"]]
+    ax.bar(x, share, color=colours, width=0.6)
+    err = np.vstack([share - f[lo_name].to_numpy(float), f[hi_name].to_numpy(float) - share])
+    ax.errorbar(x, share, yerr=np.nan_to_num(err), fmt="none", ecolor=GREY, elinewidth=1, capsize=2)
+    for xi, (s, n) in enumerate(zip(share, f["count"].to_numpy(float))):
+        ax.text(xi, s + 0.02, f"{s:.1%}\n({n:,.0f})", ha="center", va="bottom", fontsize="x-small")
+    labels = {"recorded": "Recorded", "outcome_assigned": "Outcome\nassigned", "charged": "Charged/\nsummonsed",
+              "proceeded": "Proceeded\n(defendants)", "convicted": "Convicted\n(defendants)"}
+    ax.set_xticks(x)
+    ax.set_xticklabels([labels.get(s, s) for s in f["step"]], fontsize="small")
+    ax.set_ylim(0, 1.18)
+    ax.set_ylabel("Share of offences recorded")
+    if exits is not None and len(exits):
+        e = exits.loc[exits["step"] == "charged"].groupby("outcome_group", sort=False)["per_recorded"].sum()
+        e = e.sort_values(ascending=False)
+        top = e.head(4)
+        bottom = 0.0
+        xe = len(f) + 0.2
+        for i, (g, v) in enumerate(top.items()):
+            ax.bar(xe, v, bottom=bottom, width=0.6, color=PALETTE[(i + 3) % len(PALETTE)], label=g)
+            bottom += v
+        ax.bar(xe, e.iloc[4:].sum(), bottom=bottom, width=0.6, color=GREY, label="other outcomes")
+        ax.set_xticks([*x, xe])
+        ax.set_xticklabels([*[labels.get(s, s) for s in f["step"]], "Not charged:\noutcome"], fontsize="small")
+        ax.legend(loc="upper right", fontsize="xx-small", frameon=False)
+    ax.set_title("The public-data funnel")
+    return ax
