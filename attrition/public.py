@@ -570,8 +570,9 @@ _KIND_PATTERNS = {  # file-name patterns of each kind of public table (lower cas
 def discover_files(directory) -> dict[str, list]:
     """The public tables in a directory, by kind, from their file names.
 
-    ``outcomes``: names containing "outcomes" (``prc-outcomes-open-data-...``); ``recorded``: "prc-pfa",
-    "recorded-crime"; ``courts``: "court"; ``foi``: "foi". Only table files (.csv, .csv.gz, .zip, .xlsx,
+    ``foi``: names containing "foi"; ``courts``: "court"; ``recorded``: "prc-pfa", "recorded-crime";
+    ``outcomes``: "outcomes" (``prc-outcomes-open-data-...``) - tried in that order, so
+    ``court-outcomes.csv`` is a court table. Only table files (.csv, .csv.gz, .zip, .xlsx,
     .ods) are listed, sorted by name; README and other files are ignored.
 
     Returns
@@ -593,8 +594,8 @@ def discover_files(directory) -> dict[str, list]:
     out: dict[str, list] = {k: [] for k in _KIND_PATTERNS}
     for p in files:
         name = p.name.lower()
-        for kind, pats in _KIND_PATTERNS.items():
-            if any(s in name for s in pats):
+        for kind in ("foi", "courts", "recorded", "outcomes"):  # "court-outcomes.csv" is a court table
+            if any(s in name for s in _KIND_PATTERNS[kind]):
                 out[kind].append(p)
                 break
     return out

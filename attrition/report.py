@@ -211,7 +211,7 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     figures_dir : str or pathlib.Path, optional
         Injected as ``figures_dir``. Default: the notebooks' default (``figures/``) when the report
         runs on the embedded dataset with default settings; ``<out_dir>/figures`` as soon as
-        ``data``, ``seed``, ``as_of`` or ``forces`` is given, so the committed figures are only
+        ``data``, ``seed``, ``as_of``, ``forces`` or ``open_data_dir`` is given, so the committed figures are only
         ever regenerated from the embedded data.
     kernel_name : str, default "python3"
     open_data_dir : str or pathlib.Path, optional
@@ -260,7 +260,7 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     as_of = _check_as_of(as_of)
     seed = _check_seed(seed)
     forces = _check_forces(forces)
-    if figures_dir is None and any(v is not None for v in (data, seed, as_of, forces)):
+    if figures_dir is None and any(v is not None for v in (data, seed, as_of, forces, open_data_dir)):
         figures_dir = out_dir / "figures"
     params = {
         "data_path": None if data is None else str(data),
