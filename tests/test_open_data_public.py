@@ -226,3 +226,32 @@ def test_cli_headlines_errors(tmp_path, capsys):
     pd.DataFrame(HAND, columns=HEADER).to_csv(p, index=False)
     assert main(["headlines", "--outcomes", str(p), "--year", "1999/00"]) == 1
     assert "no rows for year" in capsys.readouterr().err
+
+
+def test_funnel_plot_carries_its_source(hand):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    p, r, c = hand
+    o = read_outcomes(p)
+    f = public.public_funnel(o, read_recorded_crime(r), read_court_outcomes(c)).query("financial_year == '2021/22'")
+    ax = public.plot_public_funnel(f, public.funnel_exits(o).query("financial_year == '2021/22'"))
+    public.add_source_note(ax.figure, "Source: Home Office outcomes open data 2021/22, OGL v3.0")
+    texts = [t.get_text() for t in ax.figure.texts]
+    assert texts == ["Source: Home Office outcomes open data 2021/22, OGL v3.0"]
+    bars = [t.get_text() for t in ax.texts]
+    assert bars[:3] == ["100.0%\n(30)", "76.7%\n(23)", "13.3%\n(4)"]  # 23/30 and 4/30
+    assert [t.get_text() for t in ax.get_xticklabels()][-1] == "Not charged:\noutcome"
+    import matplotlib.pyplot as plt
+
+    plt.close(ax.figure)
+
+
+def test_of_which_rows_never_added(tmp_path):
+    p = tmp_path / "o.csv"
+    pd.DataFrame([("2021/22", "Kent", "8Q", "1", 6), ("2021/22", "Kent", "8Q", "1a", 2),
+                  ("2021/22", "Kent", "8Q", "15", 4)], columns=HEADER).to_csv(p, index=False)
+    c = public.outcome_counts(read_outcomes(p))
+    assert (c["recorded"].iloc[0], c["t1"].iloc[0], c["assigned"].iloc[0]) == (10, 6, 10)
+    with pytest.raises(DataValidationError, match=r"outcomes table lacks column\(s\) \['count'\]"):
+        public.headlines(read_outcomes(p).drop(columns="count"))
