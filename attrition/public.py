@@ -209,6 +209,9 @@ def _base(outcomes, recorded, courts, by, year):
         on = [c for c in keys if c in cc.columns]
         base = base.merge(cc, on=on, how="left") if on else base.assign(
             proceeded=cc["proceeded"].iloc[0], convicted=cc["convicted"].iloc[0])
+        if "offence_code" in keys:  # court outcomes are for stalking: never attached to 8L or 8R rows
+            other = (base["offence_code"] != "8Q").to_numpy()
+            base.loc[other, ["proceeded", "convicted"]] = np.nan
     else:
         base["proceeded"] = np.nan
         base["convicted"] = np.nan

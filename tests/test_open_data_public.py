@@ -255,3 +255,10 @@ def test_of_which_rows_never_added(tmp_path):
     assert (c["recorded"].iloc[0], c["t1"].iloc[0], c["assigned"].iloc[0]) == (10, 6, 10)
     with pytest.raises(DataValidationError, match=r"outcomes table lacks column\(s\) \['count'\]"):
         public.headlines(read_outcomes(p).drop(columns="count"))
+
+
+def test_court_counts_only_beside_stalking(hand):
+    p, r, c = hand
+    h = public.headlines(read_outcomes(p, offence_codes=("8Q", "8L")), courts=read_court_outcomes(c), year="2021/22")
+    conv = h[h["measure"] == "convicted_per_recorded"]
+    assert conv["offence_code"].tolist() == ["8Q"] and conv["value"].tolist() == [3 / 25]
