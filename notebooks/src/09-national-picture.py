@@ -134,6 +134,14 @@ if len(years) > 1:
     trend = trend[trend["measure"].isin(["charged_per_recorded", "evidential_victim_supports_per_recorded"])]
     print(trend.pivot(index="year", columns="measure", values="value").round(3).to_string())
     print(public.year_on_year(outcomes, "charged_per_recorded", recorded=recorded).round(4).to_string(index=False))
+    fy = public.headlines(outcomes, recorded, by="force")
+    fy = fy.loc[fy["measure"] == "charged_per_recorded", ["year", "force", "numerator", "denominator", "value"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DisclosureWarning)
+        fy_safe = suppress_small_counts(fy.reset_index(drop=True), ["numerator", "denominator"], by=["year"],
+                                        derived={"value": ["numerator", "denominator"]})
+    print("\ncharged per offence recorded, by force and year ([c]: withheld)")
+    print(format_table(fy_safe).pivot(index="force", columns="year", values="value").to_string())
 else:
     print(f"skipped: only {latest} is in {source_dir.name}/; add more years (attrition fetch outcomes) for trends")
 
