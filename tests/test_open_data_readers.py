@@ -248,6 +248,7 @@ def test_recorded_crime_published_layout_sheets_per_year(tmp_path):
         ["2020/21", 1, "Kent", "8Q", 120.0], ["2020/21", 2, "Dyfed-Powys", "8Q", 15.0],
         ["2021/22", 1, "Kent", "8Q", 130.0], ["2021/22", 2, "Kent", "8Q", None]]
     assert t["missing_reason"].tolist()[-1] == ".." and t.attrs["excluded_forces"] == {"British Transport Police": 1}
+    assert t.attrs["excluded_rows"] == {"no offence code (notes)": 0, "offence code not selected": 1}
     both = read_recorded_crime(p, offence_codes=("8Q", "8L"), forces="all")
     assert both.groupby("offence_code")["offences"].sum().to_dict() == {"8L": 999.0, "8Q": 269.0}
 

@@ -109,11 +109,32 @@ def _zip_sources(p: Path, tmpdir: Path, what: str) -> list[Source]:
                 out.append(Source(label, "book", lambda d=dest: open(d, "rb"), dest, suf))
             else:
                 def opener(p=p, name=m.filename, gz=suf.endswith(".gz")):
-                    zf2 = zipfile.ZipFile(p)
-                    fh = zf2.open(name)
-                    return gzip.GzipFile(fileobj=fh) if gz else fh
+                    return _ZipMember(p, name, gz)
                 out.append(Source(label, "csv", opener, p, suf))
     return out
+
+
+class _ZipMember(io.RawIOBase):
+    """A readable zip member that closes its archive when it is closed (no file handle left to the GC)."""
+
+    def __init__(self, path: Path, name: str, gz: bool):
+        self._zf = zipfile.ZipFile(path)
+        self._raw = self._zf.open(name)
+        self._fh = gzip.GzipFile(fileobj=self._raw) if gz else self._raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        data = self._fh.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            for h in (self._fh, self._raw, self._zf):
+                h.close()
+        super().close()
 
 
 def csv_encoding(src: Source) -> str:

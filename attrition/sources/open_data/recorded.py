@@ -56,7 +56,8 @@ def read_recorded_crime(path, *, offence_codes: Sequence[str] | None = ("8Q",), 
         :data:`RECORDED_COLUMNS`: ``financial_year`` ("2021/22"), ``quarter`` (Int64 1-4, <NA> if the table has
         none), ``force`` (official name), ``territorial`` (bool), ``offence_code``, ``offence_description``,
         ``offences`` (float64; NaN where the table gives a missing marker, never 0), ``missing_reason``.
-        ``attrs["excluded_forces"]`` counts rows outside ``forces``; ``attrs["n_blank"]`` blank rows.
+        ``attrs["excluded_forces"]`` counts rows outside ``forces``; ``attrs["n_blank"]`` blank rows;
+        ``attrs["excluded_rows"]`` rows of other offence codes and rows without a code (notes), by reason.
 
     Raises
     ------
@@ -72,9 +73,13 @@ def read_recorded_crime(path, *, offence_codes: Sequence[str] | None = ("8Q",), 
     raw = _tables.read_table(path, what="police recorded crime table", fields=_FIELDS, required=_REQUIRED,
                              labels=_LABELS)
     code = raw["offence_code"].str.upper()
+    excluded = {}
     if offence_codes is not None:
         wanted = {str(c).strip().upper() for c in ([offence_codes] if isinstance(offence_codes, str) else offence_codes)}
-        raw = raw.loc[code.isin(wanted).to_numpy()].reset_index(drop=True)
+        keep = code.isin(wanted).to_numpy()
+        excluded = {"no offence code (notes)": int(code.isna().sum()),
+                    "offence code not selected": int((~keep & code.notna().to_numpy()).sum())}
+        raw = raw.loc[keep].reset_index(drop=True)
         code = raw["offence_code"].str.upper()
     fy = _tables.parse_financial_year(raw, "financial_year", _LABELS["financial_year"])
     q = pd.to_numeric(raw["quarter"].str.replace(r"^(?:q|quarter)\s*", "", regex=True, case=False), errors="coerce")
@@ -93,4 +98,5 @@ def read_recorded_crime(path, *, offence_codes: Sequence[str] | None = ("8Q",), 
     out = out[list(RECORDED_COLUMNS)].copy()
     out.attrs["excluded_forces"] = info["excluded"]
     out.attrs["n_blank"] = raw.attrs.get("n_blank", 0)
+    out.attrs["excluded_rows"] = excluded
     return out
