@@ -118,7 +118,7 @@ def cmd_headlines(args) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataQualityWarning)
-            outcomes = read_outcomes(args.outcomes, offence_codes=codes, forces=forces)
+            outcomes, report = read_outcomes(args.outcomes, offence_codes=codes, forces=forces, return_report=True)
             recorded = None if args.recorded is None else read_recorded_crime(
                 args.recorded, offence_codes=codes, forces=forces)
             courts = None if args.courts is None else read_court_outcomes(args.courts, forces=forces)
@@ -128,6 +128,10 @@ def cmd_headlines(args) -> int:
         return _error("headlines", str(err))
     for w in caught:
         print(f"{PROG} headlines: note: {w.message}", file=sys.stderr)
+    notes = report.notes if args.year is None else report.notes[report.notes["financial_year"] == table["year"].iloc[0]]
+    for (year, kind), g in notes.groupby(["financial_year", "kind"], sort=True):
+        shown = ", ".join(g["what"].head(6)) + (f" and {len(g) - 6} more" if len(g) > 6 else "")
+        print(f"{PROG} headlines: note: {year}: {kind} ({len(g)}): {shown}", file=sys.stderr)
     cols = [c for c in ("year", "force", "offence_code", "measure", "numerator", "denominator", "value")
             if c in table.columns]
     extra = [c for c in table.columns if c not in cols and c not in ("numerator_name",)]

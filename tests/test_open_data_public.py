@@ -262,3 +262,18 @@ def test_court_counts_only_beside_stalking(hand):
     h = public.headlines(read_outcomes(p, offence_codes=("8Q", "8L")), courts=read_court_outcomes(c), year="2021/22")
     conv = h[h["measure"] == "convicted_per_recorded"]
     assert conv["offence_code"].tolist() == ["8Q"] and conv["value"].tolist() == [3 / 25]
+
+
+def test_cli_headlines_notes_gaps_and_report_option(tmp_path, capsys):
+    from attrition.cli import build_parser
+    from attrition.report import run_report
+
+    p = tmp_path / "o.csv"
+    pd.DataFrame(HAND, columns=HEADER).to_csv(p, index=False)
+    assert main(["headlines", "--outcomes", str(p), "--year", "2021/22"]) == 0
+    err = capsys.readouterr().err
+    assert "note: 2021/22: missing force (41): Avon and Somerset, Bedfordshire," in err
+    args = build_parser().parse_args(["report", "--open-data", str(tmp_path)])
+    assert args.open_data == str(tmp_path)
+    with pytest.raises(DataValidationError, match="no open-data directory at"):
+        run_report(out_dir=tmp_path / "out", open_data_dir=tmp_path / "missing")
