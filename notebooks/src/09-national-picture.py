@@ -24,6 +24,7 @@ figures_dir = None
 
 # %%
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,9 @@ pd.set_option("display.width", 160)
 source_dir = config.PROJECT_ROOT.parent / "shared" / "open-data" if open_data_dir is None else open_data_dir
 out_dir = config.FIGURES_DIR if figures_dir is None else figures_dir
 scope = "territorial" if forces is None else forces  # data_path, as_of, seed and forces_path: not used here
+if not Path(source_dir).is_dir() or not public.discover_files(source_dir)["outcomes"]:
+    raise FileNotFoundError(f"notebook 09 needs the Home Office outcomes open data in {source_dir}: get it with "
+                            "`attrition fetch outcomes --cache DIR`, then `attrition report --open-data DIR`")
 files = public.discover_files(source_dir)
 for kind, paths in files.items():
     print(f"{kind:9s}: {', '.join(p.name for p in paths) if paths else 'not given'}")
