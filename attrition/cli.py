@@ -1,4 +1,4 @@
-"""Command line: ``attrition simulate | validate | report`` (also ``python -m attrition``).
+"""Command line: ``attrition simulate | validate | report | headlines | fetch`` (also ``python -m attrition``).
 
 Every command returns an exit code from :func:`main` (0 success, 1 failure, 2 usage error);
 errors about the data or the notebooks are printed as one clear message, never a traceback.
@@ -98,10 +98,68 @@ def cmd_report(args) -> int:
     try:
         run_report(
             data=args.data, out_dir=args.out, html=args.html, seed=args.seed, as_of=args.as_of,
-            forces=args.force, forces_path=args.forces,
+            forces=args.force, forces_path=args.forces, open_data_dir=args.open_data,
         )
     except (AttritionError, ValueError) as err:
         return _error("report", str(err))
+    return 0
+
+
+def cmd_headlines(args) -> int:
+    """Headline measures from public data (Home Office outcomes, recorded crime, court outcomes)."""
+    import warnings
+
+    from attrition import public
+    from attrition.exceptions import DataQualityWarning
+    from attrition.sources.open_data import read_court_outcomes, read_outcomes, read_recorded_crime
+
+    forces = "all" if args.include_btp else "territorial"
+    codes = tuple(args.offence_code) if args.offence_code else ("8Q",)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataQualityWarning)
+            outcomes, report = read_outcomes(args.outcomes, offence_codes=codes, forces=forces, return_report=True)
+            recorded = None if args.recorded is None else read_recorded_crime(
+                args.recorded, offence_codes=codes, forces=forces)
+            courts = None if args.courts is None else read_court_outcomes(args.courts, forces=forces)
+        table = public.headlines(outcomes, recorded, courts, year=args.year,
+                                 by="force" if args.by == "force" else None)
+    except (AttritionError, ValueError, OSError) as err:
+        return _error("headlines", str(err))
+    for w in caught:
+        print(f"{PROG} headlines: note: {w.message}", file=sys.stderr)
+    notes = report.notes if args.year is None else report.notes[report.notes["financial_year"] == table["year"].iloc[0]]
+    for (year, kind), g in notes.groupby(["financial_year", "kind"], sort=True):
+        shown = ", ".join(g["what"].head(6)) + (f" and {len(g) - 6} more" if len(g) > 6 else "")
+        print(f"{PROG} headlines: note: {year}: {kind} ({len(g)}): {shown}", file=sys.stderr)
+    cols = [c for c in ("year", "force", "offence_code", "measure", "numerator", "denominator", "value")
+            if c in table.columns]
+    extra = [c for c in table.columns if c not in cols and c not in ("numerator_name",)]
+    out = table[cols + extra]
+    if args.format == "json":
+        print(out.to_json(orient="records", indent=1, double_precision=10))
+    else:
+        out.to_csv(sys.stdout, index=False, float_format="%.10g", lineterminator="\n")
+    return 0
+
+
+def cmd_fetch(args) -> int:
+    """Download the published open-data files into a cache directory."""
+    from attrition.sources.open_data.fetch import fetch, load_releases
+
+    try:
+        if args.list:
+            rel = load_releases(args.releases)
+            for r in rel.itertuples(index=False):
+                print(f"{r.name:32s} {r.kind:9s} {r.period:16s} {'sha256 on record' if r.sha256 else 'unverified'}")
+            return 0
+        results = fetch(args.names or None, args.cache, releases=args.releases,
+                        require_checksum=args.require_checksum, refresh=args.refresh)
+    except (AttritionError, ValueError, OSError) as err:
+        return _error("fetch", str(err))
+    for r in results:
+        note = "" if r.status != "unverified" else "  (no checksum on record: verify, then add it to the table)"
+        print(f"{r.status:10s} {r.name}: {r.path} ({r.n_bytes:,} bytes) sha256 {r.sha256}{note}")
     return 0
 
 
@@ -166,7 +224,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forces", default=None, metavar="PATH",
                    help="force-year table: force, financial_year, dedicated_stalking_officer, and optionally "
                         "population, foi_responded, spo_applications (docs/data-standard.md)")
+    p.add_argument("--open-data", default=None, metavar="DIR",
+                   help="directory of public data files (Home Office outcomes ...) for notebook 09")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "headlines", help="headline measures from public data (Home Office outcomes, recorded crime, courts)",
+        description="One row per measure with year, (force), measure, numerator, denominator and value: "
+                    "charged, evidential difficulties (type 15), victim not supporting (type 16), no outcome "
+                    "yet, per offence recorded and per outcome assigned; convictions when court outcomes are "
+                    "given. Stalking (8Q) and the 43 territorial forces unless told otherwise.",
+    )
+    p.add_argument("--outcomes", required=True, nargs="+", metavar="FILE",
+                   help="Home Office outcomes open data (.csv, .csv.gz, .zip, .xlsx, .ods; several allowed)")
+    p.add_argument("--recorded", default=None, nargs="+", metavar="FILE",
+                   help="police recorded crime by force area (denominator of the per-recorded measures)")
+    p.add_argument("--courts", default=None, nargs="+", metavar="FILE",
+                   help="court outcomes table: year, force, proceeded, convicted")
+    p.add_argument("--year", default=None, metavar="YYYY/YY", help="one financial year, e.g. 2021/22")
+    p.add_argument("--by", choices=["force"], default=None, help="also by force")
+    p.add_argument("--format", choices=["csv", "json"], default="csv", help="output format (default csv)")
+    p.add_argument("--offence-code", action="extend", nargs="+", default=None, metavar="CODE",
+                   help="Home Office offence codes (default 8Q stalking; others are reported apart, never summed)")
+    p.add_argument("--include-btp", action="store_true", help="include British Transport Police")
+    p.set_defaults(func=cmd_headlines)
+
+    p = sub.add_parser(
+        "fetch", help="download the published open-data files into a cache",
+        description="Download the Home Office open-data files listed in the package's release table "
+                    "(attrition/sources/open_data/releases.csv) into a cache directory, checking sha256.",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="release names or kinds (default: all)")
+    p.add_argument("--cache", default=None, metavar="DIR", help="cache directory (default data/cache/open-data)")
+    p.add_argument("--releases", default=None, metavar="CSV", help="another release table")
+    p.add_argument("--list", action="store_true", help="list the releases and exit")
+    p.add_argument("--require-checksum", action="store_true", help="refuse releases with no checksum on record")
+    p.add_argument("--refresh", action="store_true", help="download again even if cached")
+    p.set_defaults(func=cmd_fetch)
     return parser
 
 

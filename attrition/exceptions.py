@@ -45,3 +45,15 @@ class DataQualityWarning(UserWarning):
 
 class DisclosureWarning(UserWarning):
     """Cells were suppressed by statistical disclosure control."""
+
+
+class FetchError(AttritionError, OSError):
+    """A published file could not be downloaded, or its checksum does not match the release table."""
+
+
+class NotebookSkipped(AttritionError):
+    """A whole report notebook cannot run on the data at hand (e.g. no public data given).
+
+    Raised by :func:`attrition.report.skip_notebook`; :func:`attrition.report.run_report` lists the notebook
+    as skipped and goes on with the others.
+    """

@@ -26,7 +26,7 @@ from pathlib import Path
 from attrition import config
 from attrition.exceptions import AttritionError, DataValidationError
 
-__all__ = ["run_report", "find_notebooks", "skip", "skipped_analyses", "NOTEBOOK_PATTERN", "DEFAULT_OUT_DIR",
+__all__ = ["run_report", "find_notebooks", "skip", "skip_notebook", "skipped_analyses", "NOTEBOOK_PATTERN", "DEFAULT_OUT_DIR",
            "SKIP_MARK"]
 
 #: Notebooks that make up the report, run in name order.
@@ -58,6 +58,20 @@ def skip(what: str, why: str, how: str | None = None) -> None:
     """
     tail = f" To include it: {how.rstrip('.')}." if how else ""
     print(f"{SKIP_MARK} {what} — {why.rstrip('.')}.{tail}")
+
+
+def skip_notebook(what: str, why: str, how: str | None = None):
+    """Stop a notebook that cannot run at all on the data at hand, saying why (see :func:`skip`).
+
+    Raises
+    ------
+    NotebookSkipped
+        Always; :func:`run_report` records the notebook as skipped and runs the next one.
+    """
+    from attrition.exceptions import NotebookSkipped
+
+    skip(what, why, how)
+    raise NotebookSkipped(f"{what} — {why}")
 
 
 def skipped_analyses(nb) -> list[str]:
@@ -219,7 +233,7 @@ def _render_html(nb, path: Path) -> Path:
 
 
 def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, forces_path=None,
-               notebooks=None, figures_dir=None, kernel_name="python3") -> list[Path]:
+               open_data_dir=None, notebooks=None, figures_dir=None, kernel_name="python3") -> list[Path]:
     """Execute the report notebooks in order with papermill.
 
     Parameters
@@ -249,9 +263,13 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     figures_dir : str or pathlib.Path, optional
         Injected as ``figures_dir``. Default: the notebooks' default (``figures/``) when the report
         runs on the embedded dataset with default settings; ``<out_dir>/figures`` as soon as
-        ``data``, ``seed``, ``as_of``, ``forces`` or ``forces_path`` is given, so the committed figures
-        are only ever regenerated from the embedded data (asking for them explicitly then is an error).
+        ``data``, ``seed``, ``as_of``, ``forces``, ``forces_path`` or ``open_data_dir`` is given, so the
+        committed figures are only ever regenerated from the embedded data (asking for them explicitly then
+        is an error).
     kernel_name : str, default "python3"
+    open_data_dir : str or pathlib.Path, optional
+        Directory of public data files (Home Office outcomes open data, recorded crime, court outcomes,
+        FOI returns), injected as ``open_data_dir`` when given (notebook 09 reads it).
 
     Returns
     -------
@@ -302,7 +320,7 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     as_of = _check_as_of(as_of)
     seed = _check_seed(seed)
     forces = _check_forces(forces)
-    custom = any(v is not None for v in (data, seed, as_of, forces, forces_path))
+    custom = any(v is not None for v in (data, seed, as_of, forces, forces_path, open_data_dir))
     if figures_dir is None and custom:
         figures_dir = out_dir / "figures"
     if custom and Path(figures_dir).resolve() == config.COMMITTED_FIGURES_DIR.resolve():
@@ -316,6 +334,11 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         "seed": seed,
         "figures_dir": None if figures_dir is None else str(Path(figures_dir).resolve()),
     }
+    if open_data_dir is not None:
+        open_data_dir = Path(open_data_dir).resolve()
+        if not open_data_dir.is_dir():
+            raise DataValidationError(f"no open-data directory at {open_data_dir}")
+        params["open_data_dir"] = str(open_data_dir)
     params = {k: v for k, v in params.items() if v is not None}
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -331,6 +354,13 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
                     progress_bar=False, log_output=False, request_save_on_cell_execute=False,
                 )
             except PapermillExecutionError as err:
+                if err.ename == "NotebookSkipped":
+                    _progress(f"[{i}/{n}] skipped {src.name}: {err.evalue}")
+                    nb = nbformat.read(dst, as_version=4)
+                    _strip_timings(nb)
+                    nbformat.write(nb, dst)
+                    executed.append(dst)
+                    continue
                 failed = nbformat.read(dst, as_version=4) if dst.exists() else None
                 where = _cell_label(failed, err.cell_index) if failed is not None else f"cell {err.cell_index}"
                 raise AttritionError(

@@ -162,11 +162,12 @@ def test_report_forwards_arguments(monkeypatch, capsys):
     monkeypatch.setattr(attrition.report, "run_report", lambda **kw: calls.append(kw) or [])
     assert main(["report"]) == 0
     assert calls[-1] == {"data": None, "out_dir": None, "html": False, "seed": None, "as_of": None, "forces": None,
-                         "forces_path": None}
+                         "forces_path": None, "open_data_dir": None}
     assert main(["report", "--data", "ev.csv", "--out", "r", "--html", "--seed", "4", "--as-of", "2023-9-30",
                  "--force", "Kent", "Avon and Somerset", "--force", "Dyfed-Powys", "--forces", "fy.csv"]) == 0
     assert calls[-1] == {"data": "ev.csv", "out_dir": "r", "html": True, "seed": 4, "as_of": "2023-09-30",
-                         "forces": ["Kent", "Avon and Somerset", "Dyfed-Powys"], "forces_path": "fy.csv"}
+                         "forces": ["Kent", "Avon and Somerset", "Dyfed-Powys"], "forces_path": "fy.csv",
+                         "open_data_dir": None}
 
 
 def test_report_failure_exits_1_with_message(monkeypatch, capsys):

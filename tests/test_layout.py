@@ -48,7 +48,7 @@ def test_synthetic_produces_event_logs_without_the_dataset_facade():
     assert "attrition.data" not in imps and "attrition.sources.events" in imps
 
 
-@pytest.mark.parametrize("notebook", sorted(p.name for p in NOTEBOOKS_DIR.glob("0[1-8]-*.ipynb")))
+@pytest.mark.parametrize("notebook", sorted(p.name for p in NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb")))
 def test_papermill_parses_every_parameter(notebook):
     params = papermill.inspect_notebook(str(NOTEBOOKS_DIR / notebook))
     assert list(params)[: len(PARAMETERS)] == PARAMETERS
