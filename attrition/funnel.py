@@ -952,7 +952,7 @@ class FunnelFitter(BaseFitter):
     # ------------------------------------------------------------------------------------------------
     # plot
     # ------------------------------------------------------------------------------------------------
-    def plot(self, ax=None, group=None, per: int = 10_000, **kwargs):
+    def plot(self, ax=None, group=None, per: int = 10_000, withhold_below: int | None = None, **kwargs):
         """Draw the funnel: expected reports per ``per`` reaching each stage, exits stacked by reason.
 
         At each stage after the first, the solid bar is the number reaching it (with CI) and the
@@ -965,6 +965,13 @@ class FunnelFitter(BaseFitter):
         group : optional
             A fitted group (default: the national funnel).
         per : int, default 10_000
+        withhold_below : int, optional
+            Disclosure control for publication (e.g. ``attrition.config.DISCLOSURE_THRESHOLD``): an exit
+            segment resting on 1 to ``withhold_below - 1`` cases is not drawn by reason but pooled, with at
+            least one other segment of its stage (secondary suppression), into a grey "withheld" segment; a
+            stage reached by 1 to ``withhold_below - 1`` cases, every later stage and the exits above them
+            are drawn as ``[c]`` only (their heights would reveal the counts); so is a stage whose
+            previous stage lost 1 to ``withhold_below - 1`` cases (the difference of two bars).
         **kwargs
             Passed to the stage ``bar`` call.
 
@@ -1004,26 +1011,42 @@ class FunnelFitter(BaseFitter):
         kwargs.setdefault("edgecolor", "#000000")
         kwargs.setdefault("linewidth", 1.2)
         kwargs.setdefault("label", "Reached this stage")
-        ax.bar(x, reach, **kwargs)
-        ax.errorbar(x, reach, yerr=err, fmt="none", ecolor="#000000", elinewidth=1, capsize=3)
-        bottom = reach[1:].copy()
-        seen = set()
-        for reason in list(EXIT_REASONS) + [_UNRESOLVED]:  # a handful of reasons, each vectorised over stages
-            vals = np.zeros(S - 1)
+        reasons = list(EXIT_REASONS) + [_UNRESOLVED]
+        heights = np.zeros((len(reasons), S - 1))  # exit segments per reason (rows) and stage (columns)
+        for i, reason in enumerate(reasons):
             for k, st in enumerate(self.stages[:-1]):
                 if (st, reason) in dec.index:
-                    vals[k] = per * dec.loc[(st, reason), "contribution"]
+                    heights[i, k] = per * dec.loc[(st, reason), "contribution"]
+        shown_stage = np.ones(S, bool)
+        withheld = np.zeros(S - 1)
+        if withhold_below is not None:
+            res = self._national if group is None else {k: v[[self._group_index(group)]] for k, v in self._res.items()
+                                                          if isinstance(v, np.ndarray) and v.ndim >= 2}
+            counts = np.vstack([res["exits"][0, : S - 1].T, res["open"][0, : S - 1]])  # reasons x stages
+            shown_stage, hidden = _withhold_funnel(res["entered"][0], counts, int(withhold_below))
+            withheld = np.where(hidden, heights, 0.0).sum(axis=0)
+            heights = np.where(hidden, 0.0, heights)
+        ax.bar(x[shown_stage], reach[shown_stage], **kwargs)
+        ax.errorbar(x[shown_stage], reach[shown_stage], yerr=err[:, shown_stage], fmt="none", ecolor="#000000",
+                    elinewidth=1, capsize=3)
+        # a stage that is not shown: its bar joins the withheld segment, which then starts at zero
+        bottom = np.where(shown_stage[1:], reach[1:], 0.0)
+        withheld = np.where(shown_stage[1:], withheld, withheld + reach[1:])
+        for i, reason in enumerate(reasons):  # a handful of reasons, each vectorised over stages
+            vals = heights[i]
             if not (vals > 0).any():
                 continue
             colour = REASON_COLOURS.get(reason, "#FFFFFF")
             label = REASON_LABELS.get(reason, "Still open at last follow-up")
             ax.bar(x[1:], vals, bottom=bottom, width=kwargs["width"], color=colour, alpha=0.85,
-                   edgecolor="white", linewidth=0.5, hatch="//" if reason == _UNRESOLVED else None,
-                   label=label if reason not in seen else None)
-            seen.add(reason)
+                   edgecolor="white", linewidth=0.5, hatch="//" if reason == _UNRESOLVED else None, label=label)
             bottom += vals
-        for xi, r in zip(x, reach):
-            ax.text(xi + 0.32, r, f"{r:,.0f}", ha="left", va="center", fontsize="small",
+        if (withheld > 0).any():
+            ax.bar(x[1:], withheld, bottom=bottom, width=kwargs["width"], color="#DDDDDD", edgecolor="#999999",
+                   linewidth=0.5, hatch="..", label=f"Withheld: reasons with fewer than {withhold_below} cases")
+        for xi, r, show in zip(x, reach, shown_stage):
+            ax.text(xi + 0.32, r if show else 0.0, f"{r:,.0f}" if show else "[c]", ha="left",
+                    va="center" if show else "bottom", fontsize="small",
                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
         ax.set_xticks(x)
         ax.set_xticklabels([STAGE_LABELS[s] for s in self.stages], rotation=20, ha="right")
@@ -1219,3 +1242,46 @@ def stage_counts_to_rows(counts: pd.DataFrame, by: str | None = None, *, count_n
     out["status"] = pd.Categorical(out["status"], categories=list(_STATUSES))
     out["exit_reason"] = pd.Categorical(out["exit_reason"], categories=list(EXIT_REASONS))
     return out
+
+
+def _withhold_funnel(entered: np.ndarray, exits: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which funnel stages and exit segments a published funnel plot may show.
+
+    Parameters
+    ----------
+    entered : ndarray, shape (S,)
+        Cases entering each stage.
+    exits : ndarray, shape (R, S - 1)
+        Cases leaving each stage (but the last) by reason (rows; the last row may be "still open").
+    threshold : int
+        Counts from 1 to ``threshold - 1`` are withheld.
+
+    Returns
+    -------
+    shown_stage : ndarray of bool, shape (S,)
+        False from the first stage entered by 1 to ``threshold - 1`` cases, or left by 1 to ``threshold - 1``
+        cases before it (the difference of two shown bars), onwards; true zeros are shown.
+    hidden : ndarray of bool, shape (R, S - 1)
+        Exit segments drawn only inside the pooled "withheld" segment: small ones, then (secondary) the
+        smallest other non-empty segments of the stage until the pooled count reaches ``threshold`` or
+        the stage has no other; every segment of a stage whose next stage is not shown.
+    """
+    entered = np.asarray(entered, float)
+    small = (entered > 0) & (entered < threshold)
+    # a small number leaving a stage is the difference of two shown bars: the next stage is withheld too
+    total_out = exits.sum(axis=0)
+    small[1:] |= (total_out > 0) & (total_out < threshold)
+    shown_stage = ~np.maximum.accumulate(small)
+    hidden = (exits > 0) & (exits < threshold)
+    for k in range(exits.shape[1]):  # a handful of stages
+        if not shown_stage[k + 1]:
+            hidden[:, k] = exits[:, k] > 0
+            continue
+        while hidden[:, k].any():
+            pooled = exits[hidden[:, k], k].sum()
+            others = np.flatnonzero(~hidden[:, k] & (exits[:, k] > 0))
+            if (pooled >= threshold and hidden[:, k].sum() > 1) or not len(others):
+                break
+            hidden[others[np.argmin(exits[others, k])], k] = True
+    return shown_stage, hidden
+

@@ -510,3 +510,34 @@ def test_counterfactual_interval_keeps_its_sign_on_small_data():
     # below today's rate: negative, and the interval stays below zero
     low = FunnelFitter().fit(small).counterfactual("suspect_identified", rate=0.001).iloc[0]
     assert low["extra"] < 0 and low["upper 95%"] < 0
+
+
+def test_withhold_funnel_pools_small_segments_and_hides_small_stages():
+    from attrition.funnel import _withhold_funnel
+
+    entered = np.array([883, 686, 582, 42, 33, 20])
+    exits = np.array([[197, 100, 540, 9, 12],   # one reason ...
+                      [0, 4, 0, 0, 1]])         # ... and still open
+    shown, hidden = _withhold_funnel(entered, exits, 10)
+    # 42 - 33 = 9 left at "charged": the bars of stages 4 and 5 would reveal it
+    assert shown.tolist() == [True, True, True, True, False, False]
+    # stage 2: a lone small segment (4) is pooled with the smallest other (100), never shown alone
+    assert hidden[:, 1].tolist() == [True, True]
+    assert not hidden[:, [0, 2]].any()
+    assert hidden[:, 3].tolist() == [True, False] and hidden[:, 4].tolist() == [True, True]
+    # a true zero stays shown
+    shown0, _ = _withhold_funnel(np.array([100, 50, 0]), np.array([[50, 50]]), 10)
+    assert shown0.all()
+
+
+def test_published_funnel_plot_withholds_small_counts():
+    from attrition.synthetic import simulate
+
+    cases = simulate(n_cases=800, random_state=2).cases
+    ax = FunnelFitter().fit(cases).plot(withhold_below=10)
+    labels = [t.get_text() for t in ax.texts]
+    fit = FunnelFitter().fit(cases)
+    entered = fit.summary["entered"].to_numpy()
+    # every stage label is either the per-10,000 value or [c]; a stage entered by 1-9 cases is [c]
+    assert all(lab == "[c]" for lab, n in zip(labels, entered) if 0 < n < 10)
+    assert any("Withheld" in str(h.get_label()) for h in ax.containers) or "[c]" in labels

@@ -81,6 +81,25 @@ def test_failing_cell_is_named(tmp_path):
     assert str(tmp_path / "out" / "01-bad.ipynb") in msg
 
 
+def test_skipped_analyses_and_notebooks_are_listed_and_the_report_goes_on(tmp_path, capsys):
+    _notebook(tmp_path / "nbs" / "01-part.ipynb",
+              "from attrition.report import skip\nskip('Officer effects', 'no force-year table', 'pass --forces PATH')",
+              "print('still running')")
+    _notebook(tmp_path / "nbs" / "02-none.ipynb",
+              "from attrition.report import skip_notebook\nskip_notebook('Public data', 'no outcomes file')",
+              "print('never reached')")
+    _notebook(tmp_path / "nbs" / "03-after.ipynb", "print('ran after a skipped notebook')")
+    executed = run_report(notebooks=tmp_path / "nbs", out_dir=tmp_path / "out")
+    assert [p.name for p in executed] == ["01-part.ipynb", "02-none.ipynb", "03-after.ipynb"]
+    err = capsys.readouterr().err
+    assert "skipped 02-none.ipynb: Public data — no outcomes file" in err
+    assert "2 analysis(es) skipped for lack of data:" in err
+    assert "01-part: Officer effects — no force-year table. To include it: pass --forces PATH." in err
+    assert "02-none: Public data — no outcomes file." in err
+    assert report.skipped_analyses(nbformat.read(executed[0], as_version=4)) == [
+        "Skipped: Officer effects — no force-year table. To include it: pass --forces PATH."]
+
+
 # --- no kernel: papermill replaced by a recorder ------------------------------------------------
 class FakePapermill:
     def __init__(self):

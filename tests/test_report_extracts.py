@@ -72,7 +72,7 @@ def test_national_extract_with_force_years(extracts, tmp_path, capsys):
                                str(extracts["forces"]))
     assert len(texts) >= 8
     _no_synthetic_truth(texts)
-    assert figures == ALL_FIGURES, sorted(ALL_FIGURES - figures)
+    assert ALL_FIGURES <= figures, sorted(ALL_FIGURES - figures)
     assert "event log national.csv: 4,000 cases" in texts["01-data-standard"]
     # record-level data never printed from a real extract
     assert "Skipped: One journey" in texts["01-data-standard"]

@@ -82,7 +82,7 @@ latest = apps[apps["financial_year"] == last_year]
 if data.forces is not None and "foi_spo_reported" in data.forces:
     reporting = data.forces.loc[(data.forces["financial_year"] == last_year) & data.forces["foi_spo_reported"], "force"]
     latest = latest[latest["force"].isin(reporting)]
-if latest.empty:
+if not data.events["event"].isin(["spo_interim_applied", "spo_full_applied"]).any():
     skip("SPO applications by force", "the data hold no SPO application events",
          "include spo_interim_applied / spo_full_applied events in the extract (docs/data-standard.md)")
 else:

@@ -69,8 +69,9 @@ def ci_text(df, est="estimate", digits=3):
 # %%
 outcome = (cases["exit_reason"].astype(object).where(cases["status"] != "convicted", "convicted")
            .where(cases["status"] != "open", 0))
-print(publish_table(outcome.replace({0: "(open: censored)"}).value_counts().rename("cases").to_frame(), ["cases"]))
-cif = cumulative_incidence(cases["duration"], outcome, alpha=0.05, include_survival=True)
+labels = outcome.replace({0: "open"})  # the same with a text label for open (censored) cases
+print(publish_table(labels.replace({"open": "(open: censored)"}).value_counts().rename("cases").to_frame(), ["cases"]))
+cif = cumulative_incidence(cases["duration"], labels, alpha=0.05, include_survival=True, censor_code="open")
 
 # %% [markdown]
 # The stacked curves: at each day since the report, the share of all reports that have left the journey,
@@ -127,8 +128,9 @@ else:
         officer = None
 if officer is not None:
     print(officer.value_counts().to_string(), "\n")
-    gray = gray_test(cases["duration"], outcome, officer)
-    cif_off = at_days(cumulative_incidence(cases["duration"], outcome, groups=officer), [365], by=["cause", "group"])
+    gray = gray_test(cases["duration"], labels, officer, censor_code="open")
+    cif_off = at_days(cumulative_incidence(cases["duration"], labels, groups=officer, censor_code="open"), [365],
+                      by=["cause", "group"])
     gray = gray.merge(cif_off.pivot(index="cause", columns="group", values="estimate").add_prefix("CIF 365d, "),
                       left_on="cause", right_index=True)
     print(gray.sort_values("statistic", ascending=False).round(4).to_string(index=False))
@@ -140,7 +142,7 @@ if officer is not None:
 
 # %%
 if officer is not None:
-    conv = cumulative_incidence(cases["duration"], outcome, groups=officer, causes=None)
+    conv = cumulative_incidence(cases["duration"], labels, groups=officer, causes=None, censor_code="open")
     conv = conv[conv["cause"] == "convicted"]
     ax = None
     for grp, col in [("no officer", "#E69F00"), ("officer", "#0072B2")]:
@@ -277,7 +279,8 @@ if fg is not None and "risk_high" in covariates:
     days = np.arange(0, 731)
     curves = fg.predict_cumulative_incidence(profiles, days)
     ex = cases["relationship"] == "ex_partner"
-    aj = cumulative_incidence(cases.loc[ex, "duration"], outcome[ex], groups=cases.loc[ex, "risk"].astype(str))
+    aj = cumulative_incidence(cases.loc[ex, "duration"], labels[ex], groups=cases.loc[ex, "risk"].astype(str),
+                              censor_code="open")
     aj = at_days(aj[aj["cause"] == "convicted"], days, by="group")
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, risk, col in [("standard risk", "standard", "#0072B2"), ("high risk", "high", "#D55E00")]:

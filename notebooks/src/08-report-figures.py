@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from attrition import trends
-from attrition.config import FIGURES_DIR
+from attrition.config import DISCLOSURE_THRESHOLD, FIGURES_DIR
 from attrition.data import load_dataset
 from attrition.disclosure import suppress_small_counts
 from attrition.effects import forest_plot, officer_design, officer_effect, plot_risk_curves, spo_effect
@@ -44,10 +44,15 @@ cases = data.cases
 print(data)
 
 
+written = []
+
+
 def publish(fig, name, **kwargs):
     """Write a figure; if its counts fail disclosure control, write nothing and say so."""
     try:
-        return publish_figure(fig, name, out_dir=out_dir, **kwargs)
+        image = publish_figure(fig, name, out_dir=out_dir, **kwargs)
+        written.append(name)
+        return image
     except AttritionError as err:
         plt.close(fig)
         skip(name, "withheld by disclosure control: " + str(err).splitlines()[0])
@@ -59,7 +64,11 @@ def publish(fig, name, **kwargs):
 # %%
 funnel = FunnelFitter(alpha=0.05).fit(cases)
 counts = funnel.summary[["entered", "converted", "exited"]].fillna(0).astype(int).reset_index(drop=True)
-publish(funnel.plot().figure, "Fig01_national-funnel", suppressed=counts, count_cols=["entered", "converted", "exited"])
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DisclosureWarning)
+    counts = suppress_small_counts(counts, ["entered", "converted", "exited"])
+ax = funnel.plot(withhold_below=DISCLOSURE_THRESHOLD)  # small exit segments pooled, small stages shown as [c]
+publish(ax.figure, "Fig01_national-funnel", suppressed=counts)
 
 # %% [markdown]
 # ## Fig02 · Where and why reports are lost
@@ -83,7 +92,7 @@ publish(by_force.caterpillar_plot(stage="suspect_identified").figure, "Fig03_for
 last_year = cases["financial_year"].max()
 apps = trends.spo_applications(data.events)
 apps = apps[apps["financial_year"] == last_year][["force", "applications"]].reset_index(drop=True)
-if apps.empty:
+if not data.events["event"].isin(["spo_interim_applied", "spo_full_applied"]).any():
     skip("Fig04_spo-applications-by-force", "the data hold no SPO application events")
 else:
     with warnings.catch_warnings():
@@ -99,7 +108,7 @@ else:
 # %%
 outcome = (cases["exit_reason"].astype(object).where(cases["status"] != "convicted", "convicted")
            .where(cases["status"] != "open", 0))
-cif = cumulative_incidence(cases["duration"], outcome, alpha=0.05)
+cif = cumulative_incidence(cases["duration"], outcome.replace({0: "open"}), alpha=0.05, censor_code="open")
 order = cif.groupby("cause")["estimate"].last().drop("convicted").sort_values(ascending=False).index.tolist()
 ax = plot_cumulative_incidence(cif, causes=["convicted", *order], figsize=(9, 4.2),
                                labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
@@ -181,6 +190,6 @@ if spo is not None:
 # %%
 import pathlib
 
-written = sorted(p.name for p in pathlib.Path(out_dir).glob("Fig*"))
-print(len(written), "files:")
-print("\n".join(written))
+files = sorted(p.name for p in pathlib.Path(out_dir).glob("Fig*") if p.stem in written)
+print(len(files), "files:")
+print("\n".join(files))
