@@ -162,6 +162,11 @@ def _check_columns(df: pd.DataFrame, columns=None) -> pd.DataFrame:
         taken[hits[0]] = std
     for i, std in taken.items():
         new[i] = std
+    # a standard name written without its underscores or split differently ('TimeStamp', 'caseid') is that name
+    squeezed = {f.replace("_", ""): f for f in S.FIELDS}
+    for i, c in enumerate(new):
+        if i not in taken and c not in S.FIELDS and c.replace("_", "") in squeezed:
+            new[i] = squeezed[c.replace("_", "")]
     mapped_targets = set(taken.values())
     for i, c in enumerate(new):
         if i not in taken and c in mapped_targets:
@@ -401,7 +406,8 @@ class ValidationReport:
         are valid.
     excluded : pandas.DataFrame
         Every row not in ``valid`` (blank rows apart), as read, with ``reason`` (the rule its case broke first)
-        and ``where`` (e.g. ``"line 9"``).
+        and ``where`` (e.g. ``"line 9"``). The event log's own ``reason`` column (why a case was discontinued)
+        is kept as ``discontinuance_reason``.
     notes : list of str
         Repairs and observations that excluded nothing (encoding, force aliases, blank rows, extra columns).
     unit : {"line", "row"}
@@ -761,6 +767,7 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     del clean
     key = ["case_id", "event", "timestamp", *S.DETAIL_COLUMNS]
     dup = _duplicated_rows(df, key)
+    dup &= ~(df["timestamp"].isna().to_numpy() & raw_ts.notna().to_numpy())   # unread dates are not "equal"
     P.add("duplicate_event", None, dup, "the same event appears twice with identical values")
     once = np.isin(ev_codes, [S.EVENT_RANK[e] for e in S.ONCE_EVENTS]) & ~dup
     rep = once & _duplicated_rows(df, ["case_id", "event"])
@@ -854,6 +861,8 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
         reason = np.where(bad_rows, rules[np.maximum(P.first_reason, 0)],
                           "case excluded: " + rules[np.maximum(case_rule[case_of_row], 0)].astype(str))
         excluded = source_rows.loc[in_bad_case].copy()
+        if "reason" in excluded.columns:   # the standard's discontinuance reason: kept, under another name
+            excluded = excluded.rename(columns={"reason": "discontinuance_reason"})
         excluded["reason"] = reason[in_bad_case]
         excluded["where"] = (pd.Series(positions[in_bad_case] + src.first, index=excluded.index).astype(str)
                              .radd(src.unit + " "))

@@ -463,9 +463,9 @@ def read_parquet(path: Path, *, max_bytes: int, max_rows: int):
             bad = pc.or_(pc.less(as_ts.cast(pa.timestamp("us")), lo_s), pc.greater(as_ts.cast(pa.timestamp("us")), hi_s))
             bad = np.asarray(bad.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
             if bad.any():
-                rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad)[:5])
+                where = Source(unit="row", first=1).where(np.flatnonzero(bad)[:5])
                 refuse(path, "timestamp_out_of_range", f"column {f.name!r} has dates outside the years 1678-2261 "
-                                                       f"in {int(bad.sum())} row(s) (rows {rows}); check the dates")
+                                                       f"in {int(bad.sum())} row(s) ({where}); check the dates")
     try:
         df = table.to_pandas()
     except (pa.ArrowException, ValueError, TypeError, OverflowError) as err:

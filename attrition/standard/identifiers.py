@@ -191,7 +191,7 @@ def scan_text(values, *, row_years=None, kinds=None) -> dict[str, np.ndarray]:
         dob = v.str.contains(_DOB_WORDS + r".{0,12}?" + _DATE, regex=True).to_numpy()
         if row_years is not None:
             g = v.str.extract(_DATE_YEAR)
-            yr = pd.to_numeric(g[0].fillna(g[1]), errors="coerce").to_numpy(dtype=float)
+            yr = pd.to_numeric(g[0].where(g[0].notna(), g[1]), errors="coerce").to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
                 dob |= (np.asarray(row_years, dtype=float) - yr) >= DOB_TEXT_YEARS
         put("date_of_birth", dob)
