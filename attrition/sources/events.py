@@ -459,9 +459,9 @@ class ValidationReport:
 class _Problems:
     """Collects broken rules as boolean row masks."""
 
-    def __init__(self, df: pd.DataFrame, positions: np.ndarray, first: int):
+    def __init__(self, df: pd.DataFrame, positions, first: int):
         self.df = df
-        self.positions = positions   # row -> 0-based position in the input (blank rows removed from df)
+        self.positions = positions   # row -> 0-based position in the input (None: the same; blank rows removed)
         self.first = first           # number of the first data row in the file's unit (line 2, row 1)
         self.rows = []
         self.rules: list[str] = []
@@ -477,13 +477,16 @@ class _Problems:
             "rule": rule, "column": column or "", "n_rows": int(mask.sum()), "n_cases": int(len(ids)),
             "example_case_ids": ", ".join(ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
             # as the file numbers them: line (CSV, sheet; header = line 1) or row (Parquet, frame; from 1)
-            "example_rows": ", ".join(str(int(i) + self.first) for i in self.positions[np.flatnonzero(mask)[:_N_EXAMPLES]]),
+            "example_rows": ", ".join(str(int(i) + self.first) for i in self._pos(np.flatnonzero(mask)[:_N_EXAMPLES])),
             "message": message,
         })
         if rule not in self.rules:
             self.rules.append(rule)
         fresh = mask & (self.first_reason < 0)
         self.first_reason[fresh] = self.rules.index(rule)
+
+    def _pos(self, rows):
+        return rows if self.positions is None else self.positions[rows]
 
     def table(self) -> pd.DataFrame:
         cols = ["rule", "column", "n_rows", "n_cases", "example_case_ids", "example_rows", "message"]
@@ -565,8 +568,16 @@ def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:
     import pyarrow.compute as pc
 
     arr = pa.array(uniq.astype(str).to_numpy(dtype=object), type=pa.large_string())
-    canon = pc.utf8_ltrim(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", ""), "0")
-    dup_u = pd.Series(canon.to_numpy(zero_copy_only=False)).duplicated(keep=False).to_numpy()
+    # fast path: no capital letter, no white space and no leading zero anywhere -> already canonical (and unique)
+    if not pc.any(pc.match_substring_regex(arr, r"[A-Z\s]|(^|[^0-9])0[0-9]")).as_py():
+        return np.zeros(len(s), dtype=bool)
+    # lower case, no white space, no leading zeros in any run of digits ('C 0012' -> 'c12')
+    canon = pc.replace_substring_regex(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", ""),
+                                       r"(^|[^0-9])0+([0-9])", r"\1\2")
+    groups = np.asarray(canon.dictionary_encode().indices)          # stays in Arrow: no Python strings
+    if len(pd.unique(groups)) == len(groups):
+        return np.zeros(len(s), dtype=bool)
+    dup_u = np.bincount(groups)[groups] > 1
     if not dup_u.any():
         return np.zeros(len(s), dtype=bool)
     return (codes >= 0) & dup_u[np.maximum(codes, 0)]
@@ -631,7 +642,7 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     df.index = pd.RangeIndex(n_in)
     notes: list[str] = list(src.notes)
     # blank rows (every cell empty: trailing rows of a sheet, empty lines) carry nothing: noted, not judged
-    positions = np.arange(n_in)
+    positions = None                      # row -> position in the input; None: the identity (no blank rows)
     cand = df["case_id"].isna().to_numpy() & df["event"].isna().to_numpy()
     blank = np.zeros(n_in, dtype=bool)
     if cand.any():
@@ -639,7 +650,7 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     if blank.any():
         notes.append(f"{int(blank.sum()):,} blank row(s) ignored ({src.where(np.flatnonzero(blank)[:_N_EXAMPLES])}"
                      f"{' ...' if blank.sum() > _N_EXAMPLES else ''})")
-        positions = positions[~blank]
+        positions = np.flatnonzero(~blank)
         df = df.loc[~blank].reset_index(drop=True)
     P = _Problems(df, positions, src.first)
 
@@ -776,8 +787,9 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
 
     # ---- ids that differ only in spaces, leading zeros or case: one case split in two (a root cause)
     P.add("near_duplicate_id", "case_id", _near_duplicate_ids(df["case_id"]),
-          "case_ids equal once spaces and leading zeros are removed and letter case is ignored (e.g. '00123', "
-          "'123 ' and '123'): probably one case split by the export; give each case one id")
+          "case_ids equal once spaces and leading zeros (of any number in them) are removed and letter case is "
+          "ignored (e.g. '00123', '123 ' and '123'; 'KE/0045' and 'ke/45'): probably one case split by the export; "
+          "give each case one id")
 
     # ---- case-level rules, only on cases whose rows are all usable (one root cause, reported once)
     ecode = df["event"].cat.codes.to_numpy()
@@ -844,14 +856,15 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
         bad_case = has[0] & has[1] & judged
         P.add("contradictory_journey", "event", bad_case[codes] & ok_rows & (ma | mb),
               f"the journey contradicts itself: {rule['why']}")
+    del oc_num, ok_rows, usable, ts_ns, firsts
 
     problems = P.table()
     bad_rows = P.first_reason >= 0
     in_bad_case = bad_rows.copy()
-    source_rows = events.reset_index(drop=True)
-    if blank.any():
-        source_rows = source_rows.loc[~blank].reset_index(drop=True)
     if bad_rows.any():
+        source_rows = events.reset_index(drop=True)   # the rows as given (names, values), for the excluded table
+        if blank.any():
+            source_rows = source_rows.loc[~blank].reset_index(drop=True)
         case_rule = np.full(n_cases + 1, -1, dtype=np.int16)   # first broken rule of each case (slot n: no case_id)
         case_of_row = np.where(codes >= 0, codes, n_cases)
         order = np.flatnonzero(bad_rows)[::-1]                 # reversed: the first row's rule wins
@@ -864,10 +877,11 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
         if "reason" in excluded.columns:   # the standard's discontinuance reason: kept, under another name
             excluded = excluded.rename(columns={"reason": "discontinuance_reason"})
         excluded["reason"] = reason[in_bad_case]
-        excluded["where"] = (pd.Series(positions[in_bad_case] + src.first, index=excluded.index).astype(str)
+        pos_bad = np.flatnonzero(in_bad_case) if positions is None else positions[in_bad_case]
+        excluded["where"] = (pd.Series(pos_bad + src.first, index=excluded.index).astype(str)
                              .radd(src.unit + " "))
     else:
-        excluded = source_rows.iloc[:0].copy().assign(reason=pd.Series(dtype=object), where=pd.Series(dtype=object))
+        excluded = events.iloc[:0].copy().assign(reason=pd.Series(dtype=object), where=pd.Series(dtype=object))
     excluded.attrs = {}
 
     valid = df.loc[~in_bad_case].copy() if in_bad_case.any() else df  # df is already our own copy
