@@ -154,10 +154,10 @@ def _check_output(out, data_path) -> str | None:
     """Why ``out`` cannot be written (checked before any work), or None."""
     import os
 
-    if not out.name.lower().endswith((".csv", ".csv.gz", ".parquet", ".pq")):
-        return f"--out {out}: use a .csv, .csv.gz or .parquet file name"
     if out.is_dir():
         return f"--out {out} is a directory; give a file name such as clean.csv"
+    if not out.name.lower().endswith((".csv", ".csv.gz", ".parquet", ".pq")):
+        return f"--out {out}: use a .csv, .csv.gz or .parquet file name"
     try:
         if out.exists() and data_path.exists() and out.resolve() == data_path.resolve():
             return f"--out {out} is the input file; write the valid cases to another file"
