@@ -1,8 +1,10 @@
 """The victim-journey data standard, read from its one machine-readable definition.
 
-``events.schema.json`` (a Frictionless Table Schema with ``x-`` extensions) defines the event log;
-``outcome_types.csv`` maps Home Office outcome types to exit reasons. Everything here is derived
-from those two files, so the standard is written once.
+``events.schema.json`` (a Frictionless Table Schema with ``x-`` extensions) defines the event log, its rules
+(``x-rules``, ``x-file-rules``, ``x-order``, ``x-requires``, ``x-contradictions``, ``x-plausibility``) and the
+identifier names it refuses; ``outcome_types.csv`` maps Home Office outcome types to exit reasons;
+``forenames.csv`` lists common UK forenames for the personal-name check (:mod:`attrition.standard.identifiers`).
+Everything here is derived from those files, so the standard is written once.
 """
 from __future__ import annotations
 
