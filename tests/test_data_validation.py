@@ -391,7 +391,7 @@ def test_workbooks_xlsx_and_sheets(hand_events, tmp_path):
 # --- identifiers ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("col", ["DateOfBirth", "D.O.B.", "Postal Code", "zipcode", "telephone_number", "Mobile No",
                                  "suspect_surname", "NHS No", "home_addr", "Birthday", "NINO", "victim_name",
-                                 "First Name", "email_address", "Passport"])
+                                 "First Name", "email_address", "Passport", "PNC ID", "Contact Number"])
 def test_identifier_names_real_spellings(hand_events, tmp_path, col):
     with pytest.raises(IdentifierColumnError, match="identifiers") as err:
         read_events(write(hand_events.assign(**{col: "x"}), tmp_path))
@@ -399,7 +399,7 @@ def test_identifier_names_real_spellings(hand_events, tmp_path, col):
 
 
 @pytest.mark.parametrize("col", ["force_name", "Force Name", "offence_name", "station", "notes", "officer_grade",
-                                 "outcome_type_name", "court_name"])
+                                 "outcome_type_name", "court_name", "contact_date", "first_contact"])
 def test_safe_names_pass(hand_events, tmp_path, col):
     ev = read_events(write(hand_events.assign(**{col: "Kent"}), tmp_path))
     assert len(ev) == len(hand_events)
@@ -412,6 +412,8 @@ def test_safe_names_pass(hand_events, tmp_path, col):
     ("DOB 14/02/1987", "dates of birth"), ("born 1985-03-12", "dates of birth"),
     ("statement from Sarah Jones", "personal names"), ("Mrs Patel called", "personal names"),
     ("JOHN SMITH", "personal names"), ("lives at 12 Acacia Avenue", "street addresses"),
+    ("Smith, John", "personal names"), ("near sw1a 1aa", "UK postcodes"),
+    ("date of birth: 3 March 1979", "dates of birth"), ("born 3rd Jan 1990", "dates of birth"),
 ])
 def test_identifier_values_refused_without_echo(hand_events, tmp_path, value, kind):
     vals = ["routine"] * len(hand_events)
@@ -426,7 +428,8 @@ def test_identifier_values_refused_without_echo(hand_events, tmp_path, value, ki
 
 @pytest.mark.parametrize("value", ["routine visit", "Kent Police attended", "Jane Street", "Mark Road", "ref 12/3456",
                                    "2021-05-04", "harassment then stalking", "Visit by DC 123", "CR/12345/21",
-                                   "Thames Valley", "phoned 3 times", "1234567890"])
+                                   "Thames Valley", "phoned 3 times", "1234567890", "reviewed 3 March 2021",
+                                   "Kent, Essex", "room b12"])
 def test_ordinary_text_passes(hand_events, tmp_path, value):
     ev = read_events(write(hand_events.assign(notes=value), tmp_path))
     assert (ev["notes"] == value).all()

@@ -9,7 +9,8 @@ compiled regular expressions, and reports *which* values matched, never the valu
 
 The personal-name rule is deliberately conservative: a title (``Mr``, ``Mrs``, ``Ms``, ``Miss``, ``Mx``, ``Dr``)
 followed by a capitalised word, or a common UK forename (``forenames.csv``) followed by a capitalised word that is
-not a place word (``Street``, ``Road``, ``Police`` ...). It misses unusual names; it should not flag ordinary
+not a place word (``Street``, ``Road``, ``Police`` ...), or a capitalised word, a comma and such a forename
+(``Smith, John``). It misses unusual names; it should not flag ordinary
 text.
 """
 from __future__ import annotations
@@ -78,15 +79,20 @@ def identifier_name(name: str, *, standard_fields=()) -> bool:
 
 # ------------------------------------------------------------------------------------------ content
 _EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
-_POSTCODE = r"\b(?:[A-PR-UWYZ][A-HK-Y]?[0-9][A-HJKPSTUW0-9]?) ?[0-9][ABD-HJLNP-UW-Z]{2}\b"
+_POSTCODE = (r"\b(?:[A-PR-UWYZ][A-HK-Y]?[0-9][A-HJKPSTUW0-9]?) ?[0-9][ABD-HJLNP-UW-Z]{2}\b"
+             r"|\b(?:[a-pr-uwyz][a-hk-y]?[0-9][a-hjkpstuw0-9]?) [0-9][abd-hjlnp-uw-z]{2}\b")   # lower case: with the space
 _PHONE = r"(?:^|[^0-9+])(?:(?:\+|00)44 ?(?:\(0\))? ?|\(?0)[1237](?:[ \-)]{0,2}[0-9]){9}(?![0-9])"
 _NHS = r"(?:^|[^0-9])([0-9]{3})[ \-]?([0-9]{3})[ \-]?([0-9]{4})(?![0-9])"
 _NI = r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b"
 _STREET_WORDS = ("Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Dr|Way|Crescent|Court|Gardens|Place|Terrace|"
                  "Grove|Hill|Park|Square|Mews|Walk|Row|Rise|View|Parade|Green")
 _ADDRESS = rf"\b[0-9]{{1,4}}[A-Za-z]? (?:[A-Z][a-z]+ ){{1,3}}(?:{_STREET_WORDS})\b"
-_DATE = r"(?:[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:19|20)[0-9]{2}|(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2})"
-_DATE_YEAR = r"(?:[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-]((?:19|20)[0-9]{2})|((?:19|20)[0-9]{2})-[0-9]{2}-[0-9]{2})"
+_MONTHS = (r"(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+_DATE = (r"(?:[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:19|20)[0-9]{2}|(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}"
+         rf"|[0-9]{{1,2}}(?:st|nd|rd|th)? {_MONTHS},? (?:19|20)[0-9]{{2}})")
+_DATE_YEAR = (r"(?:[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-]((?:19|20)[0-9]{2})|((?:19|20)[0-9]{2})-[0-9]{2}-[0-9]{2}"
+              rf"|[0-9]{{1,2}}(?:st|nd|rd|th)? {_MONTHS},? ((?:19|20)[0-9]{{2}}))")
 _DOB_WORDS = r"(?i:\b(?:dob|d\.o\.b\.?|date of birth|born|birthday)\b)"
 _NOT_SURNAMES = frozenset(("Street", "Road", "Lane", "Avenue", "Close", "Drive", "Way", "Police", "Station",
                            "Court", "House", "Park", "Hill", "Square", "Place", "Crescent", "Gardens", "Terrace",
@@ -99,7 +105,8 @@ def _name_pattern() -> re.Pattern:
     names = sorted(set(forenames()) | {n.upper() for n in forenames()}, key=len, reverse=True)
     return re.compile(
         r"\b(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.? [A-Z][a-z]+"
-        r"|(?:" + "|".join(map(re.escape, names)) + r")(?: [A-Z]\.?)? (?P<surname>[A-Z][A-Za-z'\-]+))\b"
+        r"|(?:" + "|".join(map(re.escape, names)) + r")(?: [A-Z]\.?)? (?P<surname>[A-Z][A-Za-z'\-]+)"
+        r"|(?P<surname_first>[A-Z][A-Za-z'\-]+), (?:" + "|".join(map(re.escape, names)) + r"))\b"
     )
 
 
@@ -128,7 +135,7 @@ def _names_in(values: pd.Series) -> np.ndarray:
     found = values.str.extractall(pat)
     if found.empty:
         return np.zeros(len(values), dtype=bool)
-    sur = found["surname"]
+    sur = found["surname"].where(found["surname"].notna(), found["surname_first"])
     ok = sur.isna() | ~sur.isin(_NOT_SURNAMES)
     hit_idx = found.index.get_level_values(0)[ok.to_numpy()]
     return values.index.isin(hit_idx)
@@ -191,7 +198,8 @@ def scan_text(values, *, row_years=None, kinds=None) -> dict[str, np.ndarray]:
         dob = v.str.contains(_DOB_WORDS + r".{0,12}?" + _DATE, regex=True).to_numpy()
         if row_years is not None:
             g = v.str.extract(_DATE_YEAR)
-            yr = pd.to_numeric(g[0].where(g[0].notna(), g[1]), errors="coerce").to_numpy(dtype=float)
+            yr = pd.to_numeric(g[0].where(g[0].notna(), g[1]).where(lambda x: x.notna(), g[2]),
+                               errors="coerce").to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
                 dob |= (np.asarray(row_years, dtype=float) - yr) >= DOB_TEXT_YEARS
         put("date_of_birth", dob)
