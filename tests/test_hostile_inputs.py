@@ -14,29 +14,30 @@ from attrition.data import load_events
 from attrition.exceptions import DataQualityWarning, DataValidationError, IdentifierColumnError
 from hostile.make_inputs import AS_OF, make_all
 
-_DIR = {}
-
-
-def _cases():
+def _case_list():
+    """The cases, known at collection time: made once in a scratch directory that is removed at once."""
+    import shutil
     import tempfile
     from pathlib import Path
 
-    # the list of cases is needed at collection time; the files are made once per session, in a temp dir
-    if "cases" not in _DIR:
-        tmp = Path(tempfile.mkdtemp(prefix="hostile-"))
-        _DIR["path"], _DIR["cases"] = tmp, make_all(tmp)
-    return _DIR["cases"]
+    scratch = Path(tempfile.mkdtemp(prefix="hostile-list-"))
+    try:
+        return make_all(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-CASES = _cases()
+CASES = _case_list()
+_DIR = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cleanup():
+def _files(tmp_path_factory):
+    """The files themselves, made at test time in a pytest temporary directory (never committed)."""
+    _DIR["path"] = tmp_path_factory.mktemp("hostile")
+    made = make_all(_DIR["path"])
+    assert [c.name for c in made] == [c.name for c in CASES]
     yield
-    import shutil
-
-    shutil.rmtree(_DIR["path"], ignore_errors=True)
 
 
 def test_there_are_at_least_80_inputs_of_each_kind():
@@ -86,7 +87,7 @@ def test_api(case):
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_cli(case, capsys):
     path = _DIR["path"] / case.name
-    code = main(["validate", str(path), "--as-of", AS_OF, *case.argv])
+    code = main(["validate", str(path), "--as-of", AS_OF, *(a.format(dir=_DIR["path"]) for a in case.argv)])
     out, err = capsys.readouterr()
     want = case.cli_exit if case.cli_exit is not None else (0 if case.expect == "ok" else 1)
     assert code == want, out + err

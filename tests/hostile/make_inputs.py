@@ -42,7 +42,7 @@ class Case:
     n_rows: int | None = None
     n_cases: int | None = None
     opts: dict = field(default_factory=dict)        # keyword options of load_events
-    argv: list = field(default_factory=list)        # the same options for `attrition validate`
+    argv: list = field(default_factory=list)        # the same options for `attrition validate` ({dir}: the folder)
     cli_exit: int | None = None                     # default: 0 for ok, 1 otherwise
     secret: tuple = ()                              # text that must never appear in a message
 
@@ -257,9 +257,9 @@ def make_all(out: Path) -> list[Case]:
     ok("mapped.csv", _csv(mapped), opts={"columns": mapping},
        argv=["--columns", *[f"{k}={v}" for k, v in mapping.items()]])
     (out / "mapping.json").write_text(json.dumps(mapping))
-    ok("mapped_by_file.csv", _csv(mapped), opts={"columns": mapping}, argv=["--columns-file", str(out / "mapping.json")])
+    ok("mapped_by_file.csv", _csv(mapped), opts={"columns": mapping}, argv=["--columns-file", "{dir}/mapping.json"])
     (out / "mapping.toml").write_text("[columns]\n" + "".join(f'{k} = "{v}"\n' for k, v in mapping.items()))
-    ok("mapped_by_toml.csv", _csv(mapped), opts={"columns": mapping}, argv=["--columns-file", str(out / "mapping.toml")])
+    ok("mapped_by_toml.csv", _csv(mapped), opts={"columns": mapping}, argv=["--columns-file", "{dir}/mapping.toml"])
     dmy = base.assign(timestamp=pd.to_datetime(base["timestamp"]).dt.strftime("%d/%m/%Y"))
     ok("dayfirst.csv", _csv(dmy), opts={"dayfirst": True}, argv=["--dayfirst"])
     mapped_dmy = dmy.rename(columns=mapping)

@@ -175,6 +175,9 @@ def run():
         fine = fine and not tb and isinstance(code, int)
         good += fine
         rows.append((("PASS" if fine else "FAIL"), name, expect, detail, got, code))
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
     for r in rows:
         print(f"{r[0]}  {r[1]:34s} expect {r[2]:6s} {str(r[3]):22s} got {r[4]}  (cli exit {r[5]})")
     print(f"\n{good} of {len(rows)} held-out inputs handled as expected")
