@@ -144,7 +144,7 @@ SAME_EVENTS = ["bom.csv", "crlf.csv", "utf16le_bom.csv", "utf16be_bom.csv", "utf
                "cp1252_late.csv", "semicolon.csv", "excel_europe.csv", "tab.tsv", "pipe.txt", "all_quoted.csv",
                "embedded_newline.csv", "extra_columns.csv", "header_styles.csv", "camel_case.csv", "na_strings.csv",
                "spaces_around.csv", "force_aliases.csv", "blank_lines.csv", "trailing_empty_columns.csv",
-               "events.csv.gz", "events.csv.bz2", "events.csv.xz", "events.zip", "events.parquet", "events.xlsx",
+               "trailing_delimiter_data_rows.csv", "events.csv.gz", "events.csv.bz2", "events.csv.xz", "events.zip", "events.parquet", "events.xlsx",
                "dates.xlsx", "title_rows.xlsx", "second_sheet.xlsx", "events.ods", "dates.ods", "mapped.csv",
                "mapped_by_file.csv", "mapped_by_toml.csv", "dayfirst.csv", "force_export.xlsx",
                "unmapped_force_name.csv"]

@@ -339,7 +339,7 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
     """
     head = _read_head(path, compression, size, max_bytes)
     enc = sniff_encoding(path, head)
-    text = head.decode(enc if enc != "utf-16" else "utf-16", errors="ignore")
+    text = head.decode(enc, errors="ignore")
     sep, header = _header_fields(path, text.lstrip("\ufeff"))
     names = {"utf-8-sig": None, "utf-8": None, "cp1252": "Windows-1252", "utf-16": "UTF-16",
              "utf-16-le": "UTF-16 (little-endian, no BOM)", "utf-16-be": "UTF-16 (big-endian, no BOM)"}
@@ -349,12 +349,12 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
         source.notes.append(f"fields separated by {'tab' if sep == chr(9) else repr(sep)}")
     enc_read = "utf-8-sig" if enc == "utf-8" else enc
 
-    def attempt(encoding):
+    def attempt(encoding, **kw):
         stream = _open_bytes(path, compression, size, max_bytes)
         try:
             return pd.read_csv(path if stream is None else stream, dtype="category", keep_default_na=False,
                                na_values=["", "NA"], encoding=encoding, sep=sep, skip_blank_lines=False,
-                               nrows=max_rows + 1)
+                               nrows=max_rows + 1, **kw)
         finally:
             if stream is not None:
                 stream.close()
@@ -365,7 +365,8 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
         except UnicodeDecodeError:
             if enc not in ("utf-8", "utf-8-sig"):
                 raise
-            df = attempt("cp1252")   # UTF-8 at the start, something else later: Windows-1252 is the usual
+            enc_read = "cp1252"      # UTF-8 at the start, something else later: Windows-1252 is the usual
+            df = attempt(enc_read)
             source.notes.append("read as Windows-1252 text (not valid UTF-8)")
     except DataValidationError:
         raise
@@ -380,6 +381,18 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
         refuse(path, "corrupt_file", f"is a damaged or truncated {compression or ''} file ({err})".replace("  ", " "))
     except MemoryError:
         refuse(path, "too_large", "does not fit in memory; split the extract")
+    if not isinstance(df.index, pd.RangeIndex):
+        # every data row has more fields than the header: pandas would silently take the first fields as an index
+        lines, n_bad, extra_filled = _ragged_lines(path, compression, size, max_bytes, enc_read, sep, len(header),
+                                                   with_content=True)
+        if extra_filled or not n_bad:
+            _refuse_ragged(path, lines, n_bad, len(header), sep)
+        import warnings
+
+        with warnings.catch_warnings():   # the extra fields are all empty: a delimiter at the end of each row
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            df = attempt(enc_read, index_col=False)
+        source.notes.append(f"{n_bad:,} row(s) end with an empty field the header does not have (ignored)")
     if len(df) > max_rows:
         refuse(path, "too_many_rows", f"has more than max_rows ({max_rows:,}) rows; split the extract or raise max_rows")
     return df, header
@@ -394,31 +407,39 @@ def _parser_error(path, err, compression, size, max_bytes, encoding, sep, n_head
         refuse(path, "csv_syntax", f"ends inside a quoted field{where}; check the quotes")
     if "Expected" in msg and "fields" in msg:
         lines, n_bad = _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header)
-        shown = ", ".join(f"line {ln} ({k} fields)" for ln, k in lines)
-        refuse(path, "ragged_rows", f"{n_bad} row(s) have more fields than the header's {n_header}: {shown}"
-                                    f"{' ...' if n_bad > len(lines) else ''}; quote fields that contain "
-                                    f"{'the delimiter ' + repr(sep)}")
+        _refuse_ragged(path, lines, n_bad, n_header, sep)
     refuse(path, "csv_syntax", f"cannot be parsed as delimited text ({msg.strip()})")
 
 
-def _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, limit=5):
-    """Lines (as an editor numbers them) whose row has more fields than the header: the first few and a count."""
+def _refuse_ragged(path, lines, n_bad, n_header, sep):
+    shown = ", ".join(f"line {ln} ({k} fields)" for ln, k in lines)
+    hint = (" (the first line has a single field: is there a title line above the header? remove it)"
+            if n_header == 1 else f"; quote fields that contain the delimiter {sep!r}")
+    refuse(path, "ragged_rows", f"{n_bad:,} row(s) have more fields than the header's {n_header}: {shown}"
+                                f"{' ...' if n_bad > len(lines) else ''}{hint}")
+
+
+def _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, limit=5, with_content=False):
+    """Lines (as an editor numbers them) whose row has more fields than the header: the first few and a count
+    (and, with ``with_content``, whether any of the extra fields holds something)."""
     stream = _open_bytes(path, compression, size, max_bytes)
     fh = io.TextIOWrapper(stream if stream is not None else open(path, "rb"), encoding=encoding,
                           errors="replace", newline="")
-    bad, n_bad = [], 0
+    bad, n_bad, filled = [], 0, False
     try:
         reader = csv.reader(fh, delimiter=sep)
+        next(reader, None)
         for row in reader:
             if len(row) > n_header:
                 n_bad += 1
+                filled = filled or any(f.strip() for f in row[n_header:])
                 if len(bad) < limit:
                     bad.append((reader.line_num, len(row)))
     except csv.Error:
         pass
     finally:
         fh.close()
-    return bad, n_bad
+    return (bad, n_bad, filled) if with_content else (bad, n_bad)
 
 
 def read_parquet(path: Path, *, max_bytes: int, max_rows: int):

@@ -222,6 +222,8 @@ def make_all(out: Path) -> list[Case]:
         {"Metropolitan Police": "Metropolitan Police Service", "Kent": "Kent Police"}))))
     blank_mid = text.splitlines(keepends=True)
     ok("blank_lines.csv", "".join(blank_mid[:10] + ["\n", ",,,,,,,,,\n"] + blank_mid[10:] + ["\n", "\n"]))
+    ok("trailing_delimiter_data_rows.csv", "".join([text.splitlines(keepends=True)[0]] +
+                                                    [ln.rstrip("\n") + ",\n" for ln in text.splitlines(keepends=True)[1:]]))
     ok("trailing_empty_columns.csv", "".join(ln.rstrip("\n") + ",,\n" for ln in text.splitlines(keepends=True)))
     one = base.iloc[[0]]
     ok("one_row.csv", _csv(one), n_rows=1, n_cases=1)
@@ -313,6 +315,9 @@ def make_all(out: Path) -> list[Case]:
     rag[4] = rag[4].rstrip("\n") + ",extra,cells\n"
     rag[9] = rag[9].rstrip("\n") + ",x\n"
     refused("ragged.csv", "".join(rag), "ragged_rows", where="line 5")
+    refused("every_row_one_more_field.csv", "".join([rag[0]] + [ln.rstrip("\n") + ",x\n" for ln in text.splitlines(keepends=True)[1:]]),
+            "ragged_rows", where="line 2 (11 fields)")
+    refused("title_line.csv", "Stalking extract for Kent\n" + text, "ragged_rows", where="title line")
     refused("unclosed_quote.csv", text.replace("C005,", '"C005,', 1), "csv_syntax", where="quote")
     refused("duplicate_header.csv", text.replace("case_id,force,event,timestamp",
                                                  "case_id,force,event,timestamp", 1).replace(",relationship\n", ",event\n", 1),
