@@ -72,3 +72,57 @@ def wilson_interval(x, n, alpha: float = 0.05):
     lo = np.where((n > 0) & (x <= 0), 0.0, lo)
     hi = np.where((n > 0) & (x >= n), 1.0, hi)
     return lo, hi
+
+
+_ISO_DATE = r"\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+
+
+def parse_date(value, *, name: str = "as_of"):
+    """A date argument as a :class:`pandas.Timestamp`, refusing anything ambiguous.
+
+    Parameters
+    ----------
+    value : str, datetime.date, datetime.datetime, numpy.datetime64 or pandas.Timestamp
+        Text must be ISO 8601, year first: ``2023-09-30`` (``2023-9-30`` and a time ``2023-09-30T12:00`` are
+        allowed). ``01/02/2023`` is refused: it is 1 February in the UK and 2 January in the US.
+    name : str, default "as_of"
+        The argument's name, used in the error message.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Timezone-naive (an aware value is converted to UK local time).
+
+    Raises
+    ------
+    ValueError
+        Missing, ambiguous or impossible dates (``2023-02-30``), with a message naming ``name`` and suggesting ISO.
+    """
+    import datetime as _dt
+    import re
+
+    import pandas as pd
+
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        raise ValueError(f"{name} is missing: give a date such as 2023-09-30")
+    if isinstance(value, (pd.Timestamp, _dt.date, np.datetime64)):
+        ts = pd.Timestamp(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(_ISO_DATE, text):
+            hint = (" (a date written with '/' or '.' is ambiguous: 01/02/2023 is 1 February in the UK and "
+                    "2 January in the US)" if re.search(r"\d[/.]\d", text) else "")
+            raise ValueError(f"{name} must be an ISO date such as 2023-09-30 (year-month-day), "
+                             f"got {value!r}{hint}")
+        try:
+            ts = pd.Timestamp(text)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{name} {value!r} is not a real date; use an ISO date such as 2023-09-30") from None
+    else:
+        raise ValueError(f"{name} must be an ISO date text such as 2023-09-30 or a date, "
+                         f"not {type(value).__name__}")
+    if ts is pd.NaT:
+        raise ValueError(f"{name} is missing: give a date such as 2023-09-30")
+    if ts.tz is not None:
+        ts = ts.tz_convert("Europe/London").tz_localize(None)
+    return ts

@@ -43,15 +43,24 @@ def _seed(text: str) -> int:
 
 
 def _date(text: str) -> str:
-    import pandas as pd
+    """An ISO date argument (``2023-09-30``); ambiguous forms such as ``01/02/2023`` are refused."""
+    from attrition._utils import parse_date
 
     try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT or ts != ts.normalize():
-        raise argparse.ArgumentTypeError(f"expected a date such as 2023-09-30, got {text!r}")
+        ts = parse_date(text, name="the date")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected a date such as 2023-09-30: {err}") from None
+    if ts != ts.normalize():
+        raise argparse.ArgumentTypeError(f"expected a date such as 2023-09-30, without a time, got {text!r}")
     return ts.strftime("%Y-%m-%d")
+
+
+def _mapping_item(text: str) -> tuple[str, str]:
+    """``standard=name in the file`` of ``--columns``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected STANDARD=COLUMN such as case_id='Crime Reference', got {text!r}")
+    return key.strip(), value.strip().strip("'\"")
 
 
 # ------------------------------------------------------------------------------------------ commands
@@ -78,17 +87,95 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    """Validate an event log against the victim-journey data standard."""
+    """Validate an event log against the victim-journey data standard (optionally writing the valid cases)."""
+    from pathlib import Path
+
     from attrition.data import read_events, validate_events
     from attrition.exceptions import DataValidationError
 
+    if args.exclude and not args.out:
+        return _error("validate", "--exclude needs --out PATH for the valid cases (the set-aside rows go to "
+                                  "<out stem>.excluded.csv)")
+    out = excluded_path = None
+    if args.out:
+        out = Path(args.out)
+        problem = _check_output(out, Path(args.path))
+        if problem:
+            return _error("validate", problem)
+        excluded_path = out.with_name(_stem(out) + ".excluded.csv")
+    columns = {}
     try:
-        events = read_events(args.path)
-        report = validate_events(events, as_of=args.as_of)
+        if args.columns_file:
+            from attrition.sources.events import read_column_mapping
+
+            columns.update(read_column_mapping(args.columns_file))
+        columns.update(dict(args.columns or []))
+        options = {}
+        if columns:
+            options["columns"] = columns
+        if args.sheet is not None:
+            options["sheet"] = args.sheet
+        events = read_events(args.path, **options)
+        report = validate_events(events, as_of=args.as_of, **({"dayfirst": True} if args.dayfirst else {}))
     except DataValidationError as err:
         return _error("validate", str(err))
     print(str(report))
-    return 0 if report.ok else 1
+    if out is None:
+        return 0 if report.ok else 1
+    if not args.exclude and not report.ok:
+        print(f"nothing written to {out}: the log breaks the rules above (add --exclude to write the valid "
+              "cases and set the others aside)", file=sys.stderr)
+        return 1
+    if report.valid.empty:
+        return _error("validate", f"no case passes every rule; nothing written to {out}")
+    try:
+        _write_events(report.valid, out)
+        if args.exclude:
+            report.excluded.to_csv(excluded_path, index=False)
+    except (OSError, ValueError) as err:
+        return _error("validate", f"cannot write {out}: {err}")
+    v, x = report.valid, report.excluded
+    print(f"wrote {len(v):,} events of {v['case_id'].nunique():,} valid cases to {out}")
+    if args.exclude:
+        n_x = x["case_id"].nunique() if len(x) else 0
+        print(f"set aside {len(x):,} rows of {n_x:,} cases, with their reasons, in {excluded_path}")
+    return 0
+
+
+def _stem(path) -> str:
+    name = path.name
+    for ext in (".csv.gz", ".csv", ".parquet", ".pq"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return path.stem
+
+
+def _check_output(out, data_path) -> str | None:
+    """Why ``out`` cannot be written (checked before any work), or None."""
+    import os
+
+    if out.is_dir():
+        return f"--out {out} is a directory; give a file name such as clean.csv"
+    if not out.name.lower().endswith((".csv", ".csv.gz", ".parquet", ".pq")):
+        return f"--out {out}: use a .csv, .csv.gz or .parquet file name"
+    try:
+        if out.exists() and data_path.exists() and out.resolve() == data_path.resolve():
+            return f"--out {out} is the input file; write the valid cases to another file"
+    except OSError:
+        pass
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        return f"--out {out}: the directory {parent} does not exist"
+    if not os.access(parent, os.W_OK):
+        return f"--out {out}: the directory {parent} is not writable"
+    return None
+
+
+def _write_events(events, out) -> None:
+    if out.name.lower().endswith((".parquet", ".pq")):
+        events.to_parquet(out, index=False)
+    else:
+        events.to_csv(out, index=False, date_format="%Y-%m-%dT%H:%M:%S")
 
 
 def cmd_report(args) -> int:
@@ -196,13 +283,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "validate", help="check an event log against the victim-journey data standard",
-        description="Read an event log (CSV or Parquet) and check every rule of the victim-journey data "
-                    "standard. Prints a summary; exits 0 if the log is valid, 1 if any rule is broken "
-                    "or the file cannot be used.",
+        description="Read an event log (CSV, Parquet, .xlsx or .ods) and check every rule of the victim-journey "
+                    "data standard. Prints a summary; exits 0 if the log is valid, 1 if any rule is broken "
+                    "or the file cannot be used (with --exclude --out: 0 if valid cases were written).",
     )
-    p.add_argument("path", metavar="PATH", help="event log (.csv, .csv.gz or .parquet)")
+    p.add_argument("path", metavar="PATH",
+                   help="event log (.csv, .csv.gz, .parquet, .xlsx or .ods; comma, semicolon or tab separated)")
     p.add_argument("--as-of", type=_date, default=None, metavar="DATE",
-                   help="extraction date: events after it are errors (default: the latest event)")
+                   help="extraction date, ISO (2023-09-30): events after it are errors (default: today)")
+    p.add_argument("--columns", type=_mapping_item, action="extend", nargs="+", default=None,
+                   metavar="STANDARD=COLUMN",
+                   help="column mapping, e.g. --columns case_id='Crime Reference' event='Event Type'")
+    p.add_argument("--columns-file", default=None, metavar="FILE",
+                   help="column mapping file (.csv with header 'standard,column', .json or .toml)")
+    p.add_argument("--dayfirst", action="store_true",
+                   help="read timestamps written dd/mm/yyyy as day/month/year")
+    p.add_argument("--sheet", default=None, metavar="SHEET",
+                   help="workbook sheet, by name or 0-based position (default: the first)")
+    p.add_argument("--exclude", action="store_true",
+                   help="set aside the cases that break a rule: the valid cases go to --out, the set-aside rows "
+                        "with their reasons to <out stem>.excluded.csv; exits 0 if valid cases were written")
+    p.add_argument("--out", default=None, metavar="PATH",
+                   help="write the validated event log here (.csv or .parquet)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser(

@@ -16,11 +16,15 @@ class DataValidationError(AttritionError, ValueError):
     ----------
     problems : pandas.DataFrame or None
         One row per broken rule: ``rule``, ``column``, ``n_rows``, ``example_case_ids``, ``message``.
+    rule : str or None
+        When a whole file is refused, the file rule it breaks (``attrition.standard.FILE_RULES``), e.g.
+        ``"encoding"`` or ``"ragged_rows"``.
     """
 
-    def __init__(self, message: str, problems=None):
+    def __init__(self, message: str, problems=None, rule=None):
         super().__init__(message)
         self.problems = problems
+        self.rule = rule
 
 
 class IdentifierColumnError(DataValidationError):

@@ -18,7 +18,8 @@ from attrition.exceptions import AttritionError
     [
         (["--help"], ["simulate", "validate", "report"]),
         (["simulate", "--help"], ["--cases", "--seed", "--out", "--years", "--as-of"]),
-        (["validate", "--help"], ["PATH", "--as-of", "exits 0"]),
+        (["validate", "--help"], ["PATH", "--as-of", "exits 0", "--columns", "--columns-file", "--dayfirst",
+                                  "--sheet", "--exclude", "--out", ".xlsx"]),
         (["report", "--help"], ["--data", "--out", "--html", "--seed", "--as-of", "--force"]),
     ],
 )
@@ -205,3 +206,88 @@ def test_report_runs_real_notebook_dir(monkeypatch, tmp_path, capsys):
     assert seen == [{"seed": 9, "figures_dir": str((tmp_path / "out" / "figures").resolve())}]
     assert (tmp_path / "out" / "01-a.ipynb").is_file()
     assert "[1/1] running 01-a.ipynb" in capsys.readouterr().err
+
+
+# --- validate: extracts as analysts export them, --exclude --out ------------------------------------------
+@pytest.fixture
+def force_export(small_log, tmp_path):
+    """The small log as a force might export it: own column names, day-first dates, one broken case."""
+    ev = pd.read_csv(small_log)
+    ev = ev.rename(columns={"case_id": "Crime Reference", "event": "Event Type", "force": "Force Name"})
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"]).dt.strftime("%d/%m/%Y")
+    ev.loc[ev.index[5], "Event Type"] = "teleported"
+    path = tmp_path / "export.csv"
+    ev.to_csv(path, index=False)
+    bad_case = ev.loc[ev.index[5], "Crime Reference"]
+    return path, ev, bad_case
+
+
+def test_validate_mapping_dayfirst_exclude_out(force_export, tmp_path, capsys):
+    path, ev, bad_case = force_export
+    argv = ["validate", str(path), "--as-of", "2023-09-30", "--columns", "case_id=Crime Reference",
+            "event=Event Type", "force=Force Name", "--dayfirst"]
+    assert main(argv) == 1                                   # one broken case, no --exclude
+    out = capsys.readouterr().out
+    assert "unknown_event" in out and "first lines: 7" in out and "day_first_date" not in out
+    clean = tmp_path / "clean.csv"
+    assert main([*argv, "--out", str(clean)]) == 1           # invalid and no --exclude: nothing written
+    assert not clean.exists()
+    assert main([*argv, "--exclude", "--out", str(clean)]) == 0
+    printed = capsys.readouterr().out
+    written = pd.read_csv(clean)
+    excluded = pd.read_csv(tmp_path / "clean.excluded.csv")
+    n_bad = int((ev["Crime Reference"] == bad_case).sum())
+    assert written["case_id"].nunique() == 299 and bad_case not in set(written["case_id"])
+    assert len(written) + len(excluded) == len(ev) and len(excluded) == n_bad
+    assert set(excluded["case_id"]) == {bad_case}          # rows as read, under the standard's names
+    assert "line 7" in set(excluded["where"]) and (excluded["reason"] == "unknown_event").sum() == 1
+    assert f"wrote {len(ev) - n_bad:,} events of 299 valid cases to {clean}" in printed
+    # what was written is a valid standard log with ISO dates
+    assert main(["validate", str(clean), "--as-of", "2023-09-30"]) == 0
+
+
+def test_validate_columns_file_and_sheet(small_log, tmp_path, capsys):
+    from openpyxl import Workbook
+
+    ev = pd.read_csv(small_log).head(40).rename(columns={"case_id": "Ref"})
+    wb = Workbook()
+    wb.active.title = "Cover"
+    ws = wb.create_sheet("Data")
+    ws.append(list(ev.columns))
+    for r in ev.itertuples(index=False):
+        ws.append([None if pd.isna(v) else v for v in r])
+    wb.save(tmp_path / "x.xlsx")
+    (tmp_path / "map.json").write_text('{"case_id": "Ref"}')
+    argv = ["validate", str(tmp_path / "x.xlsx"), "--columns-file", str(tmp_path / "map.json"), "--as-of", "2023-09-30"]
+    assert main(argv) == 1                                   # the first sheet, 'Cover', is empty
+    assert "sheet 'Cover' is empty (rule empty)" in capsys.readouterr().err
+    assert main([*argv, "--sheet", "Data"]) == 0
+    out = capsys.readouterr().out
+    assert "rows read:      40" in out and f"cases:          {ev['Ref'].nunique()}" in out
+    assert main([*argv, "--sheet", "1"]) == 0                # or by 0-based position
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--exclude"], "--exclude needs --out"),
+    (["--out", "{tmp}/no/such/dir/clean.csv"], "does not exist"),
+    (["--out", "{tmp}"], "is a directory"),
+    (["--out", "{log}"], "is the input file"),
+    (["--out", "{tmp}/clean.txt"], "use a .csv"),
+])
+def test_validate_output_checked_before_work(small_log, tmp_path, capsys, extra, message):
+    extra = [e.format(tmp=tmp_path, log=small_log) for e in extra]
+    before = small_log.read_bytes()
+    assert main(["validate", str(small_log), *extra]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""     # refused before the log was read
+    assert small_log.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["validate", "x.csv", "--as-of", "01/02/2023"], "ambiguous"),
+    (["validate", "x.csv", "--as-of", "2023-02-30"], "not a real date"),
+    (["validate", "x.csv", "--columns", "case_id"], "STANDARD=COLUMN"),
+])
+def test_validate_usage_errors(capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

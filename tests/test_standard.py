@@ -28,6 +28,32 @@ def test_docs_document_every_field_event_code_and_rule():
                  "unknown_code", "unknown_outcome_code", "missing_detail", "duplicate_event", "repeated_event",
                  "inconsistent_force", "missing_report", "before_report", "out_of_order", "missing_prerequisite"]:
         assert f"`{rule}`" in DOC, rule
+        assert rule in S.RULES, rule
+
+
+def test_docs_document_every_rule_file_rule_and_identifier_name():
+    rules_table = DOC[DOC.index("## Rules that span rows"):DOC.index("## The case table")]
+    for rule in S.RULES:
+        assert re.search(rf"^\| `{rule}` \|", rules_table, re.M), rule
+    for rule in S.FILE_RULES:
+        assert re.search(rf"^\| `{rule}` \| {re.escape(S.FILE_RULES[rule])} \|", DOC, re.M), rule
+    for name in [*S.IDENTIFIER_COLUMNS, *S.IDENTIFIER_NAME_PARTS, *S.IDENTIFIER_NAME_SAFE]:
+        assert f"`{name}`" in DOC, name
+    for c in S.CONTRADICTIONS:
+        assert c["why"] in rules_table
+    assert S.EARLIEST_DATE in rules_table and S.EARLIEST_DATE_WHY in rules_table
+    for option in ("columns=", "read_column_mapping", "dayfirst=True", "--dayfirst", "--columns-file", "--sheet",
+                   "--exclude --out", "standard,column", "[columns]", "max_bytes", "max_rows"):
+        assert option in DOC, option
+
+
+def test_validation_reports_only_rules_of_the_standard():
+    """Every rule name validate_events can report is listed in the schema, and the other way round."""
+    from attrition.config import PROJECT_ROOT
+
+    src = (PROJECT_ROOT / "attrition" / "sources" / "events.py").read_text()
+    used = set(re.findall(r'P\.add\("([a-z_]+)"', src)) | set(re.findall(r'_recode\([^)]*?P, "([a-z_]+)"', src, re.S))
+    assert used == set(S.RULES), used ^ set(S.RULES)
 
 
 def test_outcome_mapping_matches_issue():

@@ -1,11 +1,13 @@
 """Victim-journey event logs: read, validate, and derive the case table.
 
-Data flow: event log (the standard, ``attrition/standard/events.schema.json``) -> :func:`validate_events`
--> :func:`to_cases` (one row per case) -> models. Nothing is silently dropped: every excluded row is
-listed in a :class:`ValidationReport` with its reason.
+Data flow: event log (the standard, ``attrition/standard/events.schema.json``) -> :func:`read_events` (CSV,
+compressed CSV, Parquet, .xlsx or .ods as analysts export them, with a column mapping) ->
+:func:`validate_events` -> :func:`to_cases` (one row per case) -> models. Nothing is silently dropped: every
+excluded row is listed in a :class:`ValidationReport` with its reason and its line in the file.
 """
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -16,89 +18,376 @@ import pandas as pd
 
 from .. import standard as S
 from ..exceptions import DataQualityWarning, DataValidationError, IdentifierColumnError
+from ..standard.identifiers import KIND_LABELS, identifier_name, normalise_column, scan_text
+from . import files as F
+from .files import MAX_BYTES, MAX_ROWS, Source, refuse
 from .forces import load_force_table, normalise_force_names
 
-__all__ = ["ValidationReport", "read_events", "validate_events", "load_events", "to_cases", "financial_year"]
+__all__ = ["ValidationReport", "read_events", "read_column_mapping", "validate_events", "load_events", "to_cases",
+           "financial_year", "MAX_BYTES", "MAX_ROWS"]
 
 _DAY_NS = 86_400 * 10**9
 _N_EXAMPLES = 5
 _CATEGORY_COLUMNS = ("force", "event", "offence", "order_type", "decision", "reason", "result", "risk", "relationship")
+#: dd/mm/yyyy (or dd-mm-yyyy, dd.mm.yyyy), optionally with a time
+_DMY = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+_PARTIAL = r"\d{4}(?:[-/]\d{1,2})?"
 
 
 # --------------------------------------------------------------------------------------------- reading
 def _normalise_column(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower().lstrip("\ufeff")).strip("_")
+    return normalise_column(name)
 
 
-def _check_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """Structural checks that make a file unusable as a whole (raise, never exclude)."""
-    if df.shape[0] == 0:
-        raise DataValidationError("The event log is empty: it has no rows (an empty file or only a header).")
-    renamed = {c: _normalise_column(c) for c in df.columns}
-    df = df.rename(columns=renamed, copy=True)
-    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
-    if dupes:
-        raise DataValidationError(f"Duplicate column names after normalisation: {dupes}.")
-    ident = sorted(c for c in df.columns if c in S.IDENTIFIER_COLUMNS or any(
-        c.startswith(p + "_") or c.endswith("_" + p) for p in ("name", "address", "postcode", "email", "phone", "dob")
-    ))
-    if ident:
-        raise IdentifierColumnError(
-            f"Columns {ident} look like direct identifiers (names, dates of birth, addresses, postcodes, phone "
-            "numbers, e-mail). The victim-journey standard refuses them: remove these columns and use a "
-            "pseudonymous case_id."
-        )
-    missing = [c for c in S.REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise DataValidationError(
-            f"Missing required column(s) {missing}; the standard needs {list(S.REQUIRED_COLUMNS)}. "
-            f"Columns found: {list(df.columns)}."
-        )
-    for c in S.DETAIL_COLUMNS:
-        if c not in df.columns:
-            df[c] = pd.NA
-    return df
+def _mapping(columns, where="columns") -> dict:
+    """Check a column mapping ``{standard name: name in the file}``."""
+    if columns is None:
+        return {}
+    if not isinstance(columns, dict):
+        raise DataValidationError(f"{where}: a column mapping is a dict {{standard name: name in the file}}, "
+                                  f"not {type(columns).__name__}", rule="column_mapping")
+    out = {}
+    for std, src in columns.items():
+        key = normalise_column(std)
+        if key not in S.FIELDS:
+            raise DataValidationError(f"{where}: {std!r} is not a field of the standard; fields: {list(S.FIELDS)} "
+                                      "(rule column_mapping)", rule="column_mapping")
+        if not isinstance(src, str) or not src.strip():
+            raise DataValidationError(f"{where}: the file column for {std!r} must be a non-empty name, got {src!r} "
+                                      "(rule column_mapping)", rule="column_mapping")
+        out[key] = src
+    rev = {}
+    for k, v in out.items():
+        rev.setdefault(v, []).append(k)
+    both = {v: ks for v, ks in rev.items() if len(ks) > 1}
+    if both:
+        raise DataValidationError(f"{where}: one file column mapped to several fields: {both} (rule column_mapping)",
+                                  rule="column_mapping")
+    return out
 
 
-def read_events(path) -> pd.DataFrame:
-    """Read an event log from CSV (optionally compressed) or Parquet, without validating its rows.
-
-    Column names are normalised (case, spaces, a UTF-8 BOM). Files that cannot be used at all raise.
+def read_column_mapping(path) -> dict:
+    """Read a column mapping file: standard field name -> column name in the extract.
 
     Parameters
     ----------
     path : str or pathlib.Path
-        ``.csv``, ``.csv.gz`` or ``.parquet``/``.pq``.
+        ``.csv`` with a header ``standard,column`` (one field per line); ``.json`` with one object
+        ``{"case_id": "Crime Reference", ...}``; or ``.toml`` with ``case_id = "Crime Reference"`` lines (at the top
+        or in a ``[columns]`` table).
+
+    Returns
+    -------
+    dict
+        ``{standard name: name in the file}``, ready for ``read_events(path, columns=...)``.
+
+    Raises
+    ------
+    DataValidationError
+        Unreadable file, unknown standard name, or one file column mapped twice (rule ``column_mapping``).
+    """
+    path = Path(path)
+    F.check_regular_file(path)
+    suffix = path.suffix.lower()
+    if path.stat().st_size > 1 << 20:
+        refuse(path, "column_mapping", "is too large for a column mapping (over 1 MiB)")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        refuse(path, "column_mapping", "is not UTF-8 text")
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        elif suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+            data = data.get("columns", data)
+        elif suffix in (".csv", ".txt"):
+            import csv
+            import io
+
+            rows = [r for r in csv.reader(io.StringIO(text)) if any(c.strip() for c in r)]
+            head = [normalise_column(c) for c in rows[0]] if rows else []
+            if head[:2] != ["standard", "column"]:
+                refuse(path, "column_mapping", "a CSV column mapping needs the header 'standard,column'")
+            bad = [i + 2 for i, r in enumerate(rows[1:]) if len(r) != 2]
+            if bad:
+                refuse(path, "column_mapping", f"line(s) {bad[:5]} do not have exactly two fields")
+            data = {r[0].strip(): r[1].strip() for r in rows[1:]}
+        else:
+            refuse(path, "column_mapping", "a column mapping is a .csv, .json or .toml file")
+    except DataValidationError:
+        raise
+    except ValueError as err:  # json.JSONDecodeError and tomllib.TOMLDecodeError are ValueErrors
+        refuse(path, "column_mapping", f"cannot be parsed ({err})")
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        refuse(path, "column_mapping", "must map each standard field name to one column name (text)")
+    return _mapping(data, where=str(path))
+
+
+def _check_columns(df: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """Structural checks that make a file unusable as a whole (raise, never exclude).
+
+    Applies the column mapping, normalises the other names, and refuses duplicated, missing or identifying
+    columns and identifying values. Returns a new frame (the caller's is never modified).
+    """
+    src = Source.from_attrs(df.attrs)
+    where = src.path
+    if df.shape[0] == 0:
+        refuse(where, "empty", "the event log is empty: it has no rows (an empty file or only a header)")
+    mapping = _mapping(columns)
+    raw = [("" if c is None or (isinstance(c, float) and np.isnan(c)) else str(c)) for c in df.columns]
+    notes = []
+    # unnamed columns: dropped when empty (a trailing delimiter), else kept under a made-up name
+    unnamed = [i for i, c in enumerate(raw) if not c.strip() or re.fullmatch(r"Unnamed: \d+", c)]
+    drop = [i for i in unnamed if df.iloc[:, i].isna().all()]
+    if drop:
+        keep = [i for i in range(df.shape[1]) if i not in drop]
+        df = df.iloc[:, keep]
+        raw = [raw[i] for i in keep]
+        notes.append(f"{len(drop)} empty column(s) without a name ignored")
+    raw = [c if c.strip() and not re.fullmatch(r"Unnamed: \d+", c) else f"unnamed_{i + 1}" for i, c in enumerate(raw)]
+    # the mapping: standard name <- file column (matched as written, else after normalisation)
+    new = [normalise_column(c) for c in raw]
+    taken = {}
+    for std, src_name in mapping.items():
+        hits = [i for i, c in enumerate(raw) if c == src_name] or \
+               [i for i, c in enumerate(raw) if normalise_column(c) == normalise_column(src_name)]
+        if not hits:
+            refuse(where, "column_mapping", f"the mapped column {src_name!r} (for {std!r}) is not in the file; "
+                                            f"columns found: {raw}")
+        if len(hits) > 1:
+            refuse(where, "duplicate_column", f"the mapped column {src_name!r} appears {len(hits)} times")
+        taken[hits[0]] = std
+    for i, std in taken.items():
+        new[i] = std
+    # a standard name written without its underscores or split differently ('TimeStamp', 'caseid') is that name
+    squeezed = {f.replace("_", ""): f for f in S.FIELDS}
+    for i, c in enumerate(new):
+        if i not in taken and c not in S.FIELDS and c.replace("_", "") in squeezed:
+            new[i] = squeezed[c.replace("_", "")]
+    mapped_targets = set(taken.values())
+    for i, c in enumerate(new):
+        if i not in taken and c in mapped_targets:
+            new[i] = f"{c}_unmapped"
+            notes.append(f"column {raw[i]!r} kept as '{c}_unmapped' (the mapping takes '{c}' from another column)")
+    seen = {}
+    for i, c in enumerate(new):
+        seen.setdefault(c, []).append(i)
+    dupes = {c: [raw[i] for i in idx] for c, idx in seen.items() if len(idx) > 1}
+    if dupes:
+        text = "; ".join(f"{c!r} from columns {v}" for c, v in dupes.items())
+        refuse(where, "duplicate_column", f"duplicated column name(s) after normalisation: {text}; keep one of each")
+    ident = [raw[i] for i, c in enumerate(new) if identifier_name(c, standard_fields=S.FIELDS)]
+    if ident:
+        refuse(where, "identifier_column",
+               f"columns {ident} look like direct identifiers (names, dates of birth, addresses, postcodes, "
+               "phone numbers, e-mail, NHS or NI numbers). The victim-journey standard refuses them: remove these "
+               "columns and use a pseudonymous case_id", exc=IdentifierColumnError)
+    out = df.copy()
+    out.columns = new
+    missing = [c for c in S.REQUIRED_COLUMNS if c not in new]
+    if missing:
+        hint = ("; map your column names with columns={'case_id': 'Crime Reference', ...} (command line: "
+                "--columns case_id='Crime Reference')")
+        refuse(where, "missing_column", f"missing required column(s) {missing}; the standard needs "
+                                        f"{list(S.REQUIRED_COLUMNS)}. Columns found: {raw}{hint}")
+    for c in S.DETAIL_COLUMNS:
+        if c not in out.columns:
+            out[c] = pd.NA
+    _check_identifier_values(out, src)
+    src.notes = list(dict.fromkeys(src.notes + notes))
+    out.attrs = {"source": src.to_attrs()}
+    return out
+
+
+def _row_times(df: pd.DataFrame) -> np.ndarray:
+    """Event times (float years) per row for the identifier checks; NaN where the timestamp does not parse."""
+    ts = df["timestamp"]
+    if not pd.api.types.is_datetime64_any_dtype(ts):
+        codes, uniq = pd.factorize(ts)
+        text = pd.Index(uniq).astype(str).str.strip()
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        parsed = parsed.where(~parsed.isna(), _parse_dayfirst(text))
+        if getattr(parsed, "tz", None) is not None:
+            parsed = parsed.tz_localize(None)
+        years = np.asarray(parsed.year + (parsed.dayofyear - 1) / 365.25, dtype=float)
+        return np.where(codes >= 0, years[np.maximum(codes, 0)] if len(years) else np.nan, np.nan)
+    d = pd.DatetimeIndex(ts)
+    return np.asarray(d.year + (d.dayofyear - 1) / 365.25, dtype=float)
+
+
+def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
+    """Refuse columns outside the standard whose values look like direct identifiers (without showing them)."""
+    extra = [c for c in df.columns if c not in S.FIELDS]
+    findings = []
+    years = None
+    for c in extra:
+        s = df[c]
+        if pd.api.types.is_bool_dtype(s):
+            continue
+        if years is None:
+            years = _row_times(df)
+            fallback = np.nanmedian(years) if np.isfinite(years).any() else pd.Timestamp.now().year
+            years = np.where(np.isfinite(years), years, fallback)
+        if pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            whole = np.isfinite(v) & (v % 1 == 0) & (v >= 1e9) & (v < 1e10)
+            if whole.any():
+                text = pd.Series(np.where(whole, v, 0).astype(np.int64)).astype(str)
+                found = scan_text(text[whole].to_numpy(), kinds=["nhs_number"])
+                if "nhs_number" in found:
+                    rows = np.flatnonzero(whole)[found["nhs_number"]]
+                    findings.append((c, "nhs_number", rows))
+            continue
+        if pd.api.types.is_datetime64_any_dtype(s):
+            d = pd.DatetimeIndex(s)
+            dy = np.asarray(d.year + (d.dayofyear - 1) / 365.25, dtype=float)
+            _dob_column(c, dy, years, findings)
+            continue
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes, uniq = s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
+        else:
+            codes, uniq = pd.factorize(s)
+            uniq = pd.Index(uniq)
+        if not len(uniq):
+            continue
+        text = uniq.astype(str).str.strip()
+        # a column of dates: dates of birth when most are decades before the events
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        parsed = parsed.where(~parsed.isna(), _parse_dayfirst(text))
+        if getattr(parsed, "tz", None) is not None:
+            parsed = parsed.tz_localize(None)
+        nonempty = np.asarray(text != "", dtype=bool)
+        if nonempty.any() and (~parsed.isna())[nonempty].mean() >= 0.9:
+            uy = np.asarray(parsed.year + (parsed.dayofyear - 1) / 365.25, dtype=float)
+            dy = np.where(codes >= 0, uy[np.maximum(codes, 0)], np.nan)
+            _dob_column(c, dy, years, findings)
+            continue
+        # free text: distinct values, with the median event year of the rows holding each value
+        row_year = np.full(len(uniq), np.nan)
+        ok = codes >= 0
+        if ok.any():
+            sums = np.bincount(codes[ok], weights=years[ok], minlength=len(uniq))
+            cnt = np.bincount(codes[ok], minlength=len(uniq))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                row_year = sums / cnt
+        found = scan_text(text.to_numpy(dtype=object), row_years=row_year)
+        for kind, hit_u in found.items():
+            rows = np.flatnonzero((codes >= 0) & hit_u[np.maximum(codes, 0)])
+            if len(rows):
+                findings.append((c, kind, rows))
+    if findings:
+        parts = [f"column {c!r}: {KIND_LABELS[k]} ({src.where(rows[:_N_EXAMPLES])}"
+                 f"{'' if len(rows) <= _N_EXAMPLES else f' and {len(rows) - _N_EXAMPLES:,} more'})"
+                 for c, k, rows in findings]
+        refuse(src.path, "identifier_values",
+               "values look like direct identifiers: " + "; ".join(parts) + ". The victim-journey standard "
+               "refuses personal data: delete these columns (or the values) from the extract and keep a "
+               "pseudonymous case_id. The values are not shown here", exc=IdentifierColumnError)
+
+
+def _dob_column(c, dated_years, row_years, findings) -> None:
+    """A date column outside the standard is dates of birth when most of its dates are decades before the events."""
+    gap = row_years - dated_years
+    has = np.isfinite(gap)
+    if not has.any():
+        return
+    old = has & (gap >= S.DOB_MIN_YEARS)
+    if old.sum() >= 0.5 * has.sum():
+        findings.append((c, "date_of_birth", np.flatnonzero(old)))
+
+
+def _parse_dayfirst(text: pd.Index) -> pd.DatetimeIndex:
+    """Parse dd/mm/yyyy[ HH:MM[:SS]] text (NaT where it does not match or is not a real date)."""
+    g = pd.Series(np.asarray(text, dtype=object), dtype=object).astype(str).str.strip().str.extract(_DMY)
+    if g[0].isna().all():
+        return pd.DatetimeIndex(np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]"))
+    num = g.apply(pd.to_numeric, errors="coerce")
+    parts = pd.DataFrame({"year": num[2], "month": num[1], "day": num[0], "hour": num[3].fillna(0),
+                          "minute": num[4].fillna(0), "second": num[5].fillna(0)})
+    ok = parts[["year", "month", "day"]].notna().all(axis=1)
+    out = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[ns]")
+    if ok.any():
+        out[ok] = pd.to_datetime(parts[ok], errors="coerce")
+    return pd.DatetimeIndex(out)
+
+
+def read_events(path, *, columns=None, sheet=None, max_bytes: int | None = None,
+                max_rows: int | None = None) -> pd.DataFrame:
+    """Read an event log as analysts export it, without validating its rows.
+
+    Column names are normalised (case, spaces, punctuation, camelCase, a UTF-8 BOM). Files that cannot be used
+    at all raise, naming the file, the file rule and what is wrong.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``.csv`` / ``.txt`` / ``.tsv`` (optionally ``.gz``, ``.bz2``, ``.xz`` or ``.zip``; comma, semicolon, tab or
+        ``|`` separated; UTF-8, UTF-16 with a BOM, or Windows-1252), ``.parquet`` / ``.pq``, or a workbook
+        ``.xlsx`` / ``.xlsm`` / ``.xls`` / ``.ods``.
+    columns : dict, optional
+        Column mapping ``{standard name: name in the file}``, e.g. ``{"case_id": "Crime Reference",
+        "event": "Event Type"}`` (see :func:`read_column_mapping` for a mapping file).
+    sheet : str or int, optional
+        Workbook sheet by name or 0-based position (default the first). The header is the first row holding
+        the required column names (title rows above it are skipped).
+    max_bytes : int, optional
+        Most (decompressed) text read, default :data:`MAX_BYTES` (1 GiB).
+    max_rows : int, optional
+        Most rows read, default :data:`MAX_ROWS` (20 million).
 
     Returns
     -------
     pandas.DataFrame
         Every row of the file, with all standard columns present (absent detail columns are added empty).
+        ``attrs["source"]`` records the file and how rows are numbered (lines of a CSV or sheet, with the
+        header on line 1; rows of a Parquet file, from 1), which the validation report uses.
 
     Raises
     ------
     DataValidationError
-        Missing file, empty file, missing required columns.
+        The file cannot be used; ``err.rule`` names the file rule (``attrition.standard.FILE_RULES``): missing
+        or non-regular file, wrong or mislabelled type, damaged archive, unknown encoding, ragged rows, too
+        large, duplicated, missing or unmapped columns, nested or out-of-range Parquet columns.
     IdentifierColumnError
-        A column holds direct identifiers.
+        A column name or a column's values look like direct identifiers.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataValidationError(f"No event log at {path}.")
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        df = pd.read_parquet(path)
-    elif name.endswith((".csv", ".csv.gz", ".txt")):
-        try:
-            # every column read as categorical text: an event log repeats few distinct values per column,
-            # so this keeps memory near the size of the codes (validation cleans the categories)
-            df = pd.read_csv(path, dtype="category", keep_default_na=False, na_values=["", "NA"],
-                             encoding="utf-8-sig")
-        except pd.errors.EmptyDataError:
-            raise DataValidationError(f"The event log {path} is empty: no header and no rows.") from None
-    else:
-        raise DataValidationError(f"Unsupported file type {path.suffix!r}: use .csv, .csv.gz or .parquet.")
-    return _check_columns(df)
+    max_bytes = MAX_BYTES if max_bytes is None else int(max_bytes)
+    max_rows = MAX_ROWS if max_rows is None else int(max_rows)
+    mapping = _mapping(columns)
+    st = F.check_regular_file(path)
+    fmt, compression = F.file_format(path)
+    F.check_content(path, fmt, compression, st.st_size)
+    src = Source(path=str(path))
+    try:
+        if fmt == "parquet":
+            df = F.read_parquet(path, max_bytes=max_bytes, max_rows=max_rows)
+            src.unit, src.first = "row", 1
+            header = list(df.columns)
+        elif fmt == "workbook":
+            wanted = [normalise_column(mapping.get(c, c)) for c in S.REQUIRED_COLUMNS]
+            src.unit = "line"
+            df, header = F.read_workbook(path, sheet=sheet, size=st.st_size, max_bytes=max_bytes,
+                                         max_rows=max_rows, source=src, wanted=wanted)
+        else:
+            src.unit, src.first = "line", 2
+            df, header = F.read_delimited(path, compression=compression, size=st.st_size, max_bytes=max_bytes,
+                                          max_rows=max_rows, source=src)
+    except DataValidationError:
+        raise
+    except MemoryError:
+        refuse(path, "too_large", "does not fit in memory; split the extract")
+    except Exception as err:  # the last line of defence: a reader failed in a way not foreseen above
+        refuse(path, "corrupt_file", f"could not be read ({type(err).__name__}: {err})")
+    if sheet is not None and fmt != "workbook":
+        src.notes.append("sheet ignored: the file is not a workbook")
+    if len(header) == df.shape[1]:
+        df.columns = header
+    df.attrs = {"source": src.to_attrs()}
+    return _check_columns(df, columns=mapping)
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -112,12 +401,17 @@ class ValidationReport:
         Typed events of the cases that passed every rule, sorted by case, time and event order.
     problems : pandas.DataFrame
         One row per broken rule: ``rule``, ``column``, ``n_rows``, ``n_cases``, ``example_case_ids``,
-        ``example_rows`` (0-based positions in the input: in a CSV with a header the line is position + 2),
-        ``message``. Empty when the data are valid.
+        ``example_rows`` (the first offending rows as the file numbers them: lines of a CSV or sheet, whose header
+        is line 1; rows of a Parquet file or data frame, from 1 — see ``unit``), ``message``. Empty when the data
+        are valid.
     excluded : pandas.DataFrame
-        Every row not in ``valid``, with ``reason`` (the rule its case broke first).
+        Every row not in ``valid`` (blank rows apart), as read, with ``reason`` (the rule its case broke first)
+        and ``where`` (e.g. ``"line 9"``). The event log's own ``reason`` column (why a case was discontinued)
+        is kept as ``discontinuance_reason``.
     notes : list of str
-        Repairs that did not exclude anything (force aliases normalised, extra columns kept).
+        Repairs and observations that excluded nothing (encoding, force aliases, blank rows, extra columns).
+    unit : {"line", "row"}
+        How ``example_rows`` count.
     """
 
     valid: pd.DataFrame
@@ -125,6 +419,7 @@ class ValidationReport:
     excluded: pd.DataFrame
     n_rows_in: int
     notes: list = field(default_factory=list)
+    unit: str = "row"
 
     @property
     def ok(self) -> bool:
@@ -141,9 +436,9 @@ class ValidationReport:
         for r in self.problems.itertuples(index=False):
             col = f" [column {r.column}]" if r.column else ""
             lines.append(f"  - {r.rule}{col}: {r.message} ({r.n_rows} row(s), {r.n_cases} case(s); "
-                         f"first case_ids: {r.example_case_ids}; first rows: {r.example_rows})")
-        lines.append("Fix the rows, or call load_events(..., errors='exclude') to set those cases aside "
-                     "(they are returned in the report with their reason).")
+                         f"first case_ids: {r.example_case_ids}; first {self.unit}s: {r.example_rows})")
+        lines.append("Fix the rows, or call load_events(..., errors='exclude') (command line: attrition validate "
+                     "--exclude --out clean.csv) to set those cases aside; they are listed with their reason.")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -161,12 +456,13 @@ class ValidationReport:
         lines.append("problems:       none" if self.ok else self._problem_text())
         return "\n".join(lines)
 
-
 class _Problems:
     """Collects broken rules as boolean row masks."""
 
-    def __init__(self, df: pd.DataFrame):
+    def __init__(self, df: pd.DataFrame, positions, first: int):
         self.df = df
+        self.positions = positions   # row -> 0-based position in the input (None: the same; blank rows removed)
+        self.first = first           # number of the first data row in the file's unit (line 2, row 1)
         self.rows = []
         self.rules: list[str] = []
         self.first_reason = np.full(len(df), -1, dtype=np.int16)  # index into self.rules, -1 = fine
@@ -180,14 +476,17 @@ class _Problems:
         self.rows.append({
             "rule": rule, "column": column or "", "n_rows": int(mask.sum()), "n_cases": int(len(ids)),
             "example_case_ids": ", ".join(ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
-            # 0-based positions in the input; in a CSV with a header, line number = position + 2
-            "example_rows": ", ".join(str(i) for i in np.flatnonzero(mask)[:_N_EXAMPLES]),
+            # as the file numbers them: line (CSV, sheet; header = line 1) or row (Parquet, frame; from 1)
+            "example_rows": ", ".join(str(int(i) + self.first) for i in self._pos(np.flatnonzero(mask)[:_N_EXAMPLES])),
             "message": message,
         })
         if rule not in self.rules:
             self.rules.append(rule)
         fresh = mask & (self.first_reason < 0)
         self.first_reason[fresh] = self.rules.index(rule)
+
+    def _pos(self, rows):
+        return rows if self.positions is None else self.positions[rows]
 
     def table(self) -> pd.DataFrame:
         cols = ["rule", "column", "n_rows", "n_cases", "example_case_ids", "example_rows", "message"]
@@ -227,7 +526,7 @@ def _recode(codes, uniq, allowed, P, rule, column, message) -> pd.Categorical:
     bad_u = idx < 0
     if bad_u.any():
         bad = (codes >= 0) & bad_u[np.maximum(codes, 0)]
-        P.add(rule, column, bad, message.format(vals=sorted(map(str, uniq[bad_u]))[:5]))
+        P.add(rule, column, bad, message.format(vals=_shown(sorted(map(str, uniq[bad_u]))[:5])))
     new = np.where(codes >= 0, idx[np.maximum(codes, 0)] if len(idx) else -1, -1)
     return pd.Categorical.from_codes(new, categories=list(allowed))
 
@@ -239,38 +538,121 @@ def _first_time(codes, ts, mask, n) -> np.ndarray:
     return out
 
 
-def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> ValidationReport:
+
+
+def _shown(values) -> list:
+    """Values safe to print in a message: any that look like an identifier are withheld."""
+    vals = [str(v) for v in values]
+    if not vals:
+        return vals
+    found = scan_text(vals, kinds=["email", "postcode", "phone", "ni_number", "name", "address"])
+    hit = np.zeros(len(vals), dtype=bool)
+    for m in found.values():
+        hit |= m
+    return [("<withheld: looks like personal data>" if h else v) for v, h in zip(vals, hit)]
+
+
+def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:
+    """Rows whose case_id equals another case_id once spaces and leading zeros are removed and case is ignored."""
+    s = case_id
+    if pd.api.types.is_integer_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
+        return np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniq = s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
+    else:
+        codes, uniq = pd.factorize(s)
+        uniq = pd.Index(uniq)
+    if len(uniq) < 2:
+        return np.zeros(len(s), dtype=bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(uniq.astype(str).to_numpy(dtype=object), type=pa.large_string())
+    # fast path: no capital letter, no white space and no leading zero anywhere -> already canonical (and unique)
+    if not pc.any(pc.match_substring_regex(arr, r"[A-Z\s]|(^|[^0-9])0[0-9]")).as_py():
+        return np.zeros(len(s), dtype=bool)
+    # lower case, no white space, no leading zeros in any run of digits ('C 0012' -> 'c12')
+    canon = pc.replace_substring_regex(pc.replace_substring_regex(pc.utf8_lower(arr), r"\s+", ""),
+                                       r"(^|[^0-9])0+([0-9])", r"\1\2")
+    groups = np.asarray(canon.dictionary_encode().indices)          # stays in Arrow: no Python strings
+    if len(pd.unique(groups)) == len(groups):
+        return np.zeros(len(s), dtype=bool)
+    dup_u = np.bincount(groups)[groups] > 1
+    if not dup_u.any():
+        return np.zeros(len(s), dtype=bool)
+    return (codes >= 0) & dup_u[np.maximum(codes, 0)]
+
+
+def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: bool | None = None,
+                    columns=None) -> ValidationReport:
     """Validate an event log against the victim-journey standard.
 
     Every rule is checked on every row (vectorised), so one call reports all problems at once. A case with
     any broken rule is excluded whole (a partial journey would bias every model); its rows are listed in
-    ``report.excluded`` with the reason.
+    ``report.excluded`` with the reason. A root cause is reported once: case-level rules (``missing_report``,
+    ``before_report``, ``out_of_order``, ...) are not checked on cases that already break a row-level rule, so an
+    unparseable report date is not also reported as a missing report.
 
     Parameters
     ----------
     events : pandas.DataFrame
         Event log, e.g. from :func:`read_events` or :func:`attrition.synthetic.simulate`.
-    as_of : date-like, optional
-        Extraction date; timestamps after it are "future". Default: today.
+    as_of : str or date-like, optional
+        Extraction date (ISO ``2023-09-30``; ``01/02/2023`` is refused as ambiguous); timestamps after it are
+        "future". Default: today.
     today : date-like, optional
         Override of today's date (for reproducible tests).
+    dayfirst : bool, optional
+        ``True``: also read timestamps written ``dd/mm/yyyy`` (``dd-mm-yyyy``, ``dd.mm.yyyy``, with an optional
+        ``HH:MM[:SS]``). Otherwise only ISO 8601 is read, and values that look like ``dd/mm/yyyy`` break the
+        single rule ``day_first_date``, whose message names the option.
+    columns : dict, optional
+        Column mapping ``{standard name: name in the frame}`` (as in :func:`read_events`).
 
     Returns
     -------
     ValidationReport
 
+    Raises
+    ------
+    DataValidationError, IdentifierColumnError
+        Structural problems (missing or duplicated columns, identifiers) that make the log unusable as a whole.
+    ValueError
+        An ambiguous or unreadable ``as_of``.
+
     Notes
     -----
-    Rules (``rule`` in the problems table): ``missing_value``, ``unknown_event``, ``unknown_force``,
-    ``unparseable_timestamp``, ``future_timestamp``, ``unknown_code``, ``unknown_outcome_code``,
-    ``missing_detail``, ``duplicate_event``, ``repeated_event``, ``inconsistent_force``,
-    ``missing_report``, ``before_report``, ``out_of_order``, ``missing_prerequisite``.
+    Rules (``rule`` in the problems table, ``attrition.standard.RULES``): ``missing_value``, ``unknown_event``,
+    ``unknown_force``, ``unparseable_timestamp``, ``day_first_date``, ``partial_date``, ``future_timestamp``,
+    ``before_offences_in_force``, ``unknown_code``, ``unknown_outcome_code``, ``missing_detail``,
+    ``duplicate_event``, ``repeated_event``, ``inconsistent_force``, ``near_duplicate_id``, ``missing_report``,
+    ``before_report``, ``out_of_order``, ``missing_prerequisite``, ``contradictory_journey``.
+
+    ``near_duplicate_id`` *excludes* (rather than warns): ids equal up to spaces, leading zeros or letter case are
+    almost always one case split by an export (Excel drops leading zeros, systems differ in case), so each part
+    is a partial journey; if they really are different cases, the ids cannot be told apart when agencies link
+    records, which the standard needs.
     """
-    df = _check_columns(events)  # rename() returns a new frame: the caller's is never modified
+    from .._utils import parse_date
+
+    as_of_ts = parse_date(as_of, name="as_of") if as_of is not None else None
+    df = _check_columns(events, columns=columns)  # a new frame: the caller's is never modified
+    src = Source.from_attrs(df.attrs)
     n_in = len(df)
     df.index = pd.RangeIndex(n_in)
-    notes: list[str] = []
-    P = _Problems(df)
+    notes: list[str] = list(src.notes)
+    # blank rows (every cell empty: trailing rows of a sheet, empty lines) carry nothing: noted, not judged
+    positions = None                      # row -> position in the input; None: the identity (no blank rows)
+    cand = df["case_id"].isna().to_numpy() & df["event"].isna().to_numpy()
+    blank = np.zeros(n_in, dtype=bool)
+    if cand.any():
+        blank[cand] = df.loc[cand].isna().all(axis=1).to_numpy()
+    if blank.any():
+        notes.append(f"{int(blank.sum()):,} blank row(s) ignored ({src.where(np.flatnonzero(blank)[:_N_EXAMPLES])}"
+                     f"{' ...' if blank.sum() > _N_EXAMPLES else ''})")
+        positions = np.flatnonzero(~blank)
+        df = df.loc[~blank].reset_index(drop=True)
+    P = _Problems(df, positions, src.first)
 
     # Columns are cleaned on their distinct values (factorize once, work on the few uniques), so a
     # million-row log costs a few hash passes, not per-row string operations.
@@ -304,7 +686,7 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     bad_u = ~known
     if bad_u.any():
         bad_rows = (codes >= 0) & bad_u[np.maximum(codes, 0)]
-        vals = sorted(uniq[bad_u])[:5]
+        vals = _shown(sorted(uniq[bad_u])[:5])
         P.add("unknown_force", "force", bad_rows,
               f"force name(s) {vals} match no territorial force of England and Wales (see attrition.forces)")
     changed_u = known & (official.fillna("").to_numpy(dtype=object) != uniq.to_numpy(dtype=object))
@@ -317,25 +699,50 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
 
     # ---- timestamps (parsed once per distinct value: daily data repeat dates a lot)
     raw_ts = df["timestamp"]
+    partial_rows = hint_rows = np.zeros(len(df), dtype=bool)
     if not pd.api.types.is_datetime64_any_dtype(raw_ts):
         tcodes, tuniq = pd.factorize(raw_ts)
-        parsed = pd.to_datetime(pd.Index(tuniq).astype(str).str.strip(), errors="coerce", format="ISO8601")
+        text = pd.Index(tuniq).astype(str).str.strip()
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=False) if len(text) else \
+            pd.DatetimeIndex([], dtype="datetime64[ns]")
         if getattr(parsed, "tz", None) is not None:
             parsed = parsed.tz_convert("Europe/London").tz_localize(None)
         pv = parsed.to_numpy().astype("datetime64[ns]")
-        ts = pd.Series(np.where(tcodes >= 0, pv[np.maximum(tcodes, 0)], np.datetime64("NaT")), index=df.index)
+        partial_u = np.asarray(text.str.fullmatch(_PARTIAL), dtype=bool) if len(text) else np.zeros(0, bool)
+        pv[partial_u] = np.datetime64("NaT")
+        dmy_u = np.isnat(pv) & (np.asarray(text.str.match(_DMY), dtype=bool) if len(text) else np.zeros(0, bool))
+        if dmy_u.any():
+            if dayfirst:
+                pv[dmy_u] = _parse_dayfirst(text[dmy_u]).to_numpy().astype("datetime64[ns]")
+            else:
+                hint_rows = (tcodes >= 0) & dmy_u[np.maximum(tcodes, 0)]
+        partial_rows = (tcodes >= 0) & partial_u[np.maximum(tcodes, 0)] if len(text) else partial_rows
+        ts = pd.Series(np.where(tcodes >= 0, pv[np.maximum(tcodes, 0)] if len(pv) else np.datetime64("NaT"),
+                                np.datetime64("NaT")), index=df.index)
     else:
         ts = raw_ts
         if getattr(ts.dt, "tz", None) is not None:
             ts = ts.dt.tz_convert("Europe/London").dt.tz_localize(None)
     ts = ts.astype("datetime64[ns]")
-    P.add("unparseable_timestamp", "timestamp", ts.isna() & raw_ts.notna(),
-          "timestamp is not an ISO 8601 date or date-time (e.g. 2022-05-04 or 2022-05-04T13:20)")
-    limit = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp(today or pd.Timestamp.now()).normalize() + pd.Timedelta(days=1)
-    if as_of is not None:
-        limit = limit + pd.Timedelta(days=1) if limit == limit.normalize() else limit
+    if hint_rows.any():
+        P.add("day_first_date", "timestamp", hint_rows,
+              "timestamps look like day-first dates (dd/mm/yyyy); they are not read unless you say so: pass "
+              "dayfirst=True (command line: --dayfirst) to read them as day/month/year, or export ISO dates "
+              "(2022-05-04)")
+    P.add("partial_date", "timestamp", partial_rows,
+          "timestamp is only a year or a year and month (e.g. 2021 or 2021-01); the standard needs the day")
+    P.add("unparseable_timestamp", "timestamp", ts.isna().to_numpy() & raw_ts.notna().to_numpy() & ~hint_rows & ~partial_rows,
+          "timestamp is not an ISO 8601 date or date-time (e.g. 2022-05-04 or 2022-05-04T13:20)"
+          + ("" if dayfirst else " nor, with dayfirst=True, dd/mm/yyyy"))
+    if as_of_ts is not None:
+        limit = as_of_ts + pd.Timedelta(days=1) if as_of_ts == as_of_ts.normalize() else as_of_ts
+    else:
+        limit = pd.Timestamp(today or pd.Timestamp.now()).normalize() + pd.Timedelta(days=1)
     P.add("future_timestamp", "timestamp", (ts >= limit).to_numpy(),
           f"timestamp is after the extraction date ({(limit - pd.Timedelta(days=1)):%Y-%m-%d})")
+    earliest = pd.Timestamp(S.EARLIEST_DATE)
+    P.add("before_offences_in_force", "timestamp", (ts < earliest).to_numpy(),
+          f"timestamp is before {earliest:%d %B %Y}: {S.EARLIEST_DATE_WHY}")
     df["timestamp"] = ts
 
     # ---- categorical details
@@ -352,7 +759,8 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     bad_oc = (ocodes >= 0) & bad_u[np.maximum(ocodes, 0)] if len(ouniq) else np.zeros(len(df), bool)
     if bad_oc.any():
         P.add("unknown_outcome_code", "outcome_code", bad_oc,
-              f"outcome code(s) {sorted(str(v) for v in pd.Series(ouniq)[bad_u])[:5]} are not Home Office outcome types 0-22")
+              f"outcome code(s) {_shown(sorted(str(v) for v in pd.Series(ouniq)[bad_u])[:5])} are not Home Office "
+              "outcome types 0-22")
     good = (ocodes >= 0) & ~bad_oc
     vals = np.where(good, onum[np.maximum(ocodes, 0)] if len(ouniq) else 0, 0).astype(np.int64)
     df["outcome_code"] = pd.arrays.IntegerArray(vals, ~good)
@@ -370,21 +778,32 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     del clean
     key = ["case_id", "event", "timestamp", *S.DETAIL_COLUMNS]
     dup = _duplicated_rows(df, key)
+    dup &= ~(df["timestamp"].isna().to_numpy() & raw_ts.notna().to_numpy())   # unread dates are not "equal"
     P.add("duplicate_event", None, dup, "the same event appears twice with identical values")
     once = np.isin(ev_codes, [S.EVENT_RANK[e] for e in S.ONCE_EVENTS]) & ~dup
     rep = once & _duplicated_rows(df, ["case_id", "event"])
     P.add("repeated_event", "event", rep,
           f"events that happen once per case ({sorted(S.ONCE_EVENTS)}) appear more than once")
 
-    # ---- case-level rules (only on rows whose own fields are usable)
+    # ---- ids that differ only in spaces, leading zeros or case: one case split in two (a root cause)
+    P.add("near_duplicate_id", "case_id", _near_duplicate_ids(df["case_id"]),
+          "case_ids equal once spaces and leading zeros (of any number in them) are removed and letter case is "
+          "ignored (e.g. '00123', '123 ' and '123'; 'KE/0045' and 'ke/45'): probably one case split by the export; "
+          "give each case one id")
+
+    # ---- case-level rules, only on cases whose rows are all usable (one root cause, reported once)
     ecode = df["event"].cat.codes.to_numpy()
     usable = df["case_id"].notna().to_numpy() & df["timestamp"].notna().to_numpy() & (ecode >= 0)
     codes, _ = pd.factorize(df["case_id"])
     n_cases = codes.max() + 1 if len(codes) else 0
+    row_bad_case = np.zeros(n_cases + 1, dtype=bool)        # slot n_cases: rows without a case_id
+    row_bad_case[np.where(codes >= 0, codes, n_cases)[P.first_reason >= 0]] = True
+    judged = ~row_bad_case[:n_cases]                         # per case
     ts_ns = df["timestamp"].to_numpy().astype("datetime64[ns]").view(np.int64)
     E = {e: i for i, e in enumerate(S.EVENTS)}
     evv = ecode  # compared with E[...] below
     big = np.iinfo(np.int64).max
+    ok_rows = (codes >= 0) & judged[np.maximum(codes, 0)] if n_cases else np.zeros(len(df), bool)
 
     fcode = df["force"].cat.codes.to_numpy()
     has_f = (fcode >= 0) & (codes >= 0)
@@ -392,14 +811,14 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
     fmax = np.full(n_cases, -1)
     np.minimum.at(fmin, codes[has_f], fcode[has_f])
     np.maximum.at(fmax, codes[has_f], fcode[has_f])
-    many = (fmax >= 0) & (fmax != fmin)
-    P.add("inconsistent_force", "force", many[codes], "a case's events name more than one force")
+    many = (fmax >= 0) & (fmax != fmin) & judged
+    P.add("inconsistent_force", "force", many[codes] & ok_rows, "a case's events name more than one force")
 
     is_rep = (evv == E["reported"]) & usable
     t_rep = _first_time(codes, ts_ns, is_rep, n_cases)
-    no_rep = t_rep == big
-    P.add("missing_report", "event", no_rep[codes], "the case has no 'reported' event")
-    P.add("before_report", "timestamp", usable & ~no_rep[codes] & (ts_ns < t_rep[codes]),
+    no_rep = (t_rep == big) & judged
+    P.add("missing_report", "event", no_rep[codes] & ok_rows, "the case has no 'reported' event")
+    P.add("before_report", "timestamp", usable & ok_rows & ~no_rep[codes] & (ts_ns < t_rep[codes]),
           "event dated before the case's report")
     firsts: dict[str, np.ndarray] = {}
 
@@ -410,16 +829,42 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
 
     for a, b, why in S.ORDER_RULES:
         ta, tb = first_of(a), first_of(b)
-        bad_case = (ta != big) & (tb != big) & (tb < ta)
-        P.add("out_of_order", "timestamp", bad_case[codes] & ((evv == E[a]) | (evv == E[b])), f"'{b}' before '{a}': {why}")
+        bad_case = (ta != big) & (tb != big) & (tb < ta) & judged
+        P.add("out_of_order", "timestamp", bad_case[codes] & ok_rows & ((evv == E[a]) | (evv == E[b])),
+              f"'{b}' before '{a}': {why}")
     for a, b, why in S.REQUIRES_RULES:
-        bad_case = (first_of(a) != big) & (first_of(b) == big)
-        P.add("missing_prerequisite", "event", bad_case[codes] & (evv == E[a]), f"'{a}' without '{b}': {why}")
+        bad_case = (first_of(a) != big) & (first_of(b) == big) & judged
+        P.add("missing_prerequisite", "event", bad_case[codes] & ok_rows & (evv == E[a]), f"'{a}' without '{b}': {why}")
+    oc_num = df["outcome_code"].to_numpy(dtype=float, na_value=np.nan)
+
+    def matches(cond) -> np.ndarray:
+        m = usable & (evv == E[cond["event"]])
+        for col, allowed in cond.items():
+            if col == "event":
+                continue
+            if col == "outcome_code":
+                m &= np.isin(oc_num, np.asarray(allowed, dtype=float))
+            else:
+                m &= np.isin(df[col].cat.codes.to_numpy(), [S.ENUMS[col].index(v) for v in allowed])
+        return m
+
+    for rule in S.CONTRADICTIONS:
+        ma, mb = matches(rule["a"]), matches(rule["b"])
+        has = np.zeros((2, n_cases), dtype=bool)
+        has[0, codes[ma]] = True
+        has[1, codes[mb]] = True
+        bad_case = has[0] & has[1] & judged
+        P.add("contradictory_journey", "event", bad_case[codes] & ok_rows & (ma | mb),
+              f"the journey contradicts itself: {rule['why']}")
+    del oc_num, ok_rows, usable, ts_ns, firsts
 
     problems = P.table()
     bad_rows = P.first_reason >= 0
     in_bad_case = bad_rows.copy()
     if bad_rows.any():
+        source_rows = events.reset_index(drop=True)   # the rows as given (names, values), for the excluded table
+        if blank.any():
+            source_rows = source_rows.loc[~blank].reset_index(drop=True)
         case_rule = np.full(n_cases + 1, -1, dtype=np.int16)   # first broken rule of each case (slot n: no case_id)
         case_of_row = np.where(codes >= 0, codes, n_cases)
         order = np.flatnonzero(bad_rows)[::-1]                 # reversed: the first row's rule wins
@@ -428,17 +873,25 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None) -> Validati
         rules = np.asarray(P.rules, dtype=object)
         reason = np.where(bad_rows, rules[np.maximum(P.first_reason, 0)],
                           "case excluded: " + rules[np.maximum(case_rule[case_of_row], 0)].astype(str))
-        excluded = events.reset_index(drop=True).loc[in_bad_case].copy()
+        excluded = source_rows.loc[in_bad_case].copy()
+        if "reason" in excluded.columns:   # the standard's discontinuance reason: kept, under another name
+            excluded = excluded.rename(columns={"reason": "discontinuance_reason"})
         excluded["reason"] = reason[in_bad_case]
+        pos_bad = np.flatnonzero(in_bad_case) if positions is None else positions[in_bad_case]
+        excluded["where"] = (pd.Series(pos_bad + src.first, index=excluded.index).astype(str)
+                             .radd(src.unit + " "))
     else:
-        excluded = events.iloc[:0].copy().assign(reason=pd.Series(dtype=object))
+        excluded = events.iloc[:0].copy().assign(reason=pd.Series(dtype=object), where=pd.Series(dtype=object))
+    excluded.attrs = {}
 
     valid = df.loc[~in_bad_case].copy() if in_bad_case.any() else df  # df is already our own copy
     extra = [c for c in valid.columns if c not in S.FIELDS]
     if extra:
         notes.append(f"extra column(s) kept as they are: {extra}")
     valid = _typed(valid)
-    return ValidationReport(valid=valid, problems=problems, excluded=excluded, n_rows_in=n_in, notes=notes)
+    valid.attrs = {}
+    return ValidationReport(valid=valid, problems=problems, excluded=excluded, n_rows_in=n_in, notes=notes,
+                            unit=src.unit)
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -474,20 +927,31 @@ def _sorted_pairs(a: np.ndarray) -> np.ndarray:
         return np.zeros(max(len(a) - 1, 0), dtype=bool)
 
 
-def load_events(path, *, errors: str = "raise", as_of=None, return_report: bool = False):
-    """Read and validate an event log (CSV or Parquet).
+
+
+def load_events(path, *, errors: str = "raise", as_of=None, return_report: bool = False, columns=None,
+                dayfirst: bool | None = None, sheet=None, max_bytes: int | None = None, max_rows: int | None = None):
+    """Read and validate an event log (CSV, compressed CSV, Parquet, .xlsx or .ods).
 
     Parameters
     ----------
     path : str or pathlib.Path
     errors : {"raise", "exclude"}, default "raise"
-        ``"raise"``: any broken rule raises :class:`DataValidationError` naming the rule, the column and
-        the first offending case_ids. ``"exclude"``: cases that break a rule are set aside, a
+        ``"raise"``: any broken rule raises :class:`DataValidationError` naming the rule, the column, the first
+        offending case_ids and their lines. ``"exclude"``: cases that break a rule are set aside, a
         :class:`DataQualityWarning` says how many, and the report lists every excluded row with its reason.
-    as_of : date-like, optional
-        Extraction date (timestamps after it are errors).
+    as_of : str or date-like, optional
+        Extraction date (timestamps after it are errors); ISO text such as ``2023-09-30``.
     return_report : bool, default False
         Also return the :class:`ValidationReport`.
+    columns : dict, optional
+        Column mapping ``{standard name: name in the file}`` (:func:`read_events`, :func:`read_column_mapping`).
+    dayfirst : bool, optional
+        Read ``dd/mm/yyyy`` timestamps (:func:`validate_events`).
+    sheet : str or int, optional
+        Workbook sheet (default the first).
+    max_bytes, max_rows : int, optional
+        Reading limits (:data:`MAX_BYTES`, :data:`MAX_ROWS`).
 
     Returns
     -------
@@ -498,7 +962,8 @@ def load_events(path, *, errors: str = "raise", as_of=None, return_report: bool 
     """
     if errors not in ("raise", "exclude"):
         raise ValueError(f"errors must be 'raise' or 'exclude', not {errors!r}")
-    report = validate_events(read_events(path), as_of=as_of)
+    events = read_events(path, columns=columns, sheet=sheet, max_bytes=max_bytes, max_rows=max_rows)
+    report = validate_events(events, as_of=as_of, dayfirst=dayfirst)
     if errors == "raise":
         report.raise_if_invalid()
     elif not report.ok:

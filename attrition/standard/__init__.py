@@ -1,8 +1,10 @@
 """The victim-journey data standard, read from its one machine-readable definition.
 
-``events.schema.json`` (a Frictionless Table Schema with ``x-`` extensions) defines the event log;
-``outcome_types.csv`` maps Home Office outcome types to exit reasons. Everything here is derived
-from those two files, so the standard is written once.
+``events.schema.json`` (a Frictionless Table Schema with ``x-`` extensions) defines the event log, its rules
+(``x-rules``, ``x-file-rules``, ``x-order``, ``x-requires``, ``x-contradictions``, ``x-plausibility``) and the
+identifier names it refuses; ``outcome_types.csv`` maps Home Office outcome types to exit reasons;
+``forenames.csv`` lists common UK forenames for the personal-name check (:mod:`attrition.standard.identifiers`).
+Everything here is derived from those files, so the standard is written once.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pandas as pd
 _DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = _DIR / "events.schema.json"
 OUTCOME_TYPES_PATH = _DIR / "outcome_types.csv"
+FORENAMES_PATH = _DIR / "forenames.csv"
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +45,24 @@ ENUMS: dict[str, tuple] = {f["name"]: tuple(f["constraints"]["enum"]) for f in _
 ORDER_RULES: tuple[tuple[str, str, str], ...] = tuple(tuple(r) for r in _S["x-order"])
 REQUIRES_RULES: tuple[tuple[str, str, str], ...] = tuple(tuple(r) for r in _S["x-requires"])
 IDENTIFIER_COLUMNS: frozenset[str] = frozenset(_S["x-identifier-columns"])
+#: Words that make a column name an identifier wherever they appear in it (``home_addr``, ``Mobile No``).
+IDENTIFIER_NAME_PARTS: frozenset[str] = frozenset(_S["x-identifier-name-parts"])
+#: Words that make a ``..._name`` column safe (``force_name``, ``offence_name``).
+IDENTIFIER_NAME_SAFE: frozenset[str] = frozenset(_S["x-identifier-name-safe"])
+#: Rules of the validation report (row and case level), name -> what it checks.
+RULES: dict[str, str] = dict(_S["x-rules"])
+#: Reasons a whole file is refused (``DataValidationError.rule``), name -> what it checks.
+FILE_RULES: dict[str, str] = dict(_S["x-file-rules"])
+#: Pairs of events (with detail values) that contradict each other within one case.
+CONTRADICTIONS: tuple[dict, ...] = tuple(_S["x-contradictions"])
+_PLAUSIBILITY = _S["x-plausibility"]
+#: No event of a stalking journey can precede the offences coming into force.
+EARLIEST_DATE: str = _PLAUSIBILITY["earliest_date"]
+EARLIEST_DATE_WHY: str = _PLAUSIBILITY["earliest_date_why"]
+#: A date column outside the standard whose dates are mostly this many years before the event looks like a
+#: date of birth; in free text, a full date this many years before the event does.
+DOB_MIN_YEARS: int = int(_PLAUSIBILITY["dob_min_years"])
+DOB_TEXT_YEARS: int = int(_PLAUSIBILITY["dob_text_years"])
 #: Funnel stages, report to conviction (conviction means conviction for stalking).
 STAGES: tuple[str, ...] = tuple(_S["x-stages"])
 STAGE_LABELS: dict[str, str] = {
@@ -63,6 +84,12 @@ def outcome_types() -> pd.DataFrame:
     return df.set_index("code")
 
 
+@lru_cache(maxsize=1)
+def forenames() -> tuple[str, ...]:
+    """Common UK forenames (``forenames.csv``) used by the conservative personal-name check on free text."""
+    return tuple(pd.read_csv(FORENAMES_PATH, dtype=str)["forename"].str.strip())
+
+
 #: Home Office outcome code -> exit reason (codes 0 and 1 do not close a case).
 OUTCOME_EXIT_REASON: dict[int, str] = {
     int(k): str(v) for k, v in outcome_types()["exit_reason"].dropna().items()
@@ -76,6 +103,8 @@ DISCONTINUED_EXIT_REASON: dict[str, str] = {
 __all__ = [
     "load_schema", "outcome_types", "FIELDS", "REQUIRED_COLUMNS", "DETAIL_COLUMNS", "EVENTS", "EVENT_RANK",
     "ONCE_EVENTS", "REQUIRED_DETAILS", "OFFENCES", "STALKING_OFFENCES", "ENUMS", "ORDER_RULES",
-    "REQUIRES_RULES", "IDENTIFIER_COLUMNS", "STAGES", "STAGE_LABELS", "EXIT_REASONS",
+    "REQUIRES_RULES", "IDENTIFIER_COLUMNS", "IDENTIFIER_NAME_PARTS", "IDENTIFIER_NAME_SAFE", "RULES",
+    "FILE_RULES", "CONTRADICTIONS", "EARLIEST_DATE", "EARLIEST_DATE_WHY", "DOB_MIN_YEARS", "DOB_TEXT_YEARS",
+    "forenames", "STAGES", "STAGE_LABELS", "EXIT_REASONS",
     "OUTCOME_EXIT_REASON", "DISCONTINUED_EXIT_REASON",
 ]
