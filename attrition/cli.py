@@ -183,9 +183,16 @@ def cmd_report(args) -> int:
     from attrition.report import run_report
 
     try:
+        columns = {}
+        if args.columns_file:
+            from attrition.sources.events import read_column_mapping
+
+            columns.update(read_column_mapping(args.columns_file))
+        columns.update(dict(args.columns or []))
         run_report(
             data=args.data, out_dir=args.out, html=args.html, seed=args.seed, as_of=args.as_of,
             forces=args.force, forces_path=args.forces, open_data_dir=args.open_data,
+            **({"columns": columns} if columns else {}), **({"dayfirst": True} if args.dayfirst else {}),
         )
     except (AttritionError, ValueError) as err:
         return _error("report", str(err))
@@ -326,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forces", default=None, metavar="PATH",
                    help="force-year table: force, financial_year, dedicated_stalking_officer, and optionally "
                         "population, foi_responded, spo_applications (docs/data-standard.md)")
+    p.add_argument("--columns", type=_mapping_item, action="extend", nargs="+", default=None,
+                   metavar="STANDARD=COLUMN",
+                   help="column mapping of the event log, e.g. --columns case_id='Crime Reference'")
+    p.add_argument("--columns-file", default=None, metavar="FILE",
+                   help="column mapping file (.csv with header 'standard,column', .json or .toml)")
+    p.add_argument("--dayfirst", action="store_true", help="the event log's dates are dd/mm/yyyy")
     p.add_argument("--open-data", default=None, metavar="DIR",
                    help="directory of public data files (Home Office outcomes ...) for notebook 09")
     p.set_defaults(func=cmd_report)

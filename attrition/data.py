@@ -16,14 +16,14 @@ import pandas as pd
 
 from .disclosure import count_text
 from .exceptions import DataQualityWarning, DataValidationError
-from .sources.events import (ValidationReport, financial_year, load_events, read_events, to_cases,
-                             validate_events)
+from .sources.events import (ValidationReport, financial_year, load_events, read_column_mapping, read_events,
+                             to_cases, validate_events)
 from .sources.force_years import read_force_years
 from .sources.forces import load_force_table, normalise_force_names
 
 __all__ = [
-    "ValidationReport", "read_events", "validate_events", "load_events", "to_cases", "financial_year",
-    "load_default", "load_forces", "load_home_office_outcomes", "load_dataset", "Dataset",
+    "ValidationReport", "read_events", "read_column_mapping", "validate_events", "load_events", "to_cases",
+    "financial_year", "load_default", "load_forces", "load_home_office_outcomes", "load_dataset", "Dataset",
 ]
 
 
@@ -124,7 +124,7 @@ def _derive_log_size(fy: pd.DataFrame, cases: pd.DataFrame, notes: list) -> pd.D
 
 
 def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: str = "exclude",
-                 forces_path=None) -> Dataset:
+                 forces_path=None, columns=None, dayfirst: bool | None = None) -> Dataset:
     """The one entry point of every notebook: the embedded synthetic data or a real extract.
 
     Parameters
@@ -143,6 +143,10 @@ def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: 
     forces_path : str or pathlib.Path, optional
         A force-year table (:func:`attrition.sources.force_years.read_force_years`): dedicated officers,
         population, FOI answers. Replaces the synthetic one when given with the synthetic data.
+    columns : dict, optional
+        For files: column mapping, standard name -> column name in the file (see :func:`load_events`).
+    dayfirst : bool, optional
+        For files: timestamps written dd/mm/yyyy (see :func:`load_events`).
 
     Returns
     -------
@@ -153,9 +157,11 @@ def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: 
     DataValidationError
         The file or the force-year table cannot be used, a force name is unknown, no case is left.
     """
+    from ._utils import parse_date
     from .config import DEFAULT_SEED
 
     report, notes = None, []
+    as_of = None if as_of is None else parse_date(as_of)
     if data_path is None:
         from .synthetic import default_dataset, simulate
 
@@ -167,7 +173,8 @@ def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: 
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DataQualityWarning)  # the report below says it, in the notebook
-            events, report = load_events(data_path, errors=errors, as_of=as_of, return_report=True)
+            events, report = load_events(data_path, errors=errors, as_of=as_of, return_report=True,
+                                         columns=columns, dayfirst=dayfirst)
         if events.empty:
             raise DataValidationError(f"{Path(data_path).name}: no case passes the standard, so there is nothing "
                                       f"to analyse; run `attrition validate {data_path}` to see why.")

@@ -9,6 +9,8 @@ data_path      event log to analyse (CSV/Parquet); ``None`` = the embedded synth
 as_of          extraction date (ISO string); ``None`` = the data's own
 forces         list of official force names to restrict to; ``None`` = all
 forces_path    force-year table (dedicated officers, population; ``docs/data-standard.md``); ``None`` = none
+columns        column mapping of the event log, standard name -> name in the file; ``None`` = standard names
+dayfirst       ``True`` when the event log's dates are dd/mm/yyyy; ``None`` = ISO dates
 seed           random seed of any resampling; ``None`` = ``attrition.config.DEFAULT_SEED``
 figures_dir    where ``save_figure`` writes; ``None`` = ``attrition.config.FIGURES_DIR``
 =============  ===========================================================================
@@ -134,14 +136,9 @@ def find_notebooks(notebooks=None) -> list[Path]:
 def _check_as_of(as_of) -> str | None:
     if as_of is None:
         return None
-    import pandas as pd
+    from attrition._utils import parse_date
 
-    try:
-        ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError):
-        ts = None
-    if ts is None or ts is pd.NaT:
-        raise ValueError(f"as_of must be a date such as '2023-09-30', got {as_of!r}")
+    ts = parse_date(as_of)  # ISO only: 01/02/2023 is refused as ambiguous, never guessed
     if ts != ts.normalize():
         raise ValueError(f"as_of must be a date without a time of day, got {as_of!r}")
     return ts.strftime("%Y-%m-%d")
@@ -233,7 +230,8 @@ def _render_html(nb, path: Path) -> Path:
 
 
 def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, forces_path=None,
-               open_data_dir=None, notebooks=None, figures_dir=None, kernel_name="python3") -> list[Path]:
+               columns=None, dayfirst=None, open_data_dir=None, notebooks=None, figures_dir=None,
+               kernel_name="python3") -> list[Path]:
     """Execute the report notebooks in order with papermill.
 
     Parameters
@@ -257,6 +255,10 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     forces_path : str or pathlib.Path, optional
         Force-year table (:mod:`attrition.sources.force_years`), injected as ``forces_path``; checked
         before any notebook runs.
+    columns : dict, optional
+        Column mapping of ``data`` (standard name -> column name in the file), injected as ``columns``.
+    dayfirst : bool, optional
+        ``True`` when the dates of ``data`` are written dd/mm/yyyy, injected as ``dayfirst``.
     notebooks : None, directory, or sequence of notebook paths
         See :func:`find_notebooks`. Default: every ``[0-9][0-9]-*.ipynb`` in
         ``attrition.config.NOTEBOOKS_DIR``.
@@ -331,6 +333,8 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         "as_of": as_of,
         "forces": forces,
         "forces_path": None if forces_path is None else str(forces_path),
+        "columns": None if not columns else {str(k): str(v) for k, v in dict(columns).items()},
+        "dayfirst": True if dayfirst else None,
         "seed": seed,
         "figures_dir": None if figures_dir is None else str(Path(figures_dir).resolve()),
     }

@@ -7,7 +7,7 @@ import pytest
 
 from attrition.config import NOTEBOOKS_DIR, PACKAGE_DIR
 
-PARAMETERS = ["data_path", "as_of", "forces", "forces_path", "seed", "figures_dir"]
+PARAMETERS = ["data_path", "as_of", "forces", "forces_path", "seed", "figures_dir", "columns", "dayfirst"]
 
 
 def _imports(path: Path, package: str) -> set[str]:

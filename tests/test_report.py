@@ -173,6 +173,8 @@ def test_argument_errors(tmp_path, fake_pm):
         run_report(as_of="not a date", notebooks=nbs, out_dir=tmp_path / "out")
     with pytest.raises(ValueError, match="time of day"):
         run_report(as_of="2023-01-01 12:00", notebooks=nbs, out_dir=tmp_path / "out")
+    with pytest.raises(ValueError, match="ambiguous"):  # 1 February or 2 January: refused, never guessed
+        run_report(as_of="01/02/2023", notebooks=nbs, out_dir=tmp_path / "out")
     with pytest.raises(ValueError, match="seed"):
         run_report(seed=-1, notebooks=nbs, out_dir=tmp_path / "out")
     with pytest.raises(DataValidationError, match="Gotham"):

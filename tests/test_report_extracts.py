@@ -44,6 +44,13 @@ def extracts(tmp_path_factory):
                        "Population": (f["force"].map(FORCE_SIZE) * 1e6).round(-3).astype(int)})
     paths["forces"] = root / "force-years.csv"
     fy.to_csv(paths["forces"], index=False)
+    # as a force's case system exports it: a workbook, its own column names, dates dd/mm/yyyy
+    export = ev[ev["force"].isin(big[2:5])].rename(columns={
+        "case_id": "Crime Reference", "force": "Force Name", "event": "Event Type", "timestamp": "Event Date",
+        "outcome_code": "HO Outcome"})
+    export["Event Date"] = pd.to_datetime(export["Event Date"]).dt.strftime("%d/%m/%Y")
+    paths["excel"] = root / "export.xlsx"
+    export.to_excel(paths["excel"], index=False, sheet_name="Stalking")
     return paths
 
 
@@ -111,3 +118,13 @@ def test_lean_extract_without_spo_order_or_risk(extracts, tmp_path, capsys):
     assert not {"Fig04", "Fig08", "Fig09", "Fig10"} & figures
     # the report lists what it skipped, notebook by notebook
     assert "07-timely-spos: Every SPO analysis in this notebook" in err
+
+
+def test_excel_export_with_its_own_column_names_and_day_first_dates(extracts, tmp_path, capsys):
+    texts, figures, err = _run(tmp_path, capsys, "--data", str(extracts["excel"]), "--columns",
+                               "case_id=Crime Reference", "force=Force Name", "event=Event Type",
+                               "timestamp=Event Date", "outcome_code=HO Outcome", "--dayfirst")
+    _no_synthetic_truth(texts)
+    assert "event log export.xlsx:" in texts["01-data-standard"] and "3 forces" in texts["01-data-standard"]
+    assert "every row passes every rule of the standard" in texts["01-data-standard"]
+    assert {"Fig02", "Fig05", "Fig06", "Fig07"} <= figures

@@ -15,6 +15,8 @@ forces = None  # list of force names to keep, None for all
 forces_path = None  # force-year table (dedicated officers, population), None for none
 seed = 20220331  # random seed of the synthetic data and of any resampling
 figures_dir = None  # where report figures are written, None for figures/
+columns = None  # column mapping of the event log, standard name to name in the file, None for standard names
+dayfirst = None  # True when the event log's dates are dd/mm/yyyy, None for ISO dates
 
 # %%
 import warnings
@@ -38,7 +40,8 @@ from attrition.survival import (JOURNEY_TRANSITIONS, MultiStateFitter, cumulativ
 
 use_style()
 out_dir = FIGURES_DIR if figures_dir is None else figures_dir
-data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+data = load_dataset(data_path, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path, columns=columns,
+                    dayfirst=dayfirst)
 set_provenance(data.provenance)
 cases = data.cases
 print(data)

@@ -20,6 +20,8 @@ forces = None  # list of force names to keep, None for the 43 territorial forces
 forces_path = None  # not used here
 seed = 20220331  # random seed of any resampling
 figures_dir = None  # where report figures are written, None for figures/
+columns = None  # not used here
+dayfirst = None  # not used here
 open_data_dir = None  # directory of public data files, None for ../shared/open-data beside the project
 
 # %%
