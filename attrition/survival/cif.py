@@ -14,6 +14,7 @@ from scipy import stats
 
 from .._utils import check_alpha, ci_labels
 from ..exceptions import DataValidationError
+from ._ties import aeq_times
 
 __all__ = ["cumulative_incidence", "kaplan_meier"]
 
@@ -53,7 +54,7 @@ def _as_float_array(x, name: str, n: int | None = None) -> np.ndarray:
     return arr
 
 
-def _check_inputs(durations, events, weights, entry):
+def _check_inputs(durations, events, weights, entry, timefix=True):
     t = _as_float_array(durations, "durations")
     n = t.shape[0]
     if n == 0:
@@ -84,6 +85,7 @@ def _check_inputs(durations, events, weights, entry):
                 f"entry must be strictly before the exit time (intervals are (entry, exit]); "
                 f"{int(bad.sum())} row(s) break this (first at row {i}: entry={e[i]!r}, duration={t[i]!r})"
             )
+    e, t = aeq_times(e, t, timefix=timefix)
     return t, w, e
 
 
@@ -109,7 +111,11 @@ def _event_values(events, n: int, censor_code) -> np.ndarray:
             f"with censor_code={censor_code!r} instead of leaving them missing"
         )
     if values.dtype.kind == "b":
-        values = values.astype(np.int64)
+        raise DataValidationError(
+            "events holds booleans: True/False do not name causes. Code censored rows with censor_code and each "
+            "cause with a label or an integer (e.g. events.astype(int) for one cause coded 1); kaplan_meier "
+            "accepts booleans (True = event)"
+        )
     if values.dtype.kind == "f" and np.all(values == np.round(values)):
         values = values.astype(np.int64)
     numeric_events = values.dtype.kind in "iuf"
@@ -127,6 +133,11 @@ def _resolve_causes(uniq: list, causes, censor_code, first_row):
 
     ``first_row(value)`` gives the first row holding a value (only used for error messages).
     """
+    if any(isinstance(u, (bool, np.bool_)) for u in uniq):
+        raise DataValidationError(
+            f"events holds booleans {[u for u in uniq if isinstance(u, (bool, np.bool_))]!r}: True/False do not "
+            "name causes. Use a label or an integer for each cause"
+        )
     observed_causes = [u for u in uniq if u != censor_code]
     if causes is None:
         cause_list = observed_causes
@@ -327,7 +338,7 @@ def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
         s = np.searchsorted(grid, e, side="right")  # first grid index at which the subject is at risk
         entries = np.bincount(s, weights=w, minlength=T + 1)[:T]
         Y = np.cumsum(entries) - np.concatenate(([0.0], np.cumsum(exits)[:-1]))
-        Y[np.abs(Y) < 1e-9 * max(1.0, float(exits.sum()))] = 0.0
+        Y[np.abs(Y) < 1e-9 * float(exits.sum())] = 0.0  # cancellation noise, relative to the total weight
     D = cnt[:, 1:]
     d = D.sum(axis=1)
     Dc = cnt[:, 0]
@@ -339,7 +350,7 @@ def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
     Sprev = np.concatenate(([1.0], S[:-1]))
     F = np.cumsum(Sprev[:, None] * hk, axis=0)
     inv = _safe_div(1.0, Y - d)
-    inv[Y - d <= 1e-12 * np.maximum(Y, 1.0)] = 0.0
+    inv[Y - d <= 1e-12 * Y] = 0.0  # relative: weights of any scale (w and 1e-13 w give the same CIF)
     hinv = h * inv
     Kc = np.cumsum(hinv)
     G = np.cumsum(Sprev[:, None] * _safe_div(hk, Y[:, None]), axis=0)
@@ -421,7 +432,7 @@ def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
     }
 
 
-def aj_at_last_time(t, codes, K, w=None):
+def aj_at_last_time(t, codes, K, w=None, timefix=True):
     """Aalen–Johansen CIFs of ``K`` causes and their IJ standard errors at the last time only.
 
     The engine of :func:`cumulative_incidence` without building the curve: for callers that need the
@@ -437,6 +448,8 @@ def aj_at_last_time(t, codes, K, w=None):
         Number of causes.
     w : numpy.ndarray, shape (n,), optional
         Frequency weights.
+    timefix : bool or float, default True
+        Merge near-tied times first (see :func:`cumulative_incidence`).
 
     Returns
     -------
@@ -445,6 +458,8 @@ def aj_at_last_time(t, codes, K, w=None):
     surv, se_surv : float
         Overall survival (no cause yet) and its SE.
     """
+    if t.dtype.kind == "f":
+        (t,) = aeq_times(t, timefix=timefix)
     r = _aj_core(t, codes, K + 1, w, None, "frequency")
     return r["cif"][-1], np.sqrt(r["var_cif"][-1]), float(r["surv"][-1]), float(np.sqrt(r["var_surv"][-1]))
 
@@ -460,6 +475,37 @@ def _loglog_ci(p, se, alpha):
     lo[ok] = p[ok] ** np.exp(u)
     hi[ok] = p[ok] ** np.exp(-u)
     return lo, hi
+
+
+def _log_ci(p, se, alpha):
+    """log-transformed interval p exp(+-z se / p), upper limit capped at 1 (R ``conf.type = "log"``);
+    degenerate [p, p] where p is 0 or se is 0."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = np.asarray(p, float)
+    se = np.asarray(se, float)
+    lo, hi = p.copy(), p.copy()
+    ok = (p > 0) & (se > 0)
+    u = z * se[ok] / p[ok]
+    lo[ok] = p[ok] * np.exp(-u)
+    hi[ok] = np.minimum(p[ok] * np.exp(u), 1.0)
+    return lo, hi
+
+
+def _plain_ci(p, se, alpha):
+    """p +- z se, clipped to [0, 1] (R ``conf.type = "plain"``)."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = np.asarray(p, float)
+    se = np.asarray(se, float)
+    return np.clip(p - z * se, 0.0, 1.0), np.clip(p + z * se, 0.0, 1.0)
+
+
+_CONF_TYPES = {"log-log": _loglog_ci, "log": _log_ci, "plain": _plain_ci}
+
+
+def _ci_function(conf_type):
+    if conf_type not in _CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {sorted(_CONF_TYPES)}, got {conf_type!r}")
+    return _CONF_TYPES[conf_type]
 
 
 def _split_groups(groups, n):
@@ -487,6 +533,8 @@ def cumulative_incidence(
     censor_code=0,
     weight_type: str = "frequency",
     include_survival: bool = False,
+    timefix=True,
+    conf_type: str = "log-log",
 ) -> pd.DataFrame:
     r"""Aalen–Johansen cumulative incidence of every cause, with IJ standard errors.
 
@@ -518,6 +566,15 @@ def cumulative_incidence(
         R ``survfit(..., weights=w)``).
     include_survival : bool, default False
         Also return the overall (any-cause) Kaplan–Meier survival with cause ``"survival"``.
+    timefix : bool or float, default True
+        Merge near-tied times (closer than ``sqrt(eps) ~ 1.5e-8``, absolutely or relative to the mean
+        absolute time) across ``durations`` and ``entry`` before estimating, by the rule of R
+        ``survival::aeqSurv`` (R ``survfit(timefix = TRUE)``, its default): e.g. ``0.1 + 0.2`` and ``0.3``
+        are one time. ``False`` keeps every distinct float; a float sets the tolerance. Integer days are
+        never near-tied, so daily data are unaffected.
+    conf_type : {"log-log", "log", "plain"}, default "log-log"
+        Transform of the pointwise confidence intervals: ``"log-log"`` (inside (0, 1)), ``"log"``
+        (R ``survfit``'s default for survival; upper limit capped at 1) or ``"plain"`` (clipped to [0, 1]).
 
     Returns
     -------
@@ -531,7 +588,9 @@ def cumulative_incidence(
     ------
     DataValidationError
         Empty input, negative/missing/infinite durations, entry not before exit, negative weights,
-        missing events, events outside ``causes``, mismatched lengths.
+        missing events, boolean events (True/False name no cause), events outside ``causes``,
+        mismatched lengths, an (entry, exit] interval that collapses to zero length when near-tied
+        times are merged.
 
     Notes
     -----
@@ -549,6 +608,15 @@ def cumulative_incidence(
 
     **Confidence intervals**: log(−log) transform, :math:`\hat p^{\exp(\pm z\,se/(\hat p|\log\hat p|))}`,
     always inside (0, 1); where :math:`\hat p` is 0 or 1 the interval is :math:`[\hat p, \hat p]`.
+    ``conf_type="log"``: :math:`\hat p\exp(\pm z\,se/\hat p)`, upper limit capped at 1 (R
+    ``conf.type = "log"``).
+
+    **Weights**: the estimates use ``weights`` as given (any positive scale: multiplying every weight
+    by a constant changes nothing); ``weight_type`` says how they enter the variance. R ``survfit``
+    treats all weights as sampling weights in its IJ variance.
+
+    **Near ties**: see ``timefix``; the merge happens once over the whole data (before ``groups``
+    are split), as R does for strata.
 
     References
     ----------
@@ -568,7 +636,8 @@ def cumulative_incidence(
     alpha = check_alpha(alpha)
     if weight_type not in _WEIGHT_TYPES:
         raise ValueError(f"weight_type must be one of {_WEIGHT_TYPES}, got {weight_type!r}")
-    t, w, e = _check_inputs(durations, events, weights, entry)
+    ci = _ci_function(conf_type)
+    t, w, e = _check_inputs(durations, events, weights, entry, timefix)
     n = t.shape[0]
     raw_d = durations.to_numpy() if isinstance(durations, (pd.Series, pd.Index)) else np.asarray(durations)
     if raw_d.dtype.kind in "iu":  # integer days: keep them integer (no float round trip)
@@ -615,7 +684,7 @@ def cumulative_incidence(
         if K:
             est = r["cif"].T.reshape(-1)
             se = np.sqrt(r["var_cif"]).T.reshape(-1)
-            lo, hi = _loglog_ci(est, se, alpha)
+            lo, hi = ci(est, se, alpha)
             cols = {
                 "time": np.tile(r["time"], K),
                 "cause": np.repeat(np.array(cause_list, dtype=object), T),
@@ -628,7 +697,7 @@ def cumulative_incidence(
             part = pd.DataFrame(columns=["time", "cause", "estimate", "se", lo_name, hi_name, "at_risk", "n_event"])
         if include_survival:
             se = np.sqrt(r["var_surv"])
-            lo, hi = _loglog_ci(r["surv"], se, alpha)
+            lo, hi = ci(r["surv"], se, alpha)
             surv = pd.DataFrame({
                 "time": r["time"], "cause": np.full(T, "survival", dtype=object), "estimate": r["surv"],
                 "se": se, lo_name: lo, hi_name: hi, "at_risk": r["at_risk"], "n_event": r["n_event"].sum(axis=1),
@@ -651,6 +720,8 @@ def kaplan_meier(
     alpha: float = 0.05,
     censor_code=0,
     weight_type: str = "frequency",
+    timefix=True,
+    conf_type: str = "log-log",
 ) -> pd.DataFrame:
     """Kaplan–Meier survival from any cause (the same pass as :func:`cumulative_incidence`).
 
@@ -660,8 +731,8 @@ def kaplan_meier(
         Exit times, ``>= 0``.
     events : array-like, shape (n,), optional
         ``censor_code`` = censored, anything else = an event (of any cause). Default: all events.
-    weights, entry, groups, alpha, censor_code, weight_type
-        As in :func:`cumulative_incidence`.
+    weights, entry, groups, alpha, censor_code, weight_type, timefix, conf_type
+        As in :func:`cumulative_incidence`. Boolean ``events`` mean True = event, False = censored.
 
     Returns
     -------
@@ -685,9 +756,13 @@ def kaplan_meier(
         n = len(durations)
         events = np.ones(n, dtype=np.int64)
         censor_code = 0
+    elif np.asarray(events).dtype.kind == "b" or (isinstance(events, pd.Series) and pd.api.types.is_bool_dtype(events)):
+        events = np.asarray(events, dtype=np.int64)
+        censor_code = 0
     out = cumulative_incidence(
         durations, events, weights=weights, entry=entry, groups=groups, alpha=alpha,
-        censor_code=censor_code, weight_type=weight_type, include_survival=True,
+        censor_code=censor_code, weight_type=weight_type, include_survival=True, timefix=timefix,
+        conf_type=conf_type,
     )
     out = out[out["cause"] == "survival"].reset_index(drop=True)
     return out

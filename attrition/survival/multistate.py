@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..base import BaseFitter
 from ..exceptions import DataValidationError
+from ._ties import aeq_times
 from .cif import _as_float_array, _loglog_ci, _time_index
 
 __all__ = ["MultiStateFitter"]
@@ -129,6 +130,7 @@ class MultiStateFitter(BaseFitter):
         to_state: str = "to_state",
         weights=None,
         start_state=None,
+        timefix=True,
     ) -> "MultiStateFitter":
         """Fit on a long start/stop table (one row per sojourn).
 
@@ -144,6 +146,10 @@ class MultiStateFitter(BaseFitter):
         start_state : optional
             State the occupation probabilities start from. Default: the single state occupied at
             the start of every case's first row (an error if there are several).
+        timefix : bool or float, default True
+            Merge near-tied ``start``/``stop`` times first (R ``survival::aeqSurv``'s rule, as
+            ``survfit(timefix = TRUE)``; see :func:`~attrition.survival.cumulative_incidence`).
+            Integer days are unaffected.
 
         Returns
         -------
@@ -174,6 +180,8 @@ class MultiStateFitter(BaseFitter):
         t0 = _as_float_array(data[start], f"column {start!r}")
         t1 = _as_float_array(data[stop], f"column {stop!r}")
         bad = t1 <= t0
+        if not bad.any():
+            t0, t1 = aeq_times(t0, t1, timefix=timefix)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataValidationError(
@@ -238,6 +246,7 @@ class MultiStateFitter(BaseFitter):
     # ------------------------------------------------------------------------------------------
     def _estimate(self, t0, t1, fr, to, cens, w, s0):
         S = len(self.states_)
+        n_rows = t1.shape[0]
         grid, x, raw = _time_index(t1)
         if x is None:
             off, R = raw
@@ -267,7 +276,7 @@ class MultiStateFitter(BaseFitter):
         N = N.astype(float)
         keep = N.sum(axis=(1, 2)) > 0
         times, Y, N = grid[keep], Y[keep], N[keep]
-        Y[np.abs(Y) < 1e-9] = 0.0
+        Y[np.abs(Y) < 1e-12 * (float(np.sum(w)) if w is not None else float(n_rows))] = 0.0  # noise, relative
         Te = times.shape[0]
         d = N.sum(axis=2)  # (Te, S)
         dA = np.zeros_like(N)
