@@ -36,6 +36,7 @@ from scipy import stats
 
 from ..base import BaseFitter
 from ..exceptions import ConvergenceError, DataValidationError
+from ._ties import aeq_times
 
 __all__ = ["CauseSpecificCox", "FineGrayFitter", "finegray_expand"]
 
@@ -125,7 +126,7 @@ class _Data:
 
 
 def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_col=None, weights_col=None,
-             strata_col=None) -> _Data:
+             strata_col=None, timefix=True) -> _Data:
     if isinstance(covariates, str):
         covariates = [covariates]
     covariates = list(covariates)
@@ -162,12 +163,8 @@ def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_co
                 f"{_examples(df.index, bad)}); each (start, stop] interval must have start < stop. "
                 "Drop zero-length intervals or merge them into the neighbouring interval."
             )
-        if (start < 0).any():
-            bad = start < 0
-            raise DataValidationError(
-                f"entry_col {entry_col!r} has {int(bad.sum())} negative value(s) (e.g. at index "
-                f"{_examples(df.index, bad)}): times are days since report and must be >= 0."
-            )
+        # negative entry times are allowed (R coxph accepts any start < stop)
+    start, stop = aeq_times(start, stop, timefix=timefix)
     X = np.column_stack([_numeric_column(df, c, "covariate") for c in covariates])
     const = np.ptp(X, axis=0) == 0
     if const.any():
@@ -177,12 +174,15 @@ def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_co
         )
     if weights_col is not None:
         w = _numeric_column(df, weights_col, "weights_col")
-        if (w <= 0).any():
-            bad = w <= 0
+        if (w < 0).any():
+            bad = w < 0
             raise DataValidationError(
-                f"weights_col {weights_col!r} has {int(bad.sum())} value(s) <= 0 (e.g. at index "
-                f"{_examples(df.index, bad)}): weights must be positive. Drop rows with zero weight."
+                f"weights_col {weights_col!r} has {int(bad.sum())} negative value(s) (e.g. at index "
+                f"{_examples(df.index, bad)}): weights must be >= 0."
             )
+        if not (w > 0).any():
+            raise DataValidationError(f"weights_col {weights_col!r} is zero in every row (weights must be positive in at least "
+                                      "one row): nothing to fit.")
     else:
         w = np.ones(len(df))
     clusters, n_clusters = None, 0
@@ -207,11 +207,21 @@ def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_co
                 "(e.g. 'unknown') or drop those rows."
             )
         strata, strata_labels = pd.factorize(st, sort=True)
-    censored, causes = _cause_labels(df, event_col)
+    codes = df[event_col]
+    index = df.index
+    if weights_col is not None and (w == 0).any():
+        # zero-weight rows contribute nothing: drop them (R coxph refuses them; the fit equals R's without them)
+        keep = w > 0
+        start, stop, X, w, index, codes = start[keep], stop[keep], X[keep], w[keep], index[keep], codes[keep]
+        if clusters is not None:
+            clusters = clusters[keep]
+        if strata is not None:
+            strata = strata[keep]
+    censored, causes = _cause_labels(codes.to_frame(), event_col)
     if not causes:
         raise DataValidationError(f"event_col {event_col!r} has no events: every row is censored.")
-    return _Data(start=start, stop=stop, X=X, w=w, clusters=clusters, index=df.index, covariates=covariates,
-                 censored=censored, codes=df[event_col], causes=causes, has_entry=entry_col is not None,
+    return _Data(start=start, stop=stop, X=X, w=w, clusters=clusters, index=index, covariates=covariates,
+                 censored=censored, codes=codes, causes=causes, has_entry=entry_col is not None,
                  n_clusters=n_clusters, strata=strata, strata_labels=strata_labels)
 
 
@@ -266,7 +276,7 @@ def _risk_index(start, stop, event, strata):
     return grid[keys % m - 1], keys // m, a, b
 
 
-def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None) -> dict:
+def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, ties="efron") -> dict:
     """Efron partial-likelihood quantities of a (weighted) counting-process Cox model at ``beta``.
 
     Parameters
@@ -284,6 +294,8 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None) 
     strata : ndarray of int, shape (n,), optional
         Stratum codes (0..S-1): each stratum has its own baseline hazard, so risk sets and tied-event
         groups are formed within strata (R ``coxph(... + strata(s))``).
+    ties : {"efron", "breslow"}
+        Tied-event approximation; Breslow is Efron's expansion with every correction term 0.
 
     Returns
     -------
@@ -313,7 +325,7 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None) 
     # expand each death time over its d_k Efron terms (in total: one term per event row)
     idx = np.repeat(np.arange(K), d)
     j = np.arange(len(idx)) - np.repeat(np.cumsum(d) - d, d)
-    c = j / d[idx]
+    c = j / d[idx] if ties == "efron" else np.zeros(len(idx))
     den = R[idx] - c * D[idx]
     h = wbar[idx] / den
     xbar = (Sx[idx] - c[:, None] * Dx[idx]) / den[:, None]
@@ -408,11 +420,12 @@ def _separation_error(cause, hints) -> ConvergenceError:
     )
 
 
-def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60) -> tuple[np.ndarray, bool]:
-    """Maximise the (stratified) Efron log partial likelihood from 0: Newton steps, halved while the
-    log-likelihood decreases (as R ``coxph``). Returns the estimate and whether it did *not* converge."""
+def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60,
+                  ties="efron") -> tuple[np.ndarray, bool]:
+    """Maximise the (stratified) Efron (or Breslow) log partial likelihood from 0: Newton steps, halved while
+    the log-likelihood decreases (as R ``coxph``). Returns the estimate and whether it did *not* converge."""
     beta = np.zeros(Xc.shape[1])
-    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata)
+    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata, ties=ties)
     for _ in range(max_iter):
         try:
             step = np.linalg.solve(ef["information"], ef["score"])
@@ -423,7 +436,7 @@ def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60) 
             ) from None
         for _halving in range(30):
             with np.errstate(all="ignore"):  # an overflowing trial step is rejected (halved) below
-                new = _efron(start, stop, event, Xc, w, beta + step, need_residuals=False, strata=strata)
+                new = _efron(start, stop, event, Xc, w, beta + step, need_residuals=False, strata=strata, ties=ties)
             if np.isfinite(new["loglik"]) and np.all(np.isfinite(new["information"])) and new["loglik"] >= ef["loglik"] - 1e-10 * abs(ef["loglik"]):
                 break
             step = step / 2
@@ -434,7 +447,7 @@ def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60) 
 
 
 def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, has_entry,
-             strata=None) -> _CoxResult:
+             strata=None, ties="efron", robust=False) -> _CoxResult:
     """Fit with lifelines (Efron), then Efron residuals / variance / baseline hazard ourselves."""
     from lifelines import CoxPHFitter
     from lifelines.exceptions import ConvergenceError as LLConvergenceError
@@ -469,7 +482,9 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
         frame["_w"] = w
     if has_entry:
         frame["_start"] = start
-    if strata is None:
+    if robust and clusters is None:  # robust without a cluster: every row its own cluster (R coxph)
+        clusters, n_clusters = np.arange(len(stop)), len(stop)
+    if strata is None and ties == "efron":
         cph = CoxPHFitter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -491,7 +506,7 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
     else:
         # lifelines' stratified fit loops over strata in Python on every step (several times slower than the
         # fit itself with ~40 strata): Newton-Raphson with step halving on the vectorised Efron code instead
-        beta, nonconv = _newton_efron(start, stop, event, Xc, w, strata, cause)
+        beta, nonconv = _newton_efron(start, stop, event, Xc, w, strata, cause, ties=ties)
     sd = X.std(axis=0)
     scaled = np.abs(beta * sd)
     if not np.all(np.isfinite(beta)) or scaled.max() > _SEPARATION_LIMIT or (nonconv and scaled.max() > 5):
@@ -508,8 +523,11 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
 
     # lifelines stops on its own criteria (about 1e-6 on the coefficients); polish with Newton steps on the
     # same Efron likelihood so the estimate is converged to R's precision (coxph eps = 1e-9 and better)
+    # Newton converges quadratically: once a step is below 1e-6 (relative to 1 + |beta|) the error after it is
+    # ~1e-12, and further steps only measure rounding noise, which at 1M rows levels off near 1e-11 -- so the
+    # loop stops on that relative criterion (never on an absolute 1e-12 that rounding may never reach)
     for _ in range(5):
-        ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata)
+        ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata, ties=ties)
         try:
             step = np.linalg.solve(ef["information"], ef["score"])
         except np.linalg.LinAlgError:
@@ -518,9 +536,9 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
                 "Drop redundant covariates."
             ) from None
         beta = beta + step
-        if np.max(np.abs(step)) < 1e-12:
+        if np.max(np.abs(step) / (1.0 + np.abs(beta))) < 1e-6:
             break
-    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None, strata=strata)
+    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None, strata=strata, ties=ties)
     naive = np.linalg.inv(ef["information"])
     if clusters is not None:
         dfbeta = (w[:, None] * ef["resid"]) @ naive
@@ -539,6 +557,21 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
                       n_obs=len(stop), n_events=n_events, n_clusters=n_clusters, kstrata=kstrata)
 
 
+def _robust_rule(robust, cluster_col, w, n_clusters=0) -> tuple[bool, str]:
+    """R ``coxph``'s default: robust SE with a cluster or with non-integer weights. Returns (robust, why)."""
+    nonint = bool(np.any(w != np.floor(w)))
+    if robust is None:
+        robust = cluster_col is not None or nonint
+    elif not robust and cluster_col is not None:
+        raise DataValidationError("cluster_col was given with robust=False: a cluster only changes the robust SE.")
+    if not robust:
+        return False, ("model-based SE (integer weights read as frequency weights)" if not np.all(w == 1) else "")
+    if cluster_col is not None:
+        return True, f"robust SE clustered on {cluster_col!r} ({n_clusters} clusters)"
+    return True, ("robust SE, each row its own cluster (non-integer weights, as R coxph)" if nonint
+                  else "robust SE, each row its own cluster")
+
+
 class _CoxBase(BaseFitter):
     """Shared attributes of the two regression models."""
 
@@ -549,7 +582,8 @@ class _CoxBase(BaseFitter):
         """Tidy table, one row per (cause, covariate).
 
         Columns: ``cause``, ``covariate``, ``coef`` (log hazard ratio), ``exp(coef)`` (hazard ratio),
-        ``se`` (cluster-robust if ``cluster_col`` was given, else model-based), ``naive se``
+        ``se`` (robust if ``cluster_col`` was given or the weights are not integers -- R ``coxph``'s
+        rule -- else model-based; the ``robust`` column says which), ``naive se``
         (model-based, inverse information), ``robust``, ``z``, ``p`` (two-sided Wald),
         ``lower 95%``/``upper 95%`` (Wald CI of the hazard ratio, ``exp(coef -/+ z se)``), ``n`` (rows),
         ``events``.
@@ -693,7 +727,8 @@ class CauseSpecificCox(_CoxBase):
 
     def fit(self, df: pd.DataFrame, duration_col: str, event_col: str, cause, covariates, *,
             entry_col: str | None = None, cluster_col: str | None = None,
-            weights_col: str | None = None, strata_col: str | None = None) -> "CauseSpecificCox":
+            weights_col: str | None = None, strata_col: str | None = None, ties: str = "efron",
+            robust: bool | None = None, timefix=True) -> "CauseSpecificCox":
         """Fit the cause-specific Cox model of one cause.
 
         Parameters
@@ -713,13 +748,26 @@ class CauseSpecificCox(_CoxBase):
         cluster_col : str, optional
             Cluster id (e.g. ``force``, or the case id for split rows): gives cluster-robust SEs.
         weights_col : str, optional
-            Positive case weights.
+            Non-negative case weights (rows of weight 0 are dropped: they contribute nothing; R
+            ``coxph`` refuses them). Integer weights are read as frequency weights (a row of weight
+            ``k`` is ``k`` identical cases) and give the model-based SE; non-integer weights are read
+            as sampling weights and give the robust SE by default, as R ``coxph(weights=)``.
         strata_col : str, optional
             Stratification column (any dtype, e.g. ``force``): each stratum gets its own baseline hazard
             and the coefficients are common (R ``coxph(... + strata(s))``). Risk sets, Efron tie groups,
             score residuals and hence the robust variance are all formed within strata. Use it to adjust
             for a many-level nuisance factor without estimating its effects (no separation problems in
             sparse levels; a stratum without events of the cause just drops out).
+        ties : {"efron", "breslow"}, default "efron"
+            Approximation of the partial likelihood at tied event times (R ``coxph(ties=)``).
+        robust : bool, optional
+            Robust (sandwich) SE. Default, R's rule: robust when ``cluster_col`` is given or any weight
+            is not an integer (then each row is its own cluster unless ``cluster_col``). ``summary``
+            column ``robust`` says which SE was used.
+        timefix : bool or float, default True
+            Merge near-tied times (``entry_col`` and ``duration_col`` together) by R
+            ``survival::aeqSurv``'s rule, as ``coxph(control = coxph.control(timefix = TRUE))``, R's
+            default; see :func:`~attrition.survival.cumulative_incidence`. Integer days are unaffected.
 
         Returns
         -------
@@ -728,19 +776,22 @@ class CauseSpecificCox(_CoxBase):
         Raises
         ------
         DataValidationError
-            Missing columns, NaN/inf values, negative durations, start >= stop, non-positive weights,
+            Missing columns, NaN/inf values, negative durations, start >= stop, negative weights,
             constant covariates, missing strata values, unknown cause or no events of the cause.
         ConvergenceError
             Perfect separation (monotone likelihood) or collinearity; the message says what to do.
         """
-        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col)
-        self._results = {cause: self._fit_one(data, event_col, cause, strata_col)}
-        self._set_fitted_on(df, data, [cause], duration_col, cluster_col, strata_col)
+        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col,
+                        timefix)
+        robust, why = _robust_rule(robust, cluster_col, data.w, data.n_clusters)
+        self._results = {cause: self._fit_one(data, event_col, cause, strata_col, ties, robust)}
+        self._set_fitted_on(df, data, [cause], duration_col, cluster_col, strata_col, ties, why)
         return self
 
     def fit_all(self, df: pd.DataFrame, duration_col: str, event_col: str, covariates, *, causes=None,
                 entry_col: str | None = None, cluster_col: str | None = None,
-                weights_col: str | None = None, strata_col: str | None = None) -> "CauseSpecificCox":
+                weights_col: str | None = None, strata_col: str | None = None, ties: str = "efron",
+                robust: bool | None = None, timefix=True) -> "CauseSpecificCox":
         """Fit one cause-specific Cox model per cause; ``summary`` stacks them (column ``cause``).
 
         Parameters
@@ -753,27 +804,33 @@ class CauseSpecificCox(_CoxBase):
         -------
         self
         """
-        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col)
+        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col,
+                        timefix)
+        robust, why = _robust_rule(robust, cluster_col, data.w, data.n_clusters)
         causes = data.causes if causes is None else list(causes)
-        self._results = {c: self._fit_one(data, event_col, c, strata_col) for c in causes}  # loop over causes only
-        self._set_fitted_on(df, data, causes, duration_col, cluster_col, strata_col)
+        self._results = {c: self._fit_one(data, event_col, c, strata_col, ties, robust)
+                         for c in causes}  # loop over causes only
+        self._set_fitted_on(df, data, causes, duration_col, cluster_col, strata_col, ties, why)
         return self
 
     @staticmethod
-    def _fit_one(data: _Data, event_col: str, cause, strata_col=None) -> _CoxResult:
+    def _fit_one(data: _Data, event_col: str, cause, strata_col=None, ties="efron", robust=False) -> _CoxResult:
         event = _event_of(data, cause, event_col)
         res = _fit_cox(data.start, data.stop, event, data.X, data.w, data.clusters, data.n_clusters,
-                       data.covariates, cause, data.has_entry, strata=data.strata)
+                       data.covariates, cause, data.has_entry, strata=data.strata, ties=ties, robust=robust)
         if data.strata is not None:
             res.strata_labels, res.strata_col = data.strata_labels, strata_col
         return res
 
-    def _set_fitted_on(self, df, data, causes, duration_col, cluster_col, strata_col=None) -> None:
+    def _set_fitted_on(self, df, data, causes, duration_col, cluster_col, strata_col=None, ties="efron",
+                       why=None) -> None:
         what = f"{len(df)} rows, {len(causes)} cause(s) {causes}, covariates {data.covariates}"
+        if ties != "efron":
+            what += f", {ties} ties"
         if strata_col is not None:
             what += f", stratified on {strata_col!r} ({len(data.strata_labels)} strata)"
-        if cluster_col is not None:
-            what += f", robust SE clustered on {cluster_col!r} ({data.n_clusters} clusters)"
+        if why:
+            what += f", {why}"
         self._fitted_on = what
 
 
@@ -893,7 +950,7 @@ class FineGrayFitter(_CoxBase):
     """
 
     def fit(self, df: pd.DataFrame, duration_col: str, event_col: str, cause, covariates, *,
-            cluster_col: str | None = None) -> "FineGrayFitter":
+            cluster_col: str | None = None, timefix=True) -> "FineGrayFitter":
         """Fit the Fine--Gray model for ``cause``.
 
         Parameters
@@ -910,6 +967,9 @@ class FineGrayFitter(_CoxBase):
             Numeric (or bool) covariates.
         cluster_col : str, optional
             Cluster for the robust variance (default: each case its own cluster).
+        timefix : bool or float, default True
+            Merge near-tied times first (R ``finegray``/``coxph`` ``timefix``; see
+            :meth:`CauseSpecificCox.fit`).
 
         Returns
         -------
@@ -920,7 +980,7 @@ class FineGrayFitter(_CoxBase):
         DataValidationError, ConvergenceError
             As :meth:`CauseSpecificCox.fit`.
         """
-        data = _prepare(df, duration_col, event_col, covariates, None, cluster_col, None)
+        data = _prepare(df, duration_col, event_col, covariates, None, cluster_col, None, timefix=timefix)
         event = _event_of(data, cause, event_col)
         if not event.any():
             raise DataValidationError(f"cause {cause!r} has no events in the data: nothing to fit.")
