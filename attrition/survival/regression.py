@@ -1,23 +1,24 @@
 """Regression for competing exits: cause-specific Cox and Fine--Gray subdistribution hazards.
 
-Both models are Cox partial-likelihood fits; the Newton--Raphson fit is lifelines'
-:class:`~lifelines.CoxPHFitter` (Efron ties, left truncation through ``entry_col``, case weights).
-This module adds what lifelines does not give for counting-process data with ties:
+Both models are Cox partial-likelihood fits by Newton--Raphson with step halving (R ``coxph``'s
+algorithm) on vectorised Efron (default) or Breslow quantities for counting-process data, with left
+truncation (``entry_col``), case weights and strata:
 
 * the Efron score residuals (Therneau & Grambsch 2000, sec. 3.7), hence the cluster-robust
   sandwich variance ``D'D`` with ``D`` the dfbeta residuals summed within clusters, exactly as
-  R ``coxph(..., cluster=)`` computes it (lifelines' own sandwich uses Breslow residuals and
-  ignores entry times, and is O(n^2));
+  R ``coxph(..., cluster=)`` computes it; robust by default with a cluster or non-integer weights (R's rule);
 * stratification (a baseline hazard per stratum: R ``strata()``) in all of the above;
 * the Efron baseline cumulative hazard for (start, stop] data (R ``survfit.coxph`` /
   ``basehaz(centered=FALSE)``), used for predicted cumulative incidence;
-* the Fine--Gray risk-set expansion with inverse-probability-of-censoring weights, as
-  R ``survival::finegray``.
+* Fine--Gray with the risk sets and inverse-probability-of-censoring weights of R
+  ``survival::finegray``, computed without expanding the data (one cumulative sum over the competing
+  exits per evaluation; Kawaguchi et al. 2020): linear time and memory;
+* near-tied times merged first by R ``aeqSurv``'s rule (``timefix``).
 
-All of it is vectorised over rows (bincount / searchsorted / cumulative sums). lifelines stops
-Newton--Raphson at about 1e-6 on the coefficients; a few Newton steps on the same Efron likelihood
-(score and information from the code here) polish the estimate so it agrees with R ``coxph`` to
-~1e-12. Only Efron ties are offered (R's and lifelines' default).
+All of it is vectorised over rows (bincount / searchsorted / cumulative sums); one evaluation of the
+likelihood, score and information costs O(n + K p^2), with K distinct event times. Newton stops when a step
+is below 1e-9 relative to ``1 + |beta|`` (then the estimate is exact to rounding), agreeing with R
+``coxph`` to ~1e-10.
 
 Event coding: ``event_col`` holds the exit reason (cause) of each row. A missing value
 (``NaN``/``None``/``pd.NA``) means censored; a numeric ``0`` or ``False`` (in any column) also
@@ -27,7 +28,6 @@ at ``t``).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,7 +71,10 @@ def _numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
             + ("Dummy-code categorical covariates first, e.g. pd.get_dummies(df, columns=[...], drop_first=True, "
                "dtype=float)." if role == "covariate" else "Convert it to days as float.")
         )
-    x = pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":  # plain numpy column: no nullable round trip
+        x = s.to_numpy(dtype=float)
+    else:
+        x = pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(x)
     if bad.any():
         raise DataValidationError(
@@ -86,7 +89,15 @@ def _censored_mask(s: pd.Series) -> np.ndarray:
     censored = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s):
         return censored | ~s.fillna(False).to_numpy(dtype=bool)
-    as_num = pd.to_numeric(s, errors="coerce") if s.dtype == object else s
+    if s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype):
+        # classify the distinct values only (to_numeric on a million strings is slow)
+        codes, uniq = pd.factorize(s, use_na_sentinel=True)
+        u = pd.Series(np.asarray(uniq, dtype=object))
+        zero = np.zeros(len(u) + 1, dtype=bool)
+        is_false = np.array([isinstance(v, (bool, np.bool_)) and not v for v in u], dtype=bool)
+        zero[:-1] = (pd.to_numeric(u, errors="coerce").to_numpy(dtype=float, na_value=np.nan) == 0) | is_false
+        return censored | zero[codes]  # code -1 (missing) indexes the last entry, False
+    as_num = s
     if pd.api.types.is_numeric_dtype(as_num):
         censored = censored | (as_num.to_numpy(dtype=float, na_value=np.nan) == 0)
     return censored
@@ -276,7 +287,8 @@ def _risk_index(start, stop, event, strata):
     return grid[keys % m - 1], keys // m, a, b
 
 
-def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, ties="efron") -> dict:
+def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, ties="efron", tail=None,
+           index=None) -> dict:
     """Efron partial-likelihood quantities of a (weighted) counting-process Cox model at ``beta``.
 
     Parameters
@@ -296,6 +308,12 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, 
         groups are formed within strata (R ``coxph(... + strata(s))``).
     ties : {"efron", "breslow"}
         Tied-event approximation; Breslow is Efron's expansion with every correction term 0.
+    tail : tuple (u, g), optional
+        Fine--Gray risk sets without the expansion: a row with ``u_i > 0`` (a competing exit) stays at
+        risk after its ``stop``, at each later death time ``k`` with weight ``u_i * g_k`` (``u_i = w_i /
+        G(T_i-)``, ``g_k = G(t_k-)``, ``G`` the censoring Kaplan--Meier), exactly the rows and weights of
+        R ``finegray``; the sums over those rows are one cumulative sum (forward--backward scan,
+        Kawaguchi et al. 2020), so the cost is O(n) per evaluation instead of O(expanded rows).
 
     Returns
     -------
@@ -308,48 +326,96 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, 
     eta = X @ beta
     r = np.exp(eta)
     wr = w * r
-    times, kstrata, a, b = _risk_index(start, stop, event, strata)
+    if index is None:
+        index = _risk_index(start, stop, event, strata)
+    times, kstrata, a, b = index[:4]
     K = len(times)
+    no_entry = index[4] if len(index) > 4 else not np.any(a)
     iu, ju = np.triu_indices(p)
-    XX = X[:, iu] * X[:, ju]  # (n, p(p+1)/2)
-    risk = _interval_sums(np.column_stack([wr, wr[:, None] * X, wr[:, None] * XX]), a, b, K)
+    cols = [wr] + [wr * X[:, i] for i in range(p)] + [wr * (X[:, i] * X[:, j]) for i, j in zip(iu, ju)]
+    risk = np.empty((K, len(cols)))
+    for m, v in enumerate(cols):  # a handful of columns; rows at risk at k: a <= k < b
+        if no_entry:
+            risk[:, m] = np.cumsum(np.bincount(b, v, minlength=K + 1)[::-1])[::-1][1:]
+        else:
+            risk[:, m] = np.cumsum(np.bincount(a, v, minlength=K + 1) - np.bincount(b, v, minlength=K + 1))[:K]
+    del cols
+    if tail is not None:
+        u, gk = tail
+        ti = np.flatnonzero(u > 0)
+        ur = u[ti] * r[ti]
+        bt = b[ti]
+        Xt = X[ti]
+        tcols = [ur] + [ur * Xt[:, i] for i in range(p)] + [ur * (Xt[:, i] * Xt[:, j]) for i, j in zip(iu, ju)]
+        for m, v in enumerate(tcols):  # row i counts at every death time k >= b_i (after its exit), times g_k
+            risk[:, m] += gk * np.cumsum(np.bincount(bt, v, minlength=K + 1))[:K]
     R, Sx, Sxx = risk[:, 0], risk[:, 1:1 + p], risk[:, 1 + p:]
 
     ev = np.flatnonzero(event)
     kd = b[ev] - 1  # the death time of an event row is the last one <= its stop (in its stratum)
     d = np.bincount(kd, minlength=K)
-    dsum = _group_sums(np.column_stack([w[ev], wr[ev], wr[ev, None] * X[ev], wr[ev, None] * XX[ev]]), kd, K)
-    Dw, D, Dx, Dxx = dsum[:, 0], dsum[:, 1], dsum[:, 2:2 + p], dsum[:, 2 + p:]
-    wbar = Dw / d
+    Xe = X[ev]
+    wre = wr[ev]
+    Dw = np.bincount(kd, w[ev], minlength=K)
+    D = np.bincount(kd, wre, minlength=K)
+    Dx = np.column_stack([np.bincount(kd, wre * Xe[:, i], minlength=K) for i in range(p)])
+    Dxx = np.column_stack([np.bincount(kd, wre * (Xe[:, i] * Xe[:, j]), minlength=K) for i, j in zip(iu, ju)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wbar = np.where(d > 0, Dw / np.maximum(d, 1), 0.0)
 
-    # expand each death time over its d_k Efron terms (in total: one term per event row)
+    # Efron: the d_k tied deaths at t_k give d_k terms with denominators R_k - c_j D_k, c_j = j / d_k; every
+    # quantity is a combination of five scalar sums over j per death time (no (events x p^2) arrays)
     idx = np.repeat(np.arange(K), d)
-    j = np.arange(len(idx)) - np.repeat(np.cumsum(d) - d, d)
-    c = j / d[idx] if ties == "efron" else np.zeros(len(idx))
-    den = R[idx] - c * D[idx]
-    h = wbar[idx] / den
-    xbar = (Sx[idx] - c[:, None] * Dx[idx]) / den[:, None]
-    xx = (Sxx[idx] - c[:, None] * Dxx[idx]) / den[:, None] - xbar[:, iu] * xbar[:, ju]
+    if ties == "efron":
+        c = (np.arange(len(idx)) - np.repeat(np.cumsum(d) - d, d)) / d[idx]
+        den = R[idx] - c * D[idx]
+        inv = 1.0 / den
+        A0 = np.bincount(idx, inv, minlength=K)
+        A1 = np.bincount(idx, c * inv, minlength=K)
+        inv2 = inv * inv
+        B0 = np.bincount(idx, inv2, minlength=K)
+        B1 = np.bincount(idx, c * inv2, minlength=K)
+        B2 = np.bincount(idx, c * c * inv2, minlength=K)
+        L = np.bincount(idx, np.log(den), minlength=K)
+    else:  # Breslow: every c_j = 0
+        with np.errstate(divide="ignore"):
+            A0 = np.where(d > 0, d / R, 0.0)
+            B0 = np.where(d > 0, d / (R * R), 0.0)
+            L = np.where(d > 0, d * np.log(np.where(d > 0, R, 1.0)), 0.0)
+        A1 = B1 = B2 = np.zeros(K)
 
-    loglik = float(np.sum(w[ev] * eta[ev]) - np.sum(wbar[idx] * np.log(den)))
-    score = (w[ev, None] * X[ev]).sum(0) - (wbar[idx, None] * xbar).sum(0)
+    loglik = float(np.sum(w[ev] * eta[ev]) - np.sum(wbar * L))
+    xbar_sum = Sx * A0[:, None] - Dx * A1[:, None]  # sum over j of xbar_j
+    score = (w[ev, None] * Xe).sum(0) - (wbar[:, None] * xbar_sum).sum(0)
+    # information term by term (centred within each term: no cancellation between large sums)
+    cj = c if ties == "efron" else np.zeros(len(idx))
+    denj = R[idx] - cj * D[idx]
+    xbar = (Sx[idx] - cj[:, None] * Dx[idx]) / denj[:, None]
+    xx = (Sxx[idx] - cj[:, None] * Dxx[idx]) / denj[:, None] - xbar[:, iu] * xbar[:, ju]
     info_u = (wbar[idx, None] * xx).sum(0)
+    del xbar, xx
     info = np.zeros((p, p))
     info[iu, ju] = info_u
     info[ju, iu] = info_u
-    out = {"times": times, "kstrata": kstrata, "dH": np.bincount(idx, h, minlength=K), "loglik": loglik,
+    out = {"times": times, "kstrata": kstrata, "dH": wbar * A0, "loglik": loglik,
            "score": score, "information": info}
     if need_residuals:
         H = out["dH"]
-        G = _group_sums(h[:, None] * xbar, idx, K)
-        Hc = np.bincount(idx, c * h, minlength=K)
-        Gc = _group_sums((c * h)[:, None] * xbar, idx, K)
-        xbar_avg = _group_sums(xbar, idx, K) / d[:, None]
+        G = wbar[:, None] * (Sx * B0[:, None] - Dx * B1[:, None])  # sum_j h_j xbar_j
+        Hc = wbar * A1  # sum_j c_j h_j
+        Gc = wbar[:, None] * (Sx * B1[:, None] - Dx * B2[:, None])  # sum_j c_j h_j xbar_j
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xbar_avg = np.where(d[:, None] > 0, xbar_sum / np.maximum(d, 1)[:, None], 0.0)
         cumH = np.concatenate([[0.0], np.cumsum(H)])
         cumG = np.vstack([np.zeros((1, p)), np.cumsum(G, axis=0)])
         sumH = cumH[b] - cumH[a]
         sumG = cumG[b] - cumG[a]
         resid = -r[:, None] * (X * sumH[:, None] - sumG)
+        if tail is not None:  # the rows' time at risk after their exit, weight u_i g_k / w_i relative to w_i
+            gH = np.concatenate([np.cumsum((gk * H)[::-1])[::-1], [0.0]])  # sum over k >= j
+            gG = np.vstack([np.cumsum((gk[:, None] * G)[::-1], axis=0)[::-1], np.zeros((1, p))])
+            f = u[ti] / w[ti]
+            resid[ti] -= (f * r[ti])[:, None] * (Xt * gH[bt, None] - gG[bt])
         # a row with an event at t_k: counting part, and only (1 - c_j) of its risk in the tied terms
         resid[ev] += X[ev] - xbar_avg[kd] + r[ev, None] * (X[ev] * Hc[kd, None] - Gc[kd])
         out["resid"] = resid
@@ -421,11 +487,11 @@ def _separation_error(cause, hints) -> ConvergenceError:
 
 
 def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60,
-                  ties="efron") -> tuple[np.ndarray, bool]:
+                  ties="efron", tail=None, index=None) -> tuple[np.ndarray, bool]:
     """Maximise the (stratified) Efron (or Breslow) log partial likelihood from 0: Newton steps, halved while
     the log-likelihood decreases (as R ``coxph``). Returns the estimate and whether it did *not* converge."""
     beta = np.zeros(Xc.shape[1])
-    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata, ties=ties)
+    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata, ties=ties, tail=tail, index=index)
     for _ in range(max_iter):
         try:
             step = np.linalg.solve(ef["information"], ef["score"])
@@ -434,25 +500,24 @@ def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60,
                 f"Cox model for cause {cause!r}: the information matrix is singular. A covariate is collinear "
                 "with others or constant within every stratum (its effect is absorbed by the strata); drop it."
             ) from None
+        if np.max(np.abs(step) / (1.0 + np.abs(beta))) < 1e-9:
+            # quadratic convergence: beta + step is exact to ~1e-18 relative, below rounding (which at 1M rows
+            # keeps steps near 1e-11 forever, so an absolute 1e-12 criterion would never be met)
+            return beta + step, False
         for _halving in range(30):
             with np.errstate(all="ignore"):  # an overflowing trial step is rejected (halved) below
-                new = _efron(start, stop, event, Xc, w, beta + step, need_residuals=False, strata=strata, ties=ties)
+                new = _efron(start, stop, event, Xc, w, beta + step, need_residuals=False, strata=strata, ties=ties,
+                             tail=tail, index=index)
             if np.isfinite(new["loglik"]) and np.all(np.isfinite(new["information"])) and new["loglik"] >= ef["loglik"] - 1e-10 * abs(ef["loglik"]):
                 break
             step = step / 2
         beta, ef = beta + step, new
-        if np.max(np.abs(step)) < 1e-10:
-            return beta, False
     return beta, True
 
 
 def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, has_entry,
-             strata=None, ties="efron", robust=False) -> _CoxResult:
-    """Fit with lifelines (Efron), then Efron residuals / variance / baseline hazard ourselves."""
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError as LLConvergenceError
-    from lifelines.exceptions import ConvergenceWarning as LLConvergenceWarning
-
+             strata=None, ties="efron", robust=False, tail=None) -> _CoxResult:
+    """Newton-Raphson on the Efron (or Breslow) partial likelihood, then residuals / variance / baseline hazard."""
     n_events = int(event.sum())
     if n_events == 0:
         raise DataValidationError(f"cause {cause!r} has no events in the data: nothing to fit.")
@@ -473,40 +538,13 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
             )
     mean = np.average(X, axis=0, weights=w)
     Xc = X - mean
-    cols = [f"x{i}" for i in range(X.shape[1])]
-    frame = pd.DataFrame(Xc, columns=cols)
-    frame["_stop"] = stop
-    frame["_event"] = event.astype(float)
-    weighted = not np.all(w == 1.0)
-    if weighted:
-        frame["_w"] = w
-    if has_entry:
-        frame["_start"] = start
+    index = _risk_index(start, stop, event, strata)  # the same for every evaluation: computed once
+    index = (*index, not np.any(index[2]))  # and whether no row has a (finite) entry
     if robust and clusters is None:  # robust without a cluster: every row its own cluster (R coxph)
         clusters, n_clusters = np.arange(len(stop)), len(stop)
-    if strata is None and ties == "efron":
-        cph = CoxPHFitter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                cph.fit(frame, "_stop", "_event", weights_col="_w" if weighted else None,
-                        entry_col="_start" if has_entry else None, show_progress=False,
-                        batch_mode=None if has_entry else True,  # batch: much faster for large n
-                        fit_options={"precision": 1e-10, "r_precision": 1e-13, "max_steps": 200})
-            except (LLConvergenceError, np.linalg.LinAlgError) as err:
-                raise ConvergenceError(
-                    f"Cox model for cause {cause!r} failed to converge (lifelines: {str(err).split('.')[0]}). "
-                    "This usually means collinear covariates or perfect separation: check covariates with "
-                    "df[covariates].corr() and cross-tabulate binary covariates against the events."
-                ) from None
-        beta = cph.params_.to_numpy(dtype=float)
-        nonconv = any(issubclass(m.category, LLConvergenceWarning)
-                      and ("failed to converge" in str(m.message) or "still high" in str(m.message)
-                           or "suspiciously" in str(m.message)) for m in caught)
-    else:
-        # lifelines' stratified fit loops over strata in Python on every step (several times slower than the
-        # fit itself with ~40 strata): Newton-Raphson with step halving on the vectorised Efron code instead
-        beta, nonconv = _newton_efron(start, stop, event, Xc, w, strata, cause, ties=ties)
+    # Newton-Raphson with step halving on the vectorised Efron/Breslow code (R coxph's algorithm), stratified or
+    # not; Fine-Gray risk sets through ``tail``
+    beta, nonconv = _newton_efron(start, stop, event, Xc, w, strata, cause, ties=ties, tail=tail, index=index)
     sd = X.std(axis=0)
     scaled = np.abs(beta * sd)
     if not np.all(np.isfinite(beta)) or scaled.max() > _SEPARATION_LIMIT or (nonconv and scaled.max() > 5):
@@ -521,24 +559,8 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
             "the events); merge sparse categories or drop covariates."
         )
 
-    # lifelines stops on its own criteria (about 1e-6 on the coefficients); polish with Newton steps on the
-    # same Efron likelihood so the estimate is converged to R's precision (coxph eps = 1e-9 and better)
-    # Newton converges quadratically: once a step is below 1e-6 (relative to 1 + |beta|) the error after it is
-    # ~1e-12, and further steps only measure rounding noise, which at 1M rows levels off near 1e-11 -- so the
-    # loop stops on that relative criterion (never on an absolute 1e-12 that rounding may never reach)
-    for _ in range(5):
-        ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata, ties=ties)
-        try:
-            step = np.linalg.solve(ef["information"], ef["score"])
-        except np.linalg.LinAlgError:
-            raise ConvergenceError(
-                f"Cox model for cause {cause!r}: the information matrix is singular (collinear covariates?). "
-                "Drop redundant covariates."
-            ) from None
-        beta = beta + step
-        if np.max(np.abs(step) / (1.0 + np.abs(beta))) < 1e-6:
-            break
-    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None, strata=strata, ties=ties)
+    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None, strata=strata, ties=ties,
+                tail=tail, index=index)
     naive = np.linalg.inv(ef["information"])
     if clusters is not None:
         dfbeta = (w[:, None] * ef["resid"]) @ naive
@@ -686,7 +708,7 @@ class CauseSpecificCox(_CoxBase):
 
     Notes
     -----
-    Ties: Efron (R ``coxph`` default; lifelines). Time-varying covariates: give the data in
+    Ties: Efron (R ``coxph`` default) or Breslow (``ties=``). Time-varying covariates: give the data in
     counting-process form, one row per (start, stop] interval with constant covariates, the
     start in ``entry_col`` and the event only on the row where it happens; late entry (left
     truncation) is the same mechanism. Variance: with ``cluster_col`` the cluster-robust sandwich
@@ -907,6 +929,33 @@ def finegray_expand(time, status, cause) -> pd.DataFrame:
     return out.drop(columns="_add").reset_index(drop=True)
 
 
+def _finegray_tail(time, status, w):
+    """Tail weights of the Fine--Gray risk sets (no expansion): returns ``(u, g, n_expanded)``.
+
+    ``u`` (n,) is ``w_i / G(T_i-)`` for competing exits (0 otherwise), ``g`` (K,) is ``G(t_k-)`` at the
+    distinct event times of the cause (status 1), with ``G`` the censoring Kaplan--Meier of
+    :func:`finegray_expand` (events before censorings, unweighted as R ``finegray``); the expanded row
+    of case ``i`` covering death time ``t_k`` has weight ``w_i * g_k / G(T_i-)`` exactly.
+    ``n_expanded`` is the number of rows R ``finegray`` would create.
+    """
+    ctime, cprob = _censoring_km(time, status == 0)
+    ct2 = np.append(ctime, time.max())
+    cp2 = np.append(1.0, cprob)
+    etimes = np.unique(time[status == 1])
+    jj = np.searchsorted(ct2, etimes, side="left")
+    g = cp2[jj]
+    comp = status == 2
+    j0 = np.searchsorted(ct2, time[comp], side="left")
+    u = np.zeros(len(time))
+    u[comp] = w[comp] / cp2[j0]
+    keep = np.zeros(len(ct2), dtype=bool)
+    keep[np.unique(jj)] = True
+    keep[0] = True
+    kept = np.flatnonzero(keep)
+    n_expanded = len(time) + int((len(kept) - np.searchsorted(kept, j0, side="right")).sum())
+    return u, g, n_expanded
+
+
 class FineGrayFitter(_CoxBase):
     """Fine--Gray proportional subdistribution-hazards regression for one exit reason.
 
@@ -914,7 +963,11 @@ class FineGrayFitter(_CoxBase):
     ``F_k(t | x) = 1 - exp(-Lambda_{k0}(t) exp(x' beta))``. Fitted as R does it
     (``survival::finegray`` then weighted ``coxph``): cases with a competing exit stay in the risk
     set with inverse-probability-of-censoring weights from the censoring Kaplan--Meier, and a
-    weighted Cox model (Efron ties, lifelines) is fitted to the expanded (start, stop] data.
+    weighted Cox model (Efron ties) is fitted to those risk sets. The expanded (start, stop] data of
+    ``finegray`` are never built: at each event time the risk set is the cases still in follow-up plus,
+    for every case with an earlier competing exit, weight ``G(t-) / G(T_i-)``, one cumulative sum per
+    evaluation (the forward--backward scan of Kawaguchi et al. 2020, R ``fastcmprsk``), so time and memory
+    are linear in ``n`` (about 3 s CPU and 0.3 GiB for 1M cases with daily times).
 
     Parameters
     ----------
@@ -929,10 +982,9 @@ class FineGrayFitter(_CoxBase):
     O(ties): about 0.01 on a log scale in the reference data with daily times. ``naive se`` is the
     inverse weighted information. Only right-censored data without late entry are supported.
 
-    Size: every case with a competing exit gets one row per later censoring interval that contains an
-    event of interest, so the expanded data can be many times ``n`` (R's ``finegray`` is the same);
-    about 2M rows for 20,000 cases with daily times, fitted in ~20 s. Fit by force or period if memory
-    is short.
+    Size: R's ``finegray`` gives every case with a competing exit one row per later censoring interval
+    that contains an event of interest (about 2M rows for 20,000 cases with daily times);
+    ``expanded_rows_`` reports that number, but the fit never builds them.
 
     Examples
     --------
@@ -945,6 +997,8 @@ class FineGrayFitter(_CoxBase):
     Fine J.P., Gray R.J. (1999). A proportional hazards model for the subdistribution of a competing
     risk. JASA 94, 496-509.
     Geskus R.B. (2011). Biometrics 67, 39-49.
+    Kawaguchi E.S., Shen J.I., Suchard M.A., Li G. (2021). Scalable algorithms for large competing risks
+    data. J. Comput. Graph. Statist. 30, 685-693 (R package fastcmprsk).
     Therneau T., Crowson C., Atkinson E. Competing risks and multistate models with R (survival
     package vignette "compete").
     """
@@ -988,24 +1042,23 @@ class FineGrayFitter(_CoxBase):
         if hints:
             raise _separation_error(cause, hints)
         status = np.where(data.censored, 0, np.where(event, 1, 2))
-        fg = finegray_expand(data.stop, status, cause)
-        rows = fg["row"].to_numpy()
+        n = len(data.stop)
+        u, g, n_expanded = _finegray_tail(data.stop, status, data.w)
         if cluster_col is None:
-            clusters, n_clusters = rows, len(df)
+            clusters, n_clusters = np.arange(n), n
         else:
-            clusters, n_clusters = data.clusters[rows], data.n_clusters
-        res = _fit_cox(fg["fgstart"].to_numpy(float), fg["fgstop"].to_numpy(float),
-                       fg["fgstatus"].to_numpy() == 1, data.X[rows], fg["fgwt"].to_numpy(float), clusters,
-                       n_clusters, data.covariates, cause, True)
+            clusters, n_clusters = data.clusters, data.n_clusters
+        res = _fit_cox(np.full(n, -np.inf), data.stop, event, data.X, data.w, clusters, n_clusters,
+                       data.covariates, cause, False, tail=(u, g))
         res.n_obs = len(df)
-        res.extra = {"n_expanded": len(fg), "n_competing": int((status == 2).sum())}
+        res.extra = {"n_expanded": n_expanded, "n_competing": int((status == 2).sum())}
         self._results = {cause: res}
         self.cause_ = cause
         self.covariates_ = list(data.covariates)
-        self.expanded_rows_ = len(fg)
+        self.expanded_rows_ = n_expanded
         self._fitted_on = (f"{len(df)} cases ({int(event.sum())} events of {cause!r}, "
                            f"{int((status == 2).sum())} competing, {int(data.censored.sum())} censored; "
-                           f"{len(fg)} rows after Fine-Gray expansion), covariates {data.covariates}")
+                           f"{n_expanded} rows after Fine-Gray expansion), covariates {data.covariates}")
         return self
 
     def predict_cumulative_incidence(self, profiles: pd.DataFrame, times) -> pd.DataFrame:
