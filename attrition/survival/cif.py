@@ -6,7 +6,9 @@ left truncation and the infinitesimal-jackknife (IJ) variance, in O(n + T·K) ti
 """
 from __future__ import annotations
 
+import ctypes
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -89,38 +91,91 @@ def _check_inputs(durations, events, weights, entry, timefix=True):
     return t, w, e
 
 
-def _event_values(events, n: int, censor_code) -> np.ndarray:
-    """Validated event values as a 1-d numpy array (bools and integral floats become int64)."""
+class _Factorized(NamedTuple):
+    """Event labels as codes into their distinct values (what non-numeric events become)."""
+
+    codes: np.ndarray  # (n,) int64 index into ``uniques``
+    uniques: list  # distinct values, sorted as pandas.factorize(sort=True) sorts them
+
+
+def _factorize_objects(values: np.ndarray):
+    """``pandas.factorize(values, sort=True)`` for an object array, with missing values coded -1.
+
+    Labels taken from a table (e.g. a case table's outcome column) are a few distinct string objects,
+    each referenced by many rows: hashing the rows' object addresses (64-bit integers) and then the few
+    distinct objects is several times faster than hashing every string. Equal strings held in different
+    objects are merged at the second step, so the result is exactly ``factorize``'s. Falls back to
+    ``factorize`` on the values when the objects are mostly distinct.
+    """
+    vals = np.ascontiguousarray(values, dtype=object)
+    n = vals.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64), []
+    # the array of references, read as integers (a view; ``vals`` keeps every object alive)
+    addr = np.ctypeslib.as_array((ctypes.c_ssize_t * n).from_address(vals.ctypes.data))
+    pcodes, paddr = pd.factorize(addr)
+    if len(paddr) > 4096:
+        codes, uniq = pd.factorize(vals, sort=True, use_na_sentinel=True)
+        return codes.astype(np.int64, copy=False), list(uniq)
+    objs = np.empty(len(paddr), dtype=object)
+    for j, a in enumerate(paddr.tolist()):  # a few distinct objects
+        objs[j] = ctypes.cast(a, ctypes.py_object).value
+    ucodes, uniq = pd.factorize(objs, sort=True, use_na_sentinel=True)
+    return ucodes.astype(np.int64)[pcodes], list(uniq)
+
+
+def _event_values(events, n: int, censor_code):
+    """Validated events: a 1-d numeric numpy array (integral floats become int64), or for labels
+    (strings, objects, categoricals) a :class:`_Factorized` (one hashing pass over the rows)."""
     if isinstance(events, (pd.Series, pd.Index, pd.Categorical)):
         ev = pd.Series(events)
         if isinstance(ev.dtype, pd.CategoricalDtype):
-            ev = ev.astype(object)
-        isna = ev.isna().to_numpy()
-        values = ev.to_numpy()
+            cc = ev.cat.codes.to_numpy().astype(np.int64)
+            cats = np.empty(len(ev.cat.categories), dtype=object)
+            cats[:] = list(ev.cat.categories)
+            present = np.bincount(cc[cc >= 0], minlength=len(cats)) > 0
+            ucodes, uniq = pd.factorize(cats[present], sort=True)
+            full = np.full(len(cats) + 1, -1, dtype=np.int64)
+            full[np.flatnonzero(present)] = ucodes
+            values = _Factorized(full[cc], list(uniq))
+        elif ev.dtype == object or not isinstance(ev.dtype, np.dtype):
+            values = _Factorized(*_factorize_objects(ev.to_numpy(dtype=object)))
+        else:
+            values = ev.to_numpy()
     else:
         values = np.asarray(events)
         if values.ndim != 1:
             values = values.reshape(-1)
-        isna = pd.isna(values) if values.dtype.kind in "fcOUSMm" else None
-    if values.shape[0] != n:
-        raise DataValidationError(f"events has {values.shape[0]} values but durations has {n}")
+        if values.dtype.kind in "OUS":
+            values = _Factorized(*_factorize_objects(values.astype(object)))
+    size = values.codes.shape[0] if isinstance(values, _Factorized) else values.shape[0]
+    if size != n:
+        raise DataValidationError(f"events has {size} values but durations has {n}")
+    isna = (values.codes < 0) if isinstance(values, _Factorized) else (
+        np.isnan(values) if values.dtype.kind in "fc" else (pd.isna(values) if values.dtype.kind in "Mm" else None))
     if isna is not None and np.any(isna):
         i = int(np.flatnonzero(isna)[0])
         raise DataValidationError(
             f"events has {int(np.sum(isna))} missing value(s) (first at row {i}); code censored rows "
             f"with censor_code={censor_code!r} instead of leaving them missing"
         )
-    if values.dtype.kind == "b":
+    if not isinstance(values, _Factorized) and values.dtype.kind == "b":
         raise DataValidationError(
             "events holds booleans: True/False do not name causes. Code censored rows with censor_code and each "
             "cause with a label or an integer (e.g. events.astype(int) for one cause coded 1); kaplan_meier "
             "accepts booleans (True = event)"
         )
-    if values.dtype.kind == "f" and np.all(values == np.round(values)):
-        values = values.astype(np.int64)
-    numeric_events = values.dtype.kind in "iuf"
+    if isinstance(values, _Factorized):
+        numeric_events = False
+        has_censor = any(u == censor_code and not isinstance(u, (bool, np.bool_)) for u in values.uniques)
+    else:
+        if values.dtype.kind == "f" and np.all(values == np.round(values)):
+            values = values.astype(np.int64)
+        numeric_events = values.dtype.kind in "iuf"
+        has_censor = None
     numeric_censor = isinstance(censor_code, numbers.Number) and not isinstance(censor_code, bool)
-    if not numeric_events and numeric_censor and not np.any(values == censor_code):
+    if not numeric_events and numeric_censor and not (
+            has_censor if has_censor is not None else np.any(values == censor_code)):
         raise DataValidationError(
             f"events are not numeric but censor_code={censor_code!r}; pass the label used for censored "
             "rows, e.g. censor_code='censored'"
@@ -171,7 +226,16 @@ def _small_int_range(values) -> tuple[int, int] | None:
 
 def _event_codes(events, n: int, causes, censor_code):
     """Map events to integer codes: 0 = censored, 1..K = causes. Returns (codes, causes list)."""
-    values = _event_values(events, n, censor_code)
+    values = events if isinstance(events, _Factorized) else _event_values(events, n, censor_code)
+    if isinstance(values, _Factorized):
+        raw_codes, uniq = values
+
+        def first_row_f(u):
+            return int(np.flatnonzero(raw_codes == uniq.index(u))[0])
+
+        cause_list, lookup = _resolve_causes(uniq, causes, censor_code, first_row_f)
+        codes = lookup[raw_codes] if len(uniq) else np.zeros(n, np.int64)
+        return codes, cause_list
 
     def first_row(u):
         return int(np.flatnonzero(values == u)[0])
@@ -646,7 +710,7 @@ def cumulative_incidence(
     grp = _split_groups(groups, n)
     resolve = None
     values = _event_values(events, n, censor_code)
-    small = _small_int_range(values) if grp is None else None
+    small = _small_int_range(values) if (grp is None and not isinstance(values, _Factorized)) else None
     if small is not None:  # one counting pass checks the event values too (no separate pass)
         vmin, vmax = small
         codes = values if vmin == 0 else values.astype(np.int64) - vmin
