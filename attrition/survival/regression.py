@@ -308,10 +308,11 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, 
         groups are formed within strata (R ``coxph(... + strata(s))``).
     ties : {"efron", "breslow"}
         Tied-event approximation; Breslow is Efron's expansion with every correction term 0.
-    tail : tuple (u, g), optional
+    tail : tuple (u, g, e), optional
         Fine--Gray risk sets without the expansion: a row with ``u_i > 0`` (a competing exit) stays at
-        risk after its ``stop``, at each later death time ``k`` with weight ``u_i * g_k`` (``u_i = w_i /
-        G(T_i-)``, ``g_k = G(t_k-)``, ``G`` the censoring Kaplan--Meier), exactly the rows and weights of
+        risk after its ``stop``, at each later death time ``k < e_i`` (the end of its stratum's block) with
+        weight ``u_i * g_k`` (``u_i = w_i / G(T_i-)``, ``g_k = G(t_k-)``, ``G`` the censoring
+        Kaplan--Meier of its stratum), exactly the rows and weights of
         R ``finegray``; the sums over those rows are one cumulative sum (forward--backward scan,
         Kawaguchi et al. 2020), so the cost is O(n) per evaluation instead of O(expanded rows).
 
@@ -341,14 +342,15 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, 
             risk[:, m] = np.cumsum(np.bincount(a, v, minlength=K + 1) - np.bincount(b, v, minlength=K + 1))[:K]
     del cols
     if tail is not None:
-        u, gk = tail
+        u, gk, tend = tail
         ti = np.flatnonzero(u > 0)
         ur = u[ti] * r[ti]
         bt = b[ti]
+        et = tend[ti]
         Xt = X[ti]
         tcols = [ur] + [ur * Xt[:, i] for i in range(p)] + [ur * (Xt[:, i] * Xt[:, j]) for i, j in zip(iu, ju)]
-        for m, v in enumerate(tcols):  # row i counts at every death time k >= b_i (after its exit), times g_k
-            risk[:, m] += gk * np.cumsum(np.bincount(bt, v, minlength=K + 1))[:K]
+        for m, v in enumerate(tcols):  # row i counts at every death time b_i <= k < e_i (after its exit), x g_k
+            risk[:, m] += gk * np.cumsum(np.bincount(bt, v, minlength=K + 1) - np.bincount(et, v, minlength=K + 1))[:K]
     R, Sx, Sxx = risk[:, 0], risk[:, 1:1 + p], risk[:, 1 + p:]
 
     ev = np.flatnonzero(event)
@@ -415,7 +417,7 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, 
             gH = np.concatenate([np.cumsum((gk * H)[::-1])[::-1], [0.0]])  # sum over k >= j
             gG = np.vstack([np.cumsum((gk[:, None] * G)[::-1], axis=0)[::-1], np.zeros((1, p))])
             f = u[ti] / w[ti]
-            resid[ti] -= (f * r[ti])[:, None] * (Xt * gH[bt, None] - gG[bt])
+            resid[ti] -= (f * r[ti])[:, None] * (Xt * (gH[bt] - gH[et])[:, None] - (gG[bt] - gG[et]))
         # a row with an event at t_k: counting part, and only (1 - c_j) of its risk in the tied terms
         resid[ev] += X[ev] - xbar_avg[kd] + r[ev, None] * (X[ev] * Hc[kd, None] - Gc[kd])
         out["resid"] = resid
@@ -929,31 +931,51 @@ def finegray_expand(time, status, cause) -> pd.DataFrame:
     return out.drop(columns="_add").reset_index(drop=True)
 
 
-def _finegray_tail(time, status, w):
-    """Tail weights of the Fine--Gray risk sets (no expansion): returns ``(u, g, n_expanded)``.
+def _finegray_tail(time, status, w, index, strata=None):
+    """Tail weights of the Fine--Gray risk sets (no expansion): returns ``((u, g, e), n_expanded)``.
 
     ``u`` (n,) is ``w_i / G(T_i-)`` for competing exits (0 otherwise), ``g`` (K,) is ``G(t_k-)`` at the
-    distinct event times of the cause (status 1), with ``G`` the censoring Kaplan--Meier of
-    :func:`finegray_expand` (events before censorings, unweighted as R ``finegray``); the expanded row
-    of case ``i`` covering death time ``t_k`` has weight ``w_i * g_k / G(T_i-)`` exactly.
-    ``n_expanded`` is the number of rows R ``finegray`` would create.
+    death times of ``index`` (:func:`_risk_index` of the cause's events), ``e`` (n,) the end of each row's
+    stratum block of death times, with ``G`` the censoring Kaplan--Meier of :func:`finegray_expand`
+    within the row's stratum (events before censorings, unweighted as R ``finegray``); the expanded row of
+    case ``i`` covering death time ``t_k`` has weight ``w_i * g_k / G(T_i-)`` exactly. ``n_expanded`` is
+    the number of rows R ``finegray`` would create.
     """
-    ctime, cprob = _censoring_km(time, status == 0)
-    ct2 = np.append(ctime, time.max())
-    cp2 = np.append(1.0, cprob)
-    etimes = np.unique(time[status == 1])
-    jj = np.searchsorted(ct2, etimes, side="left")
-    g = cp2[jj]
-    comp = status == 2
-    j0 = np.searchsorted(ct2, time[comp], side="left")
-    u = np.zeros(len(time))
-    u[comp] = w[comp] / cp2[j0]
-    keep = np.zeros(len(ct2), dtype=bool)
-    keep[np.unique(jj)] = True
-    keep[0] = True
-    kept = np.flatnonzero(keep)
-    n_expanded = len(time) + int((len(kept) - np.searchsorted(kept, j0, side="right")).sum())
-    return u, g, n_expanded
+    times, kstrata, _, b = index[:4]
+    n, K = len(time), len(times)
+    u = np.zeros(n)
+    g = np.zeros(K)
+    e = np.full(n, K, dtype=np.int64)
+    n_expanded = n
+    if strata is None:
+        blocks = [(np.arange(n), np.arange(K))]
+    else:
+        S = int(strata.max()) + 1
+        order = np.argsort(strata, kind="stable")
+        rb = np.searchsorted(strata[order], np.arange(S + 1))
+        kb = np.searchsorted(kstrata, np.arange(S + 1))
+        blocks = [(order[rb[j]:rb[j + 1]], np.arange(kb[j], kb[j + 1])) for j in range(S)]  # loop over strata
+    for rows, keys in blocks:
+        if len(keys) == 0:  # no event of the cause in this stratum: no tails
+            e[rows] = b[rows]
+            continue
+        if strata is not None:
+            e[rows] = keys[-1] + 1
+        t, st = time[rows], status[rows]
+        ctime, cprob = _censoring_km(t, st == 0)
+        ct2 = np.append(ctime, t.max())
+        cp2 = np.append(1.0, cprob)
+        jj = np.searchsorted(ct2, times[keys], side="left")
+        g[keys] = cp2[jj]
+        comp = rows[st == 2]
+        j0 = np.searchsorted(ct2, time[comp], side="left")
+        u[comp] = w[comp] / cp2[j0]
+        keep = np.zeros(len(ct2), dtype=bool)
+        keep[np.unique(jj)] = True
+        keep[0] = True
+        kept = np.flatnonzero(keep)
+        n_expanded += int((len(kept) - np.searchsorted(kept, j0, side="right")).sum())
+    return (u, g, e), n_expanded
 
 
 class FineGrayFitter(_CoxBase):
@@ -1004,7 +1026,8 @@ class FineGrayFitter(_CoxBase):
     """
 
     def fit(self, df: pd.DataFrame, duration_col: str, event_col: str, cause, covariates, *,
-            cluster_col: str | None = None, timefix=True) -> "FineGrayFitter":
+            cluster_col: str | None = None, weights_col: str | None = None, strata_col: str | None = None,
+            ties: str = "efron", timefix=True) -> "FineGrayFitter":
         """Fit the Fine--Gray model for ``cause``.
 
         Parameters
@@ -1021,6 +1044,16 @@ class FineGrayFitter(_CoxBase):
             Numeric (or bool) covariates.
         cluster_col : str, optional
             Cluster for the robust variance (default: each case its own cluster).
+        weights_col : str, optional
+            Non-negative case weights (zero-weight rows dropped). As R ``finegray(weights=)``: they
+            multiply the censoring weights of every risk-set row, and the censoring Kaplan--Meier itself is
+            unweighted. The SE is always robust (clustered on the case or ``cluster_col``), whatever the
+            weights.
+        strata_col : str, optional
+            One baseline subdistribution hazard per stratum, with the censoring distribution estimated within
+            each stratum (R ``finegray(... + strata(s))`` then ``coxph(... + strata(s))``).
+        ties : {"efron", "breslow"}, default "efron"
+            Tied-event approximation (R ``coxph(ties=)`` on the ``finegray`` data).
         timefix : bool or float, default True
             Merge near-tied times first (R ``finegray``/``coxph`` ``timefix``; see
             :meth:`CauseSpecificCox.fit`).
@@ -1034,7 +1067,8 @@ class FineGrayFitter(_CoxBase):
         DataValidationError, ConvergenceError
             As :meth:`CauseSpecificCox.fit`.
         """
-        data = _prepare(df, duration_col, event_col, covariates, None, cluster_col, None, timefix=timefix)
+        data = _prepare(df, duration_col, event_col, covariates, None, cluster_col, weights_col, strata_col,
+                        timefix=timefix)
         event = _event_of(data, cause, event_col)
         if not event.any():
             raise DataValidationError(f"cause {cause!r} has no events in the data: nothing to fit.")
@@ -1043,14 +1077,18 @@ class FineGrayFitter(_CoxBase):
             raise _separation_error(cause, hints)
         status = np.where(data.censored, 0, np.where(event, 1, 2))
         n = len(data.stop)
-        u, g, n_expanded = _finegray_tail(data.stop, status, data.w)
+        start = np.full(n, -np.inf)
+        index = _risk_index(start, data.stop, event, data.strata)
+        tail, n_expanded = _finegray_tail(data.stop, status, data.w, index, data.strata)
         if cluster_col is None:
             clusters, n_clusters = np.arange(n), n
         else:
             clusters, n_clusters = data.clusters, data.n_clusters
-        res = _fit_cox(np.full(n, -np.inf), data.stop, event, data.X, data.w, clusters, n_clusters,
-                       data.covariates, cause, False, tail=(u, g))
-        res.n_obs = len(df)
+        res = _fit_cox(start, data.stop, event, data.X, data.w, clusters, n_clusters,
+                       data.covariates, cause, False, tail=tail, strata=data.strata, ties=ties)
+        if data.strata is not None:
+            res.strata_labels, res.strata_col = data.strata_labels, strata_col
+        res.n_obs = len(data.stop)
         res.extra = {"n_expanded": n_expanded, "n_competing": int((status == 2).sum())}
         self._results = {cause: res}
         self.cause_ = cause
@@ -1059,9 +1097,15 @@ class FineGrayFitter(_CoxBase):
         self._fitted_on = (f"{len(df)} cases ({int(event.sum())} events of {cause!r}, "
                            f"{int((status == 2).sum())} competing, {int(data.censored.sum())} censored; "
                            f"{n_expanded} rows after Fine-Gray expansion), covariates {data.covariates}")
+        if ties != "efron":
+            self._fitted_on += f", {ties} ties"
+        if strata_col is not None:
+            self._fitted_on += f", stratified on {strata_col!r} ({len(data.strata_labels)} strata)"
+        if weights_col is not None:
+            self._fitted_on += f", weighted by {weights_col!r}"
         return self
 
-    def predict_cumulative_incidence(self, profiles: pd.DataFrame, times) -> pd.DataFrame:
+    def predict_cumulative_incidence(self, profiles: pd.DataFrame, times, stratum=None) -> pd.DataFrame:
         """Cumulative incidence of the cause for covariate profiles.
 
         ``F(t | x) = 1 - exp(-Lambda_0(t) exp(x' beta))`` with ``Lambda_0`` the Efron baseline
@@ -1073,6 +1117,8 @@ class FineGrayFitter(_CoxBase):
             One row per profile with every covariate column.
         times : array_like, shape (k,)
             Days since report (>= 0).
+        stratum : optional
+            With ``strata_col``: the stratum whose baseline to use (required).
 
         Returns
         -------
@@ -1090,8 +1136,15 @@ class FineGrayFitter(_CoxBase):
         t = np.atleast_1d(np.asarray(times, dtype=float))
         if not np.all(np.isfinite(t)) or (t < 0).any():
             raise DataValidationError(f"times must be finite and >= 0, got {t.tolist()}.")
-        k = np.searchsorted(res.times, t, side="right")
-        H0 = np.concatenate([[0.0], res.cumhaz0])[k]
+        rt, rh = res.times, res.cumhaz0
+        if res.kstrata is not None:
+            if stratum is None or stratum not in list(res.strata_labels):
+                raise DataValidationError(f"this model is stratified on {res.strata_col!r}: pass stratum=, one of "
+                                          f"{list(res.strata_labels)}.")
+            sel = res.kstrata == list(res.strata_labels).index(stratum)
+            rt, rh = rt[sel], rh[sel]
+        k = np.searchsorted(rt, t, side="right")
+        H0 = np.concatenate([[0.0], rh])[k]
         F = 1.0 - np.exp(-np.outer(H0, np.exp(Xp @ res.params)))
         return pd.DataFrame(F, index=pd.Index(t, name="time"), columns=profiles.index)
 
