@@ -551,7 +551,8 @@ def _log_ci(p, se, alpha):
     ok = (p > 0) & (se > 0)
     u = z * se[ok] / p[ok]
     lo[ok] = p[ok] * np.exp(-u)
-    hi[ok] = np.minimum(p[ok] * np.exp(u), 1.0)
+    with np.errstate(over="ignore"):  # exp(u) = inf: the upper limit is 1 anyway
+        hi[ok] = np.minimum(p[ok] * np.exp(u), 1.0)
     return lo, hi
 
 

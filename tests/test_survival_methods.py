@@ -1,0 +1,141 @@
+"""Methods added for issue 17, against R (tests/results/survival_methods.R: survival 3.5-3, cmprsk 2.2) and
+closed forms: Fine-Gray with weights / strata / Breslow ties, stratified Gray test, "log" confidence
+intervals, rough edges (all-censored Gray test, boolean causes, tiny weights, label factorisation)."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from attrition.exceptions import DataValidationError
+from attrition.survival import FineGrayFitter, cumulative_incidence, gray_test, kaplan_meier
+from attrition.survival.cif import _factorize_objects
+
+RES = Path(__file__).parent / "results"
+RC = pd.read_csv(RES / "regression_data_rc.csv")  # status "a", "b" or NaN (censored)
+TOL = 1e-6
+
+
+@pytest.mark.parametrize("model, kw", [
+    ("fg_w", {"weights_col": "w"}),
+    ("fg_strata", {"strata_col": "g"}),
+    ("fg_breslow", {"ties": "breslow"}),
+])
+def test_fine_gray_extensions_match_finegray_coxph(model, kw):
+    r = pd.read_csv(RES / "survival_methods_fg.csv")
+    r = r[r.model == model].set_index("covariate")
+    m = FineGrayFitter().fit(RC.assign(g=RC.force % 3), "time", "status", "a", ["x1", "x2"], **kw)
+    s = m.summary.set_index("covariate").loc[r.index]
+    np.testing.assert_allclose(s.coef, r.coef, rtol=TOL)
+    np.testing.assert_allclose(s.se, r.se, rtol=TOL)
+    np.testing.assert_allclose(s["naive se"], r.naive_se, rtol=TOL)
+    np.testing.assert_allclose(m.log_likelihood_["a"], r.loglik.iloc[0], rtol=1e-9)
+    assert s.robust.all()
+
+
+def test_fine_gray_stratified_prediction_needs_stratum():
+    m = FineGrayFitter().fit(RC.assign(g=RC.force % 3), "time", "status", "a", ["x1", "x2"], strata_col="g")
+    prof = pd.DataFrame({"x1": [0.0], "x2": [0.0]})
+    with pytest.raises(DataValidationError, match="stratified on 'g'"):
+        m.predict_cumulative_incidence(prof, [30])
+    p = [m.predict_cumulative_incidence(prof, [10, 90], stratum=s).to_numpy().ravel() for s in (0, 1, 2)]
+    assert all(np.all(np.diff(q) >= 0) for q in p) and not np.allclose(p[0], p[1])
+
+
+def test_fine_gray_integer_weights_equal_repeated_rows():
+    # frequency weights: same coefficients as the repeated rows (the censoring KM is unweighted in R, so
+    # only weights that are constant... -> compare with all weights 2: estimates unchanged, naive SE / sqrt 2)
+    a = FineGrayFitter().fit(RC, "time", "status", "a", ["x1", "x2"]).summary
+    b = FineGrayFitter().fit(RC.assign(two=2.0), "time", "status", "a", ["x1", "x2"], weights_col="two").summary
+    np.testing.assert_allclose(b.coef, a.coef, rtol=1e-9)
+    np.testing.assert_allclose(b["naive se"], a["naive se"] / np.sqrt(2), rtol=1e-9)
+
+
+@pytest.mark.parametrize("rho", [0, 1])
+def test_stratified_gray_matches_cuminc(rho):
+    d = pd.read_csv(RES / "survival_gray_synth_data.csv")
+    r = pd.read_csv(RES / "survival_methods_gray_strata.csv")
+    r = r[r.rho == rho]
+    ours = gray_test(d.time, d.status, d.group, strata=d.w, rho=rho)
+    np.testing.assert_allclose(ours.statistic, r.statistic, rtol=1e-6)
+    np.testing.assert_allclose(ours.p_value, r.p_value, rtol=1e-6)
+    assert ours.df.tolist() == r.df.tolist()
+    # strata change the answer (the unstratified statistic is different)
+    assert not np.allclose(gray_test(d.time, d.status, d.group, rho=rho).statistic, r.statistic, rtol=1e-3)
+
+
+def test_log_ci_matches_survfit():
+    mg = pd.read_csv(RES / "survival_cif_mgus2_data.csv")
+    r = pd.read_csv(RES / "survival_methods_logci.csv")
+    ours = cumulative_incidence(mg.etime, mg.event, include_survival=True, conf_type="log")
+    ours["cause"] = ours.cause.astype(str)
+    m = r.merge(ours, on=["time", "cause"], suffixes=("_r", ""))
+    assert len(m) == len(r)
+    ok = m.estimate_r > 0
+    np.testing.assert_allclose(m.estimate, m.estimate_r, atol=TOL)
+    np.testing.assert_allclose(m["lower 95%"][ok], m.lower[ok], atol=TOL)
+    np.testing.assert_allclose(m["upper 95%"][ok], m.upper[ok], atol=TOL)
+    km = kaplan_meier(mg.etime, mg.event > 0, conf_type="log")  # booleans: True = event
+    rk = r[r.cause == "survival"]
+    np.testing.assert_allclose(km["upper 95%"], rk.upper.fillna(rk.estimate), atol=TOL)  # R: NaN once S = 0
+    np.testing.assert_allclose(km["lower 95%"], rk.lower.fillna(rk.estimate), atol=TOL)
+    with pytest.raises(ValueError, match="conf_type"):
+        cumulative_incidence(mg.etime, mg.event, conf_type="arcsine")
+
+
+def test_plain_ci_closed_form():
+    out = cumulative_incidence([1, 2, 3, 4], [1, 0, 1, 0], conf_type="plain", alpha=0.1)
+    z = 1.6448536269514722
+    np.testing.assert_allclose(out["lower 90%"], np.clip(out.estimate - z * out.se, 0, 1))
+    np.testing.assert_allclose(out["upper 90%"], np.clip(out.estimate + z * out.se, 0, 1))
+
+
+def test_gray_all_censored_has_columns():
+    out = gray_test([1, 2, 3, 4], [0, 0, 0, 0], ["a", "b", "a", "b"])
+    assert list(out.columns) == ["cause", "statistic", "df", "p_value"] and len(out) == 0
+
+
+def test_boolean_causes_refused():
+    with pytest.raises(DataValidationError, match="booleans"):
+        cumulative_incidence([1, 2, 3], np.array([True, False, True]))
+    with pytest.raises(DataValidationError, match="booleans"):
+        cumulative_incidence([1, 2, 3], pd.Series([True, "nfa", 0], dtype=object))
+    with pytest.raises(DataValidationError, match="booleans"):
+        gray_test([1, 2, 3, 4], np.array([True, False, True, True]), ["a", "b", "a", "b"])
+    # kaplan_meier reads booleans as event indicators: the same as 0/1
+    a = kaplan_meier([1, 2, 3], np.array([True, False, True]))
+    b = kaplan_meier([1, 2, 3], [1, 0, 1])
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.parametrize("scale", [1e-13, 1e13])
+def test_weights_of_any_scale_give_the_same_cif(scale):
+    d = pd.read_csv(RES / "survival_cif_synth_data.csv")
+    for kw in ({}, {"entry": d.entry}):  # sampling weights: the IJ se is scale-free too
+        a = cumulative_incidence(d.time, d.status, weights=d.w, weight_type="sampling", **kw)
+        b = cumulative_incidence(d.time, d.status, weights=d.w * scale, weight_type="sampling", **kw)
+        np.testing.assert_allclose(b.estimate, a.estimate, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(b.se, a.se, rtol=1e-6, atol=1e-12)
+        assert a.estimate.max() > 0.2
+
+
+def test_label_factorisation_equals_pandas():
+    rng = np.random.default_rng(0)
+    shared = np.array(["nfa", "charged", 0, "withdrawn"], dtype=object)[rng.integers(0, 4, 5000)]
+    # the same strings as distinct objects (e.g. built row by row) must merge with the shared ones
+    fresh = np.array(["".join(["nf", "a"]) if v == "nfa" else v for v in shared], dtype=object)
+    for vals in (shared, fresh, np.array([f"x{i}" for i in range(6000)], dtype=object)):
+        codes, uniq = _factorize_objects(vals)
+        ref_codes, ref_uniq = pd.factorize(vals, sort=True)
+        assert uniq == list(ref_uniq)
+        np.testing.assert_array_equal(codes, ref_codes)
+    codes, uniq = _factorize_objects(np.array(["a", None, np.nan, "b"], dtype=object))
+    assert codes.tolist() == [0, -1, -1, 1] and uniq == ["a", "b"]
+    t = rng.integers(1, 50, 5000)
+    a = cumulative_incidence(t, shared)
+    b = cumulative_incidence(t, pd.Categorical(shared.astype(str), categories=["unused", "0", "withdrawn", "nfa",
+                                                                                "charged"]), censor_code="0")
+    c = cumulative_incidence(t, fresh)
+    pd.testing.assert_frame_equal(a, c)
+    np.testing.assert_allclose(a.estimate, b.estimate)
+    assert b.cause.unique().tolist() == ["charged", "nfa", "withdrawn"]  # unused categories are not causes
