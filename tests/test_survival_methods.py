@@ -139,3 +139,97 @@ def test_label_factorisation_equals_pandas():
     pd.testing.assert_frame_equal(a, c)
     np.testing.assert_allclose(a.estimate, b.estimate)
     assert b.cause.unique().tolist() == ["charged", "nfa", "withdrawn"]  # unused categories are not causes
+
+
+# ---------------------------------------------------------------------------------------------- multi-state
+MG_TR = [("MGUS", "PCM"), ("MGUS", "death"), ("PCM", "death")]
+SYN_TR = [("reported", "suspect"), ("reported", "nfa"), ("suspect", "charged"), ("suspect", "nfa"),
+          ("charged", "convicted"), ("charged", "dropped")]
+
+
+def _ms(model):
+    from attrition.survival import MultiStateFitter
+
+    if model.startswith("mgus2"):
+        return MultiStateFitter(MG_TR), pd.read_csv(RES / "survival_ms_mgus2_data.csv"), {"id_col": "id"}
+    return MultiStateFitter(SYN_TR), pd.read_csv(RES / "survival_ms_synth_data.csv"), {}
+
+
+@pytest.mark.parametrize("model, kw", [("mgus2", {}), ("synth", {}),
+                                       ("synth_w", {"weights": "w", "weight_type": "sampling"})])
+def test_multistate_ij_variance_matches_survfit(model, kw):
+    ref = pd.read_csv(RES / "survival_methods_ms_ij.csv")
+    ref = ref[ref.model == model]
+    f, d, base = _ms(model)
+    f.fit(d, variance="ij", **base, **kw)
+    got = f.occupation_at(np.unique(ref.time))
+    m = ref.merge(got, on=["time", "state"], suffixes=("_r", ""))
+    assert len(m) == len(ref)
+    np.testing.assert_allclose(m.probability, m.probability_r, atol=1e-10)
+    np.testing.assert_allclose(m.se, m.se_r, atol=1e-10)
+    # the Greenwood-type (etm) and IJ variances differ (IJ is not the Markov one)
+    g = _ms(model)[0].fit(d, **base, **({"weights": "w"} if "weights" in kw else {})).occupation_at(np.unique(ref.time))
+    assert np.max(np.abs(g.se.to_numpy() - got.se.to_numpy())) > 1e-4
+    assert "infinitesimal-jackknife" in repr(f)
+
+
+def test_multistate_ij_frequency_weights_equal_expanded_cases():
+    f, d, _ = _ms("synth")
+    a = f.fit(d, weights="w", variance="ij").state_occupation_
+    ex = d.loc[d.index.repeat(d.w)].copy()
+    ex["case_id"] = ex.case_id.astype(str) + "_" + ex.groupby(["case_id", "start"]).cumcount().astype(str)
+    b = _ms("synth")[0].fit(ex, variance="ij").state_occupation_
+    np.testing.assert_allclose(a.se, b.se, rtol=1e-10, atol=1e-14)
+
+
+def test_multistate_ij_needs_contiguous_sojourns():
+    f, d, _ = _ms("synth")
+    gap = d.astype({"start": float})
+    second = gap.duplicated("case_id")
+    gap.loc[second.idxmax(), "start"] += 0.5
+    with pytest.raises(DataValidationError, match="back to back"):
+        f.fit(gap, variance="ij")
+
+
+@pytest.mark.parametrize("model", ["mgus2", "synth"])
+def test_multistate_cumulative_hazard_se_matches_survfit(model):
+    ref = pd.read_csv(RES / "survival_methods_ms_cumhaz.csv")
+    ref = ref[ref.model == model]
+    f, d, base = _ms(model)
+    th = f.fit(d, **base).transition_hazards_
+    m = ref.merge(th, on=["time", "from", "to"], suffixes=("_r", ""))
+    assert len(m) == len(ref) == len(th)
+    np.testing.assert_allclose(m.cumulative_hazard, m.cumhaz, atol=1e-10)
+    np.testing.assert_allclose(m.se, m.se_r, atol=1e-10)
+
+
+def test_expected_time_in_state_several_horizons_matches_survfit_rmean():
+    ref = pd.read_csv(RES / "survival_methods_ms_rmean.csv")
+    f, d, base = _ms("mgus2")
+    f.fit(d, **base)
+    got = f.expected_time_in_state([240, 60, 120])
+    assert got.horizon.tolist() == [240.0] * 3 + [60.0] * 3 + [120.0] * 3  # in the order given
+    m = ref.merge(got, on=["horizon", "state"])
+    assert len(m) == 9
+    np.testing.assert_allclose(m.expected_time, m.rmean, rtol=1e-9)
+    for tau in (60, 120, 240):  # one pass equals one call per horizon, se included
+        one = f.expected_time_in_state(tau)
+        pd.testing.assert_frame_equal(got[got.horizon == tau].reset_index(drop=True), one, rtol=1e-12)
+
+
+def test_multistate_by_group_matches_survfit_strata():
+    ref = pd.read_csv(RES / "survival_methods_ms_bygroup.csv")
+    sex = pd.read_csv(RES / "survival_methods_ms_mgus2_sex.csv")
+    f, d, base = _ms("mgus2")
+    d = d.assign(sex=sex.sex.to_numpy())
+    f.fit(d, groups="sex", variance="ij", **base)
+    assert f.groups_ == ["F", "M"]
+    got = f.occupation_at(np.unique(ref.time))
+    m = ref.merge(got, on=["group", "time", "state"], suffixes=("_r", ""))
+    assert len(m) == len(ref)
+    np.testing.assert_allclose(m.probability, m.probability_r, atol=1e-10)
+    np.testing.assert_allclose(m.se, m.se_r, atol=1e-10)
+    assert set(f.state_occupation_.group) == {"F", "M"} and f.transition_hazards_.columns[0] == "group"
+    rm = f.expected_time_in_state([60, 120])
+    assert rm.groupby(["group", "horizon"]).expected_time.sum().round(9).tolist() == [60, 120, 60, 120]
+    assert list(f.summary.columns[:2]) == ["group", "time"]
