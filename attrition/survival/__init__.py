@@ -9,13 +9,15 @@ Exact (tie-aware, deterministic) Aalen–Johansen estimators with case weights a
 - :func:`journey_sojourns` — the case table as a multi-state start/stop table;
 - :class:`CauseSpecificCox`, :class:`FineGrayFitter` — regression (Cox underneath, cluster-robust SEs);
 - :func:`breach_rate`, :func:`time_to_breach`, :func:`repeat_breach_recording` — breaches as recurrent events;
+- :func:`mean_cumulative_function`, :func:`time_to_kth_event` — any recurrent events from (id, time, event) rows;
 - plots in :mod:`attrition.survival.plotting` (imported lazily; pyplot is never imported here).
 """
 from .cif import cumulative_incidence, kaplan_meier
 from .gray import gray_test
 from .journey import JOURNEY_STATES, JOURNEY_TRANSITIONS, journey_sojourns
 from .multistate import MultiStateFitter
-from .recurrent import breach_rate, repeat_breach_recording, time_to_breach
+from .recurrent import (breach_rate, mean_cumulative_function, repeat_breach_recording, time_to_breach,
+                        time_to_kth_event)
 from .regression import CauseSpecificCox, FineGrayFitter
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "breach_rate",
     "time_to_breach",
     "repeat_breach_recording",
+    "mean_cumulative_function",
+    "time_to_kth_event",
     "plot_cumulative_incidence",
     "plot_state_occupation",
 ]
