@@ -233,3 +233,22 @@ def test_multistate_by_group_matches_survfit_strata():
     rm = f.expected_time_in_state([60, 120])
     assert rm.groupby(["group", "horizon"]).expected_time.sum().round(9).tolist() == [60, 120, 60, 120]
     assert list(f.summary.columns[:2]) == ["group", "time"]
+
+
+def test_fine_gray_delayed_entry_matches_finegray():
+    d = pd.read_csv(RES / "survival_methods_fg_lt_data.csv")
+    r = pd.read_csv(RES / "survival_methods_fg_lt.csv").set_index("covariate")
+    ex = pd.read_csv(RES / "survival_methods_fg_lt_expanded.csv")
+    assert (d.entry > 0).sum() > 50
+    m = FineGrayFitter().fit(d, "time", "status", "a", ["x1", "x2"], entry_col="entry")
+    s = m.summary.set_index("covariate").loc[r.index]
+    np.testing.assert_allclose(s.coef, r.coef, rtol=TOL)
+    np.testing.assert_allclose(s.se, r.se, rtol=TOL)
+    np.testing.assert_allclose(s["naive se"], r.naive_se, rtol=TOL)
+    np.testing.assert_allclose(m.log_likelihood_["a"], r.loglik.iloc[0], rtol=1e-9)
+    assert m.expanded_rows_ == len(ex) == 3321  # the rows R finegray creates (never built here)
+
+
+def test_fine_gray_expanded_row_count_equals_r():
+    ex = pd.read_csv(RES / "regression_fg_expanded.csv")
+    assert FineGrayFitter().fit(RC, "time", "status", "a", ["x1", "x2"]).expanded_rows_ == len(ex) == 2959
