@@ -252,3 +252,13 @@ def test_fine_gray_delayed_entry_matches_finegray():
 def test_fine_gray_expanded_row_count_equals_r():
     ex = pd.read_csv(RES / "regression_fg_expanded.csv")
     assert FineGrayFitter().fit(RC, "time", "status", "a", ["x1", "x2"]).expanded_rows_ == len(ex) == 2959
+
+
+def test_survival_label_keeps_one_column_type():
+    out = cumulative_incidence([1, 2, 3, 3, 5], [1, 2, 0, 1, 0], include_survival=True, survival_label=0)
+    assert out.cause.map(type).eq(int).all() and sorted(out.cause.unique()) == [0, 1, 2]
+    default = cumulative_incidence([1, 2, 3, 3, 5], [1, 2, 0, 1, 0], include_survival=True)
+    np.testing.assert_array_equal(out.estimate, default.estimate)
+    assert (default.cause == "survival").sum() == (out.cause == 0).sum() == 4
+    with pytest.raises(DataValidationError, match="also a cause"):
+        cumulative_incidence([1, 2, 3], [1, 2, 0], include_survival=True, survival_label=2)

@@ -600,6 +600,7 @@ def cumulative_incidence(
     include_survival: bool = False,
     timefix=True,
     conf_type: str = "log-log",
+    survival_label="survival",
 ) -> pd.DataFrame:
     r"""Aalen–Johansen cumulative incidence of every cause, with IJ standard errors.
 
@@ -637,6 +638,11 @@ def cumulative_incidence(
         ``survival::aeqSurv`` (R ``survfit(timefix = TRUE)``, its default): e.g. ``0.1 + 0.2`` and ``0.3``
         are one time. ``False`` keeps every distinct float; a float sets the tolerance. Integer days are
         never near-tied, so daily data are unaffected.
+    survival_label : scalar, default "survival"
+        Value of ``cause`` on the overall-survival rows (``include_survival=True``). With integer causes,
+        pass an integer that is not a cause (e.g. the ``censor_code``, the state "no exit yet") to keep the
+        ``cause`` column of one type; the default mixes integers with the string ``"survival"`` (kept for
+        compatibility).
     conf_type : {"log-log", "log", "plain"}, default "log-log"
         Transform of the pointwise confidence intervals: ``"log-log"`` (inside (0, 1)), ``"log"``
         (R ``survfit``'s default for survival; upper limit capped at 1) or ``"plain"`` (clipped to [0, 1]).
@@ -702,6 +708,8 @@ def cumulative_incidence(
     if weight_type not in _WEIGHT_TYPES:
         raise ValueError(f"weight_type must be one of {_WEIGHT_TYPES}, got {weight_type!r}")
     ci = _ci_function(conf_type)
+    if include_survival and causes is not None and any(c == survival_label for c in causes):
+        raise DataValidationError(f"survival_label {survival_label!r} is also a cause; pick another label")
     t, w, e = _check_inputs(durations, events, weights, entry, timefix)
     n = t.shape[0]
     raw_d = durations.to_numpy() if isinstance(durations, (pd.Series, pd.Index)) else np.asarray(durations)
@@ -760,11 +768,14 @@ def cumulative_incidence(
             part = pd.DataFrame(cols)
         else:
             part = pd.DataFrame(columns=["time", "cause", "estimate", "se", lo_name, hi_name, "at_risk", "n_event"])
+        if include_survival and K and any(c == survival_label and type(c) is type(survival_label)
+                                          for c in cause_list):
+            raise DataValidationError(f"survival_label {survival_label!r} is also a cause; pick another label")
         if include_survival:
             se = np.sqrt(r["var_surv"])
             lo, hi = ci(r["surv"], se, alpha)
             surv = pd.DataFrame({
-                "time": r["time"], "cause": np.full(T, "survival", dtype=object), "estimate": r["surv"],
+                "time": r["time"], "cause": np.full(T, survival_label, dtype=object), "estimate": r["surv"],
                 "se": se, lo_name: lo, hi_name: hi, "at_risk": r["at_risk"], "n_event": r["n_event"].sum(axis=1),
             })
             part = pd.concat([part, surv], ignore_index=True) if len(part) else surv
@@ -827,7 +838,7 @@ def kaplan_meier(
     out = cumulative_incidence(
         durations, events, weights=weights, entry=entry, groups=groups, alpha=alpha,
         censor_code=censor_code, weight_type=weight_type, include_survival=True, timefix=timefix,
-        conf_type=conf_type,
+        conf_type=conf_type, survival_label="survival",
     )
     out = out[out["cause"] == "survival"].reset_index(drop=True)
     return out
