@@ -38,11 +38,28 @@ def timefix_tolerance(timefix) -> float:
     return tol
 
 
-def _integer_valued(a: np.ndarray) -> bool:
+def _abs_max_and_integer(a: np.ndarray) -> tuple[float, bool]:
+    """(max |finite value|, whether every finite value is an integer) in few passes, chunked (no big temps)."""
     if a.dtype.kind in "iub":
-        return True
-    finite = a[np.isfinite(a)] if not (np.isfinite(a.min()) and np.isfinite(a.max())) else a
-    return bool(np.array_equal(finite, np.floor(finite)))
+        return float(max(abs(int(a.min())), abs(int(a.max())))), True
+    mn, mx = float(a.min()), float(a.max())
+    if not (np.isfinite(mn) and np.isfinite(mx)):
+        a = a[np.isfinite(a)]
+        if not a.size:
+            return 0.0, True
+        mn, mx = float(a.min()), float(a.max())
+    big = max(abs(mn), abs(mx))
+    if big >= 2.0**62:
+        return big, False
+    step = 1 << 16
+    buf = np.empty(min(step, a.shape[0]), dtype=np.int64)
+    for i in range(0, a.shape[0], step):  # chunks of rows (cache-sized), not a loop over rows
+        c = a[i:i + step]
+        b = buf[:c.shape[0]]
+        np.copyto(b, c, casting="unsafe")
+        if not np.array_equal(b, c):
+            return big, False
+    return big, True
 
 
 def aeq_times(*arrays, timefix=True):
@@ -73,10 +90,11 @@ def aeq_times(*arrays, timefix=True):
     present = [a for a in arrays if a is not None and a.size]
     if tol == 0 or not present:
         return arrays
-    big = max(float(np.max(np.abs(a[np.isfinite(a)]), initial=0.0)) if a.dtype.kind == "f"
-              else float(np.max(np.abs(a))) for a in present)
-    if tol < 1 and big * tol < 1 and all(_integer_valued(a) for a in present):
-        return arrays  # distinct integers differ by >= 1 > tol, and by > tol * mean|y| since mean|y| <= big
+    if tol < 1:
+        checks = [_abs_max_and_integer(a) for a in present]
+        big = max(c[0] for c in checks)
+        if big * tol < 1 and all(c[1] for c in checks):
+            return arrays  # distinct integers differ by >= 1 > tol, and by > tol * mean|y| since mean|y| <= big
     allv = np.concatenate([np.asarray(a, dtype=float).ravel() for a in present])
     y = np.unique(allv[np.isfinite(allv)])
     if y.size < 2:
