@@ -389,13 +389,10 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, 
     loglik = float(np.sum(w[ev] * eta[ev]) - np.sum(wbar * L))
     xbar_sum = Sx * A0[:, None] - Dx * A1[:, None]  # sum over j of xbar_j
     score = (w[ev, None] * Xe).sum(0) - (wbar[:, None] * xbar_sum).sum(0)
-    # information term by term (centred within each term: no cancellation between large sums)
-    cj = c if ties == "efron" else np.zeros(len(idx))
-    denj = R[idx] - cj * D[idx]
-    xbar = (Sx[idx] - cj[:, None] * Dx[idx]) / denj[:, None]
-    xx = (Sxx[idx] - cj[:, None] * Dxx[idx]) / denj[:, None] - xbar[:, iu] * xbar[:, ju]
-    info_u = (wbar[idx, None] * xx).sum(0)
-    del xbar, xx
+    # information: sum_j [(Sxx - c_j Dxx) / den_j - xbar_j xbar_j'] from the per-time scalar sums (O(K p^2))
+    outer = (Sx[:, iu] * Sx[:, ju] * B0[:, None] - (Sx[:, iu] * Dx[:, ju] + Dx[:, iu] * Sx[:, ju]) * B1[:, None]
+             + Dx[:, iu] * Dx[:, ju] * B2[:, None])
+    info_u = (wbar[:, None] * (Sxx * A0[:, None] - Dxx * A1[:, None] - outer)).sum(0)
     info = np.zeros((p, p))
     info[iu, ju] = info_u
     info[ju, iu] = info_u
