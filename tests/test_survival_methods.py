@@ -125,12 +125,14 @@ def test_label_factorisation_equals_pandas():
     # the same strings as distinct objects (e.g. built row by row) must merge with the shared ones
     fresh = np.array(["".join(["nf", "a"]) if v == "nfa" else v for v in shared], dtype=object)
     for vals in (shared, fresh, np.array([f"x{i}" for i in range(6000)], dtype=object)):
-        codes, uniq = _factorize_objects(vals)
+        pcodes, uniq, remap, missing = _factorize_objects(vals)
+        codes = remap[pcodes]
+        assert not missing
         ref_codes, ref_uniq = pd.factorize(vals, sort=True)
         assert uniq == list(ref_uniq)
         np.testing.assert_array_equal(codes, ref_codes)
-    codes, uniq = _factorize_objects(np.array(["a", None, np.nan, "b"], dtype=object))
-    assert codes.tolist() == [0, -1, -1, 1] and uniq == ["a", "b"]
+    pcodes, uniq, remap, missing = _factorize_objects(np.array(["a", None, np.nan, "b"], dtype=object))
+    assert remap[pcodes].tolist() == [0, -1, -1, 1] and uniq == ["a", "b"] and missing
     t = rng.integers(1, 50, 5000)
     a = cumulative_incidence(t, shared)
     b = cumulative_incidence(t, pd.Categorical(shared.astype(str), categories=["unused", "0", "withdrawn", "nfa",
@@ -262,3 +264,12 @@ def test_survival_label_keeps_one_column_type():
     assert (default.cause == "survival").sum() == (out.cause == 0).sum() == 4
     with pytest.raises(DataValidationError, match="also a cause"):
         cumulative_incidence([1, 2, 3], [1, 2, 0], include_survival=True, survival_label=2)
+
+
+def test_missing_labels_are_reported_with_their_row():
+    for ev in (pd.Series(["a", "b", None, "a"]), pd.Series(pd.Categorical(["a", None, "b", "a"])),
+               np.array([f"x{i}" for i in range(4999)] + [None], dtype=object)):
+        n = len(ev)
+        i = int(np.flatnonzero(pd.isna(np.asarray(ev, dtype=object)))[0])
+        with pytest.raises(DataValidationError, match=f"1 missing value.*first at row {i}"):
+            cumulative_incidence(np.arange(1, n + 1), ev, censor_code="a")

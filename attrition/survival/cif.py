@@ -92,14 +92,23 @@ def _check_inputs(durations, events, weights, entry, timefix=True):
 
 
 class _Factorized(NamedTuple):
-    """Event labels as codes into their distinct values (what non-numeric events become)."""
+    """Event labels as codes into their distinct values (what non-numeric events become): row i holds
+    ``uniques[remap[codes[i]]]`` (``remap[...] == -1``: missing). The small ``remap`` is composed with later
+    lookups before the one pass over the rows."""
 
-    codes: np.ndarray  # (n,) int64 index into ``uniques``
+    codes: np.ndarray  # (n,) integer codes of the rows' distinct objects
     uniques: list  # distinct values, sorted as pandas.factorize(sort=True) sorts them
+    remap: np.ndarray  # (n_objects,) int64: index into ``uniques`` of each object code, -1 = missing
+    missing: bool  # whether any row is missing
+
+    def value_codes(self) -> np.ndarray:
+        """(n,) index into ``uniques`` (-1 = missing); one pass over the rows."""
+        return self.remap[self.codes]
 
 
 def _factorize_objects(values: np.ndarray):
-    """``pandas.factorize(values, sort=True)`` for an object array, with missing values coded -1.
+    """``pandas.factorize(values, sort=True)`` for an object array, with missing values coded -1, as
+    ``(codes, uniques, remap, missing)``: the factorize codes are ``remap[codes]``.
 
     Labels taken from a table (e.g. a case table's outcome column) are a few distinct string objects,
     each referenced by many rows: hashing the rows' object addresses (64-bit integers) and then the few
@@ -110,18 +119,20 @@ def _factorize_objects(values: np.ndarray):
     vals = np.ascontiguousarray(values, dtype=object)
     n = vals.shape[0]
     if n == 0:
-        return np.zeros(0, np.int64), []
+        return np.zeros(0, np.int64), [], np.zeros(0, np.int64), False
     # the array of references, read as integers (a view; ``vals`` keeps every object alive)
     addr = np.ctypeslib.as_array((ctypes.c_ssize_t * n).from_address(vals.ctypes.data))
     pcodes, paddr = pd.factorize(addr)
     if len(paddr) > 4096:
         codes, uniq = pd.factorize(vals, sort=True, use_na_sentinel=True)
-        return codes.astype(np.int64, copy=False), list(uniq)
+        remap = np.arange(len(uniq) + 1, dtype=np.int64)
+        remap[-1] = -1  # code -1 (missing) indexes the last entry
+        return codes, list(uniq), remap, bool(codes.min() < 0)
     objs = np.empty(len(paddr), dtype=object)
     for j, a in enumerate(paddr.tolist()):  # a few distinct objects
         objs[j] = ctypes.cast(a, ctypes.py_object).value
     ucodes, uniq = pd.factorize(objs, sort=True, use_na_sentinel=True)
-    return ucodes.astype(np.int64)[pcodes], list(uniq)
+    return pcodes, list(uniq), ucodes.astype(np.int64), bool((ucodes < 0).any())  # every object code occurs
 
 
 def _event_values(events, n: int, censor_code):
@@ -137,7 +148,7 @@ def _event_values(events, n: int, censor_code):
             ucodes, uniq = pd.factorize(cats[present], sort=True)
             full = np.full(len(cats) + 1, -1, dtype=np.int64)
             full[np.flatnonzero(present)] = ucodes
-            values = _Factorized(full[cc], list(uniq))
+            values = _Factorized(cc, list(uniq), full, bool(cc.size and cc.min() < 0))  # code -1 -> last entry
         elif ev.dtype == object or not isinstance(ev.dtype, np.dtype):
             values = _Factorized(*_factorize_objects(ev.to_numpy(dtype=object)))
         else:
@@ -151,8 +162,10 @@ def _event_values(events, n: int, censor_code):
     size = values.codes.shape[0] if isinstance(values, _Factorized) else values.shape[0]
     if size != n:
         raise DataValidationError(f"events has {size} values but durations has {n}")
-    isna = (values.codes < 0) if isinstance(values, _Factorized) else (
-        np.isnan(values) if values.dtype.kind in "fc" else (pd.isna(values) if values.dtype.kind in "Mm" else None))
+    if isinstance(values, _Factorized):
+        isna = (values.value_codes() < 0) if values.missing else None
+    else:
+        isna = np.isnan(values) if values.dtype.kind in "fc" else (pd.isna(values) if values.dtype.kind in "Mm" else None)
     if isna is not None and np.any(isna):
         i = int(np.flatnonzero(isna)[0])
         raise DataValidationError(
@@ -228,14 +241,16 @@ def _event_codes(events, n: int, causes, censor_code):
     """Map events to integer codes: 0 = censored, 1..K = causes. Returns (codes, causes list)."""
     values = events if isinstance(events, _Factorized) else _event_values(events, n, censor_code)
     if isinstance(values, _Factorized):
-        raw_codes, uniq = values
+        uniq = values.uniques
 
         def first_row_f(u):
-            return int(np.flatnonzero(raw_codes == uniq.index(u))[0])
+            return int(np.flatnonzero(values.value_codes() == uniq.index(u))[0])
 
         cause_list, lookup = _resolve_causes(uniq, causes, censor_code, first_row_f)
-        codes = lookup[raw_codes] if len(uniq) else np.zeros(n, np.int64)
-        return codes, cause_list
+        if not len(uniq):
+            return np.zeros(n, np.int64), cause_list
+        ext = np.append(lookup, 0)  # -1 (missing: already refused) -> last
+        return ext[values.remap][values.codes], cause_list  # one pass over the rows
 
     def first_row(u):
         return int(np.flatnonzero(values == u)[0])
