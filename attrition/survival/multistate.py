@@ -587,7 +587,9 @@ class MultiStateFitter(BaseFitter):
 
         :math:`\int_{origin}^{\tau} \hat p_h(u)\,du` (the origin is ``min(0, min start)``), with the
         Greenwood-type delta-method standard error, obtained by augmenting the variance recursion
-        with the running integral (no T × T covariance is formed).
+        with the running integral (no T × T covariance is formed). The standard error is this
+        Greenwood-type one also after ``fit(variance="ij")`` (R ``survfit``'s IJ se of ``rmean`` is not
+        reproduced).
 
         Parameters
         ----------
