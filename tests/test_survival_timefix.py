@@ -156,3 +156,14 @@ def test_fine_gray_timefix_matches_finegray(d):
     np.testing.assert_allclose(s.coef, r.coef, rtol=TOL)
     np.testing.assert_allclose(s.se, r.se, rtol=TOL)
     np.testing.assert_allclose(s["naive se"], r.naive_se, rtol=TOL)
+
+
+def test_integer_exit_near_tied_with_an_entry_is_merged_as_r():
+    # R aeqSurv merges the exit 5 of row 1 with the entry 5 - 1e-10 of row 0 (survfit: n.risk 2, pstate 0.5;
+    # timefix = FALSE: n.risk 3): then row 0 is not at risk at
+    # row 1's exit (entries come after exits), as if both were the same time
+    d = cumulative_incidence(np.array([10, 5, 8]), [1, 1, 0], entry=[5 - 1e-10, 0, 0])
+    first = d[d.cause == 1].iloc[0]
+    assert first.at_risk == 2 and first.estimate == pytest.approx(0.5)
+    off = cumulative_incidence(np.array([10, 5, 8]), [1, 1, 0], entry=[5 - 1e-10, 0, 0], timefix=False)
+    assert off[off.cause == 1].iloc[0].at_risk == 3

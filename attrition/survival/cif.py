@@ -728,7 +728,8 @@ def cumulative_incidence(
     t, w, e = _check_inputs(durations, events, weights, entry, timefix)
     n = t.shape[0]
     raw_d = durations.to_numpy() if isinstance(durations, (pd.Series, pd.Index)) else np.asarray(durations)
-    if raw_d.dtype.kind in "iu":  # integer days: keep them integer (no float round trip)
+    if raw_d.dtype.kind in "iu" and (e is None or np.array_equal(t, raw_d)):  # integer days stay integer
+        # (with entry times, unless timefix moved an exit time onto a near-tied non-integer entry time)
         t = raw_d.astype(np.int64, copy=False)
     lo_name, hi_name = ci_labels(alpha)
     grp = _split_groups(groups, n)
