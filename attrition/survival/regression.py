@@ -245,18 +245,6 @@ def _event_of(data: _Data, cause, event_col: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Efron quantities for counting-process data (vectorised)
 # --------------------------------------------------------------------------------------------
-def _interval_sums(vals: np.ndarray, a: np.ndarray, b: np.ndarray, K: int) -> np.ndarray:
-    """Sum of ``vals`` over rows at risk at each death time k, i.e. rows with a <= k < b.
-
-    vals : (n, m); returns (K, m).
-    """
-    out = np.empty((K, vals.shape[1]))
-    for j in range(vals.shape[1]):  # loop over a handful of columns, not rows
-        diff = np.bincount(a, vals[:, j], minlength=K + 1) - np.bincount(b, vals[:, j], minlength=K + 1)
-        out[:, j] = np.cumsum(diff)[:K]
-    return out
-
-
 def _group_sums(vals: np.ndarray, idx: np.ndarray, K: int) -> np.ndarray:
     """Column sums of ``vals`` (m, q) by group ``idx`` (m,) in 0..K-1; returns (K, q)."""
     return np.column_stack([np.bincount(idx, vals[:, j], minlength=K) for j in range(vals.shape[1])]) \
