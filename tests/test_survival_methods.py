@@ -273,3 +273,13 @@ def test_missing_labels_are_reported_with_their_row():
         i = int(np.flatnonzero(pd.isna(np.asarray(ev, dtype=object)))[0])
         with pytest.raises(DataValidationError, match=f"1 missing value.*first at row {i}"):
             cumulative_incidence(np.arange(1, n + 1), ev, censor_code="a")
+
+
+def test_multistate_weights_of_any_scale_give_the_same_probabilities():
+    f, d, _ = _ms("synth")
+    a = f.fit(d, weights="w").state_occupation_
+    b = _ms("synth")[0].fit(d.assign(w=d.w * 1e-13), weights="w").state_occupation_
+    np.testing.assert_allclose(b.probability, a.probability, rtol=1e-9, atol=1e-12)
+    c = _ms("synth")[0].fit(d.assign(w=d.w * 1e-13), weights="w", variance="ij", weight_type="sampling")
+    e = _ms("synth")[0].fit(d, weights="w", variance="ij", weight_type="sampling")
+    np.testing.assert_allclose(c.state_occupation_.se, e.state_occupation_.se, rtol=1e-6, atol=1e-12)

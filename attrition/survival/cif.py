@@ -551,7 +551,8 @@ def _loglog_ci(p, se, alpha):
     lo, hi = p.copy(), p.copy()
     ok = (p > 0) & (p < 1) & (se > 0)
     u = z * se[ok] / (p[ok] * np.abs(np.log(p[ok])))
-    lo[ok] = p[ok] ** np.exp(u)
+    with np.errstate(over="ignore"):  # a huge se: exp(u) = inf gives the limits 0 and 1
+        lo[ok] = p[ok] ** np.exp(u)
     hi[ok] = p[ok] ** np.exp(-u)
     return lo, hi
 
