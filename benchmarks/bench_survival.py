@@ -157,6 +157,9 @@ def main(argv=None):
     tracemalloc.stop()
     t_ms = min(t_ms, best(2, MultiStateFitter(TRANSITIONS).fit, jr))
     print(f"  MultiStateFitter + Greenwood variance:   {t_ms * 1e3:9.1f} ms  (peak traced {peak_ms / 2**20:.0f} MiB)")
+    c0 = time.process_time()
+    MultiStateFitter(TRANSITIONS).fit(jr, variance="ij")
+    print(f"  MultiStateFitter + IJ variance (survfit): {time.process_time() - c0:9.2f} s CPU")
     t_rm, _ = timed(fitter.expected_time_in_state, 365)
     print(f"  expected_time_in_state(365) with se:     {t_rm * 1e3:9.1f} ms")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10

@@ -6,7 +6,9 @@ left truncation and the infinitesimal-jackknife (IJ) variance, in O(n + T·K) ti
 """
 from __future__ import annotations
 
+import ctypes
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from scipy import stats
 
 from .._utils import check_alpha, ci_labels
 from ..exceptions import DataValidationError
+from ._ties import aeq_times
 
 __all__ = ["cumulative_incidence", "kaplan_meier"]
 
@@ -53,7 +56,7 @@ def _as_float_array(x, name: str, n: int | None = None) -> np.ndarray:
     return arr
 
 
-def _check_inputs(durations, events, weights, entry):
+def _check_inputs(durations, events, weights, entry, timefix=True):
     t = _as_float_array(durations, "durations")
     n = t.shape[0]
     if n == 0:
@@ -84,37 +87,108 @@ def _check_inputs(durations, events, weights, entry):
                 f"entry must be strictly before the exit time (intervals are (entry, exit]); "
                 f"{int(bad.sum())} row(s) break this (first at row {i}: entry={e[i]!r}, duration={t[i]!r})"
             )
+    e, t = aeq_times(e, t, timefix=timefix)
     return t, w, e
 
 
-def _event_values(events, n: int, censor_code) -> np.ndarray:
-    """Validated event values as a 1-d numpy array (bools and integral floats become int64)."""
+class _Factorized(NamedTuple):
+    """Event labels as codes into their distinct values (what non-numeric events become): row i holds
+    ``uniques[remap[codes[i]]]`` (``remap[...] == -1``: missing). The small ``remap`` is composed with later
+    lookups before the one pass over the rows."""
+
+    codes: np.ndarray  # (n,) integer codes of the rows' distinct objects
+    uniques: list  # distinct values, sorted as pandas.factorize(sort=True) sorts them
+    remap: np.ndarray  # (n_objects,) int64: index into ``uniques`` of each object code, -1 = missing
+    missing: bool  # whether any row is missing
+
+    def value_codes(self) -> np.ndarray:
+        """(n,) index into ``uniques`` (-1 = missing); one pass over the rows."""
+        return self.remap[self.codes]
+
+
+def _factorize_objects(values: np.ndarray):
+    """``pandas.factorize(values, sort=True)`` for an object array, with missing values coded -1, as
+    ``(codes, uniques, remap, missing)``: the factorize codes are ``remap[codes]``.
+
+    Labels taken from a table (e.g. a case table's outcome column) are a few distinct string objects,
+    each referenced by many rows: hashing the rows' object addresses (64-bit integers) and then the few
+    distinct objects is several times faster than hashing every string. Equal strings held in different
+    objects are merged at the second step, so the result is exactly ``factorize``'s. Falls back to
+    ``factorize`` on the values when the objects are mostly distinct.
+    """
+    vals = np.ascontiguousarray(values, dtype=object)
+    n = vals.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64), [], np.zeros(0, np.int64), False
+    # the array of references, read as integers (a view; ``vals`` keeps every object alive)
+    addr = np.ctypeslib.as_array((ctypes.c_ssize_t * n).from_address(vals.ctypes.data))
+    pcodes, paddr = pd.factorize(addr)
+    if len(paddr) > 4096:
+        codes, uniq = pd.factorize(vals, sort=True, use_na_sentinel=True)
+        remap = np.arange(len(uniq) + 1, dtype=np.int64)
+        remap[-1] = -1  # code -1 (missing) indexes the last entry
+        return codes, list(uniq), remap, bool(codes.min() < 0)
+    objs = np.empty(len(paddr), dtype=object)
+    for j, a in enumerate(paddr.tolist()):  # a few distinct objects
+        objs[j] = ctypes.cast(a, ctypes.py_object).value
+    ucodes, uniq = pd.factorize(objs, sort=True, use_na_sentinel=True)
+    return pcodes, list(uniq), ucodes.astype(np.int64), bool((ucodes < 0).any())  # every object code occurs
+
+
+def _event_values(events, n: int, censor_code):
+    """Validated events: a 1-d numeric numpy array (integral floats become int64), or for labels
+    (strings, objects, categoricals) a :class:`_Factorized` (one hashing pass over the rows)."""
     if isinstance(events, (pd.Series, pd.Index, pd.Categorical)):
         ev = pd.Series(events)
         if isinstance(ev.dtype, pd.CategoricalDtype):
-            ev = ev.astype(object)
-        isna = ev.isna().to_numpy()
-        values = ev.to_numpy()
+            cc = ev.cat.codes.to_numpy().astype(np.int64)
+            cats = np.empty(len(ev.cat.categories), dtype=object)
+            cats[:] = list(ev.cat.categories)
+            present = np.bincount(cc[cc >= 0], minlength=len(cats)) > 0
+            ucodes, uniq = pd.factorize(cats[present], sort=True)
+            full = np.full(len(cats) + 1, -1, dtype=np.int64)
+            full[np.flatnonzero(present)] = ucodes
+            values = _Factorized(cc, list(uniq), full, bool(cc.size and cc.min() < 0))  # code -1 -> last entry
+        elif ev.dtype == object or not isinstance(ev.dtype, np.dtype):
+            values = _Factorized(*_factorize_objects(ev.to_numpy(dtype=object)))
+        else:
+            values = ev.to_numpy()
     else:
         values = np.asarray(events)
         if values.ndim != 1:
             values = values.reshape(-1)
-        isna = pd.isna(values) if values.dtype.kind in "fcOUSMm" else None
-    if values.shape[0] != n:
-        raise DataValidationError(f"events has {values.shape[0]} values but durations has {n}")
+        if values.dtype.kind in "OUS":
+            values = _Factorized(*_factorize_objects(values.astype(object)))
+    size = values.codes.shape[0] if isinstance(values, _Factorized) else values.shape[0]
+    if size != n:
+        raise DataValidationError(f"events has {size} values but durations has {n}")
+    if isinstance(values, _Factorized):
+        isna = (values.value_codes() < 0) if values.missing else None
+    else:
+        isna = np.isnan(values) if values.dtype.kind in "fc" else (pd.isna(values) if values.dtype.kind in "Mm" else None)
     if isna is not None and np.any(isna):
         i = int(np.flatnonzero(isna)[0])
         raise DataValidationError(
             f"events has {int(np.sum(isna))} missing value(s) (first at row {i}); code censored rows "
             f"with censor_code={censor_code!r} instead of leaving them missing"
         )
-    if values.dtype.kind == "b":
-        values = values.astype(np.int64)
-    if values.dtype.kind == "f" and np.all(values == np.round(values)):
-        values = values.astype(np.int64)
-    numeric_events = values.dtype.kind in "iuf"
+    if not isinstance(values, _Factorized) and values.dtype.kind == "b":
+        raise DataValidationError(
+            "events holds booleans: True/False do not name causes. Code censored rows with censor_code and each "
+            "cause with a label or an integer (e.g. events.astype(int) for one cause coded 1); kaplan_meier "
+            "accepts booleans (True = event)"
+        )
+    if isinstance(values, _Factorized):
+        numeric_events = False
+        has_censor = any(u == censor_code and not isinstance(u, (bool, np.bool_)) for u in values.uniques)
+    else:
+        if values.dtype.kind == "f" and np.all(values == np.round(values)):
+            values = values.astype(np.int64)
+        numeric_events = values.dtype.kind in "iuf"
+        has_censor = None
     numeric_censor = isinstance(censor_code, numbers.Number) and not isinstance(censor_code, bool)
-    if not numeric_events and numeric_censor and not np.any(values == censor_code):
+    if not numeric_events and numeric_censor and not (
+            has_censor if has_censor is not None else np.any(values == censor_code)):
         raise DataValidationError(
             f"events are not numeric but censor_code={censor_code!r}; pass the label used for censored "
             "rows, e.g. censor_code='censored'"
@@ -127,6 +201,11 @@ def _resolve_causes(uniq: list, causes, censor_code, first_row):
 
     ``first_row(value)`` gives the first row holding a value (only used for error messages).
     """
+    if any(isinstance(u, (bool, np.bool_)) for u in uniq):
+        raise DataValidationError(
+            f"events holds booleans {[u for u in uniq if isinstance(u, (bool, np.bool_))]!r}: True/False do not "
+            "name causes. Use a label or an integer for each cause"
+        )
     observed_causes = [u for u in uniq if u != censor_code]
     if causes is None:
         cause_list = observed_causes
@@ -160,7 +239,18 @@ def _small_int_range(values) -> tuple[int, int] | None:
 
 def _event_codes(events, n: int, causes, censor_code):
     """Map events to integer codes: 0 = censored, 1..K = causes. Returns (codes, causes list)."""
-    values = _event_values(events, n, censor_code)
+    values = events if isinstance(events, _Factorized) else _event_values(events, n, censor_code)
+    if isinstance(values, _Factorized):
+        uniq = values.uniques
+
+        def first_row_f(u):
+            return int(np.flatnonzero(values.value_codes() == uniq.index(u))[0])
+
+        cause_list, lookup = _resolve_causes(uniq, causes, censor_code, first_row_f)
+        if not len(uniq):
+            return np.zeros(n, np.int64), cause_list
+        ext = np.append(lookup, 0)  # -1 (missing: already refused) -> last
+        return ext[values.remap][values.codes], cause_list  # one pass over the rows
 
     def first_row(u):
         return int(np.flatnonzero(values == u)[0])
@@ -327,7 +417,7 @@ def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
         s = np.searchsorted(grid, e, side="right")  # first grid index at which the subject is at risk
         entries = np.bincount(s, weights=w, minlength=T + 1)[:T]
         Y = np.cumsum(entries) - np.concatenate(([0.0], np.cumsum(exits)[:-1]))
-        Y[np.abs(Y) < 1e-9 * max(1.0, float(exits.sum()))] = 0.0
+        Y[np.abs(Y) < 1e-9 * float(exits.sum())] = 0.0  # cancellation noise, relative to the total weight
     D = cnt[:, 1:]
     d = D.sum(axis=1)
     Dc = cnt[:, 0]
@@ -339,7 +429,7 @@ def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
     Sprev = np.concatenate(([1.0], S[:-1]))
     F = np.cumsum(Sprev[:, None] * hk, axis=0)
     inv = _safe_div(1.0, Y - d)
-    inv[Y - d <= 1e-12 * np.maximum(Y, 1.0)] = 0.0
+    inv[Y - d <= 1e-12 * Y] = 0.0  # relative: weights of any scale (w and 1e-13 w give the same CIF)
     hinv = h * inv
     Kc = np.cumsum(hinv)
     G = np.cumsum(Sprev[:, None] * _safe_div(hk, Y[:, None]), axis=0)
@@ -421,7 +511,7 @@ def _aj_core(t, codes, C, w, e, weight_type="frequency", resolve=None):
     }
 
 
-def aj_at_last_time(t, codes, K, w=None):
+def aj_at_last_time(t, codes, K, w=None, timefix=True):
     """Aalen–Johansen CIFs of ``K`` causes and their IJ standard errors at the last time only.
 
     The engine of :func:`cumulative_incidence` without building the curve: for callers that need the
@@ -437,6 +527,8 @@ def aj_at_last_time(t, codes, K, w=None):
         Number of causes.
     w : numpy.ndarray, shape (n,), optional
         Frequency weights.
+    timefix : bool or float, default True
+        Merge near-tied times first (see :func:`cumulative_incidence`).
 
     Returns
     -------
@@ -445,6 +537,8 @@ def aj_at_last_time(t, codes, K, w=None):
     surv, se_surv : float
         Overall survival (no cause yet) and its SE.
     """
+    if t.dtype.kind == "f":
+        (t,) = aeq_times(t, timefix=timefix)
     r = _aj_core(t, codes, K + 1, w, None, "frequency")
     return r["cif"][-1], np.sqrt(r["var_cif"][-1]), float(r["surv"][-1]), float(np.sqrt(r["var_surv"][-1]))
 
@@ -457,9 +551,42 @@ def _loglog_ci(p, se, alpha):
     lo, hi = p.copy(), p.copy()
     ok = (p > 0) & (p < 1) & (se > 0)
     u = z * se[ok] / (p[ok] * np.abs(np.log(p[ok])))
-    lo[ok] = p[ok] ** np.exp(u)
+    with np.errstate(over="ignore"):  # a huge se: exp(u) = inf gives the limits 0 and 1
+        lo[ok] = p[ok] ** np.exp(u)
     hi[ok] = p[ok] ** np.exp(-u)
     return lo, hi
+
+
+def _log_ci(p, se, alpha):
+    """log-transformed interval p exp(+-z se / p), upper limit capped at 1 (R ``conf.type = "log"``);
+    degenerate [p, p] where p is 0 or se is 0."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = np.asarray(p, float)
+    se = np.asarray(se, float)
+    lo, hi = p.copy(), p.copy()
+    ok = (p > 0) & (se > 0)
+    u = z * se[ok] / p[ok]
+    lo[ok] = p[ok] * np.exp(-u)
+    with np.errstate(over="ignore"):  # exp(u) = inf: the upper limit is 1 anyway
+        hi[ok] = np.minimum(p[ok] * np.exp(u), 1.0)
+    return lo, hi
+
+
+def _plain_ci(p, se, alpha):
+    """p +- z se, clipped to [0, 1] (R ``conf.type = "plain"``)."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = np.asarray(p, float)
+    se = np.asarray(se, float)
+    return np.clip(p - z * se, 0.0, 1.0), np.clip(p + z * se, 0.0, 1.0)
+
+
+_CONF_TYPES = {"log-log": _loglog_ci, "log": _log_ci, "plain": _plain_ci}
+
+
+def _ci_function(conf_type):
+    if conf_type not in _CONF_TYPES:
+        raise ValueError(f"conf_type must be one of {sorted(_CONF_TYPES)}, got {conf_type!r}")
+    return _CONF_TYPES[conf_type]
 
 
 def _split_groups(groups, n):
@@ -487,6 +614,9 @@ def cumulative_incidence(
     censor_code=0,
     weight_type: str = "frequency",
     include_survival: bool = False,
+    timefix=True,
+    conf_type: str = "log-log",
+    survival_label="survival",
 ) -> pd.DataFrame:
     r"""Aalen–Johansen cumulative incidence of every cause, with IJ standard errors.
 
@@ -518,6 +648,20 @@ def cumulative_incidence(
         R ``survfit(..., weights=w)``).
     include_survival : bool, default False
         Also return the overall (any-cause) Kaplan–Meier survival with cause ``"survival"``.
+    timefix : bool or float, default True
+        Merge near-tied times (closer than ``sqrt(eps) ~ 1.5e-8``, absolutely or relative to the mean
+        absolute time) across ``durations`` and ``entry`` before estimating, by the rule of R
+        ``survival::aeqSurv`` (R ``survfit(timefix = TRUE)``, its default): e.g. ``0.1 + 0.2`` and ``0.3``
+        are one time. ``False`` keeps every distinct float; a float sets the tolerance. Integer days are
+        never near-tied, so daily data are unaffected.
+    survival_label : scalar, default "survival"
+        Value of ``cause`` on the overall-survival rows (``include_survival=True``). With integer causes,
+        pass an integer that is not a cause (e.g. the ``censor_code``, the state "no exit yet") to keep the
+        ``cause`` column of one type; the default mixes integers with the string ``"survival"`` (kept for
+        compatibility).
+    conf_type : {"log-log", "log", "plain"}, default "log-log"
+        Transform of the pointwise confidence intervals: ``"log-log"`` (inside (0, 1)), ``"log"``
+        (R ``survfit``'s default for survival; upper limit capped at 1) or ``"plain"`` (clipped to [0, 1]).
 
     Returns
     -------
@@ -531,7 +675,9 @@ def cumulative_incidence(
     ------
     DataValidationError
         Empty input, negative/missing/infinite durations, entry not before exit, negative weights,
-        missing events, events outside ``causes``, mismatched lengths.
+        missing events, boolean events (True/False name no cause), events outside ``causes``,
+        mismatched lengths, an (entry, exit] interval that collapses to zero length when near-tied
+        times are merged.
 
     Notes
     -----
@@ -549,6 +695,15 @@ def cumulative_incidence(
 
     **Confidence intervals**: log(−log) transform, :math:`\hat p^{\exp(\pm z\,se/(\hat p|\log\hat p|))}`,
     always inside (0, 1); where :math:`\hat p` is 0 or 1 the interval is :math:`[\hat p, \hat p]`.
+    ``conf_type="log"``: :math:`\hat p\exp(\pm z\,se/\hat p)`, upper limit capped at 1 (R
+    ``conf.type = "log"``).
+
+    **Weights**: the estimates use ``weights`` as given (any positive scale: multiplying every weight
+    by a constant changes nothing); ``weight_type`` says how they enter the variance. R ``survfit``
+    treats all weights as sampling weights in its IJ variance.
+
+    **Near ties**: see ``timefix``; the merge happens once over the whole data (before ``groups``
+    are split), as R does for strata.
 
     References
     ----------
@@ -568,16 +723,20 @@ def cumulative_incidence(
     alpha = check_alpha(alpha)
     if weight_type not in _WEIGHT_TYPES:
         raise ValueError(f"weight_type must be one of {_WEIGHT_TYPES}, got {weight_type!r}")
-    t, w, e = _check_inputs(durations, events, weights, entry)
+    ci = _ci_function(conf_type)
+    if include_survival and causes is not None and any(c == survival_label for c in causes):
+        raise DataValidationError(f"survival_label {survival_label!r} is also a cause; pick another label")
+    t, w, e = _check_inputs(durations, events, weights, entry, timefix)
     n = t.shape[0]
     raw_d = durations.to_numpy() if isinstance(durations, (pd.Series, pd.Index)) else np.asarray(durations)
-    if raw_d.dtype.kind in "iu":  # integer days: keep them integer (no float round trip)
+    if raw_d.dtype.kind in "iu" and (e is None or np.array_equal(t, raw_d)):  # integer days stay integer
+        # (with entry times, unless timefix moved an exit time onto a near-tied non-integer entry time)
         t = raw_d.astype(np.int64, copy=False)
     lo_name, hi_name = ci_labels(alpha)
     grp = _split_groups(groups, n)
     resolve = None
     values = _event_values(events, n, censor_code)
-    small = _small_int_range(values) if grp is None else None
+    small = _small_int_range(values) if (grp is None and not isinstance(values, _Factorized)) else None
     if small is not None:  # one counting pass checks the event values too (no separate pass)
         vmin, vmax = small
         codes = values if vmin == 0 else values.astype(np.int64) - vmin
@@ -615,7 +774,7 @@ def cumulative_incidence(
         if K:
             est = r["cif"].T.reshape(-1)
             se = np.sqrt(r["var_cif"]).T.reshape(-1)
-            lo, hi = _loglog_ci(est, se, alpha)
+            lo, hi = ci(est, se, alpha)
             cols = {
                 "time": np.tile(r["time"], K),
                 "cause": np.repeat(np.array(cause_list, dtype=object), T),
@@ -626,11 +785,14 @@ def cumulative_incidence(
             part = pd.DataFrame(cols)
         else:
             part = pd.DataFrame(columns=["time", "cause", "estimate", "se", lo_name, hi_name, "at_risk", "n_event"])
+        if include_survival and K and any(c == survival_label and type(c) is type(survival_label)
+                                          for c in cause_list):
+            raise DataValidationError(f"survival_label {survival_label!r} is also a cause; pick another label")
         if include_survival:
             se = np.sqrt(r["var_surv"])
-            lo, hi = _loglog_ci(r["surv"], se, alpha)
+            lo, hi = ci(r["surv"], se, alpha)
             surv = pd.DataFrame({
-                "time": r["time"], "cause": np.full(T, "survival", dtype=object), "estimate": r["surv"],
+                "time": r["time"], "cause": np.full(T, survival_label, dtype=object), "estimate": r["surv"],
                 "se": se, lo_name: lo, hi_name: hi, "at_risk": r["at_risk"], "n_event": r["n_event"].sum(axis=1),
             })
             part = pd.concat([part, surv], ignore_index=True) if len(part) else surv
@@ -651,6 +813,8 @@ def kaplan_meier(
     alpha: float = 0.05,
     censor_code=0,
     weight_type: str = "frequency",
+    timefix=True,
+    conf_type: str = "log-log",
 ) -> pd.DataFrame:
     """Kaplan–Meier survival from any cause (the same pass as :func:`cumulative_incidence`).
 
@@ -660,8 +824,8 @@ def kaplan_meier(
         Exit times, ``>= 0``.
     events : array-like, shape (n,), optional
         ``censor_code`` = censored, anything else = an event (of any cause). Default: all events.
-    weights, entry, groups, alpha, censor_code, weight_type
-        As in :func:`cumulative_incidence`.
+    weights, entry, groups, alpha, censor_code, weight_type, timefix, conf_type
+        As in :func:`cumulative_incidence`. Boolean ``events`` mean True = event, False = censored.
 
     Returns
     -------
@@ -685,9 +849,13 @@ def kaplan_meier(
         n = len(durations)
         events = np.ones(n, dtype=np.int64)
         censor_code = 0
+    elif np.asarray(events).dtype.kind == "b" or (isinstance(events, pd.Series) and pd.api.types.is_bool_dtype(events)):
+        events = np.asarray(events, dtype=np.int64)
+        censor_code = 0
     out = cumulative_incidence(
         durations, events, weights=weights, entry=entry, groups=groups, alpha=alpha,
-        censor_code=censor_code, weight_type=weight_type, include_survival=True,
+        censor_code=censor_code, weight_type=weight_type, include_survival=True, timefix=timefix,
+        conf_type=conf_type, survival_label="survival",
     )
     out = out[out["cause"] == "survival"].reset_index(drop=True)
     return out

@@ -1,23 +1,24 @@
 """Regression for competing exits: cause-specific Cox and Fine--Gray subdistribution hazards.
 
-Both models are Cox partial-likelihood fits; the Newton--Raphson fit is lifelines'
-:class:`~lifelines.CoxPHFitter` (Efron ties, left truncation through ``entry_col``, case weights).
-This module adds what lifelines does not give for counting-process data with ties:
+Both models are Cox partial-likelihood fits by Newton--Raphson with step halving (R ``coxph``'s
+algorithm) on vectorised Efron (default) or Breslow quantities for counting-process data, with left
+truncation (``entry_col``), case weights and strata:
 
 * the Efron score residuals (Therneau & Grambsch 2000, sec. 3.7), hence the cluster-robust
   sandwich variance ``D'D`` with ``D`` the dfbeta residuals summed within clusters, exactly as
-  R ``coxph(..., cluster=)`` computes it (lifelines' own sandwich uses Breslow residuals and
-  ignores entry times, and is O(n^2));
+  R ``coxph(..., cluster=)`` computes it; robust by default with a cluster or non-integer weights (R's rule);
 * stratification (a baseline hazard per stratum: R ``strata()``) in all of the above;
 * the Efron baseline cumulative hazard for (start, stop] data (R ``survfit.coxph`` /
   ``basehaz(centered=FALSE)``), used for predicted cumulative incidence;
-* the Fine--Gray risk-set expansion with inverse-probability-of-censoring weights, as
-  R ``survival::finegray``.
+* Fine--Gray with the risk sets and inverse-probability-of-censoring weights of R
+  ``survival::finegray``, computed without expanding the data (one cumulative sum over the competing
+  exits per evaluation; Kawaguchi et al. 2020): linear time and memory;
+* near-tied times merged first by R ``aeqSurv``'s rule (``timefix``).
 
-All of it is vectorised over rows (bincount / searchsorted / cumulative sums). lifelines stops
-Newton--Raphson at about 1e-6 on the coefficients; a few Newton steps on the same Efron likelihood
-(score and information from the code here) polish the estimate so it agrees with R ``coxph`` to
-~1e-12. Only Efron ties are offered (R's and lifelines' default).
+All of it is vectorised over rows (bincount / searchsorted / cumulative sums); one evaluation of the
+likelihood, score and information costs O(n + K p^2), with K distinct event times. Newton stops when a step
+is below 1e-9 relative to ``1 + |beta|`` (then the estimate is exact to rounding), agreeing with R
+``coxph`` to ~1e-10.
 
 Event coding: ``event_col`` holds the exit reason (cause) of each row. A missing value
 (``NaN``/``None``/``pd.NA``) means censored; a numeric ``0`` or ``False`` (in any column) also
@@ -27,7 +28,6 @@ at ``t``).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +36,7 @@ from scipy import stats
 
 from ..base import BaseFitter
 from ..exceptions import ConvergenceError, DataValidationError
+from ._ties import aeq_times
 
 __all__ = ["CauseSpecificCox", "FineGrayFitter", "finegray_expand"]
 
@@ -70,7 +71,10 @@ def _numeric_column(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
             + ("Dummy-code categorical covariates first, e.g. pd.get_dummies(df, columns=[...], drop_first=True, "
                "dtype=float)." if role == "covariate" else "Convert it to days as float.")
         )
-    x = pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiub":  # plain numpy column: no nullable round trip
+        x = s.to_numpy(dtype=float)
+    else:
+        x = pd.to_numeric(s, errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(x)
     if bad.any():
         raise DataValidationError(
@@ -85,7 +89,15 @@ def _censored_mask(s: pd.Series) -> np.ndarray:
     censored = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s):
         return censored | ~s.fillna(False).to_numpy(dtype=bool)
-    as_num = pd.to_numeric(s, errors="coerce") if s.dtype == object else s
+    if s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype):
+        # classify the distinct values only (to_numeric on a million strings is slow)
+        codes, uniq = pd.factorize(s, use_na_sentinel=True)
+        u = pd.Series(np.asarray(uniq, dtype=object))
+        zero = np.zeros(len(u) + 1, dtype=bool)
+        is_false = np.array([isinstance(v, (bool, np.bool_)) and not v for v in u], dtype=bool)
+        zero[:-1] = (pd.to_numeric(u, errors="coerce").to_numpy(dtype=float, na_value=np.nan) == 0) | is_false
+        return censored | zero[codes]  # code -1 (missing) indexes the last entry, False
+    as_num = s
     if pd.api.types.is_numeric_dtype(as_num):
         censored = censored | (as_num.to_numpy(dtype=float, na_value=np.nan) == 0)
     return censored
@@ -125,7 +137,7 @@ class _Data:
 
 
 def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_col=None, weights_col=None,
-             strata_col=None) -> _Data:
+             strata_col=None, timefix=True) -> _Data:
     if isinstance(covariates, str):
         covariates = [covariates]
     covariates = list(covariates)
@@ -162,12 +174,8 @@ def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_co
                 f"{_examples(df.index, bad)}); each (start, stop] interval must have start < stop. "
                 "Drop zero-length intervals or merge them into the neighbouring interval."
             )
-        if (start < 0).any():
-            bad = start < 0
-            raise DataValidationError(
-                f"entry_col {entry_col!r} has {int(bad.sum())} negative value(s) (e.g. at index "
-                f"{_examples(df.index, bad)}): times are days since report and must be >= 0."
-            )
+        # negative entry times are allowed (R coxph accepts any start < stop)
+    start, stop = aeq_times(start, stop, timefix=timefix)
     X = np.column_stack([_numeric_column(df, c, "covariate") for c in covariates])
     const = np.ptp(X, axis=0) == 0
     if const.any():
@@ -177,12 +185,15 @@ def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_co
         )
     if weights_col is not None:
         w = _numeric_column(df, weights_col, "weights_col")
-        if (w <= 0).any():
-            bad = w <= 0
+        if (w < 0).any():
+            bad = w < 0
             raise DataValidationError(
-                f"weights_col {weights_col!r} has {int(bad.sum())} value(s) <= 0 (e.g. at index "
-                f"{_examples(df.index, bad)}): weights must be positive. Drop rows with zero weight."
+                f"weights_col {weights_col!r} has {int(bad.sum())} negative value(s) (e.g. at index "
+                f"{_examples(df.index, bad)}): weights must be >= 0."
             )
+        if not (w > 0).any():
+            raise DataValidationError(f"weights_col {weights_col!r} is zero in every row (weights must be positive in at least "
+                                      "one row): nothing to fit.")
     else:
         w = np.ones(len(df))
     clusters, n_clusters = None, 0
@@ -207,11 +218,21 @@ def _prepare(df, duration_col, event_col, covariates, entry_col=None, cluster_co
                 "(e.g. 'unknown') or drop those rows."
             )
         strata, strata_labels = pd.factorize(st, sort=True)
-    censored, causes = _cause_labels(df, event_col)
+    codes = df[event_col]
+    index = df.index
+    if weights_col is not None and (w == 0).any():
+        # zero-weight rows contribute nothing: drop them (R coxph refuses them; the fit equals R's without them)
+        keep = w > 0
+        start, stop, X, w, index, codes = start[keep], stop[keep], X[keep], w[keep], index[keep], codes[keep]
+        if clusters is not None:
+            clusters = clusters[keep]
+        if strata is not None:
+            strata = strata[keep]
+    censored, causes = _cause_labels(codes.to_frame(), event_col)
     if not causes:
         raise DataValidationError(f"event_col {event_col!r} has no events: every row is censored.")
-    return _Data(start=start, stop=stop, X=X, w=w, clusters=clusters, index=df.index, covariates=covariates,
-                 censored=censored, codes=df[event_col], causes=causes, has_entry=entry_col is not None,
+    return _Data(start=start, stop=stop, X=X, w=w, clusters=clusters, index=index, covariates=covariates,
+                 censored=censored, codes=codes, causes=causes, has_entry=entry_col is not None,
                  n_clusters=n_clusters, strata=strata, strata_labels=strata_labels)
 
 
@@ -224,18 +245,6 @@ def _event_of(data: _Data, cause, event_col: str) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Efron quantities for counting-process data (vectorised)
 # --------------------------------------------------------------------------------------------
-def _interval_sums(vals: np.ndarray, a: np.ndarray, b: np.ndarray, K: int) -> np.ndarray:
-    """Sum of ``vals`` over rows at risk at each death time k, i.e. rows with a <= k < b.
-
-    vals : (n, m); returns (K, m).
-    """
-    out = np.empty((K, vals.shape[1]))
-    for j in range(vals.shape[1]):  # loop over a handful of columns, not rows
-        diff = np.bincount(a, vals[:, j], minlength=K + 1) - np.bincount(b, vals[:, j], minlength=K + 1)
-        out[:, j] = np.cumsum(diff)[:K]
-    return out
-
-
 def _group_sums(vals: np.ndarray, idx: np.ndarray, K: int) -> np.ndarray:
     """Column sums of ``vals`` (m, q) by group ``idx`` (m,) in 0..K-1; returns (K, q)."""
     return np.column_stack([np.bincount(idx, vals[:, j], minlength=K) for j in range(vals.shape[1])]) \
@@ -266,7 +275,8 @@ def _risk_index(start, stop, event, strata):
     return grid[keys % m - 1], keys // m, a, b
 
 
-def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None) -> dict:
+def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None, ties="efron", tail=None,
+           index=None) -> dict:
     """Efron partial-likelihood quantities of a (weighted) counting-process Cox model at ``beta``.
 
     Parameters
@@ -284,6 +294,15 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None) 
     strata : ndarray of int, shape (n,), optional
         Stratum codes (0..S-1): each stratum has its own baseline hazard, so risk sets and tied-event
         groups are formed within strata (R ``coxph(... + strata(s))``).
+    ties : {"efron", "breslow"}
+        Tied-event approximation; Breslow is Efron's expansion with every correction term 0.
+    tail : tuple (u, g, e), optional
+        Fine--Gray risk sets without the expansion: a row with ``u_i > 0`` (a competing exit) stays at
+        risk after its ``stop``, at each later death time ``k < e_i`` (the end of its stratum's block) with
+        weight ``u_i * g_k`` (``u_i = w_i / G(T_i-)``, ``g_k = G(t_k-)``, ``G`` the censoring
+        Kaplan--Meier of its stratum), exactly the rows and weights of
+        R ``finegray``; the sums over those rows are one cumulative sum (forward--backward scan,
+        Kawaguchi et al. 2020), so the cost is O(n) per evaluation instead of O(expanded rows).
 
     Returns
     -------
@@ -296,48 +315,94 @@ def _efron(start, stop, event, X, w, beta, *, need_residuals=True, strata=None) 
     eta = X @ beta
     r = np.exp(eta)
     wr = w * r
-    times, kstrata, a, b = _risk_index(start, stop, event, strata)
+    if index is None:
+        index = _risk_index(start, stop, event, strata)
+    times, kstrata, a, b = index[:4]
     K = len(times)
+    no_entry = index[4] if len(index) > 4 else not np.any(a)
     iu, ju = np.triu_indices(p)
-    XX = X[:, iu] * X[:, ju]  # (n, p(p+1)/2)
-    risk = _interval_sums(np.column_stack([wr, wr[:, None] * X, wr[:, None] * XX]), a, b, K)
+    cols = [wr] + [wr * X[:, i] for i in range(p)] + [wr * (X[:, i] * X[:, j]) for i, j in zip(iu, ju)]
+    risk = np.empty((K, len(cols)))
+    for m, v in enumerate(cols):  # a handful of columns; rows at risk at k: a <= k < b
+        if no_entry:
+            risk[:, m] = np.cumsum(np.bincount(b, v, minlength=K + 1)[::-1])[::-1][1:]
+        else:
+            risk[:, m] = np.cumsum(np.bincount(a, v, minlength=K + 1) - np.bincount(b, v, minlength=K + 1))[:K]
+    del cols
+    if tail is not None:
+        u, gk, tend = tail
+        ti = np.flatnonzero(u > 0)
+        ur = u[ti] * r[ti]
+        bt = b[ti]
+        et = tend[ti]
+        Xt = X[ti]
+        tcols = [ur] + [ur * Xt[:, i] for i in range(p)] + [ur * (Xt[:, i] * Xt[:, j]) for i, j in zip(iu, ju)]
+        for m, v in enumerate(tcols):  # row i counts at every death time b_i <= k < e_i (after its exit), x g_k
+            risk[:, m] += gk * np.cumsum(np.bincount(bt, v, minlength=K + 1) - np.bincount(et, v, minlength=K + 1))[:K]
     R, Sx, Sxx = risk[:, 0], risk[:, 1:1 + p], risk[:, 1 + p:]
 
     ev = np.flatnonzero(event)
     kd = b[ev] - 1  # the death time of an event row is the last one <= its stop (in its stratum)
     d = np.bincount(kd, minlength=K)
-    dsum = _group_sums(np.column_stack([w[ev], wr[ev], wr[ev, None] * X[ev], wr[ev, None] * XX[ev]]), kd, K)
-    Dw, D, Dx, Dxx = dsum[:, 0], dsum[:, 1], dsum[:, 2:2 + p], dsum[:, 2 + p:]
-    wbar = Dw / d
+    Xe = X[ev]
+    wre = wr[ev]
+    Dw = np.bincount(kd, w[ev], minlength=K)
+    D = np.bincount(kd, wre, minlength=K)
+    Dx = np.column_stack([np.bincount(kd, wre * Xe[:, i], minlength=K) for i in range(p)])
+    Dxx = np.column_stack([np.bincount(kd, wre * (Xe[:, i] * Xe[:, j]), minlength=K) for i, j in zip(iu, ju)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wbar = np.where(d > 0, Dw / np.maximum(d, 1), 0.0)
 
-    # expand each death time over its d_k Efron terms (in total: one term per event row)
+    # Efron: the d_k tied deaths at t_k give d_k terms with denominators R_k - c_j D_k, c_j = j / d_k; every
+    # quantity is a combination of five scalar sums over j per death time (no (events x p^2) arrays)
     idx = np.repeat(np.arange(K), d)
-    j = np.arange(len(idx)) - np.repeat(np.cumsum(d) - d, d)
-    c = j / d[idx]
-    den = R[idx] - c * D[idx]
-    h = wbar[idx] / den
-    xbar = (Sx[idx] - c[:, None] * Dx[idx]) / den[:, None]
-    xx = (Sxx[idx] - c[:, None] * Dxx[idx]) / den[:, None] - xbar[:, iu] * xbar[:, ju]
+    if ties == "efron":
+        c = (np.arange(len(idx)) - np.repeat(np.cumsum(d) - d, d)) / d[idx]
+        den = R[idx] - c * D[idx]
+        inv = 1.0 / den
+        A0 = np.bincount(idx, inv, minlength=K)
+        A1 = np.bincount(idx, c * inv, minlength=K)
+        inv2 = inv * inv
+        B0 = np.bincount(idx, inv2, minlength=K)
+        B1 = np.bincount(idx, c * inv2, minlength=K)
+        B2 = np.bincount(idx, c * c * inv2, minlength=K)
+        L = np.bincount(idx, np.log(den), minlength=K)
+    else:  # Breslow: every c_j = 0
+        with np.errstate(divide="ignore"):
+            A0 = np.where(d > 0, d / R, 0.0)
+            B0 = np.where(d > 0, d / (R * R), 0.0)
+            L = np.where(d > 0, d * np.log(np.where(d > 0, R, 1.0)), 0.0)
+        A1 = B1 = B2 = np.zeros(K)
 
-    loglik = float(np.sum(w[ev] * eta[ev]) - np.sum(wbar[idx] * np.log(den)))
-    score = (w[ev, None] * X[ev]).sum(0) - (wbar[idx, None] * xbar).sum(0)
-    info_u = (wbar[idx, None] * xx).sum(0)
+    loglik = float(np.sum(w[ev] * eta[ev]) - np.sum(wbar * L))
+    xbar_sum = Sx * A0[:, None] - Dx * A1[:, None]  # sum over j of xbar_j
+    score = (w[ev, None] * Xe).sum(0) - (wbar[:, None] * xbar_sum).sum(0)
+    # information: sum_j [(Sxx - c_j Dxx) / den_j - xbar_j xbar_j'] from the per-time scalar sums (O(K p^2))
+    outer = (Sx[:, iu] * Sx[:, ju] * B0[:, None] - (Sx[:, iu] * Dx[:, ju] + Dx[:, iu] * Sx[:, ju]) * B1[:, None]
+             + Dx[:, iu] * Dx[:, ju] * B2[:, None])
+    info_u = (wbar[:, None] * (Sxx * A0[:, None] - Dxx * A1[:, None] - outer)).sum(0)
     info = np.zeros((p, p))
     info[iu, ju] = info_u
     info[ju, iu] = info_u
-    out = {"times": times, "kstrata": kstrata, "dH": np.bincount(idx, h, minlength=K), "loglik": loglik,
+    out = {"times": times, "kstrata": kstrata, "dH": wbar * A0, "loglik": loglik,
            "score": score, "information": info}
     if need_residuals:
         H = out["dH"]
-        G = _group_sums(h[:, None] * xbar, idx, K)
-        Hc = np.bincount(idx, c * h, minlength=K)
-        Gc = _group_sums((c * h)[:, None] * xbar, idx, K)
-        xbar_avg = _group_sums(xbar, idx, K) / d[:, None]
+        G = wbar[:, None] * (Sx * B0[:, None] - Dx * B1[:, None])  # sum_j h_j xbar_j
+        Hc = wbar * A1  # sum_j c_j h_j
+        Gc = wbar[:, None] * (Sx * B1[:, None] - Dx * B2[:, None])  # sum_j c_j h_j xbar_j
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xbar_avg = np.where(d[:, None] > 0, xbar_sum / np.maximum(d, 1)[:, None], 0.0)
         cumH = np.concatenate([[0.0], np.cumsum(H)])
         cumG = np.vstack([np.zeros((1, p)), np.cumsum(G, axis=0)])
         sumH = cumH[b] - cumH[a]
         sumG = cumG[b] - cumG[a]
         resid = -r[:, None] * (X * sumH[:, None] - sumG)
+        if tail is not None:  # the rows' time at risk after their exit, weight u_i g_k / w_i relative to w_i
+            gH = np.concatenate([np.cumsum((gk * H)[::-1])[::-1], [0.0]])  # sum over k >= j
+            gG = np.vstack([np.cumsum((gk[:, None] * G)[::-1], axis=0)[::-1], np.zeros((1, p))])
+            f = u[ti] / w[ti]
+            resid[ti] -= (f * r[ti])[:, None] * (Xt * (gH[bt] - gH[et])[:, None] - (gG[bt] - gG[et]))
         # a row with an event at t_k: counting part, and only (1 - c_j) of its risk in the tied terms
         resid[ev] += X[ev] - xbar_avg[kd] + r[ev, None] * (X[ev] * Hc[kd, None] - Gc[kd])
         out["resid"] = resid
@@ -408,11 +473,12 @@ def _separation_error(cause, hints) -> ConvergenceError:
     )
 
 
-def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60) -> tuple[np.ndarray, bool]:
-    """Maximise the (stratified) Efron log partial likelihood from 0: Newton steps, halved while the
-    log-likelihood decreases (as R ``coxph``). Returns the estimate and whether it did *not* converge."""
+def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60,
+                  ties="efron", tail=None, index=None) -> tuple[np.ndarray, bool]:
+    """Maximise the (stratified) Efron (or Breslow) log partial likelihood from 0: Newton steps, halved while
+    the log-likelihood decreases (as R ``coxph``). Returns the estimate and whether it did *not* converge."""
     beta = np.zeros(Xc.shape[1])
-    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata)
+    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata, ties=ties, tail=tail, index=index)
     for _ in range(max_iter):
         try:
             step = np.linalg.solve(ef["information"], ef["score"])
@@ -421,25 +487,24 @@ def _newton_efron(start, stop, event, Xc, w, strata, cause, max_iter: int = 60) 
                 f"Cox model for cause {cause!r}: the information matrix is singular. A covariate is collinear "
                 "with others or constant within every stratum (its effect is absorbed by the strata); drop it."
             ) from None
+        if np.max(np.abs(step) / (1.0 + np.abs(beta))) < 1e-9:
+            # quadratic convergence: beta + step is exact to ~1e-18 relative, below rounding (which at 1M rows
+            # keeps steps near 1e-11 forever, so an absolute 1e-12 criterion would never be met)
+            return beta + step, False
         for _halving in range(30):
             with np.errstate(all="ignore"):  # an overflowing trial step is rejected (halved) below
-                new = _efron(start, stop, event, Xc, w, beta + step, need_residuals=False, strata=strata)
+                new = _efron(start, stop, event, Xc, w, beta + step, need_residuals=False, strata=strata, ties=ties,
+                             tail=tail, index=index)
             if np.isfinite(new["loglik"]) and np.all(np.isfinite(new["information"])) and new["loglik"] >= ef["loglik"] - 1e-10 * abs(ef["loglik"]):
                 break
             step = step / 2
         beta, ef = beta + step, new
-        if np.max(np.abs(step)) < 1e-10:
-            return beta, False
     return beta, True
 
 
 def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, has_entry,
-             strata=None) -> _CoxResult:
-    """Fit with lifelines (Efron), then Efron residuals / variance / baseline hazard ourselves."""
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError as LLConvergenceError
-    from lifelines.exceptions import ConvergenceWarning as LLConvergenceWarning
-
+             strata=None, ties="efron", robust=False, tail=None) -> _CoxResult:
+    """Newton-Raphson on the Efron (or Breslow) partial likelihood, then residuals / variance / baseline hazard."""
     n_events = int(event.sum())
     if n_events == 0:
         raise DataValidationError(f"cause {cause!r} has no events in the data: nothing to fit.")
@@ -460,38 +525,13 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
             )
     mean = np.average(X, axis=0, weights=w)
     Xc = X - mean
-    cols = [f"x{i}" for i in range(X.shape[1])]
-    frame = pd.DataFrame(Xc, columns=cols)
-    frame["_stop"] = stop
-    frame["_event"] = event.astype(float)
-    weighted = not np.all(w == 1.0)
-    if weighted:
-        frame["_w"] = w
-    if has_entry:
-        frame["_start"] = start
-    if strata is None:
-        cph = CoxPHFitter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                cph.fit(frame, "_stop", "_event", weights_col="_w" if weighted else None,
-                        entry_col="_start" if has_entry else None, show_progress=False,
-                        batch_mode=None if has_entry else True,  # batch: much faster for large n
-                        fit_options={"precision": 1e-10, "r_precision": 1e-13, "max_steps": 200})
-            except (LLConvergenceError, np.linalg.LinAlgError) as err:
-                raise ConvergenceError(
-                    f"Cox model for cause {cause!r} failed to converge (lifelines: {str(err).split('.')[0]}). "
-                    "This usually means collinear covariates or perfect separation: check covariates with "
-                    "df[covariates].corr() and cross-tabulate binary covariates against the events."
-                ) from None
-        beta = cph.params_.to_numpy(dtype=float)
-        nonconv = any(issubclass(m.category, LLConvergenceWarning)
-                      and ("failed to converge" in str(m.message) or "still high" in str(m.message)
-                           or "suspiciously" in str(m.message)) for m in caught)
-    else:
-        # lifelines' stratified fit loops over strata in Python on every step (several times slower than the
-        # fit itself with ~40 strata): Newton-Raphson with step halving on the vectorised Efron code instead
-        beta, nonconv = _newton_efron(start, stop, event, Xc, w, strata, cause)
+    index = _risk_index(start, stop, event, strata)  # the same for every evaluation: computed once
+    index = (*index, not np.any(index[2]))  # and whether no row has a (finite) entry
+    if robust and clusters is None:  # robust without a cluster: every row its own cluster (R coxph)
+        clusters, n_clusters = np.arange(len(stop)), len(stop)
+    # Newton-Raphson with step halving on the vectorised Efron/Breslow code (R coxph's algorithm), stratified or
+    # not; Fine-Gray risk sets through ``tail``
+    beta, nonconv = _newton_efron(start, stop, event, Xc, w, strata, cause, ties=ties, tail=tail, index=index)
     sd = X.std(axis=0)
     scaled = np.abs(beta * sd)
     if not np.all(np.isfinite(beta)) or scaled.max() > _SEPARATION_LIMIT or (nonconv and scaled.max() > 5):
@@ -506,21 +546,8 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
             "the events); merge sparse categories or drop covariates."
         )
 
-    # lifelines stops on its own criteria (about 1e-6 on the coefficients); polish with Newton steps on the
-    # same Efron likelihood so the estimate is converged to R's precision (coxph eps = 1e-9 and better)
-    for _ in range(5):
-        ef = _efron(start, stop, event, Xc, w, beta, need_residuals=False, strata=strata)
-        try:
-            step = np.linalg.solve(ef["information"], ef["score"])
-        except np.linalg.LinAlgError:
-            raise ConvergenceError(
-                f"Cox model for cause {cause!r}: the information matrix is singular (collinear covariates?). "
-                "Drop redundant covariates."
-            ) from None
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None, strata=strata)
+    ef = _efron(start, stop, event, Xc, w, beta, need_residuals=clusters is not None, strata=strata, ties=ties,
+                tail=tail, index=index)
     naive = np.linalg.inv(ef["information"])
     if clusters is not None:
         dfbeta = (w[:, None] * ef["resid"]) @ naive
@@ -539,6 +566,21 @@ def _fit_cox(start, stop, event, X, w, clusters, n_clusters, covariates, cause, 
                       n_obs=len(stop), n_events=n_events, n_clusters=n_clusters, kstrata=kstrata)
 
 
+def _robust_rule(robust, cluster_col, w, n_clusters=0) -> tuple[bool, str]:
+    """R ``coxph``'s default: robust SE with a cluster or with non-integer weights. Returns (robust, why)."""
+    nonint = bool(np.any(w != np.floor(w)))
+    if robust is None:
+        robust = cluster_col is not None or nonint
+    elif not robust and cluster_col is not None:
+        raise DataValidationError("cluster_col was given with robust=False: a cluster only changes the robust SE.")
+    if not robust:
+        return False, ("model-based SE (integer weights read as frequency weights)" if not np.all(w == 1) else "")
+    if cluster_col is not None:
+        return True, f"robust SE clustered on {cluster_col!r} ({n_clusters} clusters)"
+    return True, ("robust SE, each row its own cluster (non-integer weights, as R coxph)" if nonint
+                  else "robust SE, each row its own cluster")
+
+
 class _CoxBase(BaseFitter):
     """Shared attributes of the two regression models."""
 
@@ -549,7 +591,8 @@ class _CoxBase(BaseFitter):
         """Tidy table, one row per (cause, covariate).
 
         Columns: ``cause``, ``covariate``, ``coef`` (log hazard ratio), ``exp(coef)`` (hazard ratio),
-        ``se`` (cluster-robust if ``cluster_col`` was given, else model-based), ``naive se``
+        ``se`` (robust if ``cluster_col`` was given or the weights are not integers -- R ``coxph``'s
+        rule -- else model-based; the ``robust`` column says which), ``naive se``
         (model-based, inverse information), ``robust``, ``z``, ``p`` (two-sided Wald),
         ``lower 95%``/``upper 95%`` (Wald CI of the hazard ratio, ``exp(coef -/+ z se)``), ``n`` (rows),
         ``events``.
@@ -652,7 +695,7 @@ class CauseSpecificCox(_CoxBase):
 
     Notes
     -----
-    Ties: Efron (R ``coxph`` default; lifelines). Time-varying covariates: give the data in
+    Ties: Efron (R ``coxph`` default) or Breslow (``ties=``). Time-varying covariates: give the data in
     counting-process form, one row per (start, stop] interval with constant covariates, the
     start in ``entry_col`` and the event only on the row where it happens; late entry (left
     truncation) is the same mechanism. Variance: with ``cluster_col`` the cluster-robust sandwich
@@ -693,7 +736,8 @@ class CauseSpecificCox(_CoxBase):
 
     def fit(self, df: pd.DataFrame, duration_col: str, event_col: str, cause, covariates, *,
             entry_col: str | None = None, cluster_col: str | None = None,
-            weights_col: str | None = None, strata_col: str | None = None) -> "CauseSpecificCox":
+            weights_col: str | None = None, strata_col: str | None = None, ties: str = "efron",
+            robust: bool | None = None, timefix=True) -> "CauseSpecificCox":
         """Fit the cause-specific Cox model of one cause.
 
         Parameters
@@ -713,13 +757,26 @@ class CauseSpecificCox(_CoxBase):
         cluster_col : str, optional
             Cluster id (e.g. ``force``, or the case id for split rows): gives cluster-robust SEs.
         weights_col : str, optional
-            Positive case weights.
+            Non-negative case weights (rows of weight 0 are dropped: they contribute nothing; R
+            ``coxph`` refuses them). Integer weights are read as frequency weights (a row of weight
+            ``k`` is ``k`` identical cases) and give the model-based SE; non-integer weights are read
+            as sampling weights and give the robust SE by default, as R ``coxph(weights=)``.
         strata_col : str, optional
             Stratification column (any dtype, e.g. ``force``): each stratum gets its own baseline hazard
             and the coefficients are common (R ``coxph(... + strata(s))``). Risk sets, Efron tie groups,
             score residuals and hence the robust variance are all formed within strata. Use it to adjust
             for a many-level nuisance factor without estimating its effects (no separation problems in
             sparse levels; a stratum without events of the cause just drops out).
+        ties : {"efron", "breslow"}, default "efron"
+            Approximation of the partial likelihood at tied event times (R ``coxph(ties=)``).
+        robust : bool, optional
+            Robust (sandwich) SE. Default, R's rule: robust when ``cluster_col`` is given or any weight
+            is not an integer (then each row is its own cluster unless ``cluster_col``). ``summary``
+            column ``robust`` says which SE was used.
+        timefix : bool or float, default True
+            Merge near-tied times (``entry_col`` and ``duration_col`` together) by R
+            ``survival::aeqSurv``'s rule, as ``coxph(control = coxph.control(timefix = TRUE))``, R's
+            default; see :func:`~attrition.survival.cumulative_incidence`. Integer days are unaffected.
 
         Returns
         -------
@@ -728,19 +785,22 @@ class CauseSpecificCox(_CoxBase):
         Raises
         ------
         DataValidationError
-            Missing columns, NaN/inf values, negative durations, start >= stop, non-positive weights,
+            Missing columns, NaN/inf values, negative durations, start >= stop, negative weights,
             constant covariates, missing strata values, unknown cause or no events of the cause.
         ConvergenceError
             Perfect separation (monotone likelihood) or collinearity; the message says what to do.
         """
-        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col)
-        self._results = {cause: self._fit_one(data, event_col, cause, strata_col)}
-        self._set_fitted_on(df, data, [cause], duration_col, cluster_col, strata_col)
+        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col,
+                        timefix)
+        robust, why = _robust_rule(robust, cluster_col, data.w, data.n_clusters)
+        self._results = {cause: self._fit_one(data, event_col, cause, strata_col, ties, robust)}
+        self._set_fitted_on(df, data, [cause], duration_col, cluster_col, strata_col, ties, why)
         return self
 
     def fit_all(self, df: pd.DataFrame, duration_col: str, event_col: str, covariates, *, causes=None,
                 entry_col: str | None = None, cluster_col: str | None = None,
-                weights_col: str | None = None, strata_col: str | None = None) -> "CauseSpecificCox":
+                weights_col: str | None = None, strata_col: str | None = None, ties: str = "efron",
+                robust: bool | None = None, timefix=True) -> "CauseSpecificCox":
         """Fit one cause-specific Cox model per cause; ``summary`` stacks them (column ``cause``).
 
         Parameters
@@ -753,27 +813,33 @@ class CauseSpecificCox(_CoxBase):
         -------
         self
         """
-        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col)
+        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col,
+                        timefix)
+        robust, why = _robust_rule(robust, cluster_col, data.w, data.n_clusters)
         causes = data.causes if causes is None else list(causes)
-        self._results = {c: self._fit_one(data, event_col, c, strata_col) for c in causes}  # loop over causes only
-        self._set_fitted_on(df, data, causes, duration_col, cluster_col, strata_col)
+        self._results = {c: self._fit_one(data, event_col, c, strata_col, ties, robust)
+                         for c in causes}  # loop over causes only
+        self._set_fitted_on(df, data, causes, duration_col, cluster_col, strata_col, ties, why)
         return self
 
     @staticmethod
-    def _fit_one(data: _Data, event_col: str, cause, strata_col=None) -> _CoxResult:
+    def _fit_one(data: _Data, event_col: str, cause, strata_col=None, ties="efron", robust=False) -> _CoxResult:
         event = _event_of(data, cause, event_col)
         res = _fit_cox(data.start, data.stop, event, data.X, data.w, data.clusters, data.n_clusters,
-                       data.covariates, cause, data.has_entry, strata=data.strata)
+                       data.covariates, cause, data.has_entry, strata=data.strata, ties=ties, robust=robust)
         if data.strata is not None:
             res.strata_labels, res.strata_col = data.strata_labels, strata_col
         return res
 
-    def _set_fitted_on(self, df, data, causes, duration_col, cluster_col, strata_col=None) -> None:
+    def _set_fitted_on(self, df, data, causes, duration_col, cluster_col, strata_col=None, ties="efron",
+                       why=None) -> None:
         what = f"{len(df)} rows, {len(causes)} cause(s) {causes}, covariates {data.covariates}"
+        if ties != "efron":
+            what += f", {ties} ties"
         if strata_col is not None:
             what += f", stratified on {strata_col!r} ({len(data.strata_labels)} strata)"
-        if cluster_col is not None:
-            what += f", robust SE clustered on {cluster_col!r} ({data.n_clusters} clusters)"
+        if why:
+            what += f", {why}"
         self._fitted_on = what
 
 
@@ -850,6 +916,86 @@ def finegray_expand(time, status, cause) -> pd.DataFrame:
     return out.drop(columns="_add").reset_index(drop=True)
 
 
+def _km_counting(start, stop, event):
+    """Kaplan--Meier of (start, stop] data (R ``survfit`` ties): distinct event times (m,) and S after each."""
+    et = np.unique(stop[event])
+    d = np.bincount(np.searchsorted(et, stop[event]), minlength=len(et))
+    ss, st = np.sort(start), np.sort(stop)
+    Y = (len(stop) - np.searchsorted(st, et, side="left")) - (len(start) - np.searchsorted(ss, et, side="left"))
+    return et, np.cumprod(1.0 - d / Y)
+
+
+def _finegray_weights_delayed(entry, time, status):
+    """``(ct2, cp2)`` of R ``finegray`` for delayed-entry data: the censoring Kaplan--Meier times the
+    truncation distribution (the reverse-time Kaplan--Meier of the entry times), on the ranks of all times
+    (events just before censorings and entries at the same time), as ``finegray``'s code computes them."""
+    utime = np.unique(np.concatenate([entry, time]))
+    r1 = np.searchsorted(utime, entry).astype(float) + 1.0  # 1-based ranks, as findInterval
+    r2 = np.searchsorted(utime, time).astype(float) + 1.0
+    r2[status != 0] -= 0.2
+    ctimeG, survG = _km_counting(r1, r2, status == 0)
+    sH, survH = _km_counting(-r2, -r1, np.ones(len(r1), dtype=bool))
+    dtime = -sH[::-1]
+    dprob = np.append(survH[::-1][1:], 1.0)
+    cprobG = np.append(1.0, survG)
+    temp = np.unique(np.concatenate([dtime, ctimeG]))
+    index1 = np.searchsorted(dtime, temp, side="right")  # findInterval (>= 1: the smallest entry comes first)
+    index2 = np.searchsorted(ctimeG, temp, side="right")
+    ctime = utime[temp.astype(np.int64) - 1]
+    cprob = dprob[index1 - 1] * cprobG[index2]
+    return np.append(ctime, time.max()), np.append(1.0, cprob)
+
+
+def _finegray_tail(time, status, w, index, strata=None, entry=None):
+    """Tail weights of the Fine--Gray risk sets (no expansion): returns ``((u, g, e), n_expanded)``.
+
+    ``u`` (n,) is ``w_i / G(T_i-)`` for competing exits (0 otherwise), ``g`` (K,) is ``G(t_k-)`` at the
+    death times of ``index`` (:func:`_risk_index` of the cause's events), ``e`` (n,) the end of each row's
+    stratum block of death times, with ``G`` the censoring Kaplan--Meier of :func:`finegray_expand`
+    within the row's stratum (events before censorings, unweighted as R ``finegray``); the expanded row of
+    case ``i`` covering death time ``t_k`` has weight ``w_i * g_k / G(T_i-)`` exactly. ``n_expanded`` is
+    the number of rows R ``finegray`` would create.
+    """
+    times, kstrata, _, b = index[:4]
+    n, K = len(time), len(times)
+    u = np.zeros(n)
+    g = np.zeros(K)
+    e = np.full(n, K, dtype=np.int64)
+    n_expanded = n
+    if strata is None:
+        blocks = [(np.arange(n), np.arange(K))]
+    else:
+        S = int(strata.max()) + 1
+        order = np.argsort(strata, kind="stable")
+        rb = np.searchsorted(strata[order], np.arange(S + 1))
+        kb = np.searchsorted(kstrata, np.arange(S + 1))
+        blocks = [(order[rb[j]:rb[j + 1]], np.arange(kb[j], kb[j + 1])) for j in range(S)]  # loop over strata
+    for rows, keys in blocks:
+        if len(keys) == 0:  # no event of the cause in this stratum: no tails
+            e[rows] = b[rows]
+            continue
+        if strata is not None:
+            e[rows] = keys[-1] + 1
+        t, st = time[rows], status[rows]
+        if entry is not None and np.any(entry[rows] > t.min()):  # R finegray's "delay" branch
+            ct2, cp2 = _finegray_weights_delayed(entry[rows], t, st)
+        else:
+            ctime, cprob = _censoring_km(t, st == 0)
+            ct2 = np.append(ctime, t.max())
+            cp2 = np.append(1.0, cprob)
+        jj = np.searchsorted(ct2, times[keys], side="left")
+        g[keys] = cp2[jj]
+        comp = rows[st == 2]
+        j0 = np.searchsorted(ct2, time[comp], side="left")
+        u[comp] = w[comp] / cp2[j0]
+        keep = np.zeros(len(ct2), dtype=bool)
+        keep[np.unique(jj)] = True
+        keep[0] = True
+        kept = np.flatnonzero(keep)
+        n_expanded += int((len(kept) - np.searchsorted(kept, j0, side="right")).sum())
+    return (u, g, e), n_expanded
+
+
 class FineGrayFitter(_CoxBase):
     """Fine--Gray proportional subdistribution-hazards regression for one exit reason.
 
@@ -857,7 +1003,11 @@ class FineGrayFitter(_CoxBase):
     ``F_k(t | x) = 1 - exp(-Lambda_{k0}(t) exp(x' beta))``. Fitted as R does it
     (``survival::finegray`` then weighted ``coxph``): cases with a competing exit stay in the risk
     set with inverse-probability-of-censoring weights from the censoring Kaplan--Meier, and a
-    weighted Cox model (Efron ties, lifelines) is fitted to the expanded (start, stop] data.
+    weighted Cox model (Efron ties) is fitted to those risk sets. The expanded (start, stop] data of
+    ``finegray`` are never built: at each event time the risk set is the cases still in follow-up plus,
+    for every case with an earlier competing exit, weight ``G(t-) / G(T_i-)``, one cumulative sum per
+    evaluation (the forward--backward scan of Kawaguchi et al. 2020, R ``fastcmprsk``), so time and memory
+    are linear in ``n`` (about 3 s CPU and 0.3 GiB for 1M cases with daily times).
 
     Parameters
     ----------
@@ -870,12 +1020,11 @@ class FineGrayFitter(_CoxBase):
     weights as known; cmprsk ``crr`` uses Fine and Gray's own sandwich, which differs slightly, and
     ``crr`` breaks ties Breslow-style, so its coefficients differ from these (Efron) ones by
     O(ties): about 0.01 on a log scale in the reference data with daily times. ``naive se`` is the
-    inverse weighted information. Only right-censored data without late entry are supported.
+    inverse weighted information. Delayed entry (``entry_col``), case weights and strata as R ``finegray``.
 
-    Size: every case with a competing exit gets one row per later censoring interval that contains an
-    event of interest, so the expanded data can be many times ``n`` (R's ``finegray`` is the same);
-    about 2M rows for 20,000 cases with daily times, fitted in ~20 s. Fit by force or period if memory
-    is short.
+    Size: R's ``finegray`` gives every case with a competing exit one row per later censoring interval
+    that contains an event of interest (about 2M rows for 20,000 cases with daily times);
+    ``expanded_rows_`` reports that number, but the fit never builds them.
 
     Examples
     --------
@@ -888,12 +1037,15 @@ class FineGrayFitter(_CoxBase):
     Fine J.P., Gray R.J. (1999). A proportional hazards model for the subdistribution of a competing
     risk. JASA 94, 496-509.
     Geskus R.B. (2011). Biometrics 67, 39-49.
+    Kawaguchi E.S., Shen J.I., Suchard M.A., Li G. (2021). Scalable algorithms for large competing risks
+    data. J. Comput. Graph. Statist. 30, 685-693 (R package fastcmprsk).
     Therneau T., Crowson C., Atkinson E. Competing risks and multistate models with R (survival
     package vignette "compete").
     """
 
     def fit(self, df: pd.DataFrame, duration_col: str, event_col: str, cause, covariates, *,
-            cluster_col: str | None = None) -> "FineGrayFitter":
+            cluster_col: str | None = None, weights_col: str | None = None, strata_col: str | None = None,
+            entry_col: str | None = None, ties: str = "efron", timefix=True) -> "FineGrayFitter":
         """Fit the Fine--Gray model for ``cause``.
 
         Parameters
@@ -910,6 +1062,23 @@ class FineGrayFitter(_CoxBase):
             Numeric (or bool) covariates.
         cluster_col : str, optional
             Cluster for the robust variance (default: each case its own cluster).
+        weights_col : str, optional
+            Non-negative case weights (zero-weight rows dropped). As R ``finegray(weights=)``: they
+            multiply the censoring weights of every risk-set row, and the censoring Kaplan--Meier itself is
+            unweighted. The SE is always robust (clustered on the case or ``cluster_col``), whatever the
+            weights.
+        strata_col : str, optional
+            One baseline subdistribution hazard per stratum, with the censoring distribution estimated within
+            each stratum (R ``finegray(... + strata(s))`` then ``coxph(... + strata(s))``).
+        entry_col : str, optional
+            Delayed entry (left truncation): each case is observed on ``(entry, duration]`` (one row per
+            case). As R ``finegray(Surv(entry, time, status) ~ ., id = id)``, the weights of cases with a
+            competing exit combine the censoring and the truncation distributions (Geskus 2011).
+        ties : {"efron", "breslow"}, default "efron"
+            Tied-event approximation (R ``coxph(ties=)`` on the ``finegray`` data).
+        timefix : bool or float, default True
+            Merge near-tied times first (R ``finegray``/``coxph`` ``timefix``; see
+            :meth:`CauseSpecificCox.fit`).
 
         Returns
         -------
@@ -920,7 +1089,8 @@ class FineGrayFitter(_CoxBase):
         DataValidationError, ConvergenceError
             As :meth:`CauseSpecificCox.fit`.
         """
-        data = _prepare(df, duration_col, event_col, covariates, None, cluster_col, None)
+        data = _prepare(df, duration_col, event_col, covariates, entry_col, cluster_col, weights_col, strata_col,
+                        timefix=timefix)
         event = _event_of(data, cause, event_col)
         if not event.any():
             raise DataValidationError(f"cause {cause!r} has no events in the data: nothing to fit.")
@@ -928,27 +1098,37 @@ class FineGrayFitter(_CoxBase):
         if hints:
             raise _separation_error(cause, hints)
         status = np.where(data.censored, 0, np.where(event, 1, 2))
-        fg = finegray_expand(data.stop, status, cause)
-        rows = fg["row"].to_numpy()
+        n = len(data.stop)
+        start = data.start if entry_col is not None else np.full(n, -np.inf)
+        index = _risk_index(start, data.stop, event, data.strata)
+        tail, n_expanded = _finegray_tail(data.stop, status, data.w, index, data.strata,
+                                          entry=data.start if entry_col is not None else None)
         if cluster_col is None:
-            clusters, n_clusters = rows, len(df)
+            clusters, n_clusters = np.arange(n), n
         else:
-            clusters, n_clusters = data.clusters[rows], data.n_clusters
-        res = _fit_cox(fg["fgstart"].to_numpy(float), fg["fgstop"].to_numpy(float),
-                       fg["fgstatus"].to_numpy() == 1, data.X[rows], fg["fgwt"].to_numpy(float), clusters,
-                       n_clusters, data.covariates, cause, True)
-        res.n_obs = len(df)
-        res.extra = {"n_expanded": len(fg), "n_competing": int((status == 2).sum())}
+            clusters, n_clusters = data.clusters, data.n_clusters
+        res = _fit_cox(start, data.stop, event, data.X, data.w, clusters, n_clusters,
+                       data.covariates, cause, entry_col is not None, tail=tail, strata=data.strata, ties=ties)
+        if data.strata is not None:
+            res.strata_labels, res.strata_col = data.strata_labels, strata_col
+        res.n_obs = len(data.stop)
+        res.extra = {"n_expanded": n_expanded, "n_competing": int((status == 2).sum())}
         self._results = {cause: res}
         self.cause_ = cause
         self.covariates_ = list(data.covariates)
-        self.expanded_rows_ = len(fg)
+        self.expanded_rows_ = n_expanded
         self._fitted_on = (f"{len(df)} cases ({int(event.sum())} events of {cause!r}, "
                            f"{int((status == 2).sum())} competing, {int(data.censored.sum())} censored; "
-                           f"{len(fg)} rows after Fine-Gray expansion), covariates {data.covariates}")
+                           f"{n_expanded} rows after Fine-Gray expansion), covariates {data.covariates}")
+        if ties != "efron":
+            self._fitted_on += f", {ties} ties"
+        if strata_col is not None:
+            self._fitted_on += f", stratified on {strata_col!r} ({len(data.strata_labels)} strata)"
+        if weights_col is not None:
+            self._fitted_on += f", weighted by {weights_col!r}"
         return self
 
-    def predict_cumulative_incidence(self, profiles: pd.DataFrame, times) -> pd.DataFrame:
+    def predict_cumulative_incidence(self, profiles: pd.DataFrame, times, stratum=None) -> pd.DataFrame:
         """Cumulative incidence of the cause for covariate profiles.
 
         ``F(t | x) = 1 - exp(-Lambda_0(t) exp(x' beta))`` with ``Lambda_0`` the Efron baseline
@@ -960,6 +1140,8 @@ class FineGrayFitter(_CoxBase):
             One row per profile with every covariate column.
         times : array_like, shape (k,)
             Days since report (>= 0).
+        stratum : optional
+            With ``strata_col``: the stratum whose baseline to use (required).
 
         Returns
         -------
@@ -977,8 +1159,15 @@ class FineGrayFitter(_CoxBase):
         t = np.atleast_1d(np.asarray(times, dtype=float))
         if not np.all(np.isfinite(t)) or (t < 0).any():
             raise DataValidationError(f"times must be finite and >= 0, got {t.tolist()}.")
-        k = np.searchsorted(res.times, t, side="right")
-        H0 = np.concatenate([[0.0], res.cumhaz0])[k]
+        rt, rh = res.times, res.cumhaz0
+        if res.kstrata is not None:
+            if stratum is None or stratum not in list(res.strata_labels):
+                raise DataValidationError(f"this model is stratified on {res.strata_col!r}: pass stratum=, one of "
+                                          f"{list(res.strata_labels)}.")
+            sel = res.kstrata == list(res.strata_labels).index(stratum)
+            rt, rh = rt[sel], rh[sel]
+        k = np.searchsorted(rt, t, side="right")
+        H0 = np.concatenate([[0.0], rh])[k]
         F = 1.0 - np.exp(-np.outer(H0, np.exp(Xp @ res.params)))
         return pd.DataFrame(F, index=pd.Index(t, name="time"), columns=profiles.index)
 
