@@ -53,7 +53,10 @@ def build(src: Path, execute: bool = True) -> Path:
         os.environ.setdefault("MPLBACKEND", "Agg")
         os.environ.setdefault("PYTHONHASHSEED", "0")
         os.environ.setdefault("MATPLOTLIBRC", str(ROOT / "attrition" / "standard" / "matplotlibrc"))
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}).execute()
+        from attrition._kernels import QuietKernelManager  # IPC sockets, no interrupt at shutdown: no kernel noise
+
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(OUT)}},
+                       kernel_manager_class=QuietKernelManager).execute()
         for c in nb.cells:
             c.metadata.pop("execution", None)
     nbformat.write(nb, out)
