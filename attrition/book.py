@@ -33,7 +33,7 @@ from pathlib import Path
 from attrition import config
 from attrition.exceptions import AttritionError
 
-__all__ = ["build_book", "headline_findings", "print_pdf", "find_chromium", "FIGURE_CAPTIONS", "SECTION_CAPTIONS",
+__all__ = ["build_book", "caption_figures", "headline_findings", "print_pdf", "find_chromium", "FIGURE_CAPTIONS", "SECTION_CAPTIONS",
            "BOOK_TITLE", "TEMPLATES_DIR", "INDEX_NAME", "SINGLE_PAGE_NAME"]
 
 #: Title of the book (index page; every chapter's ``<title>`` ends with it).
@@ -167,7 +167,7 @@ def _stream_text(nb) -> str:
 
 def _title_and_summary(nb, stem: str) -> tuple[str, str]:
     for cell in nb.cells:
-        if cell.cell_type != "markdown":
+        if cell.cell_type != "markdown" or "papermill-error-cell-tag" in cell.metadata.get("tags", []):
             continue
         lines = _text(cell.source).splitlines()
         for i, line in enumerate(lines):
@@ -207,16 +207,25 @@ def _section_key(heading: str | None) -> str:
     return _NUMBERING.sub("", heading or "").strip()
 
 
-def _caption_text(name: str | None, number: str, heading: str | None) -> tuple[str, str | None]:
-    """(what the figure shows, report figure name or None); falls back on the section heading."""
+def _caption_text(name: str | None, number: str, heading: str | None) -> tuple[str, str | None, bool]:
+    """(what the figure shows, report figure name or None, whether a caption table had it).
+
+    ``name`` is the report figure whose PNG the picture is, byte for byte (or None). Otherwise the caption
+    comes from :data:`SECTION_CAPTIONS`, or from a heading such as "Fig05 · ..." naming one report figure;
+    without either, the section heading stands in.
+    """
     if name in FIGURE_CAPTIONS:
-        return FIGURE_CAPTIONS[name], name
+        return FIGURE_CAPTIONS[name], name, True
     entry = SECTION_CAPTIONS.get((number, _section_key(heading)))
+    if entry is None and heading:
+        named = re.match(r"(Fig\d\d)\s*·", heading.strip())
+        same = [k for k in FIGURE_CAPTIONS if named and k.startswith(named.group(1) + "_")]
+        entry = same[0] if len(same) == 1 else None
     if entry in FIGURE_CAPTIONS:
-        return FIGURE_CAPTIONS[entry], entry
+        return FIGURE_CAPTIONS[entry], None, True
     if entry:
-        return entry, None
-    return (f"{_section_key(heading)}." if heading else "Figure."), None
+        return entry, None, True
+    return (f"{_section_key(heading)}." if heading else "A figure of this chapter."), name, False
 
 
 def _figure_hashes(figures_dir) -> dict[str, str]:
@@ -278,14 +287,45 @@ def _prepare(chapter: _Chapter, hashes: dict, figures_dir, html_dir: Path) -> No
                 continue
             k += 1
             digest = hashlib.sha256(base64.b64decode(png)).hexdigest()
-            what, name = _caption_text(hashes.get(digest), chapter.number, heading)
+            what, name, listed = _caption_text(hashes.get(digest), chapter.number, heading)
             label = f"Figure {int(chapter.number) if chapter.number.isdigit() else chapter.number}.{k}"
             anchor = f"figure-{chapter.number}-{k}"
             out.setdefault("metadata", {})["attrition"] = {
                 "label": label, "anchor": anchor, "alt": f"{label}: {what}",
                 "caption_html": _caption_html(what, name, chapter, figures_dir, html_dir),
             }
-            chapter.figures.append((label, anchor, what, name))
+            chapter.figures.append({"label": label, "anchor": anchor, "caption": what, "name": name,
+                                    "section": _section_key(heading), "listed": listed})
+
+
+def caption_figures(notebook, figures_dir=None) -> list[dict]:
+    """The caption of every figure an executed notebook shows, as the book would give it.
+
+    Parameters
+    ----------
+    notebook : str or pathlib.Path
+        An executed notebook.
+    figures_dir : str or pathlib.Path, optional
+        As in :func:`build_book`.
+
+    Returns
+    -------
+    list of dict
+        One per figure, in order: ``label`` ("Figure 2.1"), ``anchor``, ``caption`` (what it shows), ``name``
+        (report figure name or None), ``section`` (the heading above it) and ``listed`` (False when neither
+        :data:`FIGURE_CAPTIONS` nor :data:`SECTION_CAPTIONS` has it, and the heading stands in).
+    """
+    import nbformat
+
+    p = Path(notebook)
+    nb = nbformat.read(p, as_version=4)
+    title, summary = _title_and_summary(nb, p.stem)
+    source, as_of, synthetic = _provenance(nb)
+    ch = _Chapter(src=p, nb=nb, href=f"{p.stem}.html", number=p.stem[:2], title=title, summary=summary,
+                  source=source, as_of=as_of, synthetic=synthetic)
+    figures_dir = config.FIGURES_DIR if figures_dir is None else Path(figures_dir)
+    _prepare(ch, _figure_hashes(figures_dir), figures_dir, p.parent)
+    return ch.figures
 
 
 def _exporter():
@@ -351,10 +391,9 @@ def _index_notebook(chapters: list[_Chapter], findings, title: str):
 
     figs = ["## Figures", ""]
     for c in chapters:
-        for label, anchor, what, name in c.figures:
-            short = _short(what)
-            tag = f" (`{name}`)" if name else ""
-            figs.append(f"* [{label}]({c.href}#{anchor}){tag}: {_markdown_escape(short)}")
+        for f in c.figures:
+            tag = f" (`{f['name']}`)" if f["name"] else ""
+            figs.append(f"* [{f['label']}]({c.href}#{f['anchor']}){tag}: {_markdown_escape(_short(f['caption']))}")
     if len(figs) == 2:
         figs.append("None.")
     cells.append(new_markdown_cell("\n".join(figs)))
@@ -369,6 +408,8 @@ def _index_notebook(chapters: list[_Chapter], findings, title: str):
     if len(skipped) == 2:
         skipped.append("None: the data support every analysis of the report.")
     cells.append(new_markdown_cell("\n".join(skipped)))
+    for j, cell in enumerate(cells):
+        cell["id"] = f"index-{j}"  # stable ids: the page is byte-identical from run to run
     nb.cells = cells
     nbformat.validate(nb)
     return nb

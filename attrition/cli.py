@@ -95,10 +95,11 @@ def cmd_report(args) -> int:
     """Run the report notebooks."""
     from attrition.report import run_report
 
+    extra = {"pdf": True} if args.pdf else {}
     try:
         run_report(
             data=args.data, out_dir=args.out, html=args.html or args.pdf, seed=args.seed, as_of=args.as_of,
-            forces=args.force, forces_path=args.forces, open_data_dir=args.open_data, pdf=args.pdf,
+            forces=args.force, forces_path=args.forces, open_data_dir=args.open_data, **extra,
         )
     except (AttritionError, ValueError) as err:
         return _error("report", str(err))
