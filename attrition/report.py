@@ -233,13 +233,19 @@ def _cell_label(nb, index) -> str:
     return f"cell {index - n_injected + 1} ({first!r})"
 
 
-def _headline_findings(data, as_of, forces, seed, forces_path):
-    """Headline findings for the book's index (:func:`attrition.book.headline_findings`), or why there are none."""
+def _headline_findings(params: dict):
+    """Headline findings for the book's index (:func:`attrition.book.headline_findings`) from the data the
+    notebooks were given (``params``: the injected parameters, those :func:`attrition.data.load_dataset`
+    takes), or a sentence saying why there are none."""
+    import inspect
+
     from attrition.book import headline_findings
     from attrition.data import load_dataset
 
+    accepted = inspect.signature(load_dataset).parameters
+    kwargs = {k: v for k, v in params.items() if k in accepted and k != "data_path"}
     try:
-        dataset = load_dataset(data, as_of=as_of, forces=forces, seed=seed, forces_path=forces_path)
+        dataset = load_dataset(params.get("data_path"), **kwargs)
         return headline_findings(dataset)
     except (AttritionError, ValueError, KeyError) as err:
         return f"Not available for these data: {str(err).splitlines()[0]}"
@@ -416,7 +422,7 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         findings = None
         if headlines:
             _progress("computing the headline findings for the index page")
-            findings = _headline_findings(data, as_of, forces, seed, forces_path)
+            findings = _headline_findings(params)
         pages = build_book(executed, out_dir / "html", figures_dir=figures_dir or config.FIGURES_DIR,
                            findings=findings)
         for page in pages:
