@@ -148,7 +148,7 @@ class _Chapter:
     as_of: str | None = None
     synthetic: bool = False
     skipped_whole: str | None = None
-    skipped: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # (skip line, anchor of its cell)
     figures: list = field(default_factory=list)  # (label, anchor, short caption)
 
 
@@ -272,6 +272,15 @@ def _prepare(chapter: _Chapter, hashes: dict, figures_dir, html_dir: Path) -> No
             if c.cell_type == "code":
                 c.outputs = [o for o in c.outputs if o.get("output_type") != "error"]
     nb.cells = cells
+    from attrition.report import SKIP_MARK
+
+    chapter.skipped = []
+    for cell in nb.cells:  # each skip note: listed on the index, linked to its cell, highlighted
+        lines = [ln.strip() for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+                 for ln in _text(o.get("text", "")).splitlines() if ln.strip().startswith(SKIP_MARK)]
+        if lines:
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), "book-skipped"]
+            chapter.skipped += [(ln, f"cell-id={cell.get('id', '')}" if cell.get("id") else "") for ln in lines]
     heading = None
     k = 0
     for cell in nb.cells:
@@ -402,8 +411,9 @@ def _index_notebook(chapters: list[_Chapter], findings, title: str):
     from attrition.report import SKIP_MARK
 
     for c in chapters:
-        for line in c.skipped:
-            skipped.append(f"* [{_markdown_escape(c.title)}]({c.href}): "
+        for line, anchor in c.skipped:
+            target = f"{c.href}#{anchor}" if anchor else c.href
+            skipped.append(f"* [{_markdown_escape(c.title)}]({target}): "
                            f"{_markdown_escape(line.removeprefix(SKIP_MARK).strip())}")
     if len(skipped) == 2:
         skipped.append("None: the data support every analysis of the report.")
@@ -454,8 +464,6 @@ def build_book(notebooks, out_dir, *, figures_dir=None, findings=None, title: st
     out_dir.mkdir(parents=True, exist_ok=True)
     figures_dir = config.FIGURES_DIR if figures_dir is None else Path(figures_dir)
     hashes = _figure_hashes(figures_dir)
-    from attrition.report import skipped_analyses
-
     chapters = []
     for p in notebooks:
         try:
@@ -465,7 +473,7 @@ def build_book(notebooks, out_dir, *, figures_dir=None, findings=None, title: st
         title_, summary = _title_and_summary(nb, p.stem)
         source, as_of, synthetic = _provenance(nb)
         ch = _Chapter(src=p, nb=nb, href=f"{p.stem}.html", number=p.stem[:2], title=title_, summary=summary,
-                      source=source, as_of=as_of, synthetic=synthetic, skipped=skipped_analyses(nb))
+                      source=source, as_of=as_of, synthetic=synthetic)
         _prepare(ch, hashes, figures_dir, out_dir)
         chapters.append(ch)
 
@@ -508,10 +516,15 @@ def _single_page(index_nb, chapters: list[_Chapter], title: str):
     for ch in chapters:
         marker = f'<div class="book-chapter" id="chapter-{ch.number}"></div>'
         note = f"\n\n**This chapter was skipped:** {_markdown_escape(ch.skipped_whole)}" if ch.skipped_whole else ""
-        nb.cells.append(new_markdown_cell(marker + note))
+        start = new_markdown_cell(marker + note)
+        start["id"] = f"chapter-{ch.number}-start"  # stable: the page is byte-identical from run to run
+        nb.cells.append(start)
         nb.cells += copy.deepcopy(ch.nb.cells)
-    for j, cell in enumerate(nb.cells):  # unique and stable (chapters' ids may repeat across notebooks)
-        cell["id"] = f"cell-{j:04d}"
+    seen = set()
+    for j, cell in enumerate(nb.cells):  # unique and stable; the ids links point to are kept
+        if cell.get("id") in seen or not cell.get("id"):
+            cell["id"] = f"cell-{j:04d}"
+        seen.add(cell["id"])
     return nb
 
 

@@ -180,6 +180,11 @@ def test_index_lists_findings_figures_and_skipped_analyses(made):
     skipped = text[text.index("Analyses skipped for lack of data"):]
     assert "A tiny analysis — the test extract has no such thing. To include it: give it one." in skipped
     assert "Every analysis here — the test says so." in skipped
+    # each skip links to the cell that printed it, highlighted in its chapter
+    link = re.search(r'<a href="02-tiny-funnel.html#(cell-id=[^"]+)">02 · A tiny funnel</a>: A tiny analysis', skipped)
+    funnel = (made / "html" / "02-tiny-funnel.html").read_text(encoding="utf-8")
+    cell = re.search(rf'<div class="([^"]*)" id="{re.escape(link.group(1))}">', funnel) if link else None
+    assert cell and "celltag_book-skipped" in cell.group(1).split()
     chapter = (made / "html" / "03-tiny-skipped.html").read_text(encoding="utf-8")
     assert "This chapter was skipped: Every analysis here — the test says so" in chapter
     assert "never" not in chapter and "Traceback" not in chapter and "An Exception was encountered" not in chapter
