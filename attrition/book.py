@@ -564,8 +564,8 @@ def headline_findings(dataset, *, year: str = "2021/22") -> dict:
         safe = suppress_small_counts(head[cols].reset_index(drop=True), ["cases", "reports"], derived=rates,
                                      warn=False)
     table = format_table(safe, decimals=4).rename(columns={"published": "published (y/e March 2022)"})
-    period = f"reports of financial year {fy}" if fy else "all reports in the data"
-    html_table = (f"<p>Measured on the {html.escape(period)} ({html.escape(dataset.source)}):</p>\n"
+    period = f"reports of financial year {fy}" if fy else "reports of all years"
+    html_table = (f"<p>Measured on the {html.escape(period)} of the {html.escape(dataset.source)}:</p>\n"
                   + table.to_html(index=False, classes="book-table", border=0, escape=True, na_rep=""))
 
     notes = []
@@ -578,12 +578,14 @@ def headline_findings(dataset, *, year: str = "2021/22") -> dict:
         notes.append(f"Of every 10,000 stalking reports, {1e4 * e2e['estimate']:.0f} end in a conviction for "
                      f"stalking (95% CI {1e4 * e2e['lower 95%']:.0f} to {1e4 * e2e['upper 95%']:.0f}; "
                      f"{count_text(reached)} convictions among {count_text(int(e2e['reports']))} reports).")
-    loss = funnel.decompose().droplevel("group").sort_values("share_of_loss", ascending=False)
-    if len(loss):
-        (stage, reason), top = loss.index[0], loss.iloc[0]
+    loss = funnel.decompose().droplevel("group").sort_values("contribution", ascending=False)
+    exited = cases[cases["status"] == "exited"]
+    n_exits = exited.groupby([exited["exit_stage"].astype(str), exited["exit_reason"].astype(str)]).size()
+    if len(loss) and count_text(int(n_exits.get(tuple(map(str, loss.index[0])), 0))) not in ("[c]", "0"):
+        (stage, reason), top = loss.index[0], loss.iloc[0]  # (never a share of fewer than 10 cases)
         notes.append(f"The largest single loss: {REASON_LABELS.get(reason, reason).lower()} at the stage "
-                     f"'{str(stage).replace('_', ' ')}', {100 * top['share_of_loss']:.0f}% of all reports lost "
-                     "between report and conviction.")
+                     f"'{str(stage).replace('_', ' ')}', {100 * top['contribution']:.0f}% of all reports "
+                     f"({100 * top['share_of_loss']:.0f}% of everything lost between report and conviction).")
     return {"table": html_table, "notes": notes}
 
 

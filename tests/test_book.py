@@ -169,6 +169,7 @@ def test_index_lists_findings_figures_and_skipped_analyses(made):
     assert "Headline findings" in text and "Reports charged (any offence)" in text
     # 400 reports give fewer than 10 convictions: withheld, in the sentence and in the table
     assert "Reports ending in a conviction for stalking: [c] (fewer than 10; withheld)." in text
+    assert re.search(r"The largest single loss: .+ at the stage '.+', \d+% of all reports \(\d+% of everything", text)
     table = text[text.index("<table"):text.index("</table>")]
     rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", table, re.S)
     assert [r[0] for r in rows] == ["Reports charged (any offence)",
