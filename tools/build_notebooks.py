@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -76,7 +77,9 @@ def main(argv=None):
         ap.error("no notebook selected")
     for s in srcs:
         print(f"building {s.stem} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
         print(build(s, execute=not args.no_execute))
+        print(f"built {s.stem} in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
