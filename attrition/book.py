@@ -358,7 +358,9 @@ def _short(what: str, width: int = 110) -> str:
 
 
 def _markdown_escape(text: str) -> str:
-    return re.sub(r"([\\*_\[\]<>|])", r"\\\1", text)
+    """Text for a markdown cell: markdown's special characters escaped, except inside `code spans`."""
+    parts = re.split(r"(`[^`\n]+`)", text)
+    return "".join(p if i % 2 else re.sub(r"([\\*_\[\]<>|])", r"\\\1", p) for i, p in enumerate(parts))
 
 
 def _index_notebook(chapters: list[_Chapter], findings, title: str):

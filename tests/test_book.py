@@ -274,3 +274,12 @@ def test_pdf_of_the_book(made, tmp_path):
     pdf = book.print_pdf(made / "html" / book.SINGLE_PAGE_NAME, tmp_path / "report.pdf")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 20_000
+
+
+def test_index_text_is_escaped_but_code_spans_are_kept():
+    nb_text = "Skipped: Fig08 — no table with `dedicated_stalking_officer` for <forces> [c]"
+    from nbconvert.filters import markdown2html
+
+    rendered = markdown2html(book._markdown_escape(nb_text))
+    assert "<code>dedicated_stalking_officer</code>" in rendered
+    assert "&lt;forces&gt; [c]" in rendered and "\\" not in rendered
