@@ -52,8 +52,9 @@ FIGURE_CAPTIONS: dict[str, str] = {
         "suspect identified, are charged, reach court and end in a conviction for stalking (95% confidence "
         "intervals; open cases are not counted as losses)."),
     "Fig02_loss-by-stage-and-reason": (
-        "Where and why reports are lost: the whole loss between report and conviction split by the stage at "
-        "which cases leave and the reason they leave, as shares of all reports."),
+        "Where and why reports are lost: of every 10,000 reports, how many leave the journey at each stage for "
+        "each reason (95% confidence intervals), largest first; together they make up the whole loss between "
+        "report and conviction."),
     "Fig03_force-charge-rates": (
         "Charging after a suspect is identified, force by force: each force's chance of a charge once a "
         "suspect is identified, partially pooled towards the national rate (empirical Bayes), with 95% "
