@@ -283,3 +283,17 @@ def test_index_text_is_escaped_but_code_spans_are_kept():
     rendered = markdown2html(book._markdown_escape(nb_text))
     assert "<code>dedicated_stalking_officer</code>" in rendered
     assert "&lt;forces&gt; [c]" in rendered and "\\" not in rendered
+
+
+def test_browser_check_sees_what_a_reader_would(tmp_path):
+    """The browser check is not blind: a broken image, a console error and a fetch from the network show up."""
+    chromium = chromium_or_skip()
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><head><title>bad</title><script src="https://cdn.invalid/x.js"></script>'
+                   '</head><body><img src="missing.png"><script>console.error("boom")</script></body></html>')
+    with Browser(chromium) as browser:
+        problems = browser.load(bad)
+        state = browser.evaluate(PAGE_STATE)
+    assert any("boom" in p for p in problems) and any("cdn.invalid" in p for p in problems), problems
+    assert any("missing.png" in p or "load failed" in p for p in problems), problems
+    assert state["images"] == [{"ok": False, "caption": False}]
