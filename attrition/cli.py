@@ -182,6 +182,7 @@ def cmd_report(args) -> int:
     """Run the report notebooks."""
     from attrition.report import run_report
 
+    extra = {"pdf": True} if args.pdf else {}
     try:
         columns = {}
         if args.columns_file:
@@ -190,8 +191,8 @@ def cmd_report(args) -> int:
             columns.update(read_column_mapping(args.columns_file))
         columns.update(dict(args.columns or []))
         run_report(
-            data=args.data, out_dir=args.out, html=args.html, seed=args.seed, as_of=args.as_of,
-            forces=args.force, forces_path=args.forces, open_data_dir=args.open_data,
+            data=args.data, out_dir=args.out, html=args.html or args.pdf, seed=args.seed, as_of=args.as_of,
+            forces=args.force, forces_path=args.forces, open_data_dir=args.open_data, **extra,
             **({"columns": columns} if columns else {}), **({"dayfirst": True} if args.dayfirst else {}),
         )
     except (AttritionError, ValueError) as err:
@@ -325,7 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, metavar="PATH",
                    help="event log to analyse (default: the embedded synthetic national dataset)")
     p.add_argument("--out", default=None, metavar="DIR", help="directory for executed notebooks (default: report/)")
-    p.add_argument("--html", action="store_true", help="also render each executed notebook to OUT/html/")
+    p.add_argument("--html", action="store_true",
+                   help="also make the report as one HTML book in OUT/html/ (open OUT/html/index.html)")
+    p.add_argument("--pdf", action="store_true",
+                   help="also print the HTML book to OUT/report.pdf with headless Chromium (implies --html)")
     p.add_argument("--seed", type=_seed, default=None, metavar="S", help="random seed of resampling")
     p.add_argument("--as-of", type=_date, default=None, metavar="DATE", help="extraction date")
     p.add_argument("--force", action="extend", nargs="+", default=None, metavar="NAME",

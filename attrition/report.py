@@ -90,6 +90,17 @@ def _progress(msg: str) -> None:
     print(f"attrition report: {msg}", file=sys.stderr, flush=True)
 
 
+def _elapsed(start: float) -> str:
+    """Time since ``start`` (``time.perf_counter()``) for the progress lines: '4.2 s' or '3 min 05 s'."""
+    import time
+
+    seconds = time.perf_counter() - start
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
 def find_notebooks(notebooks=None) -> list[Path]:
     """The notebooks to run, in order.
 
@@ -219,19 +230,27 @@ def _cell_label(nb, index) -> str:
     return f"cell {index - n_injected + 1} ({first!r})"
 
 
-def _render_html(nb, path: Path) -> Path:
-    from nbconvert import HTMLExporter
+def _headline_findings(params: dict):
+    """Headline findings for the book's index (:func:`attrition.book.headline_findings`) from the data the
+    notebooks were given (``params``: the injected parameters, those :func:`attrition.data.load_dataset`
+    takes), or a sentence saying why there are none."""
+    import inspect
 
-    exporter = HTMLExporter()
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
-    return path
+    from attrition.book import headline_findings
+    from attrition.data import load_dataset
+
+    accepted = inspect.signature(load_dataset).parameters
+    kwargs = {k: v for k, v in params.items() if k in accepted and k != "data_path"}
+    try:
+        dataset = load_dataset(params.get("data_path"), **kwargs)
+        return headline_findings(dataset)
+    except (AttritionError, ValueError, KeyError) as err:
+        return f"Not available for these data: {str(err).splitlines()[0]}"
 
 
 def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, forces_path=None,
                columns=None, dayfirst=None, open_data_dir=None, notebooks=None, figures_dir=None,
-               kernel_name="python3") -> list[Path]:
+               kernel_name="python3", headlines=None, pdf=False) -> list[Path]:
     """Execute the report notebooks in order with papermill.
 
     Parameters
@@ -244,7 +263,9 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         ``html=True``, ``<out_dir>/html/<name>.html``. Default ``<project>/report`` (git-ignored).
         Never the notebooks' own directory.
     html : bool, default False
-        Also render each executed notebook to HTML with nbconvert.
+        Also make the HTML book (:func:`attrition.book.build_book`) in ``<out_dir>/html``: ``index.html``
+        (headline findings, contents, figures, skipped analyses), one page per notebook, and ``report.html``
+        (all on one page).
     seed : int, optional
         Injected as ``seed``.
     as_of : date-like, optional
@@ -272,6 +293,13 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     open_data_dir : str or pathlib.Path, optional
         Directory of public data files (Home Office outcomes open data, recorded crime, court outcomes,
         FOI returns), injected as ``open_data_dir`` when given (notebook 09 reads it).
+    headlines : bool, optional
+        With ``html``: recompute the headline findings of the index page from the data (loads the dataset
+        once more in this process). Default: only when the project's own notebooks are run
+        (``notebooks=None``).
+    pdf : bool, default False
+        With ``html``: also print ``report.html`` to ``<out_dir>/report.pdf`` with headless Chromium
+        (:func:`attrition.book.print_pdf`); an error if no Chromium is installed.
 
     Returns
     -------
@@ -293,13 +321,23 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     -----
     Kernels run with the notebook's own directory as working directory, ``PYTHONHASHSEED=0`` and
     ``MATPLOTLIBRC`` set to the project style (unless already set). Papermill's and nbclient's
-    start/end times and durations are removed from the executed notebooks, and progress goes to
-    stderr without timings, so two runs give identical files.
+    start/end times and durations are removed from the executed notebooks, so two runs give identical files;
+    progress and the time each notebook took go to stderr only. Kernels talk over IPC sockets and are not
+    interrupted before shutdown (:class:`attrition._kernels.QuietKernelManager`), so the log carries no
+    kernel noise.
     """
+    import time
+
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from attrition._kernels import QuietKernelManager
+
+    if pdf and not html:
+        raise ValueError("pdf=True prints the HTML book: give html=True as well")
+    if headlines is None:
+        headlines = notebooks is None
     nb_paths = find_notebooks(notebooks)
     out_dir = Path(DEFAULT_OUT_DIR if out_dir is None else out_dir).resolve()
     sources = {p.parent for p in nb_paths}
@@ -348,18 +386,21 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = []
     n = len(nb_paths)
+    first_start = time.perf_counter()
     with _kernel_env():
         for i, src in enumerate(nb_paths, start=1):
             dst = out_dir / src.name
             _progress(f"[{i}/{n}] running {src.name}")
+            started = time.perf_counter()
             try:
                 nb = papermill.execute_notebook(
                     src, dst, parameters=params, kernel_name=kernel_name, cwd=src.parent,
                     progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                    kernel_manager_class=QuietKernelManager,
                 )
             except PapermillExecutionError as err:
                 if err.ename == "NotebookSkipped":
-                    _progress(f"[{i}/{n}] skipped {src.name}: {err.evalue}")
+                    _progress(f"[{i}/{n}] skipped {src.name} after {_elapsed(started)}: {err.evalue}")
                     nb = nbformat.read(dst, as_version=4)
                     _strip_timings(nb)
                     nbformat.write(nb, dst)
@@ -376,10 +417,22 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
             _strip_timings(nb)
             nbformat.write(nb, dst)
             executed.append(dst)
-            if html:
-                page = _render_html(nb, out_dir / "html" / f"{src.stem}.html")
-                _progress(f"[{i}/{n}] wrote {page.relative_to(out_dir)}")
-    _progress(f"done: {n} notebook(s) in {out_dir}")
+            _progress(f"[{i}/{n}] {src.name} done in {_elapsed(started)}")
+    _progress(f"done: {n} notebook(s) in {out_dir} in {_elapsed(first_start)}")
+    if html:
+        from attrition.book import SINGLE_PAGE_NAME, build_book, print_pdf
+
+        findings = None
+        if headlines:
+            _progress("computing the headline findings for the index page")
+            findings = _headline_findings(params)
+        pages = build_book(executed, out_dir / "html", figures_dir=figures_dir or config.FIGURES_DIR,
+                           findings=findings)
+        for page in pages:
+            _progress(f"wrote {page.relative_to(out_dir)}")
+        if pdf:
+            written = print_pdf(out_dir / "html" / SINGLE_PAGE_NAME, out_dir / "report.pdf")
+            _progress(f"wrote {written.relative_to(out_dir)}")
     skipped = [(p.stem, line) for p in executed for line in skipped_analyses(nbformat.read(p, as_version=4))]
     if skipped:
         _progress(f"{len(skipped)} analysis(es) skipped for lack of data:")

@@ -453,3 +453,16 @@ def test_cluster_on_force(sim):
                                  max_cases=8_000, random_state=1)
     assert_allclose(a["log_estimate"], b["log_estimate"], rtol=1e-12)  # same fit, other variance
     assert b.loc[0, "se"] != a.loc[0, "se"] and "clustered on force" in b.loc[0, "note"]
+
+
+def test_ccw_progress_bar_changes_no_number(sim, capsys):
+    """progress=True shows a tqdm bar of the bootstrap on stderr; estimates and curves are identical."""
+    _, cases = sim
+    kw = dict(grace=28, horizon=120, n_boot=6, random_state=5, max_cases=20_000)
+    quiet = spo.clone_censor_weight(cases, **kw)
+    assert "bootstrap" not in capsys.readouterr().err
+    shown = spo.clone_censor_weight(cases, progress=True, **kw)
+    err = capsys.readouterr().err
+    assert "clone-censor-weight bootstrap" in err and "0/6" in err
+    pd.testing.assert_frame_equal(quiet[0], shown[0])
+    pd.testing.assert_frame_equal(quiet[1], shown[1])

@@ -92,7 +92,7 @@ def test_skipped_analyses_and_notebooks_are_listed_and_the_report_goes_on(tmp_pa
     executed = run_report(notebooks=tmp_path / "nbs", out_dir=tmp_path / "out")
     assert [p.name for p in executed] == ["01-part.ipynb", "02-none.ipynb", "03-after.ipynb"]
     err = capsys.readouterr().err
-    assert "skipped 02-none.ipynb: Public data — no outcomes file" in err
+    assert "skipped 02-none.ipynb after" in err and ": Public data — no outcomes file" in err
     assert "2 analysis(es) skipped for lack of data:" in err
     assert "01-part: Officer effects — no force-year table. To include it: pass --forces PATH." in err
     assert "02-none: Public data — no outcomes file." in err

@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -53,7 +54,10 @@ def build(src: Path, execute: bool = True) -> Path:
         os.environ.setdefault("MPLBACKEND", "Agg")
         os.environ.setdefault("PYTHONHASHSEED", "0")
         os.environ.setdefault("MATPLOTLIBRC", str(ROOT / "attrition" / "standard" / "matplotlibrc"))
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}).execute()
+        from attrition._kernels import QuietKernelManager  # IPC sockets, no interrupt at shutdown: no kernel noise
+
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(OUT)}},
+                       kernel_manager_class=QuietKernelManager).execute()
         for c in nb.cells:
             c.metadata.pop("execution", None)
     nbformat.write(nb, out)
@@ -73,7 +77,9 @@ def main(argv=None):
         ap.error("no notebook selected")
     for s in srcs:
         print(f"building {s.stem} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
         print(build(s, execute=not args.no_execute))
+        print(f"built {s.stem} in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

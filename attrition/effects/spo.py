@@ -856,7 +856,7 @@ def _aggregated_aj(T, s, cell, m, W, C, H) -> np.ndarray:
 def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariates=("risk",),
                         control: str = "not_by_grace", n_boot: int = 200, random_state=None,
                         cluster: str | None = None, max_cases: int | None = None, exposure: str = "granted",
-                        alpha: float = 0.05):
+                        alpha: float = 0.05, progress: bool = False):
     """Sequential target-trial emulation by clone-censor-weight: SPO within ``grace`` days vs not (or never).
 
     Eligibility and time zero: suspect identified (day 0 = the identification day). Every eligible case
@@ -917,6 +917,9 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
         Use a simple random sample of this many eligible cases (speed on national data).
     exposure : {"granted", "applied"}
     alpha : float, default 0.05
+    progress : bool, default False
+        Show a tqdm bar of the bootstrap replicates on stderr (never changes a number: the resamples are
+        drawn before the loop).
 
     Returns
     -------
@@ -976,7 +979,12 @@ def clone_censor_weight(cases, *, grace: int = 28, horizon: int = 180, covariate
             k = len(uniq)
             cdraw = rng.multinomial(k, np.full(k, 1.0 / k), size=int(n_boot)).astype(float)
             draws = cdraw[:, cl]
-        for b in range(int(n_boot)):  # bootstrap replicates (each fully vectorised)
+        replicates = range(int(n_boot))
+        if progress:  # a text bar on stderr (tqdm.auto would need ipywidgets in notebooks)
+            from tqdm import tqdm
+
+            replicates = tqdm(replicates, desc="clone-censor-weight bootstrap", leave=False)
+        for b in replicates:  # bootstrap replicates (each fully vectorised)
             try:
                 r = _ccw_curves(D, draws[b], strict=False, control=control)
             except ConvergenceError:
@@ -1158,7 +1166,8 @@ def spo_effect(events_or_cases, *, outcomes=("charge", "withdrawal"), covariates
                cox_cluster: str | None = "force",
                cox_strata: str | None = "force",
                max_cox_cases: int | None = None,
-               max_ccw_cases: int | None = 150_000, exposure: str = "granted", alpha: float = 0.05) -> SPOEffect:
+               max_ccw_cases: int | None = 150_000, exposure: str = "granted", alpha: float = 0.05,
+               progress: bool = False) -> SPOEffect:
     """Effect of an SPO on charge and victim withdrawal by four methods, side by side.
 
     Runs :func:`naive_spo_comparison` (labelled biased), :func:`landmark_analysis`,
@@ -1195,6 +1204,8 @@ def spo_effect(events_or_cases, *, outcomes=("charge", "withdrawal"), covariates
         Random subsample of eligible cases for clone-censor-weight.
     exposure : {"granted", "applied"}
     alpha : float
+    progress : bool, default False
+        Show a tqdm bar of the clone-censor-weight bootstrap on stderr (no number changes).
 
     Returns
     -------
@@ -1228,7 +1239,7 @@ def spo_effect(events_or_cases, *, outcomes=("charge", "withdrawal"), covariates
     ]
     ccw, curves = clone_censor_weight(cases, grace=grace, horizon=horizon, covariates=ccw_covariates,
                                       control=ccw_control, n_boot=n_boot, random_state=seeds[3],
-                                      max_cases=max_ccw_cases, exposure=exposure, alpha=alpha)
+                                      max_cases=max_ccw_cases, exposure=exposure, alpha=alpha, progress=progress)
     parts.append(ccw[ccw["outcome"].isin(list(outcomes))])
     curves = curves[curves["outcome"].isin(list(outcomes))].reset_index(drop=True)
     lo, hi = ci_labels(alpha)
