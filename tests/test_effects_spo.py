@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -466,3 +468,25 @@ def test_ccw_progress_bar_changes_no_number(sim, capsys):
     assert "clone-censor-weight bootstrap" in err and "0/6" in err
     pd.testing.assert_frame_equal(quiet[0], shown[0])
     pd.testing.assert_frame_equal(quiet[1], shown[1])
+
+
+def test_spo_effect_on_data_degrades_and_says_so(small_synthetic):
+    from attrition.effects import spo_effect, spo_effect_on_data
+
+    cases = small_synthetic.cases
+    # national: the same call as spo_effect's defaults, nothing to say
+    full, notes = spo_effect_on_data(cases, random_state=3, n_boot=20)
+    direct = spo_effect(cases, random_state=3, n_boot=20)
+    assert notes == []
+    pd.testing.assert_frame_equal(full.estimates, direct.estimates)
+    # a few forces: no force-clustered sandwich, and it says so
+    few = cases[cases["force"].isin(cases["force"].value_counts().index[:4])]
+    with warnings.catch_warnings():  # sparse CCW cells in four forces: warned about, not the point here
+        warnings.simplefilter("ignore", DataQualityWarning)
+        res, notes = spo_effect_on_data(few, random_state=3, n_boot=20)
+    assert "4 force(s) only: Cox standard errors are not clustered by force" in notes
+    # no SPO at all: nothing to estimate, a reason instead of an exception
+    none = cases.assign(spo_granted=False, spo_any=False, **{c: np.nan for c in cases.columns
+                                                             if c.startswith("days_to_spo")})
+    res, notes = spo_effect_on_data(none, random_state=3, n_boot=20)
+    assert res is None and notes[-1].startswith("the SPO models cannot be fitted on these data:")

@@ -14,6 +14,7 @@ from .spo import (
     naive_spo_comparison,
     spo_counting_process,
     spo_effect,
+    spo_effect_on_data,
     spo_time_varying_cox,
     true_ccw_risks,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "officer_effect",
     "officer_design",
     "spo_effect",
+    "spo_effect_on_data",
     "spo_counting_process",
     "spo_time_varying_cox",
     "landmark_analysis",

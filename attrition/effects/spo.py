@@ -50,6 +50,7 @@ from .._utils import check_alpha, check_random_state, ci_labels
 from ..exceptions import ConvergenceError, DataQualityWarning, DataValidationError
 
 __all__ = [
+    "spo_effect_on_data",
     "spo_counting_process",
     "spo_time_varying_cox",
     "naive_spo_comparison",
@@ -1247,3 +1248,58 @@ def spo_effect(events_or_cases, *, outcomes=("charge", "withdrawal"), covariates
     first = ["method", "outcome", "measure", "estimate", "se", lo, hi, "note"]
     est = est[first + [c for c in est.columns if c not in first]]
     return SPOEffect(est, curves)
+
+
+def spo_effect_on_data(cases: pd.DataFrame, *, min_clusters: int = 20, **kwargs):
+    """:func:`spo_effect` as a careful analyst runs it on whatever extract is at hand, saying what changed.
+
+    The full adjustment set first (``risk``, ``financial_year``; ``risk`` in the clone--censor--weight
+    models); covariates absent from the data or constant in it are left out; if a model still cannot be
+    fitted because a covariate separates an outcome (an error naming it), the covariates are dropped one at a
+    time (``risk`` first) and the fit is tried again; an error that names no covariate (e.g. no charge while
+    an SPO is in force) ends the attempts. With fewer than
+    ``min_clusters`` forces, standard errors are not clustered by force (too few clusters for a sandwich).
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table.
+    min_clusters : int, default 20
+    **kwargs
+        Passed to :func:`spo_effect` (e.g. ``random_state``, ``n_boot``); ``covariates``,
+        ``ccw_covariates`` and ``cox_cluster`` are chosen here.
+
+    Returns
+    -------
+    result : SPOEffect or None
+        None when even the unadjusted models cannot be fitted (the last error is in ``notes``).
+    notes : list of str
+        What was left out or changed, one sentence each, for the notebook to print.
+    """
+    from ..design import usable_covariates
+    from ..exceptions import ConvergenceError
+
+    notes = []
+    _, kept, why = usable_covariates(cases, ["risk", "financial_year"], min_cases=1)
+    notes += why
+    n_forces = int(cases["force"].nunique())
+    cluster = "force" if n_forces >= min_clusters else None
+    if cluster is None:
+        notes.append(f"{n_forces} force(s) only: Cox standard errors are not clustered by force")
+    attempts = [kept[i:] for i in range(len(kept) + 1)]  # risk first, then financial_year, then none
+    last = None
+    for covs in attempts:
+        try:
+            result = spo_effect(cases, covariates=tuple(covs), ccw_covariates=tuple(c for c in covs if c == "risk"),
+                                cox_cluster=cluster, **kwargs)
+        except (ConvergenceError, DataValidationError) as err:
+            last = str(err).splitlines()[0]
+            blamed = [c for c in covs if c in last]
+            if not blamed:  # not a covariate's fault (e.g. no event among SPO cases): fewer covariates won't help
+                break
+            notes.append(f"`{blamed[0]}` left out of the SPO models: {last}")
+            continue
+        return result, notes
+    notes.append(f"the SPO models cannot be fitted on these data: {last}")
+    return None, notes
+

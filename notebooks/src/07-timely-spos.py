@@ -37,7 +37,7 @@ from IPython.display import display
 from attrition.data import load_dataset
 from attrition.design import usable_covariates
 from attrition.effects import (PropensityModel, balance_table, forest_plot, ipw_weights, love_plot,
-                               plot_risk_curves, spo_effect)
+                               plot_risk_curves, spo_effect_on_data)
 from attrition.exceptions import AttritionError, StatisticalWarning
 from attrition.figures import set_provenance, show_figure
 from attrition.plotting import use_style
@@ -101,10 +101,11 @@ elif spo_ok:
 # %%
 result = None
 if spo_ok:
-    try:
-        result = spo_effect(c, random_state=seed, n_boot=100)
-    except AttritionError as err:
-        skip("SPO effect estimates", str(err).splitlines()[0])
+    result, notes = spo_effect_on_data(c, random_state=seed, n_boot=100)  # degrades covariates if needed, says so
+    for note in notes:
+        print("note:", note)
+    if result is None:
+        skip("SPO effect estimates", notes[-1])
 if result is not None:
     est, curves = result.estimates, result.risk_curves
     show = est[["method", "outcome", "measure", "estimate", "lower 95%", "upper 95%", "e_value"]]

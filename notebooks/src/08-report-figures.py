@@ -28,7 +28,7 @@ from attrition import trends
 from attrition.config import DISCLOSURE_THRESHOLD, FIGURES_DIR
 from attrition.data import load_dataset
 from attrition.disclosure import suppress_small_counts
-from attrition.effects import forest_plot, officer_design, officer_effect, plot_risk_curves, spo_effect
+from attrition.effects import forest_plot, officer_design, officer_effect, plot_risk_curves, spo_effect_on_data
 from attrition.exceptions import AttritionError, DisclosureWarning
 from attrition.figures import publish_figure, set_provenance
 from attrition.funnel import FunnelFitter
@@ -163,11 +163,9 @@ else:
 # ## Fig09–10 · Stalking Protection Orders: naive vs time-respecting estimates, and risk curves
 
 # %%
-try:
-    spo = spo_effect(cases, random_state=seed, n_boot=100)
-except AttritionError as err:
-    spo = None
-    skip("Fig09_spo-effects and Fig10_spo-risk-curves", str(err).splitlines()[0])
+spo, notes = spo_effect_on_data(cases, random_state=seed, n_boot=100)
+if spo is None:
+    skip("Fig09_spo-effects and Fig10_spo-risk-curves", notes[-1])
 if spo is not None:
     est, curves = spo.estimates, spo.risk_curves
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
