@@ -517,3 +517,23 @@ def test_parse_date_refuses(value, match):
 def test_validate_refuses_ambiguous_as_of(hand_events):
     with pytest.raises(ValueError, match="ambiguous"):
         validate_events(hand_events, as_of="01/07/2022")
+
+
+def test_vocabulary_matched_regardless_of_case_and_spaces_with_a_note(hand_events):
+    """Exports often write 'Police Outcome' or 'High': matched to the standard, and the report says so."""
+    ev = hand_events.copy()
+    ev["event"] = ev["event"].str.replace("_", " ").str.title()
+    ev["risk"] = ev["risk"].where(ev["risk"].isna(), ev["risk"].astype(str).str.upper())
+    report = validate_events(ev, as_of="2024-01-01")
+    plain = validate_events(hand_events, as_of="2024-01-01")
+    assert report.ok and len(report.valid) == len(plain.valid) == len(hand_events)
+    pd.testing.assert_series_equal(report.valid["event"], plain.valid["event"])
+    event_note = next(n for n in report.notes if n.startswith("event: "))
+    n_spellings = hand_events["event"].nunique()
+    assert event_note.startswith(f"event: {n_spellings} value(s) matched to the standard's spelling regardless of case")
+    assert any(n.startswith("risk: ") and "-> 'high'" in n or n.startswith("risk: ") and "-> 'medium'" in n
+               or n.startswith("risk: ") and "-> 'standard'" in n for n in report.notes)
+    # a value that is not the standard's in any spelling still breaks the rule
+    bad = hand_events.copy()
+    bad.loc[0, "event"] = "Phoned Victim"
+    assert "unknown_event" in set(validate_events(bad, as_of="2024-01-01").problems["rule"])

@@ -520,9 +520,28 @@ def _duplicated_rows(df: pd.DataFrame, cols: list) -> np.ndarray:
     return out
 
 
-def _recode(codes, uniq, allowed, P, rule, column, message) -> pd.Categorical:
-    """Categorical with the standard's categories; values outside them are reported under ``rule``."""
-    idx = pd.Index(list(allowed)).get_indexer(uniq) if len(uniq) else np.zeros(0, np.int64)
+def _vocab_key(values) -> pd.Index:
+    """Matching key of vocabulary values: case, spaces, hyphens and other punctuation folded to ``_``."""
+    return pd.Index([re.sub(r"[^a-z0-9]+", "_", str(v).strip().lower()).strip("_") for v in values], dtype=object)
+
+
+def _recode(codes, uniq, allowed, P, rule, column, message, notes=None) -> pd.Categorical:
+    """Categorical with the standard's categories; values outside them are reported under ``rule``.
+
+    Values that differ from the standard's only in case, spaces or punctuation (``Police Outcome``,
+    ``High``) are matched, and ``notes`` says so; anything else breaks ``rule``.
+    """
+    allowed = list(allowed)
+    idx = pd.Index(allowed).get_indexer(uniq) if len(uniq) else np.zeros(0, np.int64)
+    loose = idx < 0
+    if loose.any():
+        idx = idx.copy()
+        idx[loose] = _vocab_key(allowed).get_indexer(_vocab_key(uniq[loose]))
+        matched = loose & (idx >= 0)
+        if matched.any() and notes is not None:
+            k = int(np.flatnonzero(matched)[0])
+            notes.append(f"{column}: {int(matched.sum())} value(s) matched to the standard's spelling regardless of "
+                         f"case and spaces (e.g. {str(uniq[k])!r} -> {allowed[idx[k]]!r})")
     bad_u = idx < 0
     if bad_u.any():
         bad = (codes >= 0) & bad_u[np.maximum(codes, 0)]
@@ -676,7 +695,7 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     # ---- event vocabulary
     codes, uniq = clean["event"]
     df["event"] = _recode(codes, uniq, S.EVENTS, P, "unknown_event", "event",
-                          "unknown event(s) {vals}; allowed: " + str(list(S.EVENTS)))
+                          "unknown event(s) {vals}; allowed: " + str(list(S.EVENTS)), notes)
 
     # ---- forces
     codes, uniq = clean["force"]
@@ -750,7 +769,8 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
         if c == "event":
             continue
         codes, uniq = clean[c]
-        df[c] = _recode(codes, uniq, allowed, P, "unknown_code", c, "value(s) {vals} not in " + str(list(allowed)))
+        df[c] = _recode(codes, uniq, allowed, P, "unknown_code", c, "value(s) {vals} not in " + str(list(allowed)),
+                        notes)
 
     # ---- outcome codes (on distinct values)
     ocodes, ouniq = pd.factorize(df["outcome_code"])

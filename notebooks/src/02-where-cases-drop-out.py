@@ -47,7 +47,8 @@ print(data)
 year = "2021/22" if (data.cases["financial_year"] == "2021/22").any() else None
 head = headline_figures(data.cases, financial_year=year)
 print(publish_table(head[["measure", "cases", "reports", "estimate", "lower 95%", "upper 95%", "published"]],
-                    ["cases", "reports"], decimals=4))
+                    ["cases", "reports"], derived={c: ["cases"] for c in ["estimate", "lower 95%", "upper 95%"]},
+                    decimals=4))
 
 # %% [markdown]
 # ## The national funnel

@@ -230,7 +230,8 @@ else:
     except AttritionError as err:
         skip("Cox model of victim withdrawal", str(err).splitlines()[0])
 if csc is not None:
-    print(csc)
+    if data.synthetic:  # its description counts events, which can be small on real data
+        print(csc)
     print(csc.summary[cols].rename(columns={"exp(coef)": "hazard ratio"}).round(3).to_string(index=False))
 
 # %% [markdown]
@@ -256,7 +257,8 @@ else:
     except AttritionError as err:
         skip("Fine–Gray model of conviction", str(err).splitlines()[0])
 if fg is not None:
-    print(fg)
+    if data.synthetic:
+        print(fg)
     print(fg.summary[cols].rename(columns={"exp(coef)": "subdistribution HR"}).round(3).to_string(index=False))
 
 # %% [markdown]
