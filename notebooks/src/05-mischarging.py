@@ -156,7 +156,7 @@ if data.synthetic:
 # %% [markdown]
 # Taken at face value, the records say there are far fewer stalking reports than there are, and that none is
 # misrecorded. The corrected count, the share of records that are stalking, the share of stalking reports
-# recorded as a lesser offence and the funnel entries per report are close to the truth, and here each 95%
+# recorded as a lesser offence and the funnel entries per report are close to the truth, and on the synthetic data each 95%
 # interval covers it (compare the `truth` column; for the funnel entries it is the long-run share of the
 # case table's reports reaching the stage).
 

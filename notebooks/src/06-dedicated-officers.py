@@ -102,7 +102,7 @@ if officer_ok:
     display(show_figure(ax.figure))
 
 # %% [markdown]
-# The adjusted risk ratios cover the true effects printed above. The E-value is how strongly an unmeasured confounder would have to be associated with both having an
+# On the synthetic data, the adjusted risk ratios cover the true effects printed above. The E-value is how strongly an unmeasured confounder would have to be associated with both having an
 # officer and the outcome (as a risk ratio) to explain the estimate away; `e_value` above is for the point
 # estimate (see the table for the adjusted rows).
 #

@@ -117,7 +117,7 @@ if data.truth is not None:
           f"victim withdrawal {data.truth['spo_hr_withdrawal']:.2f}")
 
 # %% [markdown]
-# The naive "ever had an SPO" comparison overstates the benefit: its risk ratio for charge is far above the
+# On the synthetic data, the naive "ever had an SPO" comparison overstates the benefit: its risk ratio for charge is far above the
 # true effect, and its hazard ratio for withdrawal is too low (immortal time makes SPO cases look as if they
 # never withdraw early). The landmark and time-varying Cox estimates sit around the truth.
 
