@@ -30,11 +30,17 @@ def to_number(s: pd.Series) -> pd.Series:
 
 
 def write_ods(path: Path, sheets: dict[str, list[list]]) -> Path:
-    """A minimal OpenDocument spreadsheet (what LibreOffice writes, without styles): numbers as floats."""
+    """A minimal OpenDocument spreadsheet (what LibreOffice writes, without styles): numbers, ISO dates, text."""
     def cell(v):
         if v is None or (isinstance(v, float) and np.isnan(v)):
             return "<table:table-cell/>"
-        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        if isinstance(v, pd.Timestamp):
+            return (f'<table:table-cell office:value-type="date" office:date-value="{v:%Y-%m-%d}">'
+                    f"<text:p>{v:%d/%m/%Y}</text:p></table:table-cell>")
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return (f'<table:table-cell office:value-type="float" office:value="{int(v)}">'
+                    f"<text:p>{int(v)}</text:p></table:table-cell>")
+        if isinstance(v, (float, np.floating)):
             return (f'<table:table-cell office:value-type="float" office:value="{v}">'
                     f"<text:p>{v}</text:p></table:table-cell>")
         return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'

@@ -24,7 +24,6 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
@@ -104,35 +103,11 @@ def _set(df, case_id, event, col, value):
 
 
 def write_ods(frame_rows: list[list], path: Path) -> None:
-    """A minimal OpenDocument spreadsheet (no odfpy needed): strings, numbers and ISO dates."""
-    def cell(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return "<table:table-cell/>"
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            return f'<table:table-cell office:value-type="float" office:value="{int(v)}"><text:p>{int(v)}</text:p></table:table-cell>'
-        if isinstance(v, pd.Timestamp):
-            return (f'<table:table-cell office:value-type="date" office:date-value="{v:%Y-%m-%d}">'
-                    f"<text:p>{v:%d/%m/%Y}</text:p></table:table-cell>")
-        return f'<table:table-cell office:value-type="string"><text:p>{escape(str(v))}</text:p></table:table-cell>'
+    """A minimal OpenDocument spreadsheet with one sheet "Events" (the writer shared with the open-data tests)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, also when run as a script
+    from _open_data_util import write_ods as _write
 
-    rows_xml = "".join("<table:table-row>" + "".join(cell(v) for v in r) + "</table:table-row>" for r in frame_rows)
-    content = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        '<office:body><office:spreadsheet><table:table table:name="Events">'
-        f"{rows_xml}</table:table></office:spreadsheet></office:body></office:document-content>")
-    manifest = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-        "</manifest:manifest>")
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
-        zf.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
-        zf.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
+    _write(path, {"Events": frame_rows})
 
 
 def _xlsx(df: pd.DataFrame, path: Path, *, title_rows=0, sheet="Events", other_sheet=False, dates=False) -> None:
