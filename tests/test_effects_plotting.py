@@ -126,3 +126,16 @@ def test_plot_risk_curves_steps_and_bands():
         plot_risk_curves(curves.drop(columns="upper"))
     with pytest.raises(DataValidationError, match="missing"):
         plot_risk_curves(curves.assign(risk=[np.nan, 0.2, 0.3, 0, 0.1, 0.15]))
+
+
+def test_log_forest_plot_has_readable_ratio_ticks_across_its_range():
+    from attrition.effects.plotting import _log_ticks
+
+    df = pd.DataFrame({"estimate": [1.4, 2.1], "lower 95%": [0.8, 1.2], "upper 95%": [2.4, 2.7]}, index=["a", "b"])
+    ax = forest_plot(df, null=1.0)
+    ticks = ax.get_xticks()
+    assert list(ticks) == [0.8, 0.9, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.8", "0.9", "1", "1.25", "1.5", "1.75", "2", "2.5"]
+    # a wide range keeps at most 8 ticks and always 1
+    wide = _log_ticks(0.05, 60)
+    assert len(wide) <= 8 and 1.0 in wide and wide[0] >= 0.05 and wide[-1] <= 60

@@ -123,12 +123,15 @@ def forest_plot(
     ax.errorbar(est, y, xerr=np.vstack([est - lo, hi - est]), **kwargs)
     ax.axvline(null, color="0.4", linestyle="--", linewidth=1)
     if log:
-        from matplotlib.ticker import FuncFormatter
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
         ax.set_xscale("log")
-        # plain numbers (0.5, 1, 2) rather than powers of ten
+        # plain numbers at readable ratios across the whole range (0.8, 1, 1.25, 1.5, 2, ...), not powers of ten
+        left, right = min(lo.min(), null) / 1.08, max(hi.max(), null) * 1.08
+        ax.set_xlim(left, right)
+        ax.xaxis.set_major_locator(FixedLocator(_log_ticks(left, right)))
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v, 6) in _MINOR_LABELS else ""))
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
     ax.set_ylim(-0.7, len(df) - 0.3)
@@ -136,7 +139,22 @@ def forest_plot(
     return ax
 
 
-_MINOR_LABELS = {0.2, 0.3, 0.5, 0.7, 1.5, 2, 3, 5, 7, 15, 20, 30, 50}
+_NICE_RATIOS = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2,
+                         2.5, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100])
+
+
+def _log_ticks(left: float, right: float, most: int = 8) -> np.ndarray:
+    """Readable ratio ticks inside ``[left, right]``: at most ``most``, always 1 when in range, spread evenly in log."""
+    inside = _NICE_RATIOS[(_NICE_RATIOS >= left) & (_NICE_RATIOS <= right)]
+    if len(inside) <= most:
+        return inside
+    pos = np.log(inside)
+    targets = np.linspace(pos[0], pos[-1], most)
+    keep = np.unique(np.abs(pos[:, None] - targets[None, :]).argmin(axis=0))
+    ticks = inside[keep]
+    if left <= 1 <= right and 1 not in ticks:
+        ticks = np.sort(np.r_[ticks[np.abs(np.log(ticks)).argmin() != np.arange(len(ticks))], 1.0])
+    return ticks
 
 
 def love_plot(balance_df: pd.DataFrame, ax=None, threshold: float = 0.1, *, absolute: bool = True, **kwargs):

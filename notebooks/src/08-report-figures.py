@@ -172,6 +172,9 @@ if spo is not None:
     for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
         part = est[(est["outcome"] == outcome_name) & est["measure"].isin(["HR", "RR"])]
         forest_plot(part.assign(label=part["method"] + " (" + part["measure"] + ")").set_index("label"), ax=ax, null=1.0)
+        if data.synthetic:  # the generator's true hazard ratio, for the HR rows
+            ax.axvline(data.truth[f"spo_hr_{outcome_name}"], color="#D55E00", linestyle=":", label="true HR")
+            ax.legend(loc="lower right", fontsize=8)
         ax.set(title=title, xlabel="HR or RR, SPO vs not (95% CI)")
     fig.suptitle("Effect of a Stalking Protection Order: naive vs time-respecting estimates")
     display(publish(fig, "Fig09_spo-effects"))
