@@ -112,6 +112,11 @@ class FunnelFitter(BaseFitter):
         carry the uncertainty about how much to pool; ``"eb"``, empirical Bayes, the prior fixed at its
         maximum-likelihood estimate (intervals too narrow for the most extreme forces:
         ``tests/studies/force_coverage.py``).
+    pool_towards : {"size", "national"}, default "size"
+        Full Bayes with at least 10 groups: ``"size"`` lets the prior mean of a stage's rate depend on
+        the log number of reports of the group (small forces are shrunk towards forces of their size,
+        not towards the nation: a volume–outcome relation is then not mistaken for noise);
+        ``"national"``: one prior mean for all. With fewer groups, or ``pooling="eb"``, one prior mean.
 
     Attributes
     ----------
@@ -185,11 +190,14 @@ class FunnelFitter(BaseFitter):
     """
 
     def __init__(self, alpha: float = 0.05, stages=STAGES, n_draws: int = 4000, random_state=0,
-                 pooling: str = "bayes"):
+                 pooling: str = "bayes", pool_towards: str = "size"):
         super().__init__(alpha)
         if pooling not in ("bayes", "eb"):
             raise ValueError(f"pooling must be 'bayes' or 'eb', got {pooling!r}")
+        if pool_towards not in ("size", "national"):
+            raise ValueError(f"pool_towards must be 'size' or 'national', got {pool_towards!r}")
         self.pooling = pooling
+        self.pool_towards = pool_towards
         stages = tuple(stages)
         bad = [s for s in stages if s not in STAGES]
         if bad:
@@ -570,6 +578,9 @@ class FunnelFitter(BaseFitter):
         pb = np.zeros((res["G"], K))
         empty, counts = [], []
         rng = check_random_state(self.random_state)
+        size_prior = self.pooling == "bayes" and self.pool_towards == "size" and res["G"] >= 10
+        covariate = np.log(np.maximum(res["entered"][:, 0], 1.0)) if size_prior else None
+        self.pooled_towards_ = "size" if size_prior else "national"
         for j in range(K):  # one beta-binomial fit per stage
             n_eff = np.where(res["method"][:, j] == "aalen-johansen", _n_eff(p[:, j], se[:, j], nfb[:, j]), nfb[:, j])
             n_eff = np.where(np.isfinite(p[:, j]), n_eff, 0.0)
@@ -580,7 +591,8 @@ class FunnelFitter(BaseFitter):
                 prior = _pooling.BetaPrior(a=1.0, b=1.0, mean=0.5, kappa=2.0, sd=float(np.sqrt(1 / 12)),
                                            loglik=0.0, at_bound=True)
             t = _pooling.pool_proportions(x_eff, n_eff, labels=self.groups_, alpha=self.alpha, prior=prior,
-                                          method=self.pooling, random_state=rng)
+                                          method=self.pooling, random_state=rng,
+                                          covariate=covariate if prior is None else None)
             priors[self.stages[j]] = t.attrs["prior"]
             pa[:, j], pb[:, j] = t["post_a"].to_numpy(), t["post_b"].to_numpy()
             counts.append((x_eff, n_eff))

@@ -200,7 +200,7 @@ def fit_beta_prior(x, n) -> BetaPrior:
 
 
 def pool_proportions(x, n, *, labels=None, alpha: float = 0.05, prior=None, method: str = "eb",
-                     n_draws: int = 20_000, random_state=0) -> pd.DataFrame:
+                     covariate=None, n_draws: int = 20_000, random_state=0) -> pd.DataFrame:
     """Partial pooling of one proportion across groups: beta-binomial, empirical or full Bayes.
 
     Parameters
@@ -220,6 +220,8 @@ def pool_proportions(x, n, *, labels=None, alpha: float = 0.05, prior=None, meth
         ignore the uncertainty in the prior). ``"bayes"``: full Bayes, the prior's :math:`(\mu, \kappa)`
         integrated over their posterior (:func:`fit_hyperposterior`); each group's posterior is then a
         mixture of betas: exact mean and sd, equal-tailed quantiles from ``n_draws`` posterior draws.
+    covariate : array-like, shape (G,), optional
+        Full Bayes only: a group-level covariate of the prior mean (:func:`fit_hyperposterior`).
     n_draws : int, default 20,000
         Full Bayes only: draws for the interval (Monte Carlo sd of each limit about 0.02 posterior sd).
     random_state : None, int or numpy.random.Generator, default 0
@@ -246,7 +248,9 @@ def pool_proportions(x, n, *, labels=None, alpha: float = 0.05, prior=None, meth
         raise ValueError(f"method must be 'eb' or 'bayes', got {method!r}")
     x, n = _check_counts(x, n)
     if prior is None:
-        prior = fit_beta_prior(x, n) if method == "eb" else fit_hyperposterior(x, n)
+        if covariate is not None and method == "eb":
+            raise ValueError("a covariate of the prior mean needs method='bayes'")
+        prior = fit_beta_prior(x, n) if method == "eb" else fit_hyperposterior(x, n, covariate=covariate)
     lo_name, hi_name = ci_labels(alpha)
     if isinstance(prior, HyperPosterior):
         method = "bayes"
@@ -284,16 +288,20 @@ class HyperPosterior:
 
     Attributes
     ----------
-    a, b : numpy.ndarray, shape (C,)
-        Beta shape parameters of the grid cells kept (the most probable cells holding ``1 - 1e-7`` of
-        the mass).
+    a, b : numpy.ndarray, shape (C, G)
+        Each group's beta prior parameters in each grid cell kept (the most probable cells holding
+        ``1 - 1e-7`` of the mass); without a covariate every group has the same prior in a cell.
     weight : numpy.ndarray, shape (C,)
         Posterior mass of each cell (sums to 1).
-    mean, kappa : float
-        Posterior means of :math:`\\mu = a/(a+b)` and of :math:`\\log\\kappa` (reported as
-        :math:`\\kappa = \\exp E\\log\\kappa`).
+    mean : float
+        Posterior mean of the prior mean rate :math:`\mu` (with a covariate: at its average).
+    kappa : float
+        :math:`\exp E\log\kappa`, the prior strength in cases.
     kappa_interval : tuple of float
-        Central 95% posterior interval of :math:`\\kappa`.
+        Central 95% posterior interval of :math:`\kappa`.
+    slope, slope_interval : float, tuple of float
+        With a covariate: posterior mean and central 95% interval of its coefficient on the logit scale
+        (NaN without).
     """
 
     a: np.ndarray = field(repr=False)
@@ -302,57 +310,89 @@ class HyperPosterior:
     mean: float
     kappa: float
     kappa_interval: tuple
+    slope: float = np.nan
+    slope_interval: tuple = (np.nan, np.nan)
 
     @property
     def sd(self) -> float:
-        """Between-group sd of the true rates at the posterior means, :math:`\\sqrt{\\mu(1-\\mu)/(\\kappa+1)}`."""
+        """Between-group sd of the true rates at the posterior means, :math:`\sqrt{\mu(1-\mu)/(\kappa+1)}`."""
         return float(np.sqrt(self.mean * (1 - self.mean) / (self.kappa + 1)))
 
 
 _LOG_KAPPA = (np.log(1e-2), np.log(1e11))
+_SLOPE_SD = 1.0  # prior sd of a covariate's coefficient (logit scale, per unit of the covariate)
 
 
-def _cond_mode_eta(lam, x, n, eta0, iters=15):
-    """Mode and curvature of the log posterior in eta = logit(mu) for each log-kappa in ``lam`` (vectorised)."""
-    kappa = np.exp(lam)[:, None]
-    eta = np.full(lam.shape, eta0, float)
-    for _ in range(iters):  # damped Newton, all kappas at once
-        mu = special.expit(eta)[:, None]
-        a, b = mu * kappa, (1 - mu) * kappa
-        d1 = (special.digamma(a + x) - special.digamma(a) - special.digamma(b + n - x) + special.digamma(b)).sum(1)
-        d2 = (special.polygamma(1, a + x) - special.polygamma(1, a) + special.polygamma(1, b + n - x)
-              - special.polygamma(1, b)).sum(1)
-        m = mu[:, 0] * (1 - mu[:, 0])
-        k = kappa[:, 0]
-        g = m * k * d1 + (1 - 2 * mu[:, 0])
-        h = (1 - 2 * mu[:, 0]) * m * k * d1 + m**2 * k**2 * d2 - 2 * m
-        h = np.minimum(h, -1e-8)
-        step = np.clip(-g / h, -1.0, 1.0)
-        eta = np.clip(eta + step, special.logit(_EPS_MU), special.logit(1 - _EPS_MU))
-        if np.all(np.abs(step) < 1e-8):
+def _prior_terms(beta):
+    """Log hyperprior of the regression part and its gradient/Hessian: mu at the covariate's mean uniform
+    (the intercept), covariate coefficients N(0, _SLOPE_SD^2)."""
+    mu0 = special.expit(beta[..., 0])
+    lp = np.log(mu0) + np.log1p(-mu0) - 0.5 * np.sum(beta[..., 1:] ** 2, axis=-1) / _SLOPE_SD**2
+    return lp, mu0
+
+
+def _cond_mode(lam, x, n, X, beta0, iters: int = 25):
+    """Mode and Hessian of the log posterior in the regression coefficients for each log-kappa (vectorised)."""
+    L, P = lam.size, X.shape[1]
+    beta = np.tile(np.asarray(beta0, float), (L, 1))
+    k = np.exp(lam)[:, None]
+    eye = np.eye(P)
+    for _ in range(iters):  # damped Newton, every kappa at once
+        mu = special.expit(beta @ X.T)  # (L, G)
+        a, b = mu * k, (1 - mu) * k
+        D = special.digamma(a + x) - special.digamma(a) - special.digamma(b + n - x) + special.digamma(b)
+        T = (special.polygamma(1, a + x) - special.polygamma(1, a) + special.polygamma(1, b + n - x)
+             - special.polygamma(1, b))
+        m = mu * (1 - mu)
+        d1 = k * m * D
+        d2 = k * D * m * (1 - 2 * mu) + k**2 * m**2 * T
+        g = d1 @ X
+        H = np.einsum("lg,gp,gq->lpq", d2, X, X)
+        mu0 = special.expit(beta[:, 0])
+        g[:, 0] += 1 - 2 * mu0
+        H[:, 0, 0] -= 2 * mu0 * (1 - mu0)
+        if P > 1:
+            g[:, 1:] -= beta[:, 1:] / _SLOPE_SD**2
+            H[:, 1:, 1:] -= eye[1:, 1:] / _SLOPE_SD**2
+        # keep the Hessian negative definite (shift its spectrum where it is not)
+        top = np.linalg.eigvalsh(H)[:, -1]
+        H = H - np.maximum(top + 1e-8, 0)[:, None, None] * eye
+        step = -np.linalg.solve(H, g[:, :, None])[:, :, 0]
+        size = np.linalg.norm(step, axis=1, keepdims=True)
+        step = step * np.minimum(1.0, 1.0 / np.maximum(size, 1e-300))
+        beta = beta + step
+        beta[:, 0] = np.clip(beta[:, 0], special.logit(_EPS_MU), special.logit(1 - _EPS_MU))
+        if np.all(size < 1e-8):
             break
-    return eta, np.sqrt(-1.0 / h)
+    return beta, H
 
 
-def _log_post(eta, lam, x, n):
-    """Log posterior (up to a constant) of (eta, log kappa) under the default hyperprior; broadcast over grids."""
-    mu = special.expit(eta)[..., None]
+def _log_post(beta, lam, x, n, X):
+    """Log posterior (up to a constant) of (beta, log kappa); ``beta`` (..., P), ``lam`` (...)."""
+    mu = special.expit(beta @ X.T)  # (..., G)
     kappa = np.exp(lam)[..., None]
     a, b = mu * kappa, (1 - mu) * kappa
     ll = (special.betaln(a + x, b + n - x) - special.betaln(a, b)).sum(-1)
-    return ll + np.log(mu[..., 0]) + np.log1p(-mu[..., 0]) - 0.5 * lam
+    lp, _ = _prior_terms(beta)
+    return ll + lp - 0.5 * lam
 
 
-def fit_hyperposterior(x, n, *, n_kappa: int = 161, n_mu: int = 41) -> HyperPosterior:
-    """Posterior of the beta prior :math:`(\\mu, \\kappa)` of group rates, on a grid (full Bayes).
+def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int | None = None) -> HyperPosterior:
+    """Posterior of the beta prior of group rates, on a grid (full Bayes).
 
     Parameters
     ----------
     x, n : array-like, shape (G,)
         Successes and trials per group (effective counts allowed).
-    n_kappa, n_mu : int
-        Grid points in :math:`\\log\\kappa` (from :math:`10^{-2}` to :math:`10^{11}`) and, for each, in
-        :math:`\\operatorname{logit}\\mu` (:math:`\\pm 7` conditional posterior sd around the conditional mode).
+    covariate : array-like, shape (G,), optional
+        A group-level covariate of the prior mean, :math:`\operatorname{logit}\mu_g = \beta_0 +
+        \beta_1 (c_g - \bar c)` (e.g. the log number of reports: small forces are then shrunk towards
+        forces of their size, not towards the nation, as hospital profiling does, Silber et al. 2010).
+    n_kappa : int, default 161
+        Grid points in :math:`\lambda=\log\kappa`, from :math:`10^{-2}` to :math:`10^{11}`.
+    n_grid : int, optional
+        Grid points per regression coefficient around the conditional mode (default 41 without a
+        covariate, 21 with one), spanning :math:`\pm 7` (:math:`\pm 6`) conditional posterior sd.
 
     Returns
     -------
@@ -360,45 +400,75 @@ def fit_hyperposterior(x, n, *, n_kappa: int = 161, n_mu: int = 41) -> HyperPost
 
     Notes
     -----
-    Hyperprior: :math:`\\mu` uniform on (0, 1) and :math:`p(\\kappa)\\propto\\kappa^{-3/2}`, i.e.
-    :math:`p(a, b)\\propto(a+b)^{-5/2}` (Gelman et al. 2013, section 5.3: proper posterior, weakly
-    informative, the standard choice for a hierarchical beta-binomial). The likelihood is the beta-binomial
-    of every group. For each :math:`\\lambda=\\log\\kappa` the grid in :math:`\\eta=\\operatorname{logit}\\mu`
-    is centred at the conditional posterior mode (Newton, analytic derivatives) and scaled by the
-    conditional curvature, so it stays fine whether the groups hold 40 cases or 400,000; cell masses
-    carry that Jacobian. Exact up to the grid (tests compare with adaptive quadrature).
+    Hyperprior: the prior mean rate (at the covariate's average) uniform on (0, 1),
+    :math:`p(\kappa)\propto\kappa^{-3/2}` (with a uniform mean, :math:`p(a, b)\propto(a+b)^{-5/2}`:
+    Gelman et al. 2013, section 5.3, a proper posterior and weakly informative), and a covariate's
+    coefficient :math:`N(0, 1)` per unit (a tenfold difference in size moving the prior logit by
+    :math:`\pm 2.3` sd). The likelihood is the beta-binomial of every group. For each :math:`\lambda`
+    the grid in the regression coefficients is centred at their conditional posterior mode (Newton,
+    analytic derivatives) and scaled by the conditional curvature, so it stays fine whether the groups
+    hold 40 cases or 400,000; cell masses carry that Jacobian. Exact up to the grid
+    (``tests/test_pooling.py`` compares with a brute-force grid).
+
+    References
+    ----------
+    Gelman, A., Carlin, J. B., Stern, H. S., Dunson, D. B., Vehtari, A. & Rubin, D. B. (2013).
+    *Bayesian Data Analysis*, 3rd ed., section 5.3. CRC Press.
+    Silber, J. H. et al. (2010). The Hospital Compare mortality model and the volume-outcome
+    relationship. *Health Services Research* 45, 1148–1167.
     """
     x, n = _check_counts(x, n)
+    G_all = x.size
+    if covariate is None:
+        X_all = np.ones((G_all, 1))
+    else:
+        c = np.asarray(covariate, float).reshape(-1)
+        if c.shape != x.shape or not np.all(np.isfinite(c)):
+            raise DataValidationError(f"covariate must hold {G_all} finite values, one per group")
+        X_all = np.column_stack([np.ones(G_all), c - c[n > 0].mean() if (n > 0).any() else c])
     keep = n > 0
-    x, n = x[keep], n[keep]
+    x, n, X = x[keep], n[keep], X_all[keep]
     if x.size == 0:
         raise DataValidationError("every group has n == 0: nothing to pool")
+    P = X.shape[1]
     lam = np.linspace(*_LOG_KAPPA, n_kappa)
-    eta0 = float(special.logit(np.clip(x.sum() / n.sum(), 1e-6, 1 - 1e-6)))
-    m, s = _cond_mode_eta(lam, x, n, eta0)
-    z = np.linspace(-7, 7, n_mu)
-    eta = m[:, None] + s[:, None] * z[None, :]
-    eta = np.clip(eta, special.logit(_EPS_MU), special.logit(1 - _EPS_MU))
-    lp = _log_post(eta, np.broadcast_to(lam[:, None], eta.shape), x, n) + np.log(s)[:, None]
+    beta0 = np.zeros(P)
+    beta0[0] = special.logit(np.clip(x.sum() / n.sum(), 1e-6, 1 - 1e-6))
+    m, H = _cond_mode(lam, x, n, X, beta0)
+    n_grid = n_grid or (41 if P == 1 else 21)
+    z1 = np.linspace(-7 if P == 1 else -6, 7 if P == 1 else 6, n_grid)
+    Z = np.stack(np.meshgrid(*([z1] * P), indexing="ij"), axis=-1).reshape(-1, P)  # (M, P)
+    Cov = np.linalg.inv(-H)
+    Ch = np.linalg.cholesky(0.5 * (Cov + np.swapaxes(Cov, 1, 2)))  # (L, P, P)
+    beta = m[:, None, :] + np.einsum("lpq,mq->lmp", Ch, Z)  # (L, M, P)
+    lamg = np.broadcast_to(lam[:, None], beta.shape[:2])
+    logdet = np.log(np.abs(np.diagonal(Ch, axis1=1, axis2=2))).sum(axis=1)
+    lp = _log_post(beta, lamg, x, n, X) + logdet[:, None]
     w = np.exp(lp - lp.max()).reshape(-1)
     w /= w.sum()
     order = np.argsort(w)[::-1]
     cum = np.cumsum(w[order])
     cells = order[: int(np.searchsorted(cum, 1 - 1e-7)) + 1]
     wk = w[cells] / w[cells].sum()
-    mu = special.expit(eta.reshape(-1)[cells])
-    lk = np.broadcast_to(lam[:, None], eta.shape).reshape(-1)[cells]
+    bk = beta.reshape(-1, P)[cells]
+    lk = lamg.reshape(-1)[cells]
     kappa = np.exp(lk)
-    o = np.argsort(lk)
-    ck = np.cumsum(wk[o])
-    k_lo, k_hi = kappa[o][np.searchsorted(ck, 0.025)], kappa[o][min(np.searchsorted(ck, 0.975), len(o) - 1)]
-    return HyperPosterior(a=mu * kappa, b=(1 - mu) * kappa, weight=wk, mean=float(np.sum(wk * mu)),
-                          kappa=float(np.exp(np.sum(wk * lk))), kappa_interval=(float(k_lo), float(k_hi)))
+    mu_g = special.expit(bk @ X_all.T)  # (C, G_all)
+
+    def interval(v):
+        o = np.argsort(v)
+        cw = np.cumsum(wk[o])
+        return float(v[o][np.searchsorted(cw, 0.025)]), float(v[o][min(np.searchsorted(cw, 0.975), len(o) - 1)])
+
+    slope, slope_int = (float(np.sum(wk * bk[:, 1])), interval(bk[:, 1])) if P > 1 else (np.nan, (np.nan, np.nan))
+    return HyperPosterior(a=mu_g * kappa[:, None], b=(1 - mu_g) * kappa[:, None], weight=wk,
+                          mean=float(np.sum(wk * special.expit(bk[:, 0]))), kappa=float(np.exp(np.sum(wk * lk))),
+                          kappa_interval=interval(kappa), slope=slope, slope_interval=slope_int)
 
 
 def _bayes_table(x, n, hyper: HyperPosterior, alpha, n_draws, random_state):
-    pa = hyper.a[None, :] + x[:, None]
-    pb = hyper.b[None, :] + (n - x)[:, None]
+    pa = hyper.a.T + x[:, None]  # (G, C)
+    pb = hyper.b.T + (n - x)[:, None]
     w = hyper.weight
     m1 = pa / (pa + pb)
     m2 = m1 * (pa + 1) / (pa + pb + 1)
@@ -408,7 +478,7 @@ def _bayes_table(x, n, hyper: HyperPosterior, alpha, n_draws, random_state):
     # (scipy's betainc), and with 20,000 draws the Monte Carlo sd of a 2.5% quantile is ~0.02 posterior sd
     draws = posterior_draws(x, n, hyper, n_draws=n_draws, random_state=random_state)
     lower, upper = np.quantile(draws, [alpha / 2, 1 - alpha / 2], axis=1)
-    kappa_mean = (hyper.a + hyper.b) @ w
+    kappa_mean = (hyper.a[:, 0] + hyper.b[:, 0]) @ w
     return mean, sd, lower, upper, n / (n + kappa_mean)
 
 
@@ -431,8 +501,10 @@ def posterior_draws(x, n, hyper, *, n_draws: int = 4000, random_state=0) -> np.n
     x, n = _check_counts(x, n)
     rng = check_random_state(random_state)
     if isinstance(hyper, HyperPosterior):
+        if hyper.a.shape[1] != x.size:
+            raise DataValidationError(f"the hyperposterior has {hyper.a.shape[1]} groups, the counts {x.size}")
         c = rng.choice(hyper.weight.size, size=n_draws, p=hyper.weight)
-        a, b = hyper.a[c][None, :], hyper.b[c][None, :]
+        a, b = hyper.a[c].T, hyper.b[c].T  # (G, n_draws)
     else:
         a, b = np.array([[hyper.a]]), np.array([[hyper.b]])
     return rng.beta(a + x[:, None], b + (n - x)[:, None], size=(x.size, n_draws))

@@ -1,7 +1,8 @@
 """Coverage study of the force comparisons: pooled intervals of each force's stage conversion rate.
 
-For each seed: simulate a national dataset (``N`` reports, default 360,000 as notebook 03), fit
-``FunnelFitter(pooling=...).fit(cases, by="force")`` with full Bayes (the default) and with empirical Bayes,
+For each seed: simulate a national dataset (``N`` reports, 360,000 as notebook 03), fit
+``FunnelFitter(...).fit(cases, by="force")`` with full Bayes pooled towards forces of the same size (the
+default, ``bayes``), full Bayes pooled towards the nation (``bayes_national``) and empirical Bayes (``eb``),
 and check whether each force's 95% interval covers its TRUE conversion probability
 (:func:`attrition.synthetic.true_stage_rates`: the ratio of expected counts over the force's reports, from
 the generator's closed-form per-report probabilities). Raw Wilson intervals are scored beside them. Forces
@@ -37,10 +38,13 @@ def one(seed: int, n: int) -> pd.DataFrame:
     d = simulate(n_cases=n, random_state=seed)
     truth = true_stage_rates(d)
     out = []
-    fits = {m: FunnelFitter(pooling=m, random_state=seed).fit(d.cases, by="force") for m in ("bayes", "eb")}
+    fits = {"bayes": FunnelFitter(random_state=seed).fit(d.cases, by="force"),
+            "bayes_national": FunnelFitter(pool_towards="national", random_state=seed).fit(d.cases, by="force"),
+            "eb": FunnelFitter(pooling="eb", random_state=seed).fit(d.cases, by="force")}
     for st in STAGES:
         tr = truth[st]
         t_b = fits["bayes"].pooled_.xs(st, level="stage")
+        t_n = fits["bayes_national"].pooled_.xs(st, level="stage")
         t_e = fits["eb"].pooled_.xs(st, level="stage")
         wl, wh = wilson_interval(t_e["x"].to_numpy(), t_e["n"].to_numpy())
         rank = tr.rank(method="first").to_numpy() - 1
@@ -48,6 +52,7 @@ def one(seed: int, n: int) -> pd.DataFrame:
         base = pd.DataFrame({"seed": seed, "stage": st, "force": tr.index, "truth": tr.to_numpy(), "quintile": q,
                              "n": t_e["n"].to_numpy()})
         for name, lo, hi, est in (("bayes", t_b["lower 95%"], t_b["upper 95%"], t_b["pooled"]),
+                                  ("bayes_national", t_n["lower 95%"], t_n["upper 95%"], t_n["pooled"]),
                                   ("eb", t_e["lower 95%"], t_e["upper 95%"], t_e["pooled"]),
                                   ("wilson", pd.Series(wl, index=t_e.index), pd.Series(wh, index=t_e.index), t_e["raw"])):
             lo, hi, est = (np.asarray(v, float) for v in (lo, hi, est))
