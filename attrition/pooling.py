@@ -217,7 +217,7 @@ def pool_proportions(x, n, *, labels=None, alpha: float = 0.05, prior=None, meth
         Use this prior instead of fitting one (:func:`fit_beta_prior` / :func:`fit_hyperposterior`).
     method : {"eb", "bayes"}, default "eb"
         ``"eb"``: empirical Bayes, the prior fixed at its marginal maximum-likelihood estimate (intervals
-        ignore the uncertainty in the prior). ``"bayes"``: full Bayes, the prior's :math:`(\mu, \kappa)`
+        ignore the uncertainty in the prior). ``"bayes"``: full Bayes, the prior's :math:`(\\mu, \\kappa)`
         integrated over their posterior (:func:`fit_hyperposterior`); each group's posterior is then a
         mixture of betas: exact mean and sd, equal-tailed quantiles from ``n_draws`` posterior draws.
     covariate : array-like, shape (G,), optional
@@ -284,7 +284,7 @@ def pool_proportions(x, n, *, labels=None, alpha: float = 0.05, prior=None, meth
 # ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class HyperPosterior:
-    """Posterior of the beta prior's hyperparameters on a grid (full Bayes, :func:`fit_hyperposterior`).
+    r"""Posterior of the beta prior's hyperparameters on a grid (full Bayes, :func:`fit_hyperposterior`).
 
     Attributes
     ----------
@@ -315,7 +315,7 @@ class HyperPosterior:
 
     @property
     def sd(self) -> float:
-        """Between-group sd of the true rates at the posterior means, :math:`\sqrt{\mu(1-\mu)/(\kappa+1)}`."""
+        r"""Between-group sd of the true rates at the posterior means, :math:`\sqrt{\mu(1-\mu)/(\kappa+1)}`."""
         return float(np.sqrt(self.mean * (1 - self.mean) / (self.kappa + 1)))
 
 
@@ -378,7 +378,7 @@ def _log_post(beta, lam, x, n, X):
 
 
 def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int | None = None) -> HyperPosterior:
-    """Posterior of the beta prior of group rates, on a grid (full Bayes).
+    r"""Posterior of the beta prior of group rates, on a grid (full Bayes).
 
     Parameters
     ----------

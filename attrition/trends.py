@@ -364,7 +364,7 @@ class ForceChanges:
 
 def force_changes(cases: pd.DataFrame, from_year: str | None = None, to_year: str | None = None, *,
                   alpha: float = 0.05) -> ForceChanges:
-    """Change of reports from one financial year to the next in every force, with multiplicity control.
+    r"""Change of reports from one financial year to the next in every force, with multiplicity control.
 
     Parameters
     ----------
