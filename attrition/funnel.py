@@ -4,8 +4,8 @@ Of every 100 stalking reports, how many are recorded as stalking, get a suspect 
 reach court (first hearing) and end in a conviction for stalking — and at each step why do the others
 leave? :class:`FunnelFitter` answers all of it from one fitted object: per-stage conversion, per-stage
 exit-reason shares, the end-to-end probability, a stage x reason decomposition of the loss and
-counterfactuals, each with confidence intervals; by force with empirical-Bayes partial pooling
-(:mod:`attrition.pooling`).
+counterfactuals, each with confidence intervals; by force with full-Bayes partial pooling, rank intervals
+and funnel plots with control limits (:mod:`attrition.pooling`).
 """
 from __future__ import annotations
 
@@ -139,8 +139,11 @@ class FunnelFitter(BaseFitter):
         With ``by``: the same for all cases together.
     pooled_ : pandas.DataFrame
         With ``by`` and ``pool=True``: (group, stage) pooled conversion rates (see
-        :func:`attrition.pooling.pool_proportions`); ``pooled_end_to_end_`` (group: pooled end-to-end);
-        ``priors_`` (stage -> :class:`attrition.pooling.BetaPrior`).
+        :func:`attrition.pooling.pool_proportions`); ``pooled_end_to_end_`` (group: ``raw`` end-to-end
+        estimate from the group's own data, ``pooled`` posterior mean of the product of the pooled stage
+        rates, its sd and credible interval); ``priors_`` (stage -> :class:`attrition.pooling.HyperPosterior`,
+        or :class:`attrition.pooling.BetaPrior` with ``pooling="eb"``); ``pooled_towards_`` ("size" or
+        "national").
     method_ : pandas.DataFrame
         Per (group, stage): ``"proportion"`` (no open cases), ``"aalen-johansen"`` or
         ``"closed-only"`` (open cases but no times).
@@ -391,7 +394,7 @@ class FunnelFitter(BaseFitter):
             Column of non-negative counts (frequency weights): a row of weight ``w`` stands for ``w``
             identical cases, so results equal those on the expanded rows exactly.
         pool : bool, optional
-            Partially pool the groups' stage rates (empirical-Bayes beta-binomial). Default: True when
+            Partially pool the groups' stage rates (beta-binomial, see ``pooling``). Default: True when
             ``by`` is given.
 
         Returns

@@ -1,30 +1,37 @@
-"""Partial pooling of proportions across groups (forces): empirical-Bayes beta-binomial.
+"""Partial pooling of proportions across groups (forces): beta-binomial, full or empirical Bayes; ranks; funnel plots.
 
-Every force's stage conversion rate is shrunk toward the national rate by an amount that depends on
-how much information the force has: a force with 40 cases moves most of the way to the national
-rate, a force with 40,000 hardly moves.
+Every force's stage conversion rate is shrunk toward the rate of comparable forces by an amount that depends
+on how much information the force has: a force with 40 cases moves most of the way, a force with 40,000
+hardly moves.
 
 Model
 -----
 For group :math:`g` with :math:`x_g` successes out of :math:`n_g`,
 
-.. math:: x_g \\mid p_g \\sim \\mathrm{Bin}(n_g, p_g), \\qquad p_g \\sim \\mathrm{Beta}(a, b),
+.. math:: x_g \\mid p_g \\sim \\mathrm{Bin}(n_g, p_g), \\qquad p_g \\sim \\mathrm{Beta}(\\mu_g\\kappa, (1-\\mu_g)\\kappa),
 
-so :math:`x_g` is beta-binomial. The prior :math:`(a, b)` is fitted by marginal maximum likelihood
-of the beta-binomial over groups (:func:`fit_beta_prior`, scipy BFGS on
-:math:`(\\operatorname{logit}\\mu, \\log\\kappa)`, :math:`\\mu=a/(a+b)`, :math:`\\kappa=a+b`, started at
-the method-of-moments estimate), and each group's posterior is
-:math:`\\mathrm{Beta}(a+x_g, b+n_g-x_g)`: posterior mean
-:math:`(a+x_g)/(a+b+n_g) = w_g\\,\\hat p_g + (1-w_g)\\,\\mu` with weight :math:`w_g = n_g/(n_g+\\kappa)`,
-and an equal-tailed credible interval from the beta quantiles.
+so :math:`x_g` is beta-binomial; :math:`\\mu_g = \\mu` for all groups, or
+:math:`\\operatorname{logit}\\mu_g = \\beta_0 + \\beta_1 c_g` with a group covariate (the log number of
+reports: pooling towards forces of the same size).
 
-Why this model: it is fast (one 2-parameter optimisation per stage, closed-form posteriors),
-transparent (the shrinkage weight :math:`n_g/(n_g+\\kappa)` can be printed next to each force) and
-standard for league tables of rates (Efron & Morris 1975; Spiegelhalter 2005). A hierarchical
-logistic model (random force intercept on the logit scale, e.g. statsmodels
-``BinomialBayesMixedGLM``) gives very similar shrinkage; ``tests/test_pooling.py`` checks the two
-agree. As in any empirical-Bayes method, the uncertainty in :math:`(a, b)` itself is not propagated
-(intervals are slightly too narrow when there are few groups; with 43 forces the effect is small).
+* **Full Bayes** (:func:`fit_hyperposterior`, ``pool_proportions(method="bayes")``, the default of
+  :class:`attrition.funnel.FunnelFitter`): the hyperparameters get a weakly informative prior and are
+  integrated over their posterior on an adaptive grid (exact up to the grid, no sampler); each group's
+  posterior is a mixture of betas. Intervals carry the uncertainty about how much to pool, which matters
+  most for the most extreme forces and when forces hardly differ (then empirical Bayes collapses every
+  interval onto the pooled rate).
+* **Empirical Bayes** (:func:`fit_beta_prior`, ``method="eb"``): :math:`(\\mu, \\kappa)` fixed at their
+  marginal maximum-likelihood estimate (scipy BFGS on :math:`(\\operatorname{logit}\\mu, \\log\\kappa)`),
+  posterior :math:`\\mathrm{Beta}(a+x_g, b+n_g-x_g)` with mean :math:`w_g\\hat p_g + (1-w_g)\\mu`,
+  :math:`w_g = n_g/(n_g+\\kappa)`. Fast and transparent, but the uncertainty in :math:`(a, b)` is not
+  propagated (Laird & Louis 1987).
+
+A hierarchical logistic model (random force intercept on the logit scale, e.g. statsmodels
+``BinomialBayesMixedGLM``) gives very similar shrinkage; ``tests/test_pooling.py`` checks the two agree.
+From joint posterior draws (:func:`posterior_draws`) come rank intervals (:func:`rank_intervals`);
+:func:`funnel_limits` and :func:`funnel_plot` give the institutional-comparison funnel plot with
+over-dispersion (Spiegelhalter 2005). ``tests/studies/force_coverage.py`` measures coverage of each force's
+true rate by quintile of forces.
 
 Censoring: where some cases are still open, the funnel passes the effective counts of the
 Aalen–Johansen estimate, :math:`n^{\\mathrm{eff}} = \\hat p(1-\\hat p)/\\widehat{se}^2` and
@@ -33,6 +40,9 @@ likelihood is written with gamma functions).
 
 References
 ----------
+Laird, N. M. & Louis, T. A. (1987). Empirical Bayes confidence intervals based on bootstrap samples.
+*JASA* 82, 739–750.
+Gelman, A. et al. (2013). *Bayesian Data Analysis*, 3rd ed., section 5.3. CRC Press.
 Efron, B. & Morris, C. (1975). Data analysis using Stein's estimator and its generalizations.
 *JASA* 70, 311–319.
 Spiegelhalter, D. J. (2005). Funnel plots for comparing institutional performance.
