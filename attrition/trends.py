@@ -431,6 +431,11 @@ def force_changes(cases: pd.DataFrame, from_year: str | None = None, to_year: st
     }
     level = f"{100 * (1 - alpha):g}%"
     fy, ty = rc.from_year, rc.to_year
+    if G == 1:
+        r = out.iloc[0]
+        stmt = (f"{out.index[0]} recorded {int(r['n_to']):,} stalking reports in {ty} and {int(r['n_from']):,} in {fy}: "
+                f"rate ratio {r['rate_ratio']:.3f} ({level} CI {r[lo_name]:.3f} to {r[hi_name]:.3f}).")
+        return ForceChanges(by_force=out, summary=summ, statement=stmt, from_year=fy, to_year=ty)
     stmt = (f"{summ['n_fewer']} of the {G} forces recorded fewer stalking reports in {ty} than in {fy} and "
             f"{summ['n_more']} more (counts over every force: no interval applies). For "
             f"{summ['n_interval_below']} force(s) the {level} interval of the rate ratio lies below 1 and for "

@@ -218,6 +218,8 @@ def test_force_changes_census_and_holm():
     assert (bf["simultaneous lower 95%"] <= bf["lower 95%"]).all()
     assert "no interval applies" in fc.statement and "CI 39%" not in fc.statement
     assert fc.statement.startswith("2 of the 5 forces recorded fewer")
+    one = force_changes(cases[cases["force"] == "A"])
+    assert one.statement.startswith("A recorded 60 stalking reports in 2022/23 and 100 in 2021/22: rate ratio 0.600")
 
 
 def test_true_stage_rates_match_simulated_frequencies(small_synthetic):

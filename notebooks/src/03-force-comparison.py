@@ -69,6 +69,11 @@ if compare:
           f"charge rate {prior.sd:.4f}; prior strength {prior.kappa:,.0f} cases "
           f"(95% interval {prior.kappa_interval[0]:,.0f} to {prior.kappa_interval[1]:,.0f})")
     display(show_figure(by_force.caterpillar_plot(stage="suspect_identified").figure))
+else:
+    own = FunnelFitter(alpha=0.05).fit(data.cases, by="force", pool=False).summary.xs("suspect_identified", level="stage")
+    print("Each force's own charge rate after a suspect is identified (raw, 95% confidence interval; no pooling):")
+    print(publish_table(own[["entered", "converted", "p_convert", "lower 95%", "upper 95%"]], ["entered", "converted"],
+                        decimals=3))
 
 # %% [markdown]
 # Forces whose pooled charge rate differs credibly from the national rate (the 95% credible interval
