@@ -717,7 +717,8 @@ def funnel_limits(x, n, *, labels=None, expected=None, variance=None, target: fl
         :math:`\phi = 1` when :math:`I\hat\phi \le I - 1`.
     winsor : float, default 0.1
         z-scores are winsorised at the ``winsor`` and ``1 - winsor`` quantiles before estimating
-        :math:`\phi` (so that the outliers being looked for do not inflate the limits).
+        :math:`\phi` (so that the outliers being looked for do not inflate the limits); with fewer than
+        10 groups there are no tails to trim and the z-scores are used as they are.
     levels : tuple of float, default (0.95, 0.998)
         Two-sided control-limit levels (about 2 and 3 sd).
 
@@ -771,7 +772,8 @@ def funnel_limits(x, n, *, labels=None, expected=None, variance=None, target: fl
         s = np.sqrt(var_scale / n)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(s > 0, (y - theta) / s, 0.0)
-    lo_q, hi_q = np.quantile(z, [winsor, 1 - winsor]) if G > 2 else (-np.inf, np.inf)
+    # winsorising needs enough groups to have tails: with fewer than 10 the z-scores are used as they are
+    lo_q, hi_q = np.quantile(z, [winsor, 1 - winsor]) if G >= 10 and winsor > 0 else (-np.inf, np.inf)
     zw = np.clip(z, lo_q, hi_q)
     phi_hat = float(np.mean(zw**2))
     chi2_p = float(stats.chi2.sf(G * phi_hat, G - 1)) if G > 1 else np.nan

@@ -274,3 +274,12 @@ def test_funnel_fitter_full_bayes_single_seed_coverage():
         eb.rank_intervals()
     with pytest.raises(DataValidationError):
         fit_hyperposterior([1, 2], [5, 5], covariate=[1.0])
+
+
+def test_funnel_limits_few_groups_are_not_winsorised():
+    x, n = np.array([10.0, 30.0, 60.0]), np.array([100.0, 150.0, 200.0])
+    t = funnel_limits(x, n)
+    p0 = x.sum() / n.sum()
+    z = (x / n - p0) / np.sqrt(p0 * (1 - p0) / n)
+    assert t.attrs["phi_hat"] == pytest.approx(np.mean(z**2))
+    assert t.attrs["phi_hat"] > 5 and t.attrs["tau2"] > 0
