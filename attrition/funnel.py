@@ -1063,6 +1063,9 @@ class FunnelFitter(BaseFitter):
                     **kwargs):
         """Funnel plot of the groups' rates at ``stage`` with control limits (:meth:`control_limits`).
 
+        ``**kwargs`` go to :func:`attrition.pooling.funnel_plot` (e.g. ``withhold_below`` for disclosure
+        control).
+
         Returns
         -------
         matplotlib.axes.Axes

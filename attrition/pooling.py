@@ -799,7 +799,7 @@ def funnel_limits(x, n, *, labels=None, expected=None, variance=None, target: fl
 
 
 def funnel_plot(table: pd.DataFrame, *, ax=None, label_outside: float | None = 0.998, title: str | None = None,
-                xlabel: str | None = None, ylabel: str = "Rate", **kwargs):
+                xlabel: str | None = None, ylabel: str = "Rate", withhold_below: int | None = None, **kwargs):
     """Funnel plot of a :func:`funnel_limits` table: indicator against size, with control limits.
 
     Parameters
@@ -810,6 +810,10 @@ def funnel_plot(table: pd.DataFrame, *, ax=None, label_outside: float | None = 0
     label_outside : float or None, default 0.998
         Name the groups outside the limits of this level (None: name none).
     title, xlabel, ylabel : str
+    withhold_below : int, optional
+        Disclosure control (e.g. ``attrition.config.DISCLOSURE_THRESHOLD``): a group whose ``observed``
+        count, or denominator minus it, is 1 to ``withhold_below - 1`` is not drawn (its position would
+        reveal the count); the legend says how many were withheld.
     **kwargs
         Passed to the group ``scatter`` call.
 
@@ -840,6 +844,15 @@ def funnel_plot(table: pd.DataFrame, *, ax=None, label_outside: float | None = 0
     kwargs.setdefault("s", 14)
     kwargs.setdefault("color", PALETTE[0])
     kwargs.setdefault("zorder", 3)
+    drawn = np.ones(len(table), bool)
+    if withhold_below is not None:
+        obs = np.round(table["observed"].to_numpy(float))
+        rest = np.round(table["n"].to_numpy(float) - obs) if not ratio else np.zeros_like(obs)
+        drawn = ~(((obs > 0) & (obs < withhold_below)) | ((rest > 0) & (rest < withhold_below)))
+        if not drawn.all():
+            kwargs.setdefault("label", f"Forces ({int((~drawn).sum())} withheld: fewer than {withhold_below} cases)")
+    table = table[drawn]
+    size = size[drawn]
     ax.scatter(size, table["indicator"], **kwargs)
     if label_outside is not None:
         col = f"outside {100 * label_outside:g}%"

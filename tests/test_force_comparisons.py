@@ -154,6 +154,13 @@ def test_funnel_limits_against_the_formulas(counts):
     assert b.attrs["phi_hat"] < 1.3 and b.attrs["tau2"] == pytest.approx(0.0, abs=1e-4)
     ax = funnel_plot(t)
     assert ax.get_xscale() == "log" and len(ax.lines) == 5
+    assert len(ax.collections[0].get_offsets()) == 43
+    xs, ns = np.r_[x, 4.0], np.r_[n, 40.0]
+    small = funnel_limits(xs, ns)
+    ax = funnel_plot(small, withhold_below=10)
+    hidden = ((xs > 0) & (xs < 10)) | ((ns - xs > 0) & (ns - xs < 10))
+    assert hidden[-1] and len(ax.collections[0].get_offsets()) == 44 - hidden.sum()
+    assert f"{hidden.sum()} withheld" in ax.collections[0].get_label()
     import matplotlib.pyplot as plt
 
     plt.close("all")

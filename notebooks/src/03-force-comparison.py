@@ -34,6 +34,7 @@ from IPython.display import display
 
 from attrition import trends
 from attrition.casemix import indirect_standardisation, standardised_funnel
+from attrition.config import DISCLOSURE_THRESHOLD
 from attrition.data import load_dataset
 from attrition.disclosure import publish_table
 from attrition.exceptions import AttritionError
@@ -91,7 +92,8 @@ if compare:
 # Each force's raw charge rate against the number of cases entering the stage, with the 95% and 99.8%
 # control limits around the national rate (Spiegelhalter 2005). Forces differ by more than chance
 # (over-dispersion), so the limits add the between-force variance (an additive random effect, estimated
-# from winsorised z-scores): a force outside them is unusual even among forces that genuinely differ.
+# from winsorised z-scores): a force outside them is unusual even among forces that genuinely differ. A force
+# whose count is below the disclosure threshold is not drawn (its position would reveal the count).
 
 # %%
 if compare:
@@ -103,7 +105,7 @@ if compare:
         out = limits[limits[col] != 0]
         named = [f"{g} ({'above' if v > 0 else 'below'})" for g, v in out[col].items()]
         print(f"{col}: {', '.join(named) or 'none'}")
-    display(show_figure(by_force.funnel_plot(stage="suspect_identified").figure))
+    display(show_figure(by_force.funnel_plot(stage="suspect_identified", withhold_below=DISCLOSURE_THRESHOLD).figure))
 
 # %% [markdown]
 # ## Adjusted for case mix
