@@ -329,7 +329,7 @@ class HyperPosterior:
         return float(np.sqrt(self.mean * (1 - self.mean) / (self.kappa + 1)))
 
 
-_LOG_KAPPA = (np.log(1e-2), np.log(1e11))
+_LOG_KAPPA = (0.0, np.log(1e11))  # kappa from 1 (a + b >= 1: the groups' rates are not U-shaped) to 1e11
 _SLOPE_SD = 1.0  # prior sd of a covariate's coefficient (logit scale, per unit of the covariate)
 
 
@@ -399,7 +399,7 @@ def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int 
         \beta_1 (c_g - \bar c)` (e.g. the log number of reports: small forces are then shrunk towards
         forces of their size, not towards the nation, as hospital profiling does, Silber et al. 2010).
     n_kappa : int, default 161
-        Grid points in :math:`\lambda=\log\kappa`, from :math:`10^{-2}` to :math:`10^{11}`.
+        Grid points in :math:`\lambda=\log\kappa`, from 1 to :math:`10^{11}`.
     n_grid : int, optional
         Grid points per regression coefficient around the conditional mode (default 41 without a
         covariate, 21 with one), spanning :math:`\pm 7` (:math:`\pm 6`) conditional posterior sd.
@@ -411,8 +411,10 @@ def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int 
     Notes
     -----
     Hyperprior: the prior mean rate (at the covariate's average) uniform on (0, 1),
-    :math:`p(\kappa)\propto\kappa^{-3/2}` (with a uniform mean, :math:`p(a, b)\propto(a+b)^{-5/2}`:
-    Gelman et al. 2013, section 5.3, a proper posterior and weakly informative), and a covariate's
+    :math:`p(\kappa)\propto\kappa^{-3/2}` on :math:`\kappa\ge 1` (with a uniform mean,
+    :math:`p(a, b)\propto(a+b)^{-5/2}`: Gelman et al. 2013, section 5.3, weakly informative; the bound
+    :math:`a+b\ge 1` rules out U-shaped distributions of the groups' rates and keeps the posterior proper
+    when every group has no successes, or only successes), and a covariate's
     coefficient :math:`N(0, 1)` per unit (a tenfold difference in size moving the prior logit by
     :math:`\pm 2.3` sd). The likelihood is the beta-binomial of every group. For each :math:`\lambda`
     the grid in the regression coefficients is centred at their conditional posterior mode (Newton,

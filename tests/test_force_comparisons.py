@@ -290,3 +290,12 @@ def test_funnel_limits_few_groups_are_not_winsorised():
     z = (x / n - p0) / np.sqrt(p0 * (1 - p0) / n)
     assert t.attrs["phi_hat"] == pytest.approx(np.mean(z**2))
     assert t.attrs["phi_hat"] > 5 and t.attrs["tau2"] > 0
+
+
+def test_full_bayes_when_no_group_has_a_success():
+    # every group 0 of n: with kappa >= 1 the posterior is proper; a Beta(1, 101)-like answer for the common
+    # rate (0 of 100 in all), each group's upper limit shrinking with its own n
+    t = pool_proportions([0, 0, 0, 0], [10, 20, 30, 40], method="bayes")
+    up = t["upper 95%"].to_numpy()
+    assert (t["lower 95%"] < 1e-10).all() and np.all(np.diff(up) < 0)
+    assert 0.01 < up[-1] < stats.beta.ppf(0.975, 1, 41) and up[0] < stats.beta.ppf(0.975, 1, 11)
