@@ -110,8 +110,8 @@ class FunnelFitter(BaseFitter):
         How groups are pooled (with ``by``): ``"bayes"``, full Bayes, the beta prior's mean and strength
         integrated over their posterior (:func:`attrition.pooling.fit_hyperposterior`), so the intervals
         carry the uncertainty about how much to pool; ``"eb"``, empirical Bayes, the prior fixed at its
-        maximum-likelihood estimate (intervals too narrow for the most extreme forces:
-        ``tests/studies/force_coverage.py``).
+        maximum-likelihood estimate (intervals too narrow for the most extreme forces, and collapsed onto
+        the pooled rate when forces hardly differ: ``tests/studies/force_coverage.py``).
     pool_towards : {"size", "national"}, default "size"
         Full Bayes with at least 10 groups: ``"size"`` lets the prior mean of a stage's rate depend on
         the log number of reports of the group (small forces are shrunk towards forces of their size,

@@ -5,9 +5,11 @@
 # from the national rate is noise. `FunnelFitter(by="force")` fits every force with **partial pooling**: a
 # hierarchical beta-binomial per stage, fitted by full Bayes, so each force's rate borrows strength from
 # forces of its size in proportion to how little data it has, and the intervals carry the uncertainty about
-# how much to borrow (`tests/studies/force_coverage.py` checks they cover each force's true rate, including
-# the most extreme forces). Beside it: the funnel plot with control limits that inspectorates use, a
-# comparison adjusted for case mix, and where each force could stand in a league table.
+# how much to borrow. On 200 simulated national datasets (`tests/studies/force_coverage.py`) the 95%
+# intervals of the charge rate covered each force's true rate 95% of the time in each fifth of forces but the
+# highest, and 92.8% there (the very smallest forces are still shrunk a little too far). Beside it: the funnel
+# plot with control limits that inspectorates use, a comparison adjusted for case mix, and where each force
+# could stand in a league table.
 #
 # **What is estimated.** Unless a table says otherwise, a force's *rate* at a stage is the long-run
 # probability that a case of that force entering the stage reaches the next one (open cases are censored,
