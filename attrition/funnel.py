@@ -4,8 +4,8 @@ Of every 100 stalking reports, how many are recorded as stalking, get a suspect 
 reach court (first hearing) and end in a conviction for stalking — and at each step why do the others
 leave? :class:`FunnelFitter` answers all of it from one fitted object: per-stage conversion, per-stage
 exit-reason shares, the end-to-end probability, a stage x reason decomposition of the loss and
-counterfactuals, each with confidence intervals; by force with empirical-Bayes partial pooling
-(:mod:`attrition.pooling`).
+counterfactuals, each with confidence intervals; by force with full-Bayes partial pooling, rank intervals
+and funnel plots with control limits (:mod:`attrition.pooling`).
 """
 from __future__ import annotations
 
@@ -103,9 +103,20 @@ class FunnelFitter(BaseFitter):
         (e.g. ``("reported", "charged", "convicted")`` collapses the intermediate steps; exits are then
         attributed to the last kept stage a case reached).
     n_draws : int, default 4000
-        Monte Carlo draws for the pooled end-to-end posterior (only with ``by``).
+        Monte Carlo draws for the pooled end-to-end posterior and the rank intervals (only with ``by``).
     random_state : None, int or numpy.random.Generator, default 0
         Seeds those draws (fixed by default, so results are reproducible).
+    pooling : {"bayes", "eb"}, default "bayes"
+        How groups are pooled (with ``by``): ``"bayes"``, full Bayes, the beta prior's mean and strength
+        integrated over their posterior (:func:`attrition.pooling.fit_hyperposterior`), so the intervals
+        carry the uncertainty about how much to pool; ``"eb"``, empirical Bayes, the prior fixed at its
+        maximum-likelihood estimate (intervals too narrow for the most extreme forces, and collapsed onto
+        the pooled rate when forces hardly differ: ``tests/studies/force_coverage.py``).
+    pool_towards : {"size", "national"}, default "size"
+        Full Bayes with at least 10 groups: ``"size"`` lets the prior mean of a stage's rate depend on
+        the log number of reports of the group (small forces are shrunk towards forces of their size,
+        not towards the nation: a volume–outcome relation is then not mistaken for noise);
+        ``"national"``: one prior mean for all. With fewer groups, or ``pooling="eb"``, one prior mean.
 
     Attributes
     ----------
@@ -128,8 +139,11 @@ class FunnelFitter(BaseFitter):
         With ``by``: the same for all cases together.
     pooled_ : pandas.DataFrame
         With ``by`` and ``pool=True``: (group, stage) pooled conversion rates (see
-        :func:`attrition.pooling.pool_proportions`); ``pooled_end_to_end_`` (group: pooled end-to-end);
-        ``priors_`` (stage -> :class:`attrition.pooling.BetaPrior`).
+        :func:`attrition.pooling.pool_proportions`); ``pooled_end_to_end_`` (group: ``raw`` end-to-end
+        estimate from the group's own data, ``pooled`` posterior mean of the product of the pooled stage
+        rates, its sd and credible interval); ``priors_`` (stage -> :class:`attrition.pooling.HyperPosterior`,
+        or :class:`attrition.pooling.BetaPrior` with ``pooling="eb"``); ``pooled_towards_`` ("size" or
+        "national").
     method_ : pandas.DataFrame
         Per (group, stage): ``"proportion"`` (no open cases), ``"aalen-johansen"`` or
         ``"closed-only"`` (open cases but no times).
@@ -178,8 +192,15 @@ class FunnelFitter(BaseFitter):
     True
     """
 
-    def __init__(self, alpha: float = 0.05, stages=STAGES, n_draws: int = 4000, random_state=0):
+    def __init__(self, alpha: float = 0.05, stages=STAGES, n_draws: int = 4000, random_state=0,
+                 pooling: str = "bayes", pool_towards: str = "size"):
         super().__init__(alpha)
+        if pooling not in ("bayes", "eb"):
+            raise ValueError(f"pooling must be 'bayes' or 'eb', got {pooling!r}")
+        if pool_towards not in ("size", "national"):
+            raise ValueError(f"pool_towards must be 'size' or 'national', got {pool_towards!r}")
+        self.pooling = pooling
+        self.pool_towards = pool_towards
         stages = tuple(stages)
         bad = [s for s in stages if s not in STAGES]
         if bad:
@@ -373,7 +394,7 @@ class FunnelFitter(BaseFitter):
             Column of non-negative counts (frequency weights): a row of weight ``w`` stands for ``w``
             identical cases, so results equal those on the expanded rows exactly.
         pool : bool, optional
-            Partially pool the groups' stage rates (empirical-Bayes beta-binomial). Default: True when
+            Partially pool the groups' stage rates (beta-binomial, see ``pooling``). Default: True when
             ``by`` is given.
 
         Returns
@@ -431,6 +452,7 @@ class FunnelFitter(BaseFitter):
         if pool is None:
             pool = by is not None
         self.pooled_ = None
+        self._stage_draws = None
         self.priors_ = None
         self.pooled_end_to_end_ = None
         if pool:
@@ -557,7 +579,11 @@ class FunnelFitter(BaseFitter):
         tables, priors = [], {}
         pa = np.zeros((res["G"], K))
         pb = np.zeros((res["G"], K))
-        empty = []
+        empty, counts = [], []
+        rng = check_random_state(self.random_state)
+        size_prior = self.pooling == "bayes" and self.pool_towards == "size" and res["G"] >= 10
+        covariate = np.log(np.maximum(res["entered"][:, 0], 1.0)) if size_prior else None
+        self.pooled_towards_ = "size" if size_prior else "national"
         for j in range(K):  # one beta-binomial fit per stage
             n_eff = np.where(res["method"][:, j] == "aalen-johansen", _n_eff(p[:, j], se[:, j], nfb[:, j]), nfb[:, j])
             n_eff = np.where(np.isfinite(p[:, j]), n_eff, 0.0)
@@ -567,9 +593,12 @@ class FunnelFitter(BaseFitter):
                 empty.append(self.stages[j])
                 prior = _pooling.BetaPrior(a=1.0, b=1.0, mean=0.5, kappa=2.0, sd=float(np.sqrt(1 / 12)),
                                            loglik=0.0, at_bound=True)
-            t = _pooling.pool_proportions(x_eff, n_eff, labels=self.groups_, alpha=self.alpha, prior=prior)
+            t = _pooling.pool_proportions(x_eff, n_eff, labels=self.groups_, alpha=self.alpha, prior=prior,
+                                          method=self.pooling, random_state=rng,
+                                          covariate=covariate if prior is None else None)
             priors[self.stages[j]] = t.attrs["prior"]
             pa[:, j], pb[:, j] = t["post_a"].to_numpy(), t["post_b"].to_numpy()
+            counts.append((x_eff, n_eff))
             t = t.reset_index()
             t.insert(1, "stage", self.stages[j])
             t.attrs = {}
@@ -583,9 +612,20 @@ class FunnelFitter(BaseFitter):
         pooled["stage"] = pd.Categorical(pooled["stage"], categories=list(self.stages), ordered=True)
         self.pooled_ = pooled.set_index(["group", "stage"]).sort_index(level=0, sort_remaining=False)
         self.priors_ = priors
-        mean, sd, lo, hi = _pooling.posterior_product(
-            pa, pb, n_draws=self.n_draws, alpha=self.alpha, random_state=check_random_state(self.random_state)
-        )
+        if self.pooling == "eb":
+            mean, sd, lo, hi = _pooling.posterior_product(pa, pb, n_draws=self.n_draws, alpha=self.alpha,
+                                                          random_state=rng)
+            self._stage_draws = None
+        else:
+            # joint draws of every group's stage rates (stages independent a posteriori: the stage
+            # likelihoods factorise and each stage has its own prior)
+            draws = np.stack([_pooling.posterior_draws(xe, ne, priors[st], n_draws=self.n_draws, random_state=rng)
+                              for (xe, ne), st in zip(counts, self.stages[:K])], axis=2)  # (G, D, K)
+            self._stage_draws = draws
+            prod = draws.prod(axis=2)
+            mean = prod.mean(axis=1)
+            sd = prod.std(axis=1, ddof=1)
+            lo, hi = np.quantile(prod, [self.alpha / 2, 1 - self.alpha / 2], axis=1)
         e2e = self._end_to_end(res)
         self.pooled_end_to_end_ = pd.DataFrame(
             {"reports": res["entered"][:, 0], "raw": e2e[0], "pooled": mean, "sd": sd, lo_name: lo, hi_name: hi},
@@ -948,6 +988,94 @@ class FunnelFitter(BaseFitter):
         kwargs.setdefault("xlabel", f"P({nxt.lower()} | {STAGE_LABELS[stage].lower()})")
         t = self.pooled_.xs(stage, level="stage")
         return _pooling.caterpillar_plot(t, national=self._national_rate(stage), ax=ax, alpha=self.alpha, **kwargs)
+
+    def rank_intervals(self, stage: str = "suspect_identified", descending: bool = True) -> pd.DataFrame:
+        """Posterior ranks of the groups on the conversion rate at ``stage``, with intervals.
+
+        Parameters
+        ----------
+        stage : str, default "suspect_identified"
+            A kept stage but the last, or ``"end_to_end"`` (the probability a report ends in the last
+            stage).
+        descending : bool, default True
+            Rank 1 is the highest rate.
+
+        Returns
+        -------
+        pandas.DataFrame
+            See :func:`attrition.pooling.rank_intervals` (``rank``, ``mean_rank``, ``median_rank``, CI,
+            ``p_top_quarter``, ``p_bottom_quarter``), with the ``pooled`` rate, sorted by rank.
+
+        Notes
+        -----
+        From the joint posterior draws of the full-Bayes fit (``pooling="bayes"``): each draw ranks every
+        group, so a rank interval says where a group could stand given every other group's uncertainty. A
+        rank interval spanning most of the table is the honest answer for most forces.
+        """
+        self._check_pooled()
+        if self._stage_draws is None:
+            raise ValueError("rank intervals need the joint draws of FunnelFitter(pooling='bayes')")
+        if stage == "end_to_end":
+            d = self._stage_draws.prod(axis=2)
+            pooled = self.pooled_end_to_end_["pooled"].to_numpy()
+        else:
+            if stage not in self.stages[:-1]:
+                raise ValueError(f"stage must be one of {list(self.stages[:-1])} or 'end_to_end', got {stage!r}")
+            k = self.stages.index(stage)
+            d = self._stage_draws[:, :, k]
+            pooled = self.pooled_.xs(stage, level="stage")["pooled"].to_numpy()
+        out = _pooling.rank_intervals(d, labels=self.groups_, alpha=self.alpha, descending=descending)
+        out.insert(0, "pooled", pooled)
+        return out.sort_values("rank", kind="mergesort")
+
+    def control_limits(self, stage: str = "suspect_identified", overdispersion: str | None = "additive",
+                       **kwargs) -> pd.DataFrame:
+        """Funnel-plot statistics of the groups' raw conversion rates at ``stage`` against the national rate.
+
+        Parameters
+        ----------
+        stage : str, default "suspect_identified"
+        overdispersion : {"additive", "multiplicative", None}, default "additive"
+        **kwargs
+            Passed to :func:`attrition.pooling.funnel_limits` (``winsor``, ``levels``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            See :func:`attrition.pooling.funnel_limits`; ``n`` and ``observed`` are the effective counts
+            (Aalen–Johansen where cases are open), the target is the national estimate.
+        """
+        self._check_fitted()
+        if self.by_ is None:
+            raise ValueError("control limits compare groups: fit with by=<group column>")
+        if stage not in self.stages[:-1]:
+            raise ValueError(f"stage must be one of {list(self.stages[:-1])}, got {stage!r}")
+        k = self.stages.index(stage)
+        res = self._res
+        p, se, nfb = res["p"][:, k], res["se"][:, k], res["n_fb"][:, k]
+        n_eff = np.where(res["method"][:, k] == "aalen-johansen", _n_eff(p, se, nfb), nfb)
+        ok = np.isfinite(p) & (n_eff > 0)
+        labels = [g for g, o in zip(self.groups_, ok) if o]
+        return _pooling.funnel_limits(np.nan_to_num(p[ok]) * n_eff[ok], n_eff[ok], labels=labels,
+                                      target=self._national_rate(stage), overdispersion=overdispersion, **kwargs)
+
+    def funnel_plot(self, ax=None, stage: str = "suspect_identified", overdispersion: str | None = "additive",
+                    **kwargs):
+        """Funnel plot of the groups' rates at ``stage`` with control limits (:meth:`control_limits`).
+
+        ``**kwargs`` go to :func:`attrition.pooling.funnel_plot` (e.g. ``withhold_below`` for disclosure
+        control).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        t = self.control_limits(stage, overdispersion=overdispersion)
+        k = self.stages.index(stage)
+        nxt = STAGE_LABELS[self.stages[k + 1]]
+        kwargs.setdefault("ylabel", f"P({nxt.lower()} | {STAGE_LABELS[stage].lower()})")
+        kwargs.setdefault("xlabel", f"Cases entering '{STAGE_LABELS[stage].lower()}'")
+        return _pooling.funnel_plot(t, ax=ax, **kwargs)
 
     # ------------------------------------------------------------------------------------------------
     # plot

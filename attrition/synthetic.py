@@ -45,7 +45,7 @@ from ._utils import check_random_state
 from .config import DEFAULT_SEED
 from .sources.forces import load_force_table
 
-__all__ = ["simulate", "SyntheticData", "DEFAULT_TRUTH", "default_dataset", "FORCE_SIZE"]
+__all__ = ["simulate", "SyntheticData", "DEFAULT_TRUTH", "default_dataset", "FORCE_SIZE", "true_stage_rates"]
 
 #: Approximate resident population (millions, rounded, 2021) of each police force area. Used only to
 #: give the synthetic forces realistic relative sizes.
@@ -458,6 +458,7 @@ def _simulate_journeys(n: int, T: dict, rng: np.random.Generator, as_of):
     case_truth.insert(0, "case_id", np.arange(1, n + 1, dtype=np.int64))
     case_truth = case_truth.assign(
         officer=officer.astype(bool), risk=risk, suspect=suspect, suspect_day=t_s - t0,
+        p_ever_stalking=p_rec + (1 - p_rec) * T["p_reclassified"], p_suspect=p_s,
         spo_need=need, spo_in_force_day=np.where(spo_happens & granted, t_grant - t0, np.inf),
         **{f"hazard_{c}": rates0[:, k] for k, c in enumerate(causes)},
     )
@@ -533,6 +534,75 @@ def _true_effects(T, rates0, base, d_spo, suspect, officer, charge_stalk, stalk_
         out[f"officer_{y}_rr"] = float(p1 / p0)
         out[f"officer_{y}_or"] = float(p1 / (1 - p1) / (p0 / (1 - p0)))
     return pd.DataFrame(per_case), out
+
+
+def true_stage_rates(data: SyntheticData, by: str | None = "force") -> pd.DataFrame:
+    r"""True long-run stage conversion probabilities of a simulated dataset, by group.
+
+    Parameters
+    ----------
+    data : SyntheticData
+        Output of :func:`simulate` (uses ``case_truth`` and the ``force``/``financial_year`` of ``cases``).
+    by : str or None, default "force"
+        A column of ``data.cases`` (``"force"``, ``"financial_year"``) or ``None`` (national).
+
+    Returns
+    -------
+    pandas.DataFrame, shape (G, 5)
+        Indexed by group, one column per funnel stage but the last (``attrition.standard.STAGES[:-1]``):
+        the true probability that a case entering the stage reaches the next one.
+
+    Notes
+    -----
+    **Estimand.** For group :math:`g` and stage :math:`k`,
+    :math:`\theta_{gk} = \sum_{i\in g} P_i(\text{reach } k+1) / \sum_{i\in g} P_i(\text{reach } k)`,
+    the ratio of expected counts over the group's reports, each report with its own case mix (force,
+    year, risk, relationship, officer) — the rate the group would show if the same reports were followed
+    to closure again and again: what the funnel's estimate of the stage converges to as the group grows.
+    Per report the probabilities are closed form (module docstring): recorded or reclassified as stalking
+    :math:`e_i`, suspect identified :math:`s_i`, charged given a suspect :math:`c_i` (the two-piece hazard
+    model, given the report's SPO timing), not discontinued :math:`1-d`, convicted of stalking when
+    prosecuted :math:`q_i` (charged as stalking times the conviction probability). Charging is averaged
+    over the reports that had a suspect (:math:`c_i` is defined given one; suspect identification depends
+    on the relationship only, which does not enter the charge model, so this does not bias it):
+    :math:`\theta_{g,\text{suspect}} = \sum_{i\in g, s} e_i c_i / \sum_{i\in g, s} e_i`.
+    """
+    from .standard import STAGES
+
+    ct = data.case_truth
+    if ct is None or not {"p_ever_stalking", "p_suspect"} <= set(ct.columns):
+        raise ValueError("data.case_truth lacks p_ever_stalking/p_suspect: simulate the data with this version")
+    T = data.truth
+    cases = data.cases.set_index("case_id")
+    off = ct["officer"].to_numpy(bool)
+    e = ct["p_ever_stalking"].to_numpy(float)
+    s = ct["p_suspect"].to_numpy(float)
+    sus = ct["suspect"].to_numpy(bool)
+    c = np.where(off, ct["p_charged_officer1"], ct["p_charged_officer0"]).astype(float)  # 0 without a suspect
+    pconv = expit(logit(T["p_convicted_stalking"]) + np.log(T["officer_or_conviction"]) * off)
+    q = T["p_charged_as_stalking"] * pconv
+    if by is None:
+        g = np.zeros(len(ct), np.int64)
+        labels = pd.Index(["all"], name="group")
+    else:
+        col = cases[by].reindex(ct["case_id"].to_numpy())
+        if col.isna().any():
+            raise ValueError(f"some simulated cases have no {by!r} in data.cases")
+        g, uniq = pd.factorize(col.astype(str), sort=True)
+        labels = pd.Index(uniq, name="group")
+    G = len(labels)
+
+    def tot(v):
+        return np.bincount(g, weights=v, minlength=G)
+
+    num = {
+        STAGES[0]: (tot(e), tot(np.ones_like(e))),
+        STAGES[1]: (tot(e * s), tot(e)),
+        STAGES[2]: (tot(e * c * sus), tot(e * sus)),
+        STAGES[3]: (np.full(G, 1.0 - T["p_discontinued"]), np.ones(G)),
+        STAGES[4]: (tot(e * c * q * sus), tot(e * c * sus)),
+    }
+    return pd.DataFrame({k: a / b for k, (a, b) in num.items()}, index=labels)
 
 
 @lru_cache(maxsize=1)

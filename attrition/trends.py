@@ -4,7 +4,10 @@
   (:class:`attrition.funnel.FunnelFitter` with ``by="financial_year"``).
 * :func:`report_counts` / :func:`report_change` — reports by force and year, the year-on-year rate ratio
   with an exact (conditional binomial) interval, and the published-figure style summary "67% of forces
-  whose Police and Crime Commissioner committed to increasing reports recorded a decrease".
+  whose Police and Crime Commissioner committed to increasing reports recorded a decrease" (the published
+  figure's form, kept to reproduce it);
+* :func:`force_changes` — the same change treated as a census of forces: per-force exact intervals, how
+  many exclude no change against how many would by chance, Holm's correction.
 * :func:`impute_missing_forces` — national totals when some forces did not answer (27 of 43 answered the
   FOI request): a GLM of the force-level quantity on force covariates, simulation-based prediction
   intervals and a sensitivity range for data missing not at random.
@@ -36,7 +39,8 @@ from .exceptions import ConvergenceError, DataValidationError
 from ._utils import wilson_interval
 
 __all__ = [
-    "funnel_by_year", "report_counts", "report_change", "ReportChange", "impute_missing_forces",
+    "funnel_by_year", "report_counts", "report_change", "ReportChange", "force_changes", "ForceChanges",
+    "impute_missing_forces",
     "ImputationResult", "plot_report_trends", "poisson_ratio_interval",
 ]
 
@@ -326,6 +330,121 @@ def report_change(cases: pd.DataFrame, forces: pd.DataFrame | None = None, from_
                      "n_from": int(ta), "n_to": int(tb), "rate_ratio": tb / ta, f"rate_ratio {lo_name}": float(rl),
                      f"rate_ratio {hi_name}": float(rh), "statement": stmt})
     return ReportChange(by_force=by_force, summary=pd.DataFrame(rows), from_year=from_year, to_year=to_year)
+
+
+@dataclass
+class ForceChanges:
+    """Year-on-year change of reports in each force, the forces taken as the census they are.
+
+    Attributes
+    ----------
+    by_force : pandas.DataFrame
+        One row per force (sorted by rate ratio): ``n_from``, ``n_to``, ``rate_ratio`` with its exact
+        ``1 - alpha`` interval, the simultaneous interval (``simultaneous lower/upper``, Bonferroni:
+        each at ``1 - alpha/G``), ``p_value`` (exact conditional, two-sided), ``p_holm`` (Holm-adjusted),
+        ``direction`` ("fewer", "more", "no change" by the raw counts), ``interval_excludes_1``
+        (-1 below, 1 above, 0 no), ``holm`` (the same after Holm's correction).
+    summary : dict
+        ``n_forces``, ``n_fewer``, ``n_more``, ``n_interval_below``, ``n_interval_above``,
+        ``expected_by_chance`` (``alpha * G``), ``n_holm_below``, ``n_holm_above``, ``rate_ratio`` of the
+        totals with its exact interval.
+    statement : str
+        The finding in words.
+    """
+
+    by_force: pd.DataFrame
+    summary: dict
+    statement: str
+    from_year: str = ""
+    to_year: str = ""
+
+    def __str__(self) -> str:
+        return self.statement
+
+
+def force_changes(cases: pd.DataFrame, from_year: str | None = None, to_year: str | None = None, *,
+                  alpha: float = 0.05) -> ForceChanges:
+    r"""Change of reports from one financial year to the next in every force, with multiplicity control.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table with ``force`` and ``financial_year``.
+    from_year, to_year : str, optional
+        Default: the last two years in the data.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    ForceChanges
+
+    Raises
+    ------
+    DataValidationError
+        As :func:`report_change` (a year not in the data, a force with no reports in ``from_year``).
+
+    Notes
+    -----
+    **Estimand.** For each force, the ratio of its underlying yearly rates of reports,
+    :math:`\lambda_{f,\text{to}}/\lambda_{f,\text{from}}` (the reports a year are Poisson around the
+    rate). The 43 forces are the whole population, not a sample: how many forces recorded fewer reports
+    is a count, known exactly, with no confidence interval (an interval for "the share of forces that
+    decreased" would describe a population of forces from which these were drawn, and there is none).
+    What is uncertain is whether each force's underlying rate changed: exact conditional intervals
+    (:func:`poisson_ratio_interval`) per force, the number of forces whose interval excludes 1, the
+    number expected to by chance if no rate had changed (:math:`\alpha G`), and Holm's step-down
+    correction (family-wise error ``alpha`` over the ``G`` forces) with Bonferroni simultaneous intervals.
+
+    References
+    ----------
+    Holm, S. (1979). A simple sequentially rejective multiple test procedure. *Scand. J. Statist.* 6,
+    65-70.
+    Breslow, N. E. & Day, N. E. (1987). *Statistical Methods in Cancer Research II*. IARC.
+    """
+    alpha = check_alpha(alpha)
+    rc = report_change(cases, from_year=from_year, to_year=to_year, alpha=alpha)
+    lo_name, hi_name = ci_labels(alpha)
+    bf = rc.by_force.set_index("force")
+    a, b = bf["n_from"].to_numpy(float), bf["n_to"].to_numpy(float)
+    G = len(bf)
+    slo, shi = poisson_ratio_interval(b, a, alpha / G)
+    p = bf["p_value"].to_numpy(float)
+    order = np.argsort(p, kind="stable")
+    holm = np.empty(G)
+    holm[order] = np.minimum(1.0, np.maximum.accumulate(p[order] * (G - np.arange(G))))
+    excl = np.where(bf[hi_name] < 1, -1, np.where(bf[lo_name] > 1, 1, 0))
+    hsig = np.where(holm < alpha, np.sign(b - a), 0).astype(int)
+    out = pd.DataFrame({
+        "n_from": bf["n_from"], "n_to": bf["n_to"], "rate_ratio": bf["rate_ratio"], lo_name: bf[lo_name],
+        hi_name: bf[hi_name], f"simultaneous {lo_name}": slo, f"simultaneous {hi_name}": shi,
+        "p_value": p, "p_holm": holm,
+        "direction": np.where(b < a, "fewer", np.where(b > a, "more", "no change")),
+        "interval_excludes_1": excl, "holm": hsig,
+    }, index=bf.index).sort_values("rate_ratio", kind="mergesort")
+    ta, tb = float(a.sum()), float(b.sum())
+    rl, rh = poisson_ratio_interval(tb, ta, alpha)
+    summ = {
+        "n_forces": G, "n_fewer": int((b < a).sum()), "n_more": int((b > a).sum()),
+        "n_interval_below": int((excl < 0).sum()), "n_interval_above": int((excl > 0).sum()),
+        "expected_by_chance": alpha * G, "n_holm_below": int((hsig < 0).sum()), "n_holm_above": int((hsig > 0).sum()),
+        "rate_ratio": tb / ta, f"rate_ratio {lo_name}": float(rl), f"rate_ratio {hi_name}": float(rh),
+    }
+    level = f"{100 * (1 - alpha):g}%"
+    fy, ty = rc.from_year, rc.to_year
+    if G == 1:
+        r = out.iloc[0]
+        stmt = (f"{out.index[0]} recorded {int(r['n_to']):,} stalking reports in {ty} and {int(r['n_from']):,} in {fy}: "
+                f"rate ratio {r['rate_ratio']:.3f} ({level} CI {r[lo_name]:.3f} to {r[hi_name]:.3f}).")
+        return ForceChanges(by_force=out, summary=summ, statement=stmt, from_year=fy, to_year=ty)
+    stmt = (f"{summ['n_fewer']} of the {G} forces recorded fewer stalking reports in {ty} than in {fy} and "
+            f"{summ['n_more']} more (counts over every force: no interval applies). For "
+            f"{summ['n_interval_below']} force(s) the {level} interval of the rate ratio lies below 1 and for "
+            f"{summ['n_interval_above']} above 1; if no force's underlying rate had changed, about "
+            f"{alpha * G:.1f} of {G} intervals would exclude 1 by chance. After Holm's correction for {G} "
+            f"comparisons (family-wise error {alpha:g}): {summ['n_holm_below']} force(s) with a decrease, "
+            f"{summ['n_holm_above']} with an increase. All forces together: rate ratio {tb / ta:.3f} "
+            f"({level} CI {float(rl):.3f} to {float(rh):.3f}).")
+    return ForceChanges(by_force=out, summary=summ, statement=stmt, from_year=fy, to_year=ty)
 
 
 def _exact_p(b, a):
