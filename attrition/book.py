@@ -57,8 +57,9 @@ FIGURE_CAPTIONS: dict[str, str] = {
         "report and conviction."),
     "Fig03_force-charge-rates": (
         "Charging after a suspect is identified, force by force: each force's chance of a charge once a "
-        "suspect is identified, partially pooled towards the national rate (empirical Bayes), with 95% "
-        "intervals; forces whose interval excludes the national rate differ credibly."),
+        "suspect is identified, partially pooled towards forces of its size (full Bayes: the uncertainty in how "
+        "much to pool is included), with 95% credible intervals and the raw rate; forces whose interval "
+        "excludes the national rate differ credibly."),
     "Fig04_spo-applications-by-force": (
         "Stalking Protection Order applications by force in the last financial year of the data; counts of "
         "1 to 9 are withheld and drawn as [c]."),
@@ -97,6 +98,11 @@ FIGURE_CAPTIONS: dict[str, str] = {
 SECTION_CAPTIONS: dict[tuple[str, str], str] = {
     ("02", "The national funnel"): "Fig01_national-funnel",
     ("03", "Charging after a suspect is identified, force by force"): "Fig03_force-charge-rates",
+    ("03", "The funnel plot"): (
+        "Funnel plot of the charge rate after a suspect is identified: each force's raw rate against the cases "
+        "entering the stage, with 95% and 99.8% control limits around the national rate widened for "
+        "over-dispersion (additive random effect, Spiegelhalter 2005); forces with fewer than 10 charges or "
+        "non-charges are withheld."),
     ("04", "When and why cases leave"): "Fig05_exit-reasons-over-time",
     ("04", "Do forces with a dedicated stalking officer differ?"): (
         "Cumulative incidence of conviction for stalking in forces with and without a dedicated stalking "

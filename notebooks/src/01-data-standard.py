@@ -104,7 +104,7 @@ if data.synthetic and len(court_cases) >= 3:
     ids = court_cases.iloc[:3].tolist()
     bad = data.events[data.events["case_id"].isin(ids)].copy()
     bad["offence"] = bad["offence"].astype(object)
-    bad.loc[(bad["case_id"] == ids[0]) & (bad["event"] == "recorded"), "offence"] = "stalking (s2a)"
+    bad.loc[(bad["case_id"] == ids[0]) & (bad["event"] == "recorded"), "offence"] = "stalking s5"
     first_day = bad.loc[bad["case_id"] == ids[1], "timestamp"].min()
     bad.loc[(bad["case_id"] == ids[1]) & (bad["event"] == "court_outcome"), "timestamp"] = first_day
     bad = pd.concat([bad, bad[(bad["case_id"] == ids[2]) & (bad["event"] == "reported")]])
