@@ -331,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdf", action="store_true",
                    help="also print the HTML book to OUT/report.pdf with headless Chromium (implies --html)")
     p.add_argument("--seed", type=_seed, default=None, metavar="S", help="random seed of resampling")
-    p.add_argument("--as-of", type=_date, default=None, metavar="DATE", help="extraction date")
+    p.add_argument("--as-of", type=_date, default=None, metavar="DATE",
+                   help="extraction date, ISO (2023-09-30): cases open then are censored (default: the date of the "
+                        "latest event in the data; for the synthetic data, its own extraction date)")
     p.add_argument("--force", action="extend", nargs="+", default=None, metavar="NAME",
                    help="restrict to these police forces (repeatable; quote names with spaces)")
     p.add_argument("--forces", default=None, metavar="PATH",

@@ -133,7 +133,9 @@ def load_dataset(data_path=None, *, as_of=None, forces=None, seed=None, errors: 
         An event log in the standard (see :func:`attrition.sources.events.read_events`). ``None``: the
         embedded synthetic national dataset.
     as_of : date-like, optional
-        Extraction date (cases open then are censored). Default: the data's own.
+        Extraction date, ISO (cases open then are censored). Default: the date of the latest event in the data
+        (for the synthetic data, its own extraction date) — as ``attrition report --as-of``. Validation of a
+        file checks for future timestamps against this date when given, else against today.
     forces : list of str, optional
         Restrict to these forces (official names or aliases).
     seed : int, optional
