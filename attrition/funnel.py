@@ -965,6 +965,39 @@ class FunnelFitter(BaseFitter):
         t = self.pooled_.xs(stage, level="stage")
         return _pooling.credible_differences(t, self._national_rate(stage), alpha=self.alpha)
 
+    def published_counts(self, stage: str, threshold: int | None = None) -> pd.DataFrame:
+        """The counts behind each group's raw rate at ``stage``, after disclosure control.
+
+        A raw rate on a known caseload reveals its counts, so before a by-group figure shows raw rates, the
+        groups' ``converted`` and ``exited`` counts go through
+        :func:`attrition.disclosure.suppress_small_counts` (1 to ``threshold - 1`` withheld, secondary
+        suppression included).
+
+        Parameters
+        ----------
+        stage : str
+        threshold : int, optional
+            Default ``attrition.config.DISCLOSURE_THRESHOLD``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``group``, ``converted``, ``exited`` (withheld cells NaN) and ``suppressed``; pass it to
+            :func:`attrition.figures.save_figure` as ``suppressed=`` and its suppressed groups to
+            :meth:`caterpillar_plot` as ``withhold=``.
+        """
+        import warnings
+
+        from .disclosure import suppress_small_counts
+        from .exceptions import DisclosureWarning
+
+        self._check_fitted()
+        counts = self.summary.xs(stage, level="stage")[["converted", "exited"]].fillna(0).round().astype(int)
+        kwargs = {} if threshold is None else {"threshold": int(threshold)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DisclosureWarning)
+            return suppress_small_counts(counts.rename_axis("group").reset_index(), ["converted", "exited"], **kwargs)
+
     def caterpillar_plot(self, ax=None, stage: str = "charged", **kwargs):
         """Caterpillar plot of the pooled conversion rate at ``stage`` by group (sorted), with the national rate.
 

@@ -635,7 +635,8 @@ def credible_differences(pooled: pd.DataFrame, national: float, *, alpha: float 
 
 
 def caterpillar_plot(pooled: pd.DataFrame, *, national: float | None = None, ax=None, alpha: float = 0.05,
-                     title: str | None = None, xlabel: str = "Rate", show_raw: bool = True, **kwargs):
+                     title: str | None = None, xlabel: str = "Rate", show_raw: bool = True,
+                     withhold=None, **kwargs):
     """Caterpillar plot: groups sorted by pooled rate, with credible intervals and raw rates.
 
     Parameters
@@ -650,6 +651,11 @@ def caterpillar_plot(pooled: pd.DataFrame, *, national: float | None = None, ax=
     title, xlabel : str
     show_raw : bool, default True
         Also draw each group's raw (unpooled) rate, faint.
+    withhold : iterable of group labels, optional
+        Disclosure control for publication: groups whose raw rate ``x / n`` is not drawn (with ``n`` known from
+        any table of the group, the raw rate would reveal a small count). Take them from the rows that
+        :func:`attrition.disclosure.suppress_small_counts` withheld, secondary suppression included. Their
+        pooled estimates, model summaries, are still drawn.
     **kwargs
         Passed to the pooled-estimate ``errorbar`` call (defaults: blue points, grey lines).
 
@@ -676,7 +682,14 @@ def caterpillar_plot(pooled: pd.DataFrame, *, national: float | None = None, ax=
     kwargs.setdefault("label", f"Pooled estimate ({100 * (1 - alpha):g}% credible interval)")
     ax.errorbar(est, y, xerr=err, **kwargs)
     if show_raw:
-        ax.plot(t["raw"].to_numpy(), y, "x", color=GREY, alpha=0.5, markersize=4, label="Raw rate")
+        raw = t["raw"].to_numpy(dtype=float)
+        label = "Raw rate"
+        if withhold is not None:
+            hidden = t.index.isin(list(withhold))
+            raw = np.where(hidden, np.nan, raw)
+            if hidden.any():
+                label = "Raw rate (withheld where a count is under 10)"
+        ax.plot(raw, y, "x", color=GREY, alpha=0.5, markersize=4, label=label)
     if national is not None:
         ax.axvline(national, color=PALETTE[1], linestyle="--", linewidth=1, label=f"National ({national:.1%})")
     ax.set_yticks(y)

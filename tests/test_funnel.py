@@ -543,3 +543,19 @@ def test_published_funnel_plot_withholds_small_counts():
     # every stage label is either the per-10,000 value or [c]; a stage entered by 1-9 cases is [c]
     assert all(lab == "[c]" for lab, n in zip(labels, entered) if 0 < n < 10)
     assert any("Withheld" in str(h.get_label()) for h in ax.containers) or "[c]" in labels
+
+
+def test_published_counts_withhold_small_raw_rate_counts_with_secondary():
+    from attrition.synthetic import simulate
+
+    fit = FunnelFitter().fit(simulate(n_cases=6000, random_state=8).cases, by="force")
+    raw = fit.published_counts("suspect_identified")
+    counts = fit.summary.xs("suspect_identified", level="stage")[["converted", "exited"]].fillna(0).round()
+    small = ((counts > 0) & (counts < 10)).any(axis=1).to_numpy()
+    assert small.any()
+    # every group with a small count is withheld, and never alone in its column (secondary suppression)
+    assert raw.loc[small, "suppressed"].all()
+    for c in ("converted", "exited"):
+        assert raw[c].isna().sum() != 1
+    shown = raw.loc[~raw["suppressed"], "converted"]
+    assert ((shown == 0) | (shown >= 10)).all()

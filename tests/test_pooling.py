@@ -138,3 +138,18 @@ def test_credible_differences_and_plot():
 def test_bad_counts(x, n):
     with pytest.raises(DataValidationError):
         pool_proportions(x, n)
+
+
+def test_caterpillar_plot_withholds_raw_rates_of_named_groups():
+    import matplotlib.pyplot as plt
+
+    from attrition.pooling import caterpillar_plot, pool_proportions
+
+    pooled = pool_proportions([6, 40, 60, 80], [46, 400, 500, 700], labels=["tiny", "b", "c", "d"])
+    ax = caterpillar_plot(pooled, withhold=["tiny", "c"])
+    raw_line = next(line for line in ax.lines if line.get_label().startswith("Raw rate"))
+    shown = dict(zip(pooled.sort_values("pooled", kind="mergesort").index, raw_line.get_xdata()))
+    assert np.isnan(shown["tiny"]) and np.isnan(shown["c"])
+    assert shown["b"] == pytest.approx(0.1) and shown["d"] == pytest.approx(80 / 700)
+    assert raw_line.get_label() == "Raw rate (withheld where a count is under 10)"
+    plt.close(ax.figure)

@@ -74,7 +74,9 @@ if compare:
     print(f"Pooled towards forces of the same size: {by_force.pooled_towards_ == 'size'}; between-force sd of the "
           f"charge rate {prior.sd:.4f}; prior strength {prior.kappa:,.0f} cases "
           f"(95% interval {prior.kappa_interval[0]:,.0f} to {prior.kappa_interval[1]:,.0f})")
-    display(show_figure(by_force.caterpillar_plot(stage="suspect_identified").figure))
+    raw = by_force.published_counts("suspect_identified")  # raw rates with a count under 10 are not drawn
+    display(show_figure(by_force.caterpillar_plot(stage="suspect_identified",
+                                                  withhold=raw.loc[raw["suppressed"], "group"]).figure))
 else:
     own = FunnelFitter(alpha=0.05).fit(data.cases, by="force", pool=False).summary.xs("suspect_identified", level="stage")
     print("Each force's own charge rate after a suspect is identified (raw, 95% confidence interval; no pooling):")

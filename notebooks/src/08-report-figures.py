@@ -84,9 +84,9 @@ publish(funnel.plot_decomposition().figure, "Fig02_loss-by-stage-and-reason")
 
 # %%
 by_force = FunnelFitter(alpha=0.05).fit(cases, by="force")
-stage_counts = by_force.summary.xs("suspect_identified", level="stage")[["entered", "converted"]].round().astype(int)
-publish(by_force.caterpillar_plot(stage="suspect_identified").figure, "Fig03_force-charge-rates",
-        suppressed=stage_counts.reset_index(drop=True), count_cols=["entered"])
+raw = by_force.published_counts("suspect_identified")  # a raw rate reveals its counts: small ones withheld
+ax = by_force.caterpillar_plot(stage="suspect_identified", withhold=raw.loc[raw["suppressed"], "group"])
+publish(ax.figure, "Fig03_force-charge-rates", suppressed=raw)
 
 # %% [markdown]
 # ## Fig04 · SPO applications by force, last financial year (small counts withheld)
