@@ -23,6 +23,7 @@ dayfirst = None  # True when the event log's dates are dd/mm/yyyy, None for ISO 
 # %%
 import pandas as pd
 
+from attrition.config import DISCLOSURE_THRESHOLD
 from attrition.data import load_dataset
 from attrition.disclosure import publish_table
 from attrition.figures import set_provenance, show_figure
@@ -71,7 +72,7 @@ print(f"Report -> conviction for stalking: {e2e['estimate']:.4f} "
       f"i.e. {1e4 * e2e['estimate']:.0f} convictions per 10,000 reports")
 
 # %%
-show_figure(funnel.plot().figure)
+show_figure(funnel.plot(withhold_below=DISCLOSURE_THRESHOLD).figure)  # small exit segments pooled, as in Fig01
 
 # %% [markdown]
 # ## Why cases leave: the loss decomposed
