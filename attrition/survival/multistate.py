@@ -561,12 +561,7 @@ class MultiStateFitter(BaseFitter):
         """
         self._check_fitted()
         if self._groups is not None:
-            parts = []
-            for g, f in self._groups.items():
-                part = f.occupation_at(times)
-                part.insert(0, "group", g)
-                parts.append(part)
-            return pd.concat(parts, ignore_index=True)
+            return self._by_group(lambda f: f.occupation_at(times))
         q = np.atleast_1d(_as_float_array(times, "times"))
         k = np.searchsorted(self._times, q, side="right") - 1
         k = np.clip(k, 0, None)
@@ -606,12 +601,7 @@ class MultiStateFitter(BaseFitter):
         """
         self._check_fitted()
         if self._groups is not None:
-            parts = []
-            for g, f in self._groups.items():
-                part = f.expected_time_in_state(horizon)
-                part.insert(0, "group", g)
-                parts.append(part)
-            return pd.concat(parts, ignore_index=True)
+            return self._by_group(lambda f: f.expected_time_in_state(horizon))
         taus = np.atleast_1d(np.asarray(horizon, dtype=float))
         if taus.ndim != 1 or taus.size == 0:
             raise ValueError(f"horizon must be a number or a 1-d sequence of numbers, got {horizon!r}")
@@ -662,15 +652,16 @@ class MultiStateFitter(BaseFitter):
         """Occupation probabilities at the quartiles of the transition times and the last one."""
         self._check_fitted()
         if self._groups is not None:
-            return self._stack_summary()
+            return self._by_group(lambda f: f.summary)
         t = self._times[1:] if self._times.shape[0] > 1 else self._times
         q = np.unique(np.quantile(t, [0.25, 0.5, 0.75, 1.0], method="lower"))
         return self.occupation_at(q)
 
-    def _stack_summary(self) -> pd.DataFrame:
+    def _by_group(self, table) -> pd.DataFrame:
+        """``table(fitter)`` for each group's fitter, stacked with a leading ``group`` column."""
         parts = []
         for g, f in self._groups.items():
-            part = f.summary
+            part = table(f)
             part.insert(0, "group", g)
             parts.append(part)
         return pd.concat(parts, ignore_index=True)

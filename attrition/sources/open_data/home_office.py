@@ -127,7 +127,6 @@ _OUTPUT_COLUMNS = (
 _HEADER_SCAN_ROWS = 60
 _CSV_CHUNK = 250_000
 _MAX_LISTED = 8
-_NOTE_RE = re.compile(r"\[\s*note[^\]]*\]", re.IGNORECASE)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -200,37 +199,12 @@ class HomeOfficeLoadReport:
 # ----------------------------------------------------------------------------------------------------
 # header handling
 # ----------------------------------------------------------------------------------------------------
-def _norm_header(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    s = _NOTE_RE.sub("", str(value).replace("\ufeff", ""))
-    return re.sub(r"[^a-z0-9]+", "", s.lower())
-
-
-def _map_header(cells: Sequence) -> dict[str, int]:
-    """field -> column position for one header row (first occurrence wins)."""
-    out: dict[str, int] = {}
-    for i, c in enumerate(cells):
-        f = _ALIAS_TO_FIELD.get(_norm_header(c))
-        if f is not None and f not in out:
-            out[f] = i
-    return out
-
-
 def _find_header(rows: Iterable[Sequence]) -> tuple[int | None, dict[str, int], list]:
     """First row holding all key fields; else (None, best partial map, its cells)."""
-    best: tuple[int, dict, list] = (-1, {}, [])
-    for i, cells in enumerate(rows):
-        m = _map_header(cells)
-        if all(f in m for f in _KEY_FIELDS):
-            return i, m, list(cells)
-        if len(m) > len(best[1]):
-            best = (i, m, list(cells))
-    return None, best[1], best[2]
+    return _files.find_header(rows, _ALIAS_TO_FIELD, _KEY_FIELDS)
 
 
-def _shown_headers(cells: Sequence) -> list[str]:
-    return [str(c) for c in cells if c is not None and str(c).strip() not in ("", "nan")]
+_shown_headers = _files.shown_headers
 
 
 def _missing_columns_error(where: str, colmap: dict, cells: Sequence, needed: Sequence[str]) -> DataValidationError:
