@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from .._parallel import run_tasks
 from .._utils import check_alpha, wilson_interval
 from ..exceptions import AttritionError, DataQualityWarning, StatisticalWarning
 from .officer import _MEASURES, officer_effect
@@ -103,19 +104,9 @@ def _one_rep(setting: dict, seed: np.random.SeedSequence, options: dict) -> dict
 
 
 def _run(tasks: list, options: dict, n_jobs: int, progress: bool) -> list:
-    """Run (setting, seed) tasks, in parallel with joblib when n_jobs != 1, with a tqdm bar."""
-    from joblib import Parallel, delayed
-
-    if n_jobs == 1:
-        it = (_one_rep(s, seed, options) for s, seed in tasks)
-    else:
-        it = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_one_rep)(s, seed, options) for s, seed in tasks)
-    if not progress:
-        return list(it)
-    # a text bar (stderr): tqdm.auto would need ipywidgets in notebooks and warns without them
-    from tqdm import tqdm
-
-    return list(tqdm(it, total=len(tasks), desc="power simulations", leave=False))
+    """Run (setting, seed) tasks through joblib (:func:`attrition._parallel.run_tasks`), with a tqdm bar."""
+    return run_tasks(_one_rep, [(s, seed, options) for s, seed in tasks], n_jobs=n_jobs, progress=progress,
+                     desc="power simulations")
 
 
 def _summarise(setting: dict, reps: list, alpha: float, measure: str) -> dict:
