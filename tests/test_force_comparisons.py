@@ -87,6 +87,62 @@ def test_full_bayes_with_a_size_covariate_matches_a_brute_force_grid(counts):
     assert t.attrs["method"] == "bayes"
 
 
+def test_full_bayes_with_two_covariates_matches_a_brute_force_grid():
+    """Size and a dedicated-officer indicator in the prior mean: forces with an officer (truly higher
+    rates) are pooled towards each other, and the production grid (13 points per coefficient) agrees with a
+    plain 4-D grid written out independently."""
+    rng = np.random.default_rng(8)
+    n = rng.integers(60, 2000, 43).astype(float)
+    officer = (np.arange(43) < 7).astype(float)
+    x = rng.binomial(n.astype(int), special.expit(special.logit(0.2) + 0.6 * officer
+                                                   + rng.normal(0, 0.1, 43))).astype(float)
+    C = np.column_stack([np.log(n), officer])
+    Cc = C - C.mean(axis=0)
+    pr = fit_beta_prior(x, n)
+    size = 22
+    e = np.linspace(special.logit(pr.mean) - 0.3, special.logit(pr.mean) + 0.3, size)
+    b1 = np.linspace(-0.3, 0.3, size)
+    b2 = np.linspace(0.1, 1.1, size)
+    lam = np.linspace(np.log(pr.kappa) - 1.0, np.log(pr.kappa) + 3.5, size)
+    E, B1, B2, L = np.meshgrid(e, b1, b2, lam, indexing="ij")
+    mu = special.expit(E[..., None] + B1[..., None] * Cc[:, 0] + B2[..., None] * Cc[:, 1])
+    k = np.exp(L)[..., None]
+    ll = (special.betaln(mu * k + x, (1 - mu) * k + n - x) - special.betaln(mu * k, (1 - mu) * k)).sum(-1)
+    m0 = special.expit(E)
+    lp = ll + np.log(m0 * (1 - m0)) - 0.5 * (B1**2 + B2**2) - 0.5 * L
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    assert w[[0, -1]].sum() + w[:, [0, -1]].sum() + w[:, :, [0, -1]].sum() + w[..., [0, -1]].sum() < 1e-4
+    post_mean = np.einsum("ijkl,ijklg->g", w, (mu * k + x) / (k + n))
+    t = pool_proportions(x, n, method="bayes", covariate=C)
+    np.testing.assert_allclose(t["pooled"], post_mean, rtol=2e-4)
+    # the officer forces' prior mean sits above the others': their pooled rates stay near their raw rates
+    hp = t.attrs["prior"]
+    one = pool_proportions(x, n, method="bayes", covariate=C[:, 0])
+    pull_two = (t["pooled"] - t["raw"])[officer == 1].mean()
+    pull_one = (one["pooled"] - one["raw"])[officer == 1].mean()
+    assert pull_one < -0.005  # size alone drags them towards the rest
+    assert abs(pull_two) < 0.35 * abs(pull_one)  # -0.0023 against -0.0097
+    assert hp.a.shape[1] == 43
+
+
+def test_funnel_fitter_prior_covariates(small_synthetic):
+    from attrition.effects.officer import merge_officer
+
+    cases = merge_officer(small_synthetic.cases, small_synthetic.forces)
+    f = FunnelFitter(random_state=1).fit(cases, by="force", prior_covariates=("dedicated_stalking_officer",))
+    assert f.pooled_towards_ == "size + dedicated_stalking_officer"
+    share = cases.groupby("force")["dedicated_stalking_officer"].mean()
+    assert share.nunique() > 1  # the covariate varies, so it is used
+    # a constant column is left out; a column with a missing value is refused naming the row
+    g = FunnelFitter(random_state=1).fit(cases.assign(k=1.0), by="force", prior_covariates=("k",))
+    assert g.pooled_towards_ == "size"
+    with pytest.raises(DataValidationError, match="'k'.*row"):
+        FunnelFitter().fit(cases.assign(k=np.r_[np.nan, np.ones(len(cases) - 1)]), by="force", prior_covariates=("k",))
+    with pytest.raises(TypeError):
+        FunnelFitter().fit(cases, by="force", prior_covariates="dedicated_stalking_officer")
+
+
 def test_full_bayes_carries_the_uncertainty_empirical_bayes_ignores():
     # identical groups: empirical Bayes puts kappa at its bound and every interval collapses onto the pooled
     # rate (zero width); full Bayes keeps honest intervals that cover the common rate
