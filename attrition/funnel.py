@@ -21,7 +21,7 @@ from .base import BaseFitter
 from .exceptions import DataValidationError, StatisticalWarning
 from .standard import EXIT_REASONS, STAGE_LABELS, STAGES
 
-__all__ = ["FunnelFitter", "wilson_interval", "stage_counts_to_rows"]
+__all__ = ["FunnelFitter", "fit_force_funnel", "wilson_interval", "stage_counts_to_rows"]
 
 _STATUSES = ("open", "exited", "convicted")
 _UNRESOLVED = "unresolved"
@@ -1488,3 +1488,39 @@ def _withhold_funnel(entered: np.ndarray, exits: np.ndarray, threshold: int) -> 
             hidden[others[np.argmin(exits[others, k])], k] = True
     return shown_stage, hidden
 
+
+
+def fit_force_funnel(cases: pd.DataFrame, forces: pd.DataFrame | None = None, *, alpha: float = 0.05,
+                     **kwargs) -> FunnelFitter:
+    """Fit the force-by-force funnel as the report does: full-Bayes pooling towards similar forces.
+
+    Each stage's rate is pooled towards forces of the same size (the log number of reports) and, when
+    ``forces`` records a dedicated stalking officer that differs between forces, towards forces with the
+    same officer status (the share of the force's reports made while it had one). Without that, forces
+    with an officer, which truly charge and convict more, are pulled towards the rest and their 95%
+    intervals miss their true rates too often (conviction once in court: 88% instead of 98% coverage in
+    the highest fifth of forces on 21 national datasets, ``tests/studies/force_coverage.py``).
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        The case table, with ``force`` (and ``financial_year`` when ``forces`` is given).
+    forces : pandas.DataFrame, optional
+        The force-year table (:func:`attrition.sources.force_years.read_force_years` or the synthetic
+        one); used only when it has a ``dedicated_stalking_officer`` column.
+    alpha : float, default 0.05
+    **kwargs
+        Further arguments of :class:`FunnelFitter`.
+
+    Returns
+    -------
+    FunnelFitter
+        Fitted with ``by="force"``; ``pooled_towards_`` says what the pooling used.
+    """
+    prior = ()
+    if forces is not None and "dedicated_stalking_officer" in forces.columns:
+        from .effects.officer import merge_officer
+
+        cases = merge_officer(cases, forces)
+        prior = ("dedicated_stalking_officer",)
+    return FunnelFitter(alpha=alpha, **kwargs).fit(cases, by="force", prior_covariates=prior)

@@ -10,7 +10,7 @@ from scipy import special, stats
 
 from attrition.casemix import indirect_standardisation, standardised_funnel
 from attrition.exceptions import DataValidationError
-from attrition.funnel import FunnelFitter
+from attrition.funnel import FunnelFitter, fit_force_funnel
 from attrition.pooling import (
     fit_beta_prior,
     fit_hyperposterior,
@@ -141,6 +141,10 @@ def test_funnel_fitter_prior_covariates(small_synthetic):
         FunnelFitter().fit(cases.assign(k=np.r_[np.nan, np.ones(len(cases) - 1)]), by="force", prior_covariates=("k",))
     with pytest.raises(TypeError):
         FunnelFitter().fit(cases, by="force", prior_covariates="dedicated_stalking_officer")
+    # the report's fit: the same as passing the officer share by hand; without a force table, size only
+    h = fit_force_funnel(small_synthetic.cases, small_synthetic.forces, random_state=1)
+    pd.testing.assert_frame_equal(h.pooled_, f.pooled_)
+    assert fit_force_funnel(small_synthetic.cases, random_state=1).pooled_towards_ == "size"
 
 
 def test_full_bayes_carries_the_uncertainty_empirical_bayes_ignores():
