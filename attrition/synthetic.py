@@ -68,7 +68,7 @@ The model, per case (times in days; report, suspect identification, SPO and orde
   time-varying confounding of SPO timing. 0 = escalation changes nothing.
 * ``informative_censoring`` (probability): a case still open at ``as_of`` is left out of the extract with
   probability ``informative_censoring * exp(-days to its closing / 90)``, so cases nearer to an outcome
-  are cut most (at 0.8 about half of those closing within 30 days of ``as_of`` are lost).
+  are cut most (at 0.8 about two thirds of those closing within 30 days of ``as_of`` are lost).
 * ``risk_missing_mnar`` (probability): the risk assessment is missing from the report for a share
   ``risk_missing_mnar`` of high-risk cases and half that of medium-risk ones (none of standard), on top of
   ``p_risk_missing`` missing completely at random.
@@ -604,16 +604,7 @@ def _simulate_world(n: int, T: dict, rng: np.random.Generator, as_of, policy: di
         return _police_pieces(T, base, extra, online, officer_mult, misrecorded, reclass_t - t_s, d_spo - t_s,
                               t_esc - t_s, s_esc)
 
-    if policy:
-        P_actual, P_by_recording = pieces(off_mult, ~rec_stalk, spo["t_spo"]), None
-    else:
-        # the natural course: the pieces of each recording (officer effect 1), for the truths too; each
-        # case's own are those of its recording, with its officer's multiplier on the charge hazard
-        one = np.ones(n)
-        P_by_recording = {m: pieces(one, np.full(n, m), _spo_timeline(L, T, misrecorded=np.full(n, m), policy={},
-                                                                       rng_policy=None)["t_spo"])
-                          for m in (False, True)}
-        P_actual = pieces(off_mult, ~rec_stalk, spo["t_spo"])
+    P_actual = pieces(off_mult, ~rec_stalk, spo["t_spo"])
     t_out_rel, cause4 = _draw_exit(P_actual, e_exit, u_cause)
     # split "other" into its causes by their constant shares (the same uniform, rescaled)
     cause = _split_other(cause4, u_cause, P_actual, t_out_rel, T)
@@ -641,7 +632,7 @@ def _simulate_world(n: int, T: dict, rng: np.random.Generator, as_of, policy: di
                 p_s=p_s, suspect=suspect, t_s=t_s, arrested=arrested, t_arrest=t_arrest, bail=bail, nmo=nmo,
                 t_nmo=t_nmo, b_rate=b_rate, bail_case=bail_case, bail_t=bail_t, nmo_case=nmo_case, nmo_t=nmo_t,
                 spo=spo, L=L, base=base, extra=extra, off_mult=off_mult, pieces=pieces, t_out=t_out,
-                P_actual=P_actual, P_by_recording=P_by_recording,
+                P_actual=P_actual,
                 police_day=police_day, code=code, cause=cause, charged=charged, charge_stalk=charge_stalk,
                 stalk_at_charge=stalk_at_charge, disc=disc, disc_reason=disc_reason, t_disc=t_disc, pros=pros,
                 t_hear=t_hear, t_court=t_court, conv_s=conv_s, conv_o=conv_o, t_sent=t_court + d_sent,
@@ -917,6 +908,7 @@ def _assemble(W: dict, T: dict):
         p_suspect=W["p_s"], spo_need=G["need_log"], spo_need_day=np.where(G["need_log"], spo["need"] - t0, np.inf),
         spo_in_force_day=G["t_spo"] - t0, time_zero_full28=G["tz_full"], time_zero_interim48=G["tz_int"],
         quality=W["q"], online=W["online"], police_outcome_day=np.floor(police_day) - t0, police_outcome_code=W["code"],
+        closed_day=np.floor(W["t_close"]) - t0, as_of_day=horizon - t0,
         in_extract=G["in_extract"], non_molestation_day=np.where(W["nmo"], W["t_nmo"] - t0, np.inf),
         escalation_day=W["t_esc"] - t0,
         **{f"hazard_{c}": h for c, h in zip(_CAUSES, _first_piece_hazards(W))},
@@ -956,8 +948,11 @@ def _true_effects(W):
     suspect = W["suspect"].astype(float)
     reclass_rel = W["reclass_t"] - W["t_s"]
     f = W["f"]
-    if W["P_by_recording"] is None:
-        raise ValueError("the true officer effects are those of the natural course (spo_policy=None)")
+    # the pieces of each recording in the natural course (officer effect 1), whatever spo_policy simulated
+    one = np.ones(n)
+    P_by_recording = {m: W["pieces"](one, np.full(n, m), _spo_timeline(L, T, misrecorded=np.full(n, m), policy={},
+                                                                        rng_policy=None)["t_spo"])
+                      for m in (False, True)}
     a_rec = logit(T["p_recorded_stalking"])
     per_case, out, stalk_charged, e_sus = {}, {}, {}, {}
     r = np.where(np.isfinite(reclass_rel), np.maximum(reclass_rel, 0), np.inf)
@@ -965,7 +960,7 @@ def _true_effects(W):
     r0 = np.where(has_r, r, 0.0)
     for o in (0, 1):
         om = T["officer_hr_charge"] if o else 1.0
-        P_S, P_M = (_scale_charge(W["P_by_recording"][m], om) for m in (False, True))
+        P_S, P_M = (_scale_charge(P_by_recording[m], om) for m in (False, True))
         surv_m = _survivals(P_M)
         pc_s, pc_m = _cif(P_S, 0), _cif(P_M, 0, surv=surv_m)
         pc_m_after = np.where(has_r, pc_m - _cif(P_M, 0, r0, surv=surv_m), 0.0)
