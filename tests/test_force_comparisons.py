@@ -306,8 +306,9 @@ def test_true_stage_rates_match_simulated_frequencies(small_synthetic):
 def test_funnel_fitter_full_bayes_single_seed_coverage():
     # one national-scale-per-force dataset (fast version of tests/studies/force_coverage.py): full Bayes
     # covers the true rate of nearly every force where forces differ, and of every force where they do
-    # not, where empirical Bayes collapses onto the pooled rate
-    d = simulate(n_cases=60_000, random_state=11)
+    # not, where empirical Bayes collapses onto the pooled rate. Force quality off: suspect identification
+    # then does not differ between forces (by default force quality moves it, see attrition.synthetic)
+    d = simulate(n_cases=60_000, random_state=11, force_sd_quality=0.0)
     truth = true_stage_rates(d)
     fb = FunnelFitter(random_state=11).fit(d.cases, by="force")
     eb = FunnelFitter(pooling="eb", random_state=11).fit(d.cases, by="force")
@@ -320,9 +321,10 @@ def test_funnel_fitter_full_bayes_single_seed_coverage():
     cov = {st: (covered(fb, st), covered(eb, st)) for st in ("reported", "suspect_identified", "recorded_stalking")}
     assert cov["reported"][0] >= 39 and cov["suspect_identified"][0] >= 39  # 39 and 39 of 43 on this seed
     # suspect identification hardly differs between forces: empirical Bayes puts kappa at its bound and its
-    # intervals (zero width) miss nearly every force (1 of 43 on this seed); full Bayes covers all 43
+    # intervals (zero width) miss nearly every force; full Bayes covers nearly all (42 of 43 on this seed; 95%
+    # intervals miss about 2 of 43 by chance)
     assert eb.priors_["recorded_stalking"].at_bound
-    assert cov["recorded_stalking"][0] == 43 and cov["recorded_stalking"][1] <= 5
+    assert cov["recorded_stalking"][0] >= 41 and cov["recorded_stalking"][1] <= 5
     r = fb.rank_intervals("suspect_identified")
     assert list(r["rank"]) == list(range(1, 44))
     assert (r["lower 95%"] <= r["rank"]).all() and (r["rank"] <= r["upper 95%"]).all()
