@@ -15,3 +15,32 @@ def test_headline_figures_on_hand_built_cases(hand_events):
     assert h.loc["charge_rate_reports", "published"] == 0.05
     with pytest.raises(ValueError, match="years present"):
         headline_figures(cases, financial_year="2030/31")
+
+
+def test_reconcile_headlines_takes_each_headline_to_the_funnel(small_synthetic):
+    import numpy as np
+
+    from attrition.funnel import FunnelFitter
+    from attrition.headlines import reconcile_headlines
+
+    cases = small_synthetic.cases
+    funnel = FunnelFitter().fit(cases)
+    r = reconcile_headlines(cases, funnel, financial_year="2021/22")
+    assert r.attrs["check"] < 1e-12  # the steps add up to the funnel estimate
+    head = headline_figures(cases, financial_year="2021/22")
+    first = r[r["step"] == "headline"].set_index("key")["share"]
+    np.testing.assert_allclose(first, head.loc[first.index, "estimate"], atol=1e-15)
+    ev = r[r["key"] == "evidential_drop_victim_supports_share"].set_index("what")
+    est = ev.loc[ev["step"] == "funnel estimate", "share"].iloc[0]
+    dec = funnel.decompose().droplevel("group").loc[("suspect_identified", "evidential_victim_supports"), "contribution"]
+    assert est == pytest.approx(dec, abs=1e-15)
+    # HO 15 reports of the cohort never recorded or charged as stalking: the funnel loses them at "reported"
+    year = cases["financial_year"] == "2021/22"
+    ho15 = cases["outcome_code"].eq(15).fillna(False)
+    never = cases["stage_index"] == 0
+    n_mis = int((year & ho15 & never).sum())
+    assert n_mis > 100
+    row = ev.loc["counted by the headline; the funnel has them as reported: mischarged"]
+    assert row["cases"] == n_mis and row["share"] == pytest.approx(-n_mis / year.sum())
+    with pytest.raises(ValueError, match="all stages"):
+        reconcile_headlines(cases, FunnelFitter(stages=("reported", "charged", "convicted")).fit(cases))
