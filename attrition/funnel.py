@@ -987,7 +987,8 @@ class FunnelFitter(BaseFitter):
         rates : dict of str to float, optional
             Benchmark rates for some stages (override ``benchmark`` there).
         group : optional
-            One fitted group (default: every group, plus ``"all"`` with ``by``).
+            One fitted group, or ``"all"`` for the national funnel (default: every group, plus ``"all"``
+            with ``by``).
         by_reason : bool, default False
             Split each stage's values over its exit reasons in proportion to their exit probabilities
             (the Owen value with stages as unions: exact for the perfect benchmark, where removing a
@@ -1055,8 +1056,9 @@ otin S}\hat p_k`: the probability a report
             b[self.stages.index(st)] = float(r)
         if rates:
             what += "; " + ", ".join(f"{st} {float(r):.4g}" for st, r in rates.items())
-        items = [(self._res, self.groups_)]
-        if self.by_ is not None and group is None:
+        national_only = group == _ALL and self.by_ is not None
+        items = [] if national_only else [(self._res, self.groups_)]
+        if self.by_ is not None and (group is None or national_only):
             items.append((self._national, [_ALL]))
         z = stats.norm.ppf(1 - self.alpha / 2)
         lo_name, hi_name = self.ci_labels
@@ -1090,7 +1092,8 @@ otin S}\hat p_k`: the probability a report
             frames.append(df)
         out = pd.concat(frames).sort_index() if len(frames) > 1 else frames[0]
         if group is not None:
-            self._group_index(group)
+            if not national_only:
+                self._group_index(group)
             out = out.loc[[group]]
             totals = {group: totals[group]}
         out.attrs.update({

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ._utils import ci_labels, wilson_interval
-from .config import PUBLISHED_DIR
+from .config import DISCLOSURE_THRESHOLD, PUBLISHED_DIR
 
 __all__ = ["published_figures", "headline_figures", "reconcile_headlines"]
 
@@ -67,7 +67,7 @@ _FUNNEL_COUNTERPART = {
 
 
 def reconcile_headlines(cases: pd.DataFrame, funnel, financial_year: str | None = "2021/22",
-                        keys=None, top: int = 3) -> pd.DataFrame:
+                        keys=None, top: int = 3, min_cases: int = DISCLOSURE_THRESHOLD) -> pd.DataFrame:
     """Steps that take each headline share to the funnel's estimate of the same kind of loss.
 
     A headline figure (e.g. 25% of reports dropped for evidential difficulties with a suspect identified
@@ -98,6 +98,10 @@ def reconcile_headlines(cases: pd.DataFrame, funnel, financial_year: str | None 
         Headline keys (default: the three of :func:`headline_figures`).
     top : int, default 3
         Funnel destinations of the ``headline only`` reports shown separately (the rest pooled).
+    min_cases : int, default ``attrition.config.DISCLOSURE_THRESHOLD``
+        A destination with fewer reports is never shown on its own: it is pooled with the others, and a
+        pool that small is merged into the smallest row shown (so no small count can be recovered by
+        subtraction from the totals).
 
     Returns
     -------
@@ -148,18 +152,29 @@ def reconcile_headlines(cases: pd.DataFrame, funnel, financial_year: str | None 
         r = [{"step": "headline", "what": f"headline measure, {cohort} (open cases in the denominator)",
               "cases": int((h & in_year).sum()), "share": (h & in_year).sum() / n_year}]
         only_h = h & ~fdef & in_year
-        dest = np.where(status == "exited", pd.Series(ex_stage).astype(str) + ": " + pd.Series(ex_reason).astype(str),
-                        np.where(status == "open", "still open", "reached the last stage"))
+        lost = "lost at '" + pd.Series(ex_stage).astype(str) + "' for '" + pd.Series(ex_reason).astype(str) + "'"
+        lost = lost.where(~((ex_stage == STAGES[0]) & (ex_reason == "mischarged")),
+                          "never recorded or charged as stalking (lost at 'reported' as mischarged)")
+        dest = np.where(status == "exited", lost.to_numpy(), np.where(status == "open", "still open",
+                                                                      "reached the last stage"))
         counts = pd.Series(dest[only_h]).value_counts()
-        for d, c in counts.iloc[:top].items():
-            r.append({"step": "headline only", "what": f"counted by the headline; the funnel has them as {d}",
-                      "cases": int(c), "share": -c / n_year})
-        if len(counts) > top:
-            c = int(counts.iloc[top:].sum())
-            r.append({"step": "headline only", "what": "counted by the headline; elsewhere in the funnel",
-                      "cases": c, "share": -c / n_year})
+        # destinations shown one by one: the ``top`` largest with at least ``min_cases`` reports; the rest
+        # pooled, and a pool under ``min_cases`` merged into the smallest shown row (a count of 1 to
+        # min_cases - 1 could otherwise be recovered from the totals: disclosure control)
+        shown = counts[counts >= min_cases].iloc[:top]
+        rest = int(counts.sum() - shown.sum())
+        named = {d: int(c) for d, c in shown.items()}
+        if 0 < rest < min_cases and named:
+            last = list(named)[-1]
+            named[f"{last}, and elsewhere in the funnel"] = named.pop(last) + rest
+            rest = 0
+        for d, c in named.items():
+            r.append({"step": "headline only", "what": f"headline only: {d}", "cases": c, "share": -c / n_year})
+        if rest:
+            r.append({"step": "headline only", "what": "headline only: elsewhere in the funnel",
+                      "cases": rest, "share": -rest / n_year})
         only_f = fdef & ~h & in_year
-        r.append({"step": "funnel only", "what": f"{fname}, not counted by the headline",
+        r.append({"step": "funnel only", "what": f"funnel only: {fname}, not in the headline",
                   "cases": int(only_f.sum()), "share": only_f.sum() / n_year})
         p_year = (fdef & in_year).sum() / n_year
         r.append({"step": "funnel definition, cohort", "what": f"{fname}, share of {cohort}",

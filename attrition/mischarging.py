@@ -1255,7 +1255,8 @@ class SyntheticReview:
 
 
 def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, background=1.0,
-                     design: str = "stratified", stage: str = "recorded") -> SyntheticReview:
+                     design: str = "stratified", stage: str = "recorded", allocation: pd.Series | None = None,
+                     reviewer_error: tuple = (1.0, 1.0), double_review: int = 0) -> SyntheticReview:
     """Draw a case-file review sample from synthetic data, where the true classification is known.
 
     In the synthetic data every report is stalking and the misrecorded ones carry a lesser offence. Real
@@ -1279,6 +1280,17 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
         Stratified by recorded class (for ``method="reweight"``) or a simple random sample of all records
         (needed for ``method="rogan-gladen"``).
     stage : {"recorded", "final"}, default "recorded"
+    allocation : pandas.Series, optional
+        (``design="stratified"``.) Files to review per recorded class (e.g. from :func:`allocate_review`),
+        instead of ``n`` split equally.
+    reviewer_error : (float, float), default (1.0, 1.0)
+        The simulated reviewer's sensitivity and specificity: each truly stalking file is flagged with
+        probability ``reviewer_error[0]``, each other file with probability ``1 - reviewer_error[1]``; the
+        review table then holds the reviewer's verdicts.
+    double_review : int, default 0
+        Reviewed files also judged by a reference reviewer (the truth): ``truth["double_review"]`` then holds
+        ``true_positive``, ``false_negative``, ``true_negative``, ``false_positive`` (input of
+        :meth:`ReviewerAccuracy.from_double_review`).
 
     Returns
     -------
@@ -1319,7 +1331,15 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
     tot = pop.sum(axis=1).to_numpy()
     if design == "stratified":
         k = len(pop)
-        m = np.full(k, n // k) + (np.arange(k) < n % k)
+        if allocation is not None:
+            if not isinstance(allocation, pd.Series):
+                raise ValueError("allocation must be a pandas Series of files per recorded class")
+            m = pd.to_numeric(allocation, errors="coerce").reindex(pop.index).fillna(0).to_numpy()
+            if (m < 0).any() or (m != np.round(m)).any():
+                raise ValueError(f"allocation must hold whole numbers of files, got {allocation.to_dict()!r}")
+            m = m.astype(np.int64)
+        else:
+            m = np.full(k, n // k) + (np.arange(k) < n % k)
         m = np.minimum(m, tot)
         s = rng.hypergeometric(pop["stalking"].to_numpy(), pop["not_stalking"].to_numpy(), np.maximum(m, 0)) \
             if k else np.array([], np.int64)
@@ -1328,6 +1348,18 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
         cells = np.r_[pop["stalking"].to_numpy(), pop["not_stalking"].to_numpy()]
         draw = rng.multivariate_hypergeometric(cells, min(n, int(cells.sum())))
         rv_true, rv_false = draw[: len(pop)], draw[len(pop):]
+    se_r, sp_r = (float(v) for v in reviewer_error)
+    if not (0 < se_r <= 1 and 0 < sp_r <= 1):
+        raise ValueError(f"reviewer_error must be (sensitivity, specificity) in (0, 1], got {reviewer_error!r}")
+    dr = None
+    if (se_r, sp_r) != (1.0, 1.0) or double_review:
+        tp = rng.binomial(rv_true, se_r)  # stalking files the reviewer flags
+        fp = rng.binomial(rv_false, 1 - sp_r)  # other files the reviewer flags
+        if double_review:
+            cells = np.array([tp.sum(), (rv_true - tp).sum(), (rv_false - fp).sum(), fp.sum()], np.int64)
+            d = rng.multivariate_hypergeometric(cells, min(int(double_review), int(cells.sum())))
+            dr = dict(zip(("true_positive", "false_negative", "true_negative", "false_positive"), map(int, d)))
+        rv_true, rv_false = tp + fp, (rv_true - tp) + (rv_false - fp)  # the reviewer's verdicts
     review = pd.DataFrame({
         "recorded": np.repeat(pop.index.to_numpy(), 2),
         "true_stalking": np.tile([True, False], len(pop)),
@@ -1344,7 +1376,10 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
         "ppv": (pop["stalking"] / tot).to_dict(),
         "sensitivity": float(pop["stalking"].get("stalking", 0)) / T if T else np.nan,
         "specificity": 1 - float(pop["not_stalking"].get("stalking", 0)) / nS if nS else np.nan,
+        "reviewer_error": (se_r, sp_r),
     }
+    if dr is not None:
+        truth["double_review"] = dr
     return SyntheticReview(review=review, counts=counts, population=pop, truth=truth)
 
 
