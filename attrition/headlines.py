@@ -108,8 +108,11 @@ def reconcile_headlines(cases: pd.DataFrame, funnel, financial_year: str | None 
     pandas.DataFrame
         One row per (``key``, step): ``key``, ``step``, ``what`` (in words), ``cases`` (reports in the step,
         where it counts reports; NaN for the model-based steps), ``share`` (signed share of reports; the
-        steps 2, 3, 5 and 6 add up, from the headline, to the funnel estimate). ``attrs["check"]``: the
-        largest gap between the steps' sum and the funnel estimate (0 up to rounding).
+        steps 2, 3, 5 and 6 add up, from the headline, to the funnel estimate), ``withheld`` (disclosure
+        control: if any count of a headline's block is 1 to ``min_cases - 1``, its steps are withheld,
+        ``cases`` and ``share`` NaN, since each step is a difference the others would reveal).
+        ``attrs["check"]``: the largest gap between the steps' sum and the funnel estimate (0 up to
+        rounding; NaN if every block is withheld).
 
     Raises
     ------
@@ -186,12 +189,21 @@ def reconcile_headlines(cases: pd.DataFrame, funnel, financial_year: str | None 
                   "cases": np.nan, "share": est - p_all})
         r.append({"step": "funnel estimate", "what": f"the funnel's estimate: {fname}, share of all reports",
                   "cases": int(fdef.sum()), "share": est})
+        # disclosure control: the steps are differences of counts, so one count of 1 to min_cases - 1 in a
+        # block could be recovered from the others: withhold the block, but for a headline or funnel
+        # estimate resting on min_cases or more reports (published elsewhere with their own control)
+        small = any(0 < x["cases"] < min_cases for x in r if np.isfinite(x["cases"]))
         for x in r:
             x["key"] = key
+            own_ok = x["step"] in ("headline", "funnel estimate") and not 0 < x["cases"] < min_cases
+            x["withheld"] = bool(small and not own_ok)
+            if x["withheld"]:
+                x["cases"], x["share"] = np.nan, np.nan
         rows += r
-    out = pd.DataFrame(rows)[["key", "step", "what", "cases", "share"]]
+    out = pd.DataFrame(rows)[["key", "step", "what", "cases", "share", "withheld"]]
     adds = out["step"].isin(["headline", "headline only", "funnel only", "all cohorts", "open cases"])
-    total = out[adds].groupby("key", sort=False)["share"].sum()
+    total = out[adds].groupby("key", sort=False)["share"].sum(min_count=1)
     est = out[out["step"] == "funnel estimate"].set_index("key")["share"]
-    out.attrs["check"] = float((total - est.loc[total.index]).abs().max())
+    gap = (total - est.loc[total.index]).abs()
+    out.attrs["check"] = float(gap.max()) if gap.notna().any() else np.nan
     return out

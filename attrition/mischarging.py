@@ -53,7 +53,7 @@ from .standard import OFFENCES, STALKING_OFFENCES
 __all__ = [
     "OFFENCE_CLASSES", "LESSER_OFFENCES", "mischarging_table", "MisclassificationCorrection", "correct_funnel",
     "synthetic_review", "SyntheticReview", "plot_mischarging", "offence_class", "ReviewerAccuracy",
-    "allocate_review", "plan_review", "review_width_table",
+    "allocate_review", "plan_review", "review_width_table", "review_scenario",
 ]
 
 #: Offence classes of the mischarging tables, stalking first.
@@ -1185,6 +1185,43 @@ def plan_review(class_sizes: pd.Series, ppv: pd.Series, half_width: float, *, re
     out.attrs.update({"files": int(m.sum()), "half_width": float(z * np.sqrt(V)),
                       "relative_half_width": float(z * np.sqrt(V) / T) if T > 0 else np.nan, "target": h,
                       "allocation": allocation, "alpha": alpha})
+    return out
+
+
+def review_scenario(cases: pd.DataFrame, ppv: pd.Series, *, stage: str = "recorded",
+                    min_count: int = DISCLOSURE_THRESHOLD) -> pd.DataFrame:
+    """Class sizes for planning a review: each lesser class at an anticipated PPV, built on the case table.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table (stalking reports) with the offence column of ``stage``.
+    ppv : pandas.Series
+        Anticipated P(true stalking | recorded class) of the lesser classes (e.g. 0.05-0.2).
+    stage : {"recorded", "final"}, default "recorded"
+    min_count : int, default ``attrition.config.DISCLOSURE_THRESHOLD``
+        Classes with fewer stalking reports recorded as them are left out (the plan would reveal the count).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by class: ``stalking_reports`` (stalking reports recorded as the class), ``ppv`` and
+        ``records`` = ``stalking_reports / ppv`` rounded (the records such a class would hold, genuine ones
+        included). Empty if no class qualifies.
+    """
+    if stage not in ("recorded", "final"):
+        raise ValueError(f"stage must be 'recorded' or 'final', got {stage!r}")
+    col = _STAGE_COLUMN[stage]
+    if col not in cases.columns:
+        raise DataValidationError(f"the case table has no column {col!r}")
+    if not isinstance(ppv, pd.Series) or ((ppv <= 0) | (ppv > 1)).any():
+        raise ValueError("ppv must be a pandas Series of probabilities in (0, 1] indexed by class")
+    cls = offence_class(cases[col].astype(object).to_numpy(), what=f"column {col!r}", frame=cases)
+    n = cls.value_counts().reindex(ppv.index, fill_value=0).astype(np.int64)
+    keep = n >= min_count
+    out = pd.DataFrame({"stalking_reports": n[keep], "ppv": ppv[keep].astype(float),
+                        "records": (n[keep] / ppv[keep]).round().astype(np.int64)})
+    out.index.name = "recorded"
     return out
 
 

@@ -60,3 +60,25 @@ def test_reconcile_headlines_never_shows_a_small_destination(small_synthetic):
         total = s.loc["headline", "cases"] - part.loc[part["step"] == "headline only", "cases"].sum() \
             + s.loc["funnel only", "cases"]
         assert total == s.loc["funnel definition, cohort", "cases"]
+
+
+def test_reconcile_headlines_withholds_a_block_resting_on_a_small_count(small_synthetic):
+    import numpy as np
+
+    from attrition.funnel import FunnelFitter
+    from attrition.headlines import reconcile_headlines
+
+    cases = small_synthetic.cases.iloc[:400].reset_index(drop=True)
+    r = reconcile_headlines(cases, FunnelFitter().fit(cases), financial_year="2021/22", min_cases=10)
+    shown = r.loc[~r["withheld"], "cases"].dropna()
+    assert not ((shown > 0) & (shown < 10)).any()
+    # 400 reports hold only a handful of charges and convictions: those blocks are withheld but their headline
+    # rows (if 10 or more) and every intermediate step
+    assert r["withheld"].any()
+    w = r[r["withheld"]]
+    assert w["share"].isna().all() and w["cases"].isna().all()
+    blocked = r.groupby("key")["withheld"].any()
+    for key in blocked[blocked].index:
+        mid = r[(r["key"] == key) & ~r["step"].isin(["headline", "funnel estimate"])]
+        assert mid["withheld"].all()
+    assert np.isfinite(r.loc[~r["withheld"], "share"]).all()

@@ -179,3 +179,14 @@ def test_width_table_matches_the_issue_at_a_ppv_of_one_in_ten():
     assert t.loc[200, "neyman"] == pytest.approx(exp) and t.loc[200, "equal"] == pytest.approx(exp)
     assert 0.4 < exp < 0.45  # about +-42% of the true count
     assert t.loc[800, "neyman"] == pytest.approx(exp / 2, rel=0.02)
+
+
+def test_review_scenario_builds_classes_at_the_anticipated_ppv():
+    from attrition.mischarging import review_scenario
+
+    cases = pd.DataFrame({"recorded_offence": ["harassment"] * 30 + ["other"] * 4 + ["stalking_s2a"] * 10})
+    ppv = pd.Series({"harassment": 0.15, "other": 0.05, "criminal_damage": 0.05})
+    sc = review_scenario(cases, ppv)
+    assert sc.index.tolist() == ["harassment"]  # "other" has 4 (withheld), criminal damage none
+    assert sc.loc["harassment", ["stalking_reports", "records"]].tolist() == [30, 200]
+    assert review_scenario(cases, ppv, min_count=1).loc["other", "records"] == 80

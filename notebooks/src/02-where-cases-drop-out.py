@@ -97,10 +97,11 @@ exited = data.cases[data.cases["status"] == "exited"]
 n_exits = exited.groupby([exited["exit_stage"].astype(str), exited["exit_reason"].astype(str)]).size()
 loss = loss[loss["contribution"] > 0].sort_values("contribution", ascending=False)
 loss["cases"] = n_exits.reindex(loss.index, fill_value=0).to_numpy()
-loss["leaving per 10,000"] = (1e4 * loss["contribution"]).round(0).astype("Int64")
-loss["recoverable per 10,000"] = (1e4 * loss["recoverable"]).round(0).astype("Int64")
-print(publish_table(loss[["cases", "leaving per 10,000", "lower 95%", "upper 95%", "share_of_loss",
-                          "recoverable per 10,000"]], ["cases"], decimals=4))
+per = pd.DataFrame({"cases": loss["cases"], "leaving": 1e4 * loss["contribution"], "lower 95%": 1e4 * loss["lower 95%"],
+                    "upper 95%": 1e4 * loss["upper 95%"], "% of loss": 100 * loss["share_of_loss"],
+                    "recoverable": 1e4 * loss["recoverable"]})
+print("per 10,000 reports: leaving at the stage for the reason (95% CI), and the convictions recoverable")
+print(publish_table(per, ["cases"], derived={c: ["cases"] for c in per.columns[1:]}, decimals=1))
 print(f"\ntotal loss: {loss['contribution'].sum():.4f} = 1 - end-to-end ({1 - e2e['estimate']:.4f})")
 if ("reported", "mischarged") in loss.index:
     mis = loss.loc[("reported", "mischarged")]
@@ -170,11 +171,13 @@ else:
 # for any offence, the funnel only reports recorded or charged as stalking.
 
 # %%
-recon = reconcile_headlines(data.cases, funnel, financial_year=year)
-for key, part in recon.groupby("key", sort=False):
+recon = reconcile_headlines(data.cases, funnel, financial_year=year)  # blocks resting on a count 1-9 withheld
+shown = recon.assign(cases=recon["cases"].map(lambda c: "-" if pd.isna(c) else f"{c:,.0f}"),
+                     share=recon["share"].map("{:+.4f}".format))
+shown.loc[recon["withheld"], ["cases", "share"]] = "[c]"
+for key, part in shown.groupby("key", sort=False):
     print(f"\n{head.loc[key, 'measure']}")
-    print(publish_table(part.set_index("what")[["step", "cases", "share"]], ["cases"], derived={"share": ["cases"]},
-                        decimals=4))
+    print(part.set_index("what")[["step", "cases", "share"]].to_string())
 print(f"\nlargest gap between the steps' sum and the funnel estimate: {recon.attrs['check']:.1e}")
 
 # %% [markdown]

@@ -33,7 +33,7 @@ from attrition.figures import set_provenance, show_figure
 from attrition.funnel import FunnelFitter
 from attrition.sources.open_data.home_office import FUNNEL_COLUMNS, OFFENCE_CODES, cases_to_home_office, home_office_funnel_counts
 from attrition.mischarging import (LESSER_OFFENCES, MisclassificationCorrection, ReviewerAccuracy, allocate_review,
-                                   mischarging_table, offence_class, plan_review, plot_mischarging,
+                                   mischarging_table, plan_review, plot_mischarging, review_scenario,
                                    review_width_table, synthetic_review)
 from attrition.mischarging_report import corrected_funnel_per, plot_corrected_funnel
 from attrition.plotting import use_style
@@ -199,26 +199,17 @@ if data.synthetic:
 # T = Σ records × PPV. The tables give the half-width of its 95% interval (± share of T) against the number
 # of files reviewed, for files split equally, in proportion to class size, or by **Neyman allocation**
 # (files ∝ records × √(PPV(1 − PPV)), the split with the narrowest interval for a given number of files),
-# and the files each class needs for a target width. The widths assume the anticipated PPVs.
+# and the files each class needs for a target width. The widths assume the anticipated PPVs. (A class with
+# fewer than 10 stalking reports recorded as it is left out: the plan would reveal its count.)
 
 # %%
 ppv = pd.Series({"harassment": 0.15, "malicious_communications": 0.10, "criminal_damage": 0.05, "other": 0.05})
-if "recorded_offence" not in data.cases.columns:
-    skip("Review planning", "the extract has no recorded offence", "add the first recorded offence to the event log")
-    sizes = pd.Series(dtype=float)
+scen = review_scenario(data.cases, ppv)  # classes with fewer than 10 such reports left out (disclosure control)
+sizes, ppv, misrec = scen["records"], scen["ppv"], scen["stalking_reports"]
+if scen.empty:
+    skip("Review planning", "no lesser offence class holds 10 or more stalking reports first recorded as it")
 else:
-    cls = offence_class(data.cases["recorded_offence"].astype(object).to_numpy())
-    misrec = cls.value_counts().reindex(ppv.index, fill_value=0)
-    ppv = ppv[misrec > 0]
-    misrec = misrec[ppv.index]
-    sizes = (misrec / ppv).round().astype("int64")  # records of each class at the anticipated PPV
-if sizes.empty:
-    skip("Review planning", "no stalking report in the data was first recorded as a lesser offence")
-else:
-    scenario = pd.DataFrame({"stalking reports first recorded as": misrec, "anticipated PPV": ppv.map("{:.2f}".format),
-                             "records (scenario)": sizes.astype(float)})
-    print(publish_table(scenario, ["stalking reports first recorded as"], decimals=0,
-                        derived={"records (scenario)": ["stalking reports first recorded as"]}))
+    print(scen.to_string())
     width = review_width_table(sizes, ppv, files=(100, 200, 400, 800, 1600, 3200))
     print(f"\n95% interval half-width, ± share of T = {width.attrs['expected_stalking']:,.0f}, by files reviewed:")
     print(width.round(3).to_string())
@@ -230,7 +221,7 @@ else:
     print(need.to_string())
 
 # %% [markdown]
-# With a couple of hundred files the count of misrecorded stalking is known only to within about ± half of
+# With a couple of hundred files the count of misrecorded stalking is known only to within about ±40–50% of
 # itself, whichever way the files are split; a ±10% answer needs thousands of files. Neyman allocation
 # sends most files to the largest class (harassment) and saves files against an equal split when the classes
 # differ in size. On the synthetic data the truth is known, so the two designs can be compared on one drawn
