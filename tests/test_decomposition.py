@@ -125,10 +125,10 @@ def test_recoverable_loss_counts_only_what_the_counterfactual_recovers():
 
 
 def test_shapley_delta_se_matches_the_spread_over_simulated_funnels():
-    """The delta-method se of the Shapley values against their sd over 300 simulated datasets."""
+    """The delta-method se of the Shapley values against their sd over 200 simulated datasets."""
     rng = np.random.default_rng(11)
     p = np.array([0.7, 0.3, 0.6])
-    n0, reps = 2_000, 300
+    n0, reps = 2_000, 200
     est, ses = [], []
     for _ in range(reps):  # replications of a small aggregated funnel (each a handful of rows)
         n1 = rng.binomial(n0, p[0])
@@ -142,8 +142,9 @@ def test_shapley_delta_se_matches_the_spread_over_simulated_funnels():
         ses.append(sh["shapley_se"].to_numpy())
     sd = np.std(est, axis=0, ddof=1)
     mean_se = np.mean(ses, axis=0)
-    # Monte Carlo error of an sd from 300 replications is about 4%
-    np.testing.assert_allclose(mean_se, sd, rtol=0.12)
+    # Monte Carlo error of an sd from 200 replications is 5% (300 replications: sd 0.0062, 0.0108, 0.0134;
+    # mean delta se 0.0060, 0.0111, 0.0138)
+    np.testing.assert_allclose(mean_se, sd, rtol=0.15)
     np.testing.assert_allclose(np.mean(est, axis=0), _brute_force(p, np.ones(3)), atol=3 * sd.max() / np.sqrt(reps))
 
 

@@ -190,3 +190,25 @@ def test_review_scenario_builds_classes_at_the_anticipated_ppv():
     assert sc.index.tolist() == ["harassment"]  # "other" has 4 (withheld), criminal damage none
     assert sc.loc["harassment", ["stalking_reports", "records"]].tolist() == [30, 200]
     assert review_scenario(cases, ppv, min_count=1).loc["other", "records"] == 80
+
+
+def test_synthetic_review_with_allocation_reviewer_error_and_double_review():
+    from attrition.mischarging import synthetic_review
+    from attrition.synthetic import simulate
+
+    cases = simulate(n_cases=3_000, random_state=4).cases
+    files = pd.Series({"harassment": 30, "malicious_communications": 20, "other": 10})
+    bg = {"harassment": 5_000, "malicious_communications": 3_000, "other": 2_000}
+    base = synthetic_review(cases, random_state=1, background=bg, allocation=files)
+    n = base.review.groupby("recorded")["n"].sum()
+    assert n.to_dict() == files.to_dict()  # the stalking class gets no file: not in the allocation
+    # a perfect reviewer draws nothing extra: the same review as without the option
+    same = synthetic_review(cases, random_state=1, background=bg, allocation=files, reviewer_error=(1.0, 1.0))
+    pd.testing.assert_frame_equal(base.review, same.review)
+    err = synthetic_review(cases, random_state=1, background=bg, allocation=files, reviewer_error=(0.8, 0.9),
+                           double_review=40)
+    assert err.review.groupby("recorded")["n"].sum().to_dict() == files.to_dict()
+    dr = err.truth["double_review"]
+    assert sum(dr.values()) == 40 and err.truth["reviewer_error"] == (0.8, 0.9)
+    # flags: genuine files flagged at about 10%, so more flagged than truly stalking at these PPVs
+    assert err.review.loc[err.review["true_stalking"], "n"].sum() > base.review.loc[base.review["true_stalking"], "n"].sum()
