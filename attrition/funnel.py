@@ -1023,7 +1023,9 @@ otin S}\hat p_k`: the probability a report
         :math:`2^K` subsets (:func:`attrition.decomposition.shapley_values`). It holds fixed what every
         funnel counterfactual here holds fixed: the observed rates of the stages not in :math:`S`, and the
         mix of cases at each stage (recovered cases are assumed to move on like the cases that did).
-        Variance: delta method with the analytic gradient, stages independent, the benchmark fixed.
+        Variance: delta method with the analytic gradient, stages independent, the benchmark fixed. A stage
+        nobody entered (in a small group) has no observed rate: it is held at its benchmark, so it gets no
+        share (its ``observed`` is NaN).
 
         References
         ----------
@@ -1064,11 +1066,14 @@ otin S}\hat p_k`: the probability a report
         lo_name, hi_name = self.ci_labels
         frames, totals = [], {}
         for res, labels in items:
-            p = np.nan_to_num(res["p"])
-            att = stage_attributions(p, b, se=np.nan_to_num(res["se"]))
+            # a stage nobody entered has no observed rate: it is held at its benchmark (no share of the loss;
+            # the end-to-end probability is already 0 from the earlier stage that nobody left)
+            unentered = ~np.isfinite(res["p"])
+            p = np.where(unentered, b, res["p"])
+            att = stage_attributions(p, b, se=np.where(unentered, 0.0, np.nan_to_num(res["se"])))
             tot = att["total"]
             totals.update({lab: float(per * t) for lab, t in zip(labels, tot)})
-            cols = {"observed": p, "benchmark": np.broadcast_to(b, p.shape),
+            cols = {"observed": np.where(unentered, np.nan, p), "benchmark": np.broadcast_to(b, p.shape),
                     "one_at_a_time": per * att["one_at_a_time"], "sequential": per * att["sequential"],
                     "shapley": per * att["shapley"], "shapley_se": per * att["shapley_se"]}
             cols[lo_name] = cols["shapley"] - z * cols["shapley_se"]

@@ -156,3 +156,22 @@ def _agg_stages(rows):
     df["status"] = pd.Categorical(df["status"], categories=["open", "exited", "convicted"])
     df["exit_reason"] = pd.Categorical(df["exit_reason"], categories=list(EXIT_REASONS))
     return df
+
+
+def test_a_stage_nobody_entered_gets_no_share():
+    """Force B: 10 reports, 6 recorded, 4 with a suspect, none charged: 'charged' and 'prosecuted' never entered."""
+    a = _agg()
+    a["force"] = "A"
+    b = _agg([("reported", "exited", "mischarged", 4), ("recorded_stalking", "exited", "no_suspect", 2),
+              ("suspect_identified", "exited", "victim_not_supporting", 4)])
+    b["force"] = "B"
+    rows = pd.concat([a, b], ignore_index=True)
+    f = FunnelFitter().fit(rows, by="force", weights="count", pool=False)
+    sh = f.shapley(per=1, by_reason=True)
+    tot = sh.groupby(level="group")["shapley"].sum()
+    np.testing.assert_allclose(tot.loc[["A", "B", "all"]], [sh.attrs["total"][g] for g in ("A", "B", "all")], atol=1e-12)
+    st = f.shapley(per=1, group="B").droplevel("group")
+    assert st.loc[["charged", "prosecuted"], "shapley"].tolist() == [0.0, 0.0]
+    assert st["observed"].isna().tolist() == [False, False, False, True, True]
+    # B: 0.6 x 2/3 x 0 -> the loss is 1 and it is shared by the three stages that have rates
+    np.testing.assert_allclose(st["shapley"].iloc[:3], _brute_force(np.array([0.6, 2 / 3, 0.0]), np.ones(3)), atol=1e-12)
