@@ -3,8 +3,10 @@
 Of every 100 stalking reports, how many are recorded as stalking, get a suspect identified, are charged,
 reach court (first hearing) and end in a conviction for stalking — and at each step why do the others
 leave? :class:`FunnelFitter` answers all of it from one fitted object: per-stage conversion, per-stage
-exit-reason shares, the end-to-end probability, a stage x reason decomposition of the loss and
-counterfactuals, each with confidence intervals; by force with full-Bayes partial pooling, rank intervals
+exit-reason shares, the end-to-end probability, a stage x reason decomposition of the loss (the stage-order
+accounting, and the convictions a counterfactual recovers), an order-invariant Shapley attribution of the
+loss to stages (:mod:`attrition.decomposition`) and counterfactuals that say what they hold fixed, each with
+confidence intervals; by force with full-Bayes partial pooling, rank intervals
 and funnel plots with control limits (:mod:`attrition.pooling`).
 """
 from __future__ import annotations
