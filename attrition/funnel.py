@@ -3,8 +3,10 @@
 Of every 100 stalking reports, how many are recorded as stalking, get a suspect identified, are charged,
 reach court (first hearing) and end in a conviction for stalking — and at each step why do the others
 leave? :class:`FunnelFitter` answers all of it from one fitted object: per-stage conversion, per-stage
-exit-reason shares, the end-to-end probability, a stage x reason decomposition of the loss and
-counterfactuals, each with confidence intervals; by force with full-Bayes partial pooling, rank intervals
+exit-reason shares, the end-to-end probability, a stage x reason decomposition of the loss (the stage-order
+accounting, and the convictions a counterfactual recovers), an order-invariant Shapley attribution of the
+loss to stages (:mod:`attrition.decomposition`) and counterfactuals that say what they hold fixed, each with
+confidence intervals; by force with full-Bayes partial pooling, rank intervals
 and funnel plots with control limits (:mod:`attrition.pooling`).
 """
 from __future__ import annotations
@@ -86,6 +88,14 @@ def _row_label(df: pd.DataFrame, i: int) -> str:
     if "case_id" in df.columns:
         lab += f", case_id {df['case_id'].iloc[i]!r}"
     return lab + ")"
+
+
+_DECOMPOSE_ATTRS = {
+    "estimand": "contribution: P(a report leaves at this stage for this reason) (sequential, stage-order "
+                "accounting; sums to 1 - end-to-end); recoverable: P(a report would reach the last stage had "
+                "these exits converted instead)",
+    "held_fixed": "recoverable: every later stage's conversion rate held at its observed value",
+}
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -832,7 +842,16 @@ class FunnelFitter(BaseFitter):
             stage :math:`k` for reason :math:`r`, :math:`P(\text{reach }k)\,P(\text{exit at }k\text{ for }r
             \mid \text{reached }k)` — with ``se`` and CI, and ``share_of_loss``. Per group the
             contributions sum exactly to ``1 - end_to_end`` (reason ``"unresolved"`` carries the
-            probability mass of cases still open at the last follow-up time, if any).
+            probability mass of cases still open at the last follow-up time, if any). This is the
+            *sequential* (stage-order) accounting: a stage's exits count in full because every later stage
+            is implicitly treated as perfect, so it depends on the order of the stages (see
+            :meth:`shapley` for the order-invariant attribution).
+            ``recoverable`` (with ``recoverable_se``) — the reports per report that would end in the last
+            stage had these exits converted instead, every later stage held at its observed rate:
+            ``contribution`` :math:`\times \prod_{j>k}\hat p_j`. This, not ``contribution``, is the loss
+            of convictions attributable to the cell: e.g. a report never recorded as stalking leaves at the
+            first stage, but recording it would recover a conviction only with the (small) probability
+            that a recorded report is convicted. ``attrs`` holds ``estimand`` and ``held_fixed``.
 
         Notes
         -----
@@ -870,15 +889,27 @@ class FunnelFitter(BaseFitter):
         loss = 1 - pr[:, -1]
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(loss[:, None, None] > 0, C / loss[:, None, None], np.nan)
+        # what the counterfactual recovers: these exits had converted instead, every later stage at its
+        # observed rate -> convictions = C * P(last stage | reached k + 1)
+        p = np.nan_to_num(res["p"])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_p = np.where(p > 0, (np.nan_to_num(res["se"]) / p) ** 2, 0.0)
+        after = np.cumprod(p[:, ::-1], axis=1)[:, ::-1]  # prod_{j >= k} p_j
+        down = np.hstack([after[:, 1:], np.ones((G, 1))])  # prod_{j > k} p_j, (G, K)
+        v_down = np.hstack([np.cumsum(rel_p[:, ::-1], axis=1)[:, ::-1][:, 1:], np.zeros((G, 1))])
+        rec = C * down[:, :, None]
+        rec_se = np.sqrt(rec**2 * (vlog[:, :K, None] + rel + v_down[:, :, None]))
         reasons = list(EXIT_REASONS) + [_UNRESOLVED]
         idx = self._index(labels, self.stages[:K], reasons)
         out = pd.DataFrame({
             "contribution": C.reshape(-1), "se": se.reshape(-1), lo_name: lo.reshape(-1), hi_name: hi.reshape(-1),
-            "share_of_loss": share.reshape(-1),
+            "share_of_loss": share.reshape(-1), "recoverable": rec.reshape(-1), "recoverable_se": rec_se.reshape(-1),
         }, index=idx)
         # keep every cell with exits; drop structurally empty reason cells (no exits, no probability)
         n = np.concatenate([res["exits"], np.zeros((G, K, 1))], axis=2).reshape(-1)
-        return out[(n > 0) | (C.reshape(-1) > 0)]
+        out = out[(n > 0) | (C.reshape(-1) > 0)]
+        out.attrs.update(_DECOMPOSE_ATTRS)
+        return out
 
     def counterfactual(self, stage: str, rate: float | None = None, from_force=None, quantile: float | None = 0.75,
                        per: int = 10_000) -> pd.DataFrame:
@@ -902,7 +933,9 @@ class FunnelFitter(BaseFitter):
         pandas.DataFrame
             Indexed by group (each fitted group, plus ``"all"`` for the national funnel): ``rate_now``,
             ``rate_counterfactual``, ``now`` and ``counterfactual`` (reports reaching the last stage per
-            ``per``), ``extra`` with ``se`` and normal CI.
+            ``per``), ``extra`` with ``se`` and normal CI. ``attrs["held_fixed"]`` says what is held fixed:
+            every other stage's conversion rate at its observed value (more charges might well be followed
+            by lower court conversion; this is not modelled), and ``attrs["estimand"]`` the estimand.
 
         Notes
         -----
@@ -978,6 +1011,150 @@ class FunnelFitter(BaseFitter):
             }, index=pd.Index(labels, name="group")))
         out = pd.concat(frames)
         out.attrs["scenario"] = f"{stage}: {what}, per {per:,} reports"
+        out.attrs["estimand"] = (f"extra reports reaching {self.stages[-1]!r} per {per:,} reports if stage "
+                                 f"{stage!r} converted at the counterfactual rate")
+        out.attrs["held_fixed"] = ("every other stage's conversion rate at its observed (estimated) value; "
+                                   "the case mix entering each stage unchanged")
+        return out
+
+    def shapley(self, benchmark: str = "perfect", rates: dict | None = None, group=None, by_reason: bool = False,
+                per: int = 10_000, quantile: float = 0.75) -> pd.DataFrame:
+        r"""Order-invariant attribution of the end-to-end loss (or the gap to a benchmark) to the stages.
+
+        Parameters
+        ----------
+        benchmark : {"perfect", "best_quartile"}, default "perfect"
+            The counterfactual conversion rate of a stage "without loss": ``"perfect"``, 1 (every case
+            moves on; the total attributed is the whole loss ``1 - end_to_end``); ``"best_quartile"``, the
+            ``quantile`` of the pooled group rates at each stage (needs ``by`` and pooling; the total is the
+            gap to a funnel whose every stage is as good as the best quarter of forces).
+        rates : dict of str to float, optional
+            Benchmark rates for some stages (override ``benchmark`` there).
+        group : optional
+            One fitted group, or ``"all"`` for the national funnel (default: every group, plus ``"all"``
+            with ``by``).
+        by_reason : bool, default False
+            Split each stage's values over its exit reasons in proportion to their exit probabilities
+            (the Owen value with stages as unions: exact for the perfect benchmark, where removing a
+            reason's exits raises the stage's conversion by its exit probability and the value function is
+            linear in each stage's rate).
+        per : int, default 10_000
+            Values are expressed per ``per`` reports.
+        quantile : float, default 0.75
+            The quantile used by ``benchmark="best_quartile"``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by (group, stage) (or (group, stage, reason)): ``observed`` and ``benchmark`` rate;
+            ``one_at_a_time`` — convictions gained per ``per`` reports if only this stage were at its
+            benchmark and every other stage held at its observed rate (what a one-stage counterfactual
+            recovers; these do not sum to the total); ``sequential`` — the stage-order accounting (stages set
+            to the benchmark from the last to the first; with the perfect benchmark equal to
+            :meth:`decompose`'s ``contribution`` summed over reasons), labelled as depending on the order;
+            ``shapley`` with ``shapley_se`` and normal CI; ``share`` (shapley / total). Per group
+            ``shapley`` and ``sequential`` add up exactly to the total, ``attrs["total"]`` (dict group ->
+            total per ``per``). ``attrs`` also holds ``estimand``, ``value_function``, ``held_fixed``
+            and ``benchmark``.
+
+        Notes
+        -----
+        Value function :math:`v(S) = \prod_{k\in S} b_k \prod_{k
+otin S}\hat p_k`: the probability a report
+        reaches the last stage when the stages in :math:`S` convert at the benchmark and the others at their
+        observed rates. The Shapley value of stage :math:`k` is its marginal contribution
+        :math:`v(S\cup\{k\}) - v(S)` averaged over all orders of the stages, computed exactly over the
+        :math:`2^K` subsets (:func:`attrition.decomposition.shapley_values`). It holds fixed what every
+        funnel counterfactual here holds fixed: the observed rates of the stages not in :math:`S`, and the
+        mix of cases at each stage (recovered cases are assumed to move on like the cases that did).
+        Variance: delta method with the analytic gradient, stages independent, the benchmark fixed. A stage
+        nobody entered (in a small group) has no observed rate: it is held at its benchmark, so it gets no
+        share (its ``observed`` is NaN).
+
+        References
+        ----------
+        Shapley, L. S. (1953). A value for n-person games. *Ann. Math. Stud.* 28, 307-317.
+        Shorrocks, A. F. (2013). Decomposition procedures for distributional analysis. *J. Econ. Inequal.*
+        11, 99-126.
+        """
+        from .decomposition import stage_attributions
+
+        self._check_fitted()
+        if benchmark not in ("perfect", "best_quartile"):
+            raise ValueError(f"benchmark must be 'perfect' or 'best_quartile', got {benchmark!r}")
+        K = len(self.stages) - 1
+        b = np.ones(K)
+        what = "perfect conversion (1) at every stage"
+        if benchmark == "best_quartile":
+            if self.pooled_ is None:
+                raise ValueError("benchmark='best_quartile' needs a fit with by=<group column> and pooling; "
+                                 "use benchmark='perfect' or pass rates={stage: rate}")
+            if not 0 <= float(quantile) <= 1:
+                raise ValueError(f"quantile must be in [0, 1], got {quantile!r}")
+            pooled = self.pooled_["pooled"].unstack("stage")
+            b = np.array([float(np.quantile(pooled[st].to_numpy(float), quantile)) for st in self.stages[:K]])
+            what = f"quantile {quantile:g} of the pooled {self.by_} rates at every stage"
+        for st, r in (rates or {}).items():
+            if st not in self.stages[:K]:
+                raise ValueError(f"rates has stage {st!r}; choose from {list(self.stages[:K])}")
+            if not 0 <= float(r) <= 1:
+                raise ValueError(f"benchmark rate of {st!r} must be a probability, got {r!r}")
+            b[self.stages.index(st)] = float(r)
+        if rates:
+            what += "; " + ", ".join(f"{st} {float(r):.4g}" for st, r in rates.items())
+        national_only = group == _ALL and self.by_ is not None
+        items = [] if national_only else [(self._res, self.groups_)]
+        if self.by_ is not None and (group is None or national_only):
+            items.append((self._national, [_ALL]))
+        z = stats.norm.ppf(1 - self.alpha / 2)
+        lo_name, hi_name = self.ci_labels
+        frames, totals = [], {}
+        for res, labels in items:
+            # a stage nobody entered has no observed rate: it is held at its benchmark (no share of the loss;
+            # the end-to-end probability is already 0 from the earlier stage that nobody left)
+            unentered = ~np.isfinite(res["p"])
+            p = np.where(unentered, b, res["p"])
+            att = stage_attributions(p, b, se=np.where(unentered, 0.0, np.nan_to_num(res["se"])))
+            tot = att["total"]
+            totals.update({lab: float(per * t) for lab, t in zip(labels, tot)})
+            cols = {"observed": np.where(unentered, np.nan, p), "benchmark": np.broadcast_to(b, p.shape),
+                    "one_at_a_time": per * att["one_at_a_time"], "sequential": per * att["sequential"],
+                    "shapley": per * att["shapley"], "shapley_se": per * att["shapley_se"]}
+            cols[lo_name] = cols["shapley"] - z * cols["shapley_se"]
+            cols[hi_name] = cols["shapley"] + z * cols["shapley_se"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cols["share"] = np.where(tot[:, None] != 0, att["shapley"] / tot[:, None], np.nan)
+            if by_reason:
+                q = np.concatenate([np.nan_to_num(res["q"]), np.nan_to_num(res["unres"])[:, :, None]], axis=2)
+                qs = q.sum(axis=2, keepdims=True)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    frac = np.where(qs > 0, q / qs, 0.0)  # (G, K, R + 1)
+                reasons = list(EXIT_REASONS) + [_UNRESOLVED]
+                idx = self._index(labels, self.stages[:K], reasons)
+                data = {c: (np.repeat(v[:, :, None], len(reasons), axis=2) if c in ("observed", "benchmark")
+                            else v[:, :, None] * frac).reshape(-1) for c, v in cols.items()}
+                df = pd.DataFrame(data, index=idx)
+                df = df[(frac.reshape(-1) > 0)]
+            else:
+                df = pd.DataFrame({c: np.asarray(v).reshape(-1) for c, v in cols.items()},
+                                  index=self._index(labels, self.stages[:K]))
+            frames.append(df)
+        out = pd.concat(frames).sort_index() if len(frames) > 1 else frames[0]
+        if group is not None:
+            if not national_only:
+                self._group_index(group)
+            out = out.loc[[group]]
+            totals = {group: totals[group]}
+        out.attrs.update({
+            "estimand": (f"change in reports reaching {self.stages[-1]!r} per {per:,} reports between the "
+                         "observed funnel and the benchmark funnel, attributed to stages"),
+            "value_function": ("v(S) = P(report reaches the last stage) with the stages in S at the benchmark "
+                               "rate and every other stage at its observed rate"),
+            "held_fixed": "stages outside S at their observed rates; the case mix at each stage",
+            "benchmark": what, "total": totals,
+            "sequential": "stage-order accounting (stages set to the benchmark from the last to the first): "
+                          "depends on the order",
+        })
         return out
 
     # ------------------------------------------------------------------------------------------------
