@@ -132,13 +132,13 @@ DEFAULT_TRUTH: dict = {
     # recording
     "p_recorded_stalking": 0.55,    # initially recorded as stalking (national mean)
     "force_sd_recording": 0.5,      # force random effect, logit scale
-    "p_reclassified": 0.40,         # misrecorded cases that would be reclassified in time (log-normal delay)
+    "p_reclassified": 0.50,         # misrecorded cases that would be reclassified in time (log-normal delay)
     "reclass_delay_median_days": 20.0,
     "p_breach_reclass": 0.5,        # force mean chance a misrecorded case is reclassified on its 2nd breach
-    "force_sd_breach_reclass": 1.0,  # logit scale
+    "force_sd_breach_reclass": 0.5,  # logit scale
     "misrecord_offences": {"harassment": 0.60, "malicious_communications": 0.25, "criminal_damage": 0.05, "other": 0.10},
     "officer_or_recording": 1.5,    # dedicated officer: odds ratio of recording as stalking
-    "hr_charge_misrecorded": 0.5,   # charge hazard while recorded as a lesser offence
+    "hr_charge_misrecorded": 0.6,   # charge hazard while recorded as a lesser offence
     "p_need_recognised_misrecorded": 0.35,  # SPO need recognised on time while recorded as a lesser offence
     # force investigative quality (an unmeasured force-level confounder)
     "force_sd_quality": 0.3,
@@ -149,7 +149,7 @@ DEFAULT_TRUTH: dict = {
     "or_suspect_stranger": 0.25,
     "or_suspect_online": 0.6,
     # police investigation: baseline cause-specific hazards per day, from suspect identification
-    "hazards": {"charge": 0.00135, "ho15": 0.0069, "ho16": 0.0141, "ho21": 0.00075, "ho8": 0.0005,
+    "hazards": {"charge": 0.0012, "ho15": 0.0069, "ho16": 0.0141, "ho21": 0.00075, "ho8": 0.0005,
                 "ho17": 0.0002, "ho20": 0.00025},
     "hazard_breaks": (30.0, 120.0),          # days since suspect identification: three pieces
     "charge_shape": (1.5, 1.0, 0.6),         # piecewise multipliers of the charge hazard
