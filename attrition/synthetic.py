@@ -96,7 +96,7 @@ from .config import DEFAULT_SEED
 from .sources.forces import load_force_table
 
 __all__ = ["simulate", "SyntheticData", "DEFAULT_TRUTH", "default_dataset", "FORCE_SIZE", "true_stage_rates",
-           "strategy_risks", "TRIALS"]
+           "strategy_risks", "TRIALS", "SIMPLE_WORLD"]
 
 #: Approximate resident population (millions, rounded, 2021) of each police force area. Used only to
 #: give the synthetic forces realistic relative sizes.
@@ -203,6 +203,15 @@ DEFAULT_TRUTH: dict = {
     "risk_missing_mnar": 0.0,
 }
 
+#: Truth overrides that switch off what the earlier estimators did not model: hazards constant in time
+#: (but for an SPO coming into force), misrecording that does not change charging or SPO-need recognition,
+#: no force quality. ``simulate(**SIMPLE_WORLD)`` shows an estimator where its assumptions hold.
+SIMPLE_WORLD: dict = {
+    "charge_shape": (1.0, 1.0, 1.0), "withdrawal_shape": (1.0, 1.0, 1.0), "evidential_shape": (1.0, 1.0, 1.0),
+    "hr_charge_online": (1.0, 1.0, 1.0), "hr_charge_misrecorded": 1.0, "p_need_recognised_misrecorded": 1.0,
+    "force_sd_quality": 0.0,
+}
+
 _CAUSES = ("charge", "ho15", "ho16", "ho21", "ho8", "ho17", "ho20")
 _CAUSE_CODES = np.array([1, 15, 16, 21, 8, 17, 20])
 _ORDER_LIFE = {"spo": 730.0, "restraining_order": 730.0, "non_molestation_order": 365.0}
@@ -227,6 +236,18 @@ class SyntheticData:
         Structural parameters and the true marginal effects.
     as_of : pandas.Timestamp
         Extraction date.
+    case_truth : pandas.DataFrame
+        One row per simulated case (also those left out of the extract: ``in_extract``), by ``case_id``.
+        Days are counted from the report (``inf``: never or not eligible). ``spo_need_day`` (need logged),
+        ``time_zero_full28`` and ``time_zero_interim48`` (time zero of each SPO trial of
+        :func:`strategy_risks` where the case is eligible as the extract shows it), ``spo_in_force_day``,
+        ``suspect_day``, ``police_outcome_day`` and ``police_outcome_code`` (the latent police outcome, also
+        after ``as_of``), ``closed_day``, ``as_of_day``, ``escalation_day``, ``non_molestation_day``;
+        case traits ``risk`` (true, also where the log misses it), ``online``, ``quality`` (the force's
+        latent investigative quality), ``officer``, ``suspect``; exact probabilities ``p_suspect``,
+        ``p_charged_officer0/1``, ``p_convicted_officer0/1`` (long run, with and without an officer),
+        ``p_ever_stalking`` (and ``_suspect``/``_nosuspect``), ``p_stalking_charged``; ``hazard_*``, the
+        cause-specific hazards at suspect identification (the first piece only: they change later).
     """
 
     events: pd.DataFrame
@@ -1127,13 +1148,16 @@ def true_stage_rates(data: SyntheticData, by: str | None = "force") -> pd.DataFr
     the ratio of expected counts over the group's reports, each report with its own case mix (force,
     year, risk, relationship, officer) — the rate the group would show if the same reports were followed
     to closure again and again: what the funnel's estimate of the stage converges to as the group grows.
-    Per report the probabilities are closed form (module docstring): recorded or reclassified as stalking
-    :math:`e_i`, suspect identified :math:`s_i`, charged given a suspect :math:`c_i` (the two-piece hazard
-    model, given the report's SPO timing), not discontinued :math:`1-d`, convicted of stalking when
-    prosecuted :math:`q_i` (charged as stalking times the conviction probability). Charging is averaged
-    over the reports that had a suspect (:math:`c_i` is defined given one; suspect identification depends
-    on the relationship only, which does not enter the charge model, so this does not bias it):
-    :math:`\theta_{g,\text{suspect}} = \sum_{i\in g, s} e_i c_i / \sum_{i\in g, s} e_i`.
+    Per report the probabilities are exact for the piecewise-constant hazards (module docstring), given the
+    report's own draws of timing (reclassification, SPO, escalation): recorded or reclassified as stalking
+    while the case is open, with a suspect :math:`e_i` and without one :math:`e'_i`; suspect identified
+    :math:`s_i`; recorded as stalking by the time it is charged and charged, given a suspect, :math:`c_i`
+    (recording and charging are no longer independent: a misrecorded case is charged less until it is
+    reclassified); not discontinued :math:`1-d`; convicted of stalking when prosecuted :math:`q_i`
+    (charged as stalking times the conviction probability). Charging is averaged over the reports that had
+    a suspect: :math:`\theta_{g,\text{suspect}} = \sum_{i\in g, s} c_i / \sum_{i\in g, s} e_i`; the
+    recording stage uses :math:`s_i e_i + (1 - s_i) e'_i`. Cases left out of the extract
+    (``informative_censoring``) are left out here too.
     """
     from .standard import STAGES
 
