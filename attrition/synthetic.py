@@ -754,7 +754,9 @@ def _police_pieces(T, base, extra, online, officer_mult, misrecorded, reclass_re
                                                          "hr_charge_online"))
     spo_at = np.maximum(spo_rel, 0)
     rec_at = np.where(misrecorded, np.maximum(reclass_rel, 0), np.inf)
-    cols = [np.full(n, b1), np.full(n, b2), spo_at, rec_at]
+    cols = [np.full(n, b1), np.full(n, b2), spo_at]
+    if np.isfinite(rec_at).any():            # a switch nobody reaches adds no interval
+        cols.append(rec_at)
     if s_esc != 0:
         esc_at = np.maximum(esc_rel, 0)
         cols.append(esc_at)
@@ -763,9 +765,13 @@ def _police_pieces(T, base, extra, online, officer_mult, misrecorded, reclass_re
     ends = np.concatenate([ts, np.full((n, 1), np.inf)], axis=1)
     piece = (starts >= b1).astype(np.int8) + (starts >= b2)
     spo_on = starts >= spo_at[:, None]
-    charge = (base[:, 0] * officer_mult)[:, None] * cs[piece] * np.where(online[:, None], oc[piece], 1.0)
-    charge *= np.where(misrecorded[:, None] & (starts < rec_at[:, None]), T["hr_charge_misrecorded"], 1.0)
-    charge *= np.where(spo_on, T["spo_hr_charge"], 1.0)
+    # charge multiplier by (online, misrecorded until reclassified, SPO in force, piece): one lookup
+    table = (cs[None, None, None, :] * np.array([np.ones(3), oc])[:, None, None, :]
+             * np.array([1.0, T["hr_charge_misrecorded"]])[None, :, None, None]
+             * np.array([1.0, T["spo_hr_charge"]])[None, None, :, None])
+    mis_now = misrecorded[:, None] & (starts < rec_at[:, None])
+    charge = (base[:, 0] * officer_mult)[:, None] * table[online.astype(np.int8)[:, None], mis_now.view(np.int8),
+                                                          spo_on.view(np.int8), piece]
     ev = base[:, 1][:, None] * es[piece]
     w = base[:, 2][:, None] * ws[piece] * np.where(spo_on, T["spo_hr_withdrawal"], 1.0)
     if s_esc != 0:
@@ -944,6 +950,14 @@ def _first_piece_hazards(W):
     return [first[0], first[1], first[2], *(first[3][:, None] * W["extra"][None, :]).T]
 
 
+def _pieces_by_recording(pieces, L, T, n):
+    """The hazard pieces of every case in the natural course had it been recorded as stalking (False) or as
+    a lesser offence (True), officer effect 1."""
+    one = np.ones(n)
+    return {m: pieces(one, np.full(n, m), _spo_timeline(L, T, misrecorded=np.full(n, m), policy={},
+                                                        rng_policy=None)["t_spo"]) for m in (False, True)}
+
+
 def _scale_charge(pieces, mult):
     """The pieces with the charge hazard multiplied by ``mult`` (a number or a column (n, 1))."""
     if np.isscalar(mult) and mult == 1.0:
@@ -970,10 +984,7 @@ def _true_effects(W):
     reclass_rel = W["reclass_t"] - W["t_s"]
     f = W["f"]
     # the pieces of each recording in the natural course (officer effect 1), whatever spo_policy simulated
-    one = np.ones(n)
-    P_by_recording = {m: W["pieces"](one, np.full(n, m), _spo_timeline(L, T, misrecorded=np.full(n, m), policy={},
-                                                                        rng_policy=None)["t_spo"])
-                      for m in (False, True)}
+    P_by_recording = _pieces_by_recording(W["pieces"], L, T, n)
     a_rec = logit(T["p_recorded_stalking"])
     per_case, out, stalk_charged, e_sus = {}, {}, {}, {}
     r = np.where(np.isfinite(reclass_rel), np.maximum(reclass_rel, 0), np.inf)
