@@ -96,7 +96,7 @@ from .config import DEFAULT_SEED
 from .sources.forces import load_force_table
 
 __all__ = ["simulate", "SyntheticData", "DEFAULT_TRUTH", "default_dataset", "FORCE_SIZE", "true_stage_rates",
-           "strategy_risks", "TRIALS"]
+           "strategy_risks", "TRIALS", "SIMPLE_WORLD"]
 
 #: Approximate resident population (millions, rounded, 2021) of each police force area. Used only to
 #: give the synthetic forces realistic relative sizes.
@@ -132,13 +132,13 @@ DEFAULT_TRUTH: dict = {
     # recording
     "p_recorded_stalking": 0.55,    # initially recorded as stalking (national mean)
     "force_sd_recording": 0.5,      # force random effect, logit scale
-    "p_reclassified": 0.40,         # misrecorded cases that would be reclassified in time (log-normal delay)
+    "p_reclassified": 0.50,         # misrecorded cases that would be reclassified in time (log-normal delay)
     "reclass_delay_median_days": 20.0,
     "p_breach_reclass": 0.5,        # force mean chance a misrecorded case is reclassified on its 2nd breach
-    "force_sd_breach_reclass": 1.0,  # logit scale
+    "force_sd_breach_reclass": 0.5,  # logit scale
     "misrecord_offences": {"harassment": 0.60, "malicious_communications": 0.25, "criminal_damage": 0.05, "other": 0.10},
     "officer_or_recording": 1.5,    # dedicated officer: odds ratio of recording as stalking
-    "hr_charge_misrecorded": 0.5,   # charge hazard while recorded as a lesser offence
+    "hr_charge_misrecorded": 0.6,   # charge hazard while recorded as a lesser offence
     "p_need_recognised_misrecorded": 0.35,  # SPO need recognised on time while recorded as a lesser offence
     # force investigative quality (an unmeasured force-level confounder)
     "force_sd_quality": 0.3,
@@ -149,7 +149,7 @@ DEFAULT_TRUTH: dict = {
     "or_suspect_stranger": 0.25,
     "or_suspect_online": 0.6,
     # police investigation: baseline cause-specific hazards per day, from suspect identification
-    "hazards": {"charge": 0.00135, "ho15": 0.0069, "ho16": 0.0141, "ho21": 0.00075, "ho8": 0.0005,
+    "hazards": {"charge": 0.0012, "ho15": 0.0069, "ho16": 0.0141, "ho21": 0.00075, "ho8": 0.0005,
                 "ho17": 0.0002, "ho20": 0.00025},
     "hazard_breaks": (30.0, 120.0),          # days since suspect identification: three pieces
     "charge_shape": (1.5, 1.0, 0.6),         # piecewise multipliers of the charge hazard
@@ -203,6 +203,15 @@ DEFAULT_TRUTH: dict = {
     "risk_missing_mnar": 0.0,
 }
 
+#: Truth overrides that switch off what the earlier estimators did not model: hazards constant in time
+#: (but for an SPO coming into force), misrecording that does not change charging or SPO-need recognition,
+#: no force quality. ``simulate(**SIMPLE_WORLD)`` shows an estimator where its assumptions hold.
+SIMPLE_WORLD: dict = {
+    "charge_shape": (1.0, 1.0, 1.0), "withdrawal_shape": (1.0, 1.0, 1.0), "evidential_shape": (1.0, 1.0, 1.0),
+    "hr_charge_online": (1.0, 1.0, 1.0), "hr_charge_misrecorded": 1.0, "p_need_recognised_misrecorded": 1.0,
+    "force_sd_quality": 0.0,
+}
+
 _CAUSES = ("charge", "ho15", "ho16", "ho21", "ho8", "ho17", "ho20")
 _CAUSE_CODES = np.array([1, 15, 16, 21, 8, 17, 20])
 _ORDER_LIFE = {"spo": 730.0, "restraining_order": 730.0, "non_molestation_order": 365.0}
@@ -227,6 +236,18 @@ class SyntheticData:
         Structural parameters and the true marginal effects.
     as_of : pandas.Timestamp
         Extraction date.
+    case_truth : pandas.DataFrame
+        One row per simulated case (also those left out of the extract: ``in_extract``), by ``case_id``.
+        Days are counted from the report (``inf``: never or not eligible). ``spo_need_day`` (need logged),
+        ``time_zero_full28`` and ``time_zero_interim48`` (time zero of each SPO trial of
+        :func:`strategy_risks` where the case is eligible as the extract shows it), ``spo_in_force_day``,
+        ``suspect_day``, ``police_outcome_day`` and ``police_outcome_code`` (the latent police outcome, also
+        after ``as_of``), ``closed_day``, ``as_of_day``, ``escalation_day``, ``non_molestation_day``;
+        case traits ``risk`` (true, also where the log misses it), ``online``, ``quality`` (the force's
+        latent investigative quality), ``officer``, ``suspect``; exact probabilities ``p_suspect``,
+        ``p_charged_officer0/1``, ``p_convicted_officer0/1`` (long run, with and without an officer),
+        ``p_ever_stalking`` (and ``_suspect``/``_nosuspect``), ``p_stalking_charged``; ``hazard_*``, the
+        cause-specific hazards at suspect identification (the first piece only: they change later).
     """
 
     events: pd.DataFrame
@@ -733,7 +754,9 @@ def _police_pieces(T, base, extra, online, officer_mult, misrecorded, reclass_re
                                                          "hr_charge_online"))
     spo_at = np.maximum(spo_rel, 0)
     rec_at = np.where(misrecorded, np.maximum(reclass_rel, 0), np.inf)
-    cols = [np.full(n, b1), np.full(n, b2), spo_at, rec_at]
+    cols = [np.full(n, b1), np.full(n, b2), spo_at]
+    if np.isfinite(rec_at).any():            # a switch nobody reaches adds no interval
+        cols.append(rec_at)
     if s_esc != 0:
         esc_at = np.maximum(esc_rel, 0)
         cols.append(esc_at)
@@ -742,9 +765,13 @@ def _police_pieces(T, base, extra, online, officer_mult, misrecorded, reclass_re
     ends = np.concatenate([ts, np.full((n, 1), np.inf)], axis=1)
     piece = (starts >= b1).astype(np.int8) + (starts >= b2)
     spo_on = starts >= spo_at[:, None]
-    charge = (base[:, 0] * officer_mult)[:, None] * cs[piece] * np.where(online[:, None], oc[piece], 1.0)
-    charge *= np.where(misrecorded[:, None] & (starts < rec_at[:, None]), T["hr_charge_misrecorded"], 1.0)
-    charge *= np.where(spo_on, T["spo_hr_charge"], 1.0)
+    # charge multiplier by (online, misrecorded until reclassified, SPO in force, piece): one lookup
+    table = (cs[None, None, None, :] * np.array([np.ones(3), oc])[:, None, None, :]
+             * np.array([1.0, T["hr_charge_misrecorded"]])[None, :, None, None]
+             * np.array([1.0, T["spo_hr_charge"]])[None, None, :, None])
+    mis_now = misrecorded[:, None] & (starts < rec_at[:, None])
+    charge = (base[:, 0] * officer_mult)[:, None] * table[online.astype(np.int8)[:, None], mis_now.view(np.int8),
+                                                          spo_on.view(np.int8), piece]
     ev = base[:, 1][:, None] * es[piece]
     w = base[:, 2][:, None] * ws[piece] * np.where(spo_on, T["spo_hr_withdrawal"], 1.0)
     if s_esc != 0:
@@ -923,6 +950,14 @@ def _first_piece_hazards(W):
     return [first[0], first[1], first[2], *(first[3][:, None] * W["extra"][None, :]).T]
 
 
+def _pieces_by_recording(pieces, L, T, n):
+    """The hazard pieces of every case in the natural course had it been recorded as stalking (False) or as
+    a lesser offence (True), officer effect 1."""
+    one = np.ones(n)
+    return {m: pieces(one, np.full(n, m), _spo_timeline(L, T, misrecorded=np.full(n, m), policy={},
+                                                        rng_policy=None)["t_spo"]) for m in (False, True)}
+
+
 def _scale_charge(pieces, mult):
     """The pieces with the charge hazard multiplied by ``mult`` (a number or a column (n, 1))."""
     if np.isscalar(mult) and mult == 1.0:
@@ -949,10 +984,7 @@ def _true_effects(W):
     reclass_rel = W["reclass_t"] - W["t_s"]
     f = W["f"]
     # the pieces of each recording in the natural course (officer effect 1), whatever spo_policy simulated
-    one = np.ones(n)
-    P_by_recording = {m: W["pieces"](one, np.full(n, m), _spo_timeline(L, T, misrecorded=np.full(n, m), policy={},
-                                                                        rng_policy=None)["t_spo"])
-                      for m in (False, True)}
+    P_by_recording = _pieces_by_recording(W["pieces"], L, T, n)
     a_rec = logit(T["p_recorded_stalking"])
     per_case, out, stalk_charged, e_sus = {}, {}, {}, {}
     r = np.where(np.isfinite(reclass_rel), np.maximum(reclass_rel, 0), np.inf)
@@ -1127,13 +1159,16 @@ def true_stage_rates(data: SyntheticData, by: str | None = "force") -> pd.DataFr
     the ratio of expected counts over the group's reports, each report with its own case mix (force,
     year, risk, relationship, officer) — the rate the group would show if the same reports were followed
     to closure again and again: what the funnel's estimate of the stage converges to as the group grows.
-    Per report the probabilities are closed form (module docstring): recorded or reclassified as stalking
-    :math:`e_i`, suspect identified :math:`s_i`, charged given a suspect :math:`c_i` (the two-piece hazard
-    model, given the report's SPO timing), not discontinued :math:`1-d`, convicted of stalking when
-    prosecuted :math:`q_i` (charged as stalking times the conviction probability). Charging is averaged
-    over the reports that had a suspect (:math:`c_i` is defined given one; suspect identification depends
-    on the relationship only, which does not enter the charge model, so this does not bias it):
-    :math:`\theta_{g,\text{suspect}} = \sum_{i\in g, s} e_i c_i / \sum_{i\in g, s} e_i`.
+    Per report the probabilities are exact for the piecewise-constant hazards (module docstring), given the
+    report's own draws of timing (reclassification, SPO, escalation): recorded or reclassified as stalking
+    while the case is open, with a suspect :math:`e_i` and without one :math:`e'_i`; suspect identified
+    :math:`s_i`; recorded as stalking by the time it is charged and charged, given a suspect, :math:`c_i`
+    (recording and charging are no longer independent: a misrecorded case is charged less until it is
+    reclassified); not discontinued :math:`1-d`; convicted of stalking when prosecuted :math:`q_i`
+    (charged as stalking times the conviction probability). Charging is averaged over the reports that had
+    a suspect: :math:`\theta_{g,\text{suspect}} = \sum_{i\in g, s} c_i / \sum_{i\in g, s} e_i`; the
+    recording stage uses :math:`s_i e_i + (1 - s_i) e'_i`. Cases left out of the extract
+    (``informative_censoring``) are left out here too.
     """
     from .standard import STAGES
 

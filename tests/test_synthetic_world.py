@@ -218,3 +218,26 @@ def test_online_is_an_optional_field_of_the_standard(tmp_path):
     assert rep.problems.set_index("rule").loc["unknown_code", "column"] == "online"
     p.write_text("case_id,force,event,timestamp\nA,Kent,reported,2022-05-04\n")
     assert "online" not in to_cases(load_events(p)).columns
+
+
+def test_report_trends_by_force(world):
+    # forces whose PCC committed to raising reports grow; the others stay near flat
+    F = _force_table(dict(DEFAULT_TRUTH), np.random.default_rng(7).spawn(4)[0])
+    pcc = F.loc[F["report_trend"] > 0.08, "force"]
+    assert len(pcc) >= 6
+    c = world.cases
+    share = c.groupby([c["force"].isin(pcc), "financial_year"], observed=True).size().unstack()
+    share = share / share.sum(axis=0)
+    growth = share.loc[True, "2022/23"] / share.loc[True, "2020/21"]
+    assert growth > 1.15, growth      # about exp(2 * 0.15) relative to the rest
+
+
+def test_simple_world_has_constant_hazards():
+    from attrition.synthetic import SIMPLE_WORLD
+
+    d = simulate(n_cases=5_000, random_state=1, spo_hr_charge=1.0, spo_hr_withdrawal=1.0, **SIMPLE_WORLD)
+    assert (d.case_truth["quality"] == 0).all()
+    # without an SPO effect the hazards are constant: the competing-risks closed form is the case's truth
+    ct = d.case_truth[d.case_truth["suspect"] & ~d.case_truth["officer"]]
+    h = ct[[c for c in ct.columns if c.startswith("hazard_")]].to_numpy()
+    assert np.allclose(ct["p_charged_officer0"], h[:, 0] / h.sum(1))

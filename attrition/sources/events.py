@@ -1237,8 +1237,7 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
     # optional yes/no details of the report (``online``): a column only when the log has any value
     for c in S.BOOLEAN_FIELDS:
         if c in events.columns and events[c].notna().any():
-            b = pd.array(events[c], dtype="boolean")
-            v = np.where(b.isna(), -1, b.fillna(False).astype(bool).astype(np.int8)).astype(np.int8)[keep][order]
+            v = pd.array(events[c], dtype="boolean").to_numpy(dtype=np.int8, na_value=-1)[keep][order]
             got = values_at(r_rep, v)
             out[c] = pd.arrays.BooleanArray(got == 1, got < 0)
 
