@@ -693,10 +693,11 @@ def impute_missing_forces(force_values: pd.DataFrame, force_covariates: pd.DataF
             p = np.clip(ratio / (1 + np.exp(-eta_d)), 0, 1)
             return rng.binomial(em.astype(np.int64), p).astype(float)
         mu = ratio * np.exp(eta_d + np.log(em))
-        if family == "negbin":
-            # dispersion: log-normal with the delta-method variance var(alpha)/alpha^2 (keeps it positive)
-            a_hat = max(params[-1], 1e-12)
-            a_d = np.exp(np.log(a_hat) + (draws[:, -1:] - params[-1]) / a_hat)
+        if family == "negbin" and params[-1] > 1e-6:
+            # dispersion: log-normal with the delta-method variance var(alpha)/alpha^2 (keeps it positive);
+            # an estimate at its bound of 0 (no over-dispersion) leaves the Poisson draws below
+            a_hat = params[-1]
+            a_d = a_hat * np.exp(np.clip((draws[:, -1:] - a_hat) / a_hat, -50, 50))
             lam = rng.gamma(shape=1 / a_d, scale=mu * a_d)
             return rng.poisson(lam).astype(float)
         return rng.poisson(mu).astype(float)
