@@ -32,11 +32,11 @@ from attrition.effects import forest_plot, officer_design, officer_effect, plot_
 from attrition.exceptions import AttritionError, DisclosureWarning
 from attrition.figures import publish_figure, set_provenance
 from attrition.funnel import FunnelFitter
-from attrition.mischarging import mischarging_table, plot_mischarging
+from attrition.mischarging import mischarging_table, plot_mischarging_stages
 from attrition.plotting import REASON_COLOURS, REASON_LABELS, use_style
 from attrition.report import skip
 from attrition.survival import (JOURNEY_TRANSITIONS, MultiStateFitter, cumulative_incidence, journey_sojourns,
-                                plot_cumulative_incidence, plot_state_occupation)
+                                plot_exits_and_outcome, plot_state_occupation)
 
 use_style()
 out_dir = FIGURES_DIR if figures_dir is None else figures_dir
@@ -70,7 +70,8 @@ counts = funnel.summary[["entered", "converted", "exited"]].fillna(0).astype(int
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DisclosureWarning)
     counts = suppress_small_counts(counts, ["entered", "converted", "exited"])
-ax = funnel.plot(withhold_below=DISCLOSURE_THRESHOLD)  # small exit segments pooled, small stages shown as [c]
+# small exit segments pooled, small stages shown as [c]; the stages from charge on enlarged in a second panel
+ax = funnel.plot(withhold_below=DISCLOSURE_THRESHOLD, late_from="charged")
 publish(ax.figure, "Fig01_national-funnel", suppressed=counts)
 
 # %% [markdown]
@@ -106,38 +107,35 @@ else:
     display(publish(ax.figure, "Fig04_spo-applications-by-force", suppressed=apps, count_cols=["applications"]))
 
 # %% [markdown]
-# ## Fig05 · When and why cases leave (competing risks)
+# ## Fig05 · Why and when reports leave, by days since report (competing risks)
+# A conviction for stalking ends the journey but is not attrition: it has its own panel and is not stacked
+# among the reports that left.
 
 # %%
 outcome = (cases["exit_reason"].astype(object).where(cases["status"] != "convicted", "convicted")
-           .where(cases["status"] != "open", 0))
-cif = cumulative_incidence(cases["duration"], outcome.replace({0: "open"}), alpha=0.05, censor_code="open")
-order = cif.groupby("cause")["estimate"].last().drop("convicted").sort_values(ascending=False).index.tolist()
-ax = plot_cumulative_incidence(cif, causes=["convicted", *order], figsize=(9, 4.2),
-                               labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
-                               title="How stalking reports leave the criminal-justice journey")
-ax.set_xlim(0, 730)
-ax.set_xlabel("Days since report (first two years)")
-publish(ax.figure, "Fig05_exit-reasons-over-time")
+           .where(cases["status"] != "open", "open"))
+cif = cumulative_incidence(cases["duration"], outcome, alpha=0.05, censor_code="open")
+axes = plot_exits_and_outcome(cif, outcome="convicted", horizon=730,
+                              labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
+                              title="How stalking reports leave the criminal-justice journey, by days since report")
+publish(axes[0].figure, "Fig05_exit-reasons-by-time-since-report")
 
 # %% [markdown]
 # ## Fig06 · The multi-state journey
 
 # %%
 msf = MultiStateFitter(JOURNEY_TRANSITIONS, alpha=0.05).fit(journey_sojourns(cases))
-ax = plot_state_occupation(msf, title="Where reports are, day by day after the report")
+ax = plot_state_occupation(msf, title="Where reports are, by days since report (first year)")
 ax.set_xlim(0, 365)
 publish(ax.figure, "Fig06_journey-state-occupation")
 
 # %% [markdown]
-# ## Fig07 · Stalking recorded as another offence, by year
+# ## Fig07 · Stalking recorded or charged as another offence, by year
 
 # %%
-mis = mischarging_table(cases, by="financial_year", stage="recorded")
-ax = plot_mischarging(mis, stage="recorded")
-ax.set_title("Stalking reports first recorded as another offence")
-ax.legend(title="Offence", loc="center right", bbox_to_anchor=(1.0, 0.6))
-publish(ax.figure, "Fig07_mischarging-by-year")
+mis = mischarging_table(cases, by="financial_year", stage=["recorded", "final", "charged"])
+axes = plot_mischarging_stages(mis)
+publish(axes[0].figure, "Fig07_mischarging-by-year")
 
 # %% [markdown]
 # ## Fig08 · Dedicated stalking officers: naive vs adjusted
