@@ -31,6 +31,7 @@ from attrition.disclosure import suppress_small_counts
 from attrition.effects import forest_plot, officer_design, officer_effect, plot_risk_curves, spo_effect_on_data
 from attrition.exceptions import AttritionError, DisclosureWarning
 from attrition.figures import publish_figure, set_provenance
+from attrition.headlines import published_figures
 from attrition.funnel import FunnelFitter
 from attrition.mischarging import mischarging_table, plot_mischarging_stages
 from attrition.plotting import REASON_COLOURS, REASON_LABELS, use_style
@@ -90,21 +91,26 @@ ax = by_force.caterpillar_plot(stage="suspect_identified", withhold=raw.loc[raw[
 publish(ax.figure, "Fig03_force-charge-rates", suppressed=raw)
 
 # %% [markdown]
-# ## Fig04 · SPO applications by force, last financial year (small counts withheld)
+# ## Fig04 · SPO applications per 1,000 stalking offences recorded, by force, last financial year
+# Raw counts mostly measure a force's size, so applications are divided by the stalking offences the force
+# recorded that year. Bars are coloured by the bands the published FOI study used for the count of applications
+# (10 or fewer, 11 to 30, more than 30); counts of 1 to 9 (and any count that would reveal one) are withheld.
 
 # %%
 last_year = cases["financial_year"].max()
-apps = trends.spo_applications(data.events)
-apps = apps[apps["financial_year"] == last_year][["force", "applications"]].reset_index(drop=True)
 if not data.events["event"].isin(["spo_interim_applied", "spo_full_applied"]).any():
     skip("Fig04_spo-applications-by-force", "the data hold no SPO application events")
 else:
+    rates = trends.spo_application_rates(data.events, cases, last_year)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DisclosureWarning)
-        apps = suppress_small_counts(apps, ["applications"])
-    ax = trends.plot_spo_applications(apps)
-    ax.set_title(f"Stalking Protection Order applications by force, {last_year}")
-    display(publish(ax.figure, "Fig04_spo-applications-by-force", suppressed=apps, count_cols=["applications"]))
+        rates = suppress_small_counts(rates, ["applications", "offences"], derived={"rate": ["applications", "offences"]})
+    foi = published_figures()["value"]
+    foi_bands = [int(float(foi[f"forces_spo_applications_{b}"])) for b in ("le10", "11_30", "gt30")]
+    ax = trends.plot_spo_application_rates(rates, published_bands=foi_bands)
+    ax.set_title(f"Stalking Protection Order applications per 1,000 stalking offences recorded, by force, {last_year}")
+    display(publish(ax.figure, "Fig04_spo-applications-by-force", suppressed=rates,
+                    count_cols=["applications", "offences"]))
 
 # %% [markdown]
 # ## Fig05 · Why and when reports leave, by days since report (competing risks)
