@@ -1216,7 +1216,8 @@ class FunnelFitter(BaseFitter):
         def draw(axis, first, ci_text):
             """Stages ``first`` .. S-1 with their CIs, and the exits between them stacked above."""
             xs, show = x[first:], shown_stage[first:]
-            axis.bar(xs[show], reach[first:][show], **kwargs)
+            kw = {**kwargs, "width": max(kwargs["width"], 0.75)} if ci_text else kwargs  # room for the CI text
+            axis.bar(xs[show], reach[first:][show], **kw)
             axis.errorbar(xs[show], reach[first:][show], yerr=err[:, first:][:, show], fmt="none",
                           ecolor="#000000", elinewidth=1.2 if ci_text else 1, capsize=6 if ci_text else 3)
             bottom = start[first:].copy()
@@ -1224,18 +1225,18 @@ class FunnelFitter(BaseFitter):
                 vals = heights[i, first:]
                 if not (vals > 0).any():
                     continue
-                axis.bar(xs[1:], vals, bottom=bottom, width=kwargs["width"], color=REASON_COLOURS.get(reason, "#FFFFFF"),
+                axis.bar(xs[1:], vals, bottom=bottom, width=kw["width"], color=REASON_COLOURS.get(reason, "#FFFFFF"),
                          alpha=0.85, edgecolor="white", linewidth=0.5, hatch="//" if reason == _UNRESOLVED else None,
                          label=REASON_LABELS.get(reason, "Still open at last follow-up"))
                 bottom += vals
             if (withheld[first:] > 0).any():
-                axis.bar(xs[1:], withheld[first:], bottom=bottom, width=kwargs["width"], color="#DDDDDD",
+                axis.bar(xs[1:], withheld[first:], bottom=bottom, width=kw["width"], color="#DDDDDD",
                          edgecolor="#999999", linewidth=0.5, hatch="..",
                          label=f"Withheld: reasons with fewer than {withhold_below} cases")
             for xi, r, lo, hi, ok in zip(xs, reach[first:], lower[first:], upper[first:], show):
                 if ci_text and ok:  # inside the hollow bar, clear of the next stage's stack
                     axis.text(xi, r / 2, f"{r:,.0f}\n({lo:,.0f}–{hi:,.0f})", ha="center", va="center",
-                              fontsize="small", bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+                              fontsize="x-small")
                     continue
                 axis.text(xi + 0.32, r if ok else 0.0, f"{r:,.0f}" if ok else "[c]", ha="left",
                           va="center" if ok else "bottom", fontsize="small",
