@@ -28,7 +28,8 @@ from attrition import trends
 from attrition.config import DISCLOSURE_THRESHOLD, FIGURES_DIR
 from attrition.data import load_dataset
 from attrition.disclosure import suppress_small_counts
-from attrition.effects import forest_plot, officer_design, officer_effect, plot_risk_curves, spo_effect_on_data
+from attrition.effects import (forest_plot, officer_design, officer_effect, officer_hazard_ratio, plot_officer_effects,
+                               plot_risk_curves, spo_effect_on_data)
 from attrition.exceptions import AttritionError, DisclosureWarning
 from attrition.figures import publish_figure, set_provenance
 from attrition.headlines import published_figures
@@ -144,31 +145,27 @@ axes = plot_mischarging_stages(mis)
 publish(axes[0].figure, "Fig07_mischarging-by-year")
 
 # %% [markdown]
-# ## Fig08 · Dedicated stalking officers: naive vs adjusted risk ratios
-# One panel per outcome, both risk ratios (the officer analysis estimates no hazard ratio); on synthetic data
-# the generator's true risk ratio is marked.
+# ## Fig08 · Dedicated stalking officers: naive vs adjusted
+# Risk ratios (ever charged, ever convicted of stalking) and the hazard ratio of a charge (per day since the
+# suspect was identified) on separate panels; on synthetic data the generator's true values are marked.
 
 # %%
-rows = {}
+rows = []
 for outcome_name in ("charged", "convicted"):
     frame, covs, notes = officer_design(cases, data.forces, outcome_name)
     if frame is None:
         break
     est = officer_effect(frame, data.forces, outcome=outcome_name, method="glm_cluster", covariates=covs,
                          random_state=seed)
-    rows[outcome_name] = est[est["measure"] == "risk_ratio"].set_index("analysis")
+    rows.append(est[est["measure"] == "risk_ratio"].assign(outcome=outcome_name))
 if rows:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
-    for ax, (outcome_name, part) in zip(axes, rows.items()):
-        forest_plot(part, ax=ax, null=1.0)
-        if data.synthetic:
-            ax.axvline(data.truth[f"officer_{outcome_name}_rr"], color="#D55E00", linestyle=":", label="true RR")
-            ax.set_xlim(min(ax.get_xlim()[0], 0.9), max(ax.get_xlim()[1], 1.1 * data.truth[f"officer_{outcome_name}_rr"]))
-            ax.legend(loc="lower right", fontsize="small")
-        ax.set(title={"charged": "Charged (any offence)", "convicted": "Convicted of stalking"}[outcome_name],
-               xlabel="Risk ratio, officer vs none (95% CI, log scale)")
-    fig.suptitle("Effect of a dedicated stalking officer: naive vs adjusted for case mix and force size")
-    display(publish(fig, "Fig08_officer-effects"))
+    frame, covs, _ = officer_design(cases, data.forces, "charged")
+    hr = officer_hazard_ratio(frame, data.forces, covariates=covs)
+    truth = ({"charged": data.truth["officer_charged_rr"], "convicted": data.truth["officer_convicted_rr"],
+              "hazard_ratio": data.truth["officer_hr_charge"]} if data.synthetic else None)
+    axes = plot_officer_effects(pd.concat(rows), hr, truth=truth)
+    axes[0].figure.suptitle("Effect of a dedicated stalking officer: naive vs adjusted for case mix and force size")
+    display(publish(axes[0].figure, "Fig08_officer-effects"))
 else:
     skip("Fig08_officer-effects", notes[0], "pass --forces PATH (docs/data-standard.md, 'The force-year table')")
 
