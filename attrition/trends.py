@@ -964,7 +964,8 @@ def plot_spo_application_rates(table: pd.DataFrame, ax=None, *, per: int = 1000,
     ----------
     table : pandas.DataFrame
         :func:`spo_application_rates`, usually after :func:`attrition.disclosure.suppress_small_counts`:
-        withheld rows (``suppressed`` True, rate NaN) are drawn as "[c]" and no bar.
+        withheld rows (``suppressed`` True, rate NaN) are drawn as "[c]" and no bar; a force with no
+        stalking offence recorded (rate undefined) as "[x]".
     ax : matplotlib.axes.Axes, optional
     per : int, default 1000
     published_bands : sequence of three int, optional
@@ -992,13 +993,18 @@ def plot_spo_application_rates(table: pd.DataFrame, ax=None, *, per: int = 1000,
     colours = dict(zip(bands, (PALETTE[5], PALETTE[0], PALETTE[1])))
     colour = [colours.get(b, "#FFFFFF") if not h else "#FFFFFF" for b, h in zip(t["band"].astype(object), hidden)]
     ax.bar(x, np.where(hidden, 0.0, np.nan_to_num(vals)), color=colour, **kwargs)
+    undefined = ~hidden & np.isnan(vals)  # no stalking offence recorded: no rate
     if hidden.any():
         mark_suppressed(ax, x[hidden], 0.0, rotation=90)
+    if undefined.any():
+        mark_suppressed(ax, x[undefined], 0.0, marker="[x]", rotation=90)
     ax.set_xticks(x)
     ax.set_xticklabels(t["force"], rotation=90, fontsize="x-small")
     ax.set_xlim(-0.7, len(t) - 0.3)
     ax.set_ylabel(f"SPO applications per {per:,}\nstalking offences recorded")
-    ax.set_xlabel("Force ([c]: a count under 10, or one that would reveal it, withheld)" if hidden.any() else "Force")
+    notes = (["[c]: a count under 10, or one that would reveal it, withheld"] if hidden.any() else []) + (
+        ["[x]: no stalking offence recorded"] if undefined.any() else [])
+    ax.set_xlabel("Force" + (f" ({'; '.join(notes)})" if notes else ""))
     # a rate far above the rest (a small force) is drawn off scale, with its value written beside it
     finite = np.sort(vals[~hidden & np.isfinite(vals)])
     if len(finite) >= 2 and finite[-1] > 3 * finite[-2] > 0:

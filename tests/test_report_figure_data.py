@@ -98,3 +98,22 @@ def test_fig07_draws_three_panels_with_their_intervals(small_synthetic):
         assert ax.get_ylim()[1] >= top  # every cap inside the panel
     assert [a.get_title(loc="left") or a.get_title() for a in axes][2].startswith("Charged as")
     plt.close("all")
+
+
+def test_spo_rate_plot_marks_withheld_and_undefined_rates():
+    t = pd.DataFrame({"force": ["A", "B", "C", "D"], "applications": [12, 0, 3, 40], "offences": [600, 0, 500, 800]})
+    t["rate"] = np.where(t["offences"] > 0, t["applications"] / t["offences"].where(t["offences"] > 0) * 1000, np.nan)
+    t["band"] = pd.Categorical(["11 to 30", "10 or fewer", "10 or fewer", "more than 30"],
+                               categories=["10 or fewer", "11 to 30", "more than 30"], ordered=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DisclosureWarning)
+        pub = suppress_small_counts(t, ["applications", "offences"], derived={"rate": ["applications", "offences"]})
+    # 3 is withheld, and 12 with it (secondary: the smallest other non-zero count of the column)
+    assert pub["suppressed"].tolist() == [True, False, True, False]
+    ax = trends.plot_spo_application_rates(pub)
+    heights = [p.get_height() for p in ax.containers[0]]
+    assert heights[0] == pytest.approx(50.0) and heights[1:] == [0.0, 0.0, 0.0]  # D first; B, then A and C
+    marks = sorted(tx.get_text() for tx in ax.texts)
+    assert marks == ["[c]", "[c]", "[x]"]
+    assert "[x]: no stalking offence recorded" in ax.get_xlabel()
+    plt.close("all")
