@@ -83,7 +83,9 @@ cif = cumulative_incidence(cases["duration"], labels, alpha=0.05, include_surviv
 # on its own panel (right), on its own scale.
 
 # %%
-axes = plot_exits_and_outcome(cif, outcome="convicted", horizon=730,
+order = (cif[cif["cause"] != "survival"].groupby("cause")["estimate"].last().drop("convicted")
+         .sort_values(ascending=False).index.tolist())
+axes = plot_exits_and_outcome(cif, outcome="convicted", causes=order, horizon=730,
                               labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
                               title="How stalking reports leave the criminal-justice journey, by days since report")
 show_figure(axes[0].figure)
@@ -155,8 +157,9 @@ if officer is not None:
 
 # %% [markdown]
 # ## 3 · The multi-state journey
-# A case moves forward through suspect identified, charged and prosecuted to conviction, and can exit from
-# any of them. `journey_sojourns` turns the case table into one row per stay in a state; the Aalen–Johansen
+# A case moves forward through the funnel's stages (recorded as stalking, suspect identified, charged,
+# prosecuted) to conviction, and can exit from any of them; as in the funnel, a report never recorded as stalking
+# stays "reported" until it leaves. `journey_sojourns` turns the case table into one row per stay in a state; the Aalen–Johansen
 # estimator of the multi-state model gives the probability of being in each state on each day since the
 # report (Greenwood-type variance). Left: all states stacked; right, zoomed in: the states after charge
 # (same colours), with 95% confidence bands.
