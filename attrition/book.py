@@ -94,7 +94,8 @@ FIGURE_CAPTIONS: dict[str, str] = {
         "and force size. Top: risk ratios of ever being charged (any offence) and ever convicted of stalking "
         "(logistic model, g-computation; force-clustered CR2 95% confidence intervals). Bottom: the hazard ratio "
         "of a charge per day since the suspect was identified, among reports with a suspect (cause-specific Cox "
-        "model, force-clustered 95% intervals, t with 42 df). Log scales; 1 means no effect. On synthetic data "
+        "model, force-clustered 95% intervals, t with 42 df; too narrow with 7 forces exposed: they covered the "
+        "truth in 84% of 100 simulated datasets). Log scales; 1 means no effect. On synthetic data "
         "the generator's true values are the dotted marks (the true hazard ratio is given the force's own "
         "charging level)."),
     "Fig09_spo-effects": (

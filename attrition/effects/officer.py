@@ -846,9 +846,11 @@ def officer_hazard_ratio(cases: pd.DataFrame, forces: pd.DataFrame, *, covariate
     Notes
     -----
     Variance: the cluster-robust (by force) sandwich of the Cox model (Lin & Wei 1989; R ``coxph(...,
-    cluster = force)``), with t(G - 1) intervals. No replication study of its coverage has been run yet; with
-    few exposed forces cluster-robust intervals tend to be too narrow (see :func:`officer_effect`, whose
-    CR2 intervals hold 95% coverage where CR1 gave about 89%), so read these intervals as optimistic.
+    cluster = force)``), with t(G - 1) intervals. With 7 of 43 forces exposed these intervals are too narrow:
+    in ``tests/studies/officer_hr_coverage.py`` (100 synthetic datasets of 40,000 cases, seeds 0-99) the
+    95% intervals covered the true ratio in 84% (Monte Carlo SE 3.7%); the mean standard error of the log
+    HR was 0.127 against an empirical SD of 0.153, and the mean log HR 0.571 against the true 0.588. Read
+    them as optimistic (the risk ratios of :func:`officer_effect`, with CR2 intervals, hold 95%).
     Estimand: a hazard ratio averaged over forces. The synthetic generator's ``officer_hr_charge`` is the
     ratio given the force's own charging level (a force random effect), so with force heterogeneity the
     Cox estimate is expected to lie a little closer to 1 than it (non-collapsibility of the hazard ratio).
