@@ -1332,7 +1332,8 @@ otin S}\hat p_k`: the probability a report
     # ------------------------------------------------------------------------------------------------
     # plot
     # ------------------------------------------------------------------------------------------------
-    def plot(self, ax=None, group=None, per: int = 10_000, withhold_below: int | None = None, **kwargs):
+    def plot(self, ax=None, group=None, per: int = 10_000, withhold_below: int | None = None,
+             late_from: str | None = None, late_ax=None, **kwargs):
         """Draw the funnel: expected reports per ``per`` reaching each stage, exits stacked by reason.
 
         At each stage after the first, the solid bar is the number reaching it (with CI) and the
@@ -1352,14 +1353,24 @@ otin S}\hat p_k`: the probability a report
             stage reached by 1 to ``withhold_below - 1`` cases, every later stage and the exits above them
             are drawn as ``[c]`` only (their heights would reveal the counts); so is a stage whose
             previous stage lost 1 to ``withhold_below - 1`` cases (the difference of two bars).
+        late_from : str, optional
+            A stage (e.g. ``"charged"``): also draw this stage and the later ones enlarged, on their own
+            scale, in a second panel (``late_ax``), with their confidence intervals written out; the exits
+            between them are stacked as in the main panel, the losses before ``late_from`` are not. The
+            late stages are framed in the main panel.
+        late_ax : matplotlib.axes.Axes, optional
+            Where to draw the late stages; with ``ax`` omitted, a new figure holds both panels (main wide,
+            late narrow). Required when ``late_from`` is given with ``ax``.
         **kwargs
             Passed to the stage ``bar`` call.
 
         Returns
         -------
         matplotlib.axes.Axes
+            The main panel (the late panel is ``late_ax``, or ``ax.figure.axes[1]`` in a new figure).
         """
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
 
         try:
             from .plotting import REASON_COLOURS, REASON_LABELS
@@ -1368,6 +1379,11 @@ otin S}\hat p_k`: the probability a report
             REASON_COLOURS = {r: okabe[i % 8] for i, r in enumerate(EXIT_REASONS)}
             REASON_LABELS = dict(EXIT_REASONS)
         self._check_fitted()
+        if late_from is not None and late_from not in self.stages[1:]:
+            raise ValueError(f"late_from must be a stage after the first, one of {list(self.stages[1:])}; "
+                             f"got {late_from!r}")
+        if late_from is None and late_ax is not None:
+            raise ValueError("late_ax is only used with late_from (the first stage of the enlarged panel)")
         if group is None:
             summ = self.national_
             dec = self._decompose(self._national, [_ALL]).droplevel("group")
@@ -1379,12 +1395,18 @@ otin S}\hat p_k`: the probability a report
             name = str(group)
         lo_name, hi_name = self.ci_labels
         if ax is None:
-            _, ax = plt.subplots(figsize=(8, 5))
+            if late_from is None:
+                _, ax = plt.subplots(figsize=(8, 5))
+            elif late_ax is None:
+                _, (ax, late_ax) = plt.subplots(1, 2, figsize=(12, 5), width_ratios=[2.1, 1])
+        elif late_from is not None and late_ax is None:
+            raise ValueError("with ax and late_from, pass late_ax too (the Axes for the enlarged late stages)")
         S = len(self.stages)
         x = np.arange(S)
         reach = per * summ["p_reach"].to_numpy()
-        err = np.vstack([reach - per * summ[f"p_reach {lo_name}"].to_numpy(),
-                         per * summ[f"p_reach {hi_name}"].to_numpy() - reach])
+        lower = per * summ[f"p_reach {lo_name}"].to_numpy()
+        upper = per * summ[f"p_reach {hi_name}"].to_numpy()
+        err = np.vstack([reach - lower, upper - reach])
         kwargs.setdefault("width", 0.6)
         # reached: hollow outlined bars, so that the only filled colours are the (stable) exit reasons
         kwargs.setdefault("color", "white")
@@ -1406,38 +1428,65 @@ otin S}\hat p_k`: the probability a report
             shown_stage, hidden = _withhold_funnel(res["entered"][0], counts, int(withhold_below))
             withheld = np.where(hidden, heights, 0.0).sum(axis=0)
             heights = np.where(hidden, 0.0, heights)
-        ax.bar(x[shown_stage], reach[shown_stage], **kwargs)
-        ax.errorbar(x[shown_stage], reach[shown_stage], yerr=err[:, shown_stage], fmt="none", ecolor="#000000",
-                    elinewidth=1, capsize=3)
         # a stage that is not shown: its bar joins the withheld segment, which then starts at zero
-        bottom = np.where(shown_stage[1:], reach[1:], 0.0)
+        start = np.where(shown_stage[1:], reach[1:], 0.0)
         withheld = np.where(shown_stage[1:], withheld, withheld + reach[1:])
-        for i, reason in enumerate(reasons):  # a handful of reasons, each vectorised over stages
-            vals = heights[i]
-            if not (vals > 0).any():
-                continue
-            colour = REASON_COLOURS.get(reason, "#FFFFFF")
-            label = REASON_LABELS.get(reason, "Still open at last follow-up")
-            ax.bar(x[1:], vals, bottom=bottom, width=kwargs["width"], color=colour, alpha=0.85,
-                   edgecolor="white", linewidth=0.5, hatch="//" if reason == _UNRESOLVED else None, label=label)
-            bottom += vals
-        if (withheld > 0).any():
-            ax.bar(x[1:], withheld, bottom=bottom, width=kwargs["width"], color="#DDDDDD", edgecolor="#999999",
-                   linewidth=0.5, hatch="..", label=f"Withheld: reasons with fewer than {withhold_below} cases")
-        for xi, r, show in zip(x, reach, shown_stage):
-            ax.text(xi + 0.32, r if show else 0.0, f"{r:,.0f}" if show else "[c]", ha="left",
-                    va="center" if show else "bottom", fontsize="small",
-                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
-        ax.set_xticks(x)
-        ax.set_xticklabels([STAGE_LABELS[s] for s in self.stages], rotation=20, ha="right")
-        ax.set_xlabel("Stage")
+
+        def draw(axis, first, ci_text):
+            """Stages ``first`` .. S-1 with their CIs, and the exits between them stacked above."""
+            xs, show = x[first:], shown_stage[first:]
+            kw = {**kwargs, "width": max(kwargs["width"], 0.75)} if ci_text else kwargs  # room for the CI text
+            axis.bar(xs[show], reach[first:][show], **kw)
+            axis.errorbar(xs[show], reach[first:][show], yerr=err[:, first:][:, show], fmt="none",
+                          ecolor="#000000", elinewidth=1.2 if ci_text else 1, capsize=6 if ci_text else 3)
+            bottom = start[first:].copy()
+            for i, reason in enumerate(reasons):  # a handful of reasons, each vectorised over stages
+                vals = heights[i, first:]
+                if not (vals > 0).any():
+                    continue
+                axis.bar(xs[1:], vals, bottom=bottom, width=kw["width"], color=REASON_COLOURS.get(reason, "#FFFFFF"),
+                         alpha=0.85, edgecolor="white", linewidth=0.5, hatch="//" if reason == _UNRESOLVED else None,
+                         label=REASON_LABELS.get(reason, "Still open at last follow-up"))
+                bottom += vals
+            if (withheld[first:] > 0).any():
+                axis.bar(xs[1:], withheld[first:], bottom=bottom, width=kw["width"], color="#DDDDDD",
+                         edgecolor="#999999", linewidth=0.5, hatch="..",
+                         label=f"Withheld: reasons with fewer than {withhold_below} cases")
+            for xi, r, lo, hi, ok in zip(xs, reach[first:], lower[first:], upper[first:], show):
+                if ci_text and ok:  # inside the hollow bar, clear of the next stage's stack
+                    axis.text(xi, r / 2, f"{r:,.0f}\n({lo:,.0f}–{hi:,.0f})", ha="center", va="center",
+                              fontsize="x-small")
+                    continue
+                axis.text(xi + 0.32, r if ok else 0.0, f"{r:,.0f}" if ok else "[c]", ha="left",
+                          va="center" if ok else "bottom", fontsize="small",
+                          bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
+            axis.set_xticks(xs)
+            axis.set_xticklabels([STAGE_LABELS[s] for s in self.stages[first:]], rotation=20, ha="right")
+            axis.set_xlabel("Stage")
+
+        draw(ax, 0, False)
         ax.set_ylabel(f"Expected number per {per:,} reports")
         title = "Stalking attrition funnel"
         ax.set_title(title + (f": {name}" if name else ""))
-        ax.legend(title="Lost at the previous stage", fontsize="x-small", title_fontsize="small",
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        legend_ax = ax
+        if late_from is not None:
+            first = self.stages.index(late_from)
+            draw(late_ax, first, True)
+            top = float(np.nanmax(np.where(shown_stage[first:], upper[first:], 0.0)))
+            late_ax.set_ylim(0, 1.2 * top if top > 0 else 1.0)
+            late_ax.set_xlim(first - 0.5, S - 0.2)
+            late_ax.set_ylabel(f"Expected number per {per:,} reports (95% CI)".replace(
+                "95", lo_name.split()[1].rstrip("%")))
+            late_ax.set_title(f"From {STAGE_LABELS[late_from].lower()} on, enlarged")
+            ax.add_patch(Rectangle((first - 0.45, 0), S - first - 0.1, 1.2 * top, fill=False, linestyle="--",
+                                   edgecolor="#7F7F7F", linewidth=1))
+            ax.text(S - 0.55, 1.2 * top, "enlarged at right", ha="right", va="bottom", fontsize="x-small",
+                    color="#4D4D4D")
+            legend_ax = late_ax
+        handles, labels = ax.get_legend_handles_labels()
+        legend_ax.legend(handles, labels, title="Lost at the previous stage", fontsize="x-small",
+                         title_fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return ax
-
 
     def plot_decomposition(self, ax=None, group=None, per: int = 10_000, top: int | None = 12, **kwargs):
         """Horizontal bars: reports lost per ``per`` at each stage for each reason, largest first, with CIs.

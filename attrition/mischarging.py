@@ -52,8 +52,8 @@ from .standard import OFFENCES, STALKING_OFFENCES
 
 __all__ = [
     "OFFENCE_CLASSES", "LESSER_OFFENCES", "mischarging_table", "MisclassificationCorrection", "correct_funnel",
-    "synthetic_review", "SyntheticReview", "plot_mischarging", "offence_class", "ReviewerAccuracy",
-    "allocate_review", "plan_review", "review_width_table", "review_scenario",
+    "synthetic_review", "SyntheticReview", "plot_mischarging", "plot_mischarging_stages", "offence_class",
+    "ReviewerAccuracy", "allocate_review", "plan_review", "review_width_table", "review_scenario",
 ]
 
 #: Offence classes of the mischarging tables, stalking first.
@@ -1503,7 +1503,13 @@ def plot_mischarging(table: pd.DataFrame, ax=None, *, x: str | None = None, offe
             kw = dict(kwargs)
             kw.setdefault("color", colour)
             kw.setdefault("marker", "o")
-            ax.errorbar(pos, y, yerr=err, label=label, capsize=3, **kw)
+            # small open markers and wide caps: national intervals are narrow, and must not hide behind the dot
+            kw.setdefault("markersize", 4)
+            kw.setdefault("markerfacecolor", "white")
+            kw.setdefault("capsize", 6)
+            kw.setdefault("elinewidth", 1.6)
+            kw.setdefault("capthick", 1.6)
+            ax.errorbar(pos, y, yerr=err, label=label, **kw)
     what = {"recorded": "first recorded", "final": "recorded (after reclassification)", "charged": "charged"}[stage]
     if horizontal:
         ax.set_yticks(pos, [str(v) for v in xs])
@@ -1518,3 +1524,67 @@ def plot_mischarging(table: pd.DataFrame, ax=None, *, x: str | None = None, offe
     ax.set_title(f"Stalking {'charged' if stage == 'charged' else what} as a lesser offence")
     ax.legend(title="Offence", frameon=False)
     return ax
+
+
+#: Panel titles of :func:`plot_mischarging_stages`, by stage.
+STAGE_PANEL_TITLES = {"recorded": "First recorded as", "final": "Recorded after reclassification as",
+                      "charged": "Charged as (share of charged cases)"}
+
+
+def plot_mischarging_stages(table: pd.DataFrame, axes=None, *, stages=("recorded", "final", "charged"),
+                            offences=LESSER_OFFENCES, title: str | None = None):
+    """One panel per stage: the share of stalking reports first recorded, finally recorded and charged as each
+    lesser offence, by financial year of the report, with intervals.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`mischarging_table` with ``by="financial_year"`` and every stage in ``stages``.
+    axes : sequence of matplotlib.axes.Axes, optional
+        One per stage; a new figure (shared y axis, legend at the right) if omitted.
+    stages : sequence of {"recorded", "final", "charged"}
+    offences : sequence of str, default the lesser offences
+    title : str, optional
+        Figure title (default: says what the intervals are).
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes, shape (len(stages),)
+
+    Raises
+    ------
+    DataValidationError
+        If a stage is missing from the table (see :func:`plot_mischarging` for the rest).
+    """
+    import matplotlib.pyplot as plt
+
+    stages = list(stages)
+    have = set(table["stage"]) if isinstance(table, pd.DataFrame) and "stage" in table.columns else set()
+    missing = [s for s in stages if s not in have]
+    if missing:
+        raise DataValidationError(f"the mischarging table has no rows for stage(s) {missing}; tabulate with "
+                                  f"mischarging_table(cases, by='financial_year', stage={stages!r})")
+    new = axes is None
+    if new:
+        fig, axes = plt.subplots(1, len(stages), figsize=(4.3 * len(stages), 4.4), sharey=True,
+                                 layout="constrained", squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, stage in zip(axes, stages, strict=True):
+        plot_mischarging(table, ax=ax, stage=stage, offences=offences)
+        ax.get_legend().remove()
+        ax.set(title=STAGE_PANEL_TITLES[stage], xlabel="Financial year of report", ylabel="")
+        ax.set_xlim(-0.35, len(ax.get_xticks()) - 0.65)  # room for the first and last year's caps and labels
+    axes[0].set_ylabel("Share of stalking reports")
+    hi = next((c for c in table.columns if c.startswith("upper ")), "share")
+    top = table.loc[table["stage"].isin(stages) & table["offence"].isin(list(offences)), hi].max()
+    if np.isfinite(top):
+        for ax in axes:  # every cap inside the panel
+            ax.set_ylim(0, 1.08 * float(top))
+    lo = next((c for c in table.columns if c.startswith("lower ")), None)
+    level = lo.split()[1] if lo else None
+    fig.suptitle(title or ("Stalking recorded or charged as a lesser offence"
+                           + (f" ({level} Wilson intervals)" if level else "")))
+    fig.legend(*axes[0].get_legend_handles_labels(), title="Offence", frameon=False,
+               **({"loc": "outside right upper"} if new else {"loc": "upper right"}))
+    return np.asarray(axes)

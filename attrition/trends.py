@@ -41,7 +41,8 @@ from ._utils import wilson_interval
 __all__ = [
     "funnel_by_year", "report_counts", "report_change", "ReportChange", "force_changes", "ForceChanges",
     "impute_missing_forces",
-    "ImputationResult", "plot_report_trends", "poisson_ratio_interval",
+    "ImputationResult", "plot_report_trends", "poisson_ratio_interval", "spo_applications", "plot_spo_applications",
+    "spo_application_rates", "plot_spo_application_rates",
 ]
 
 
@@ -896,4 +897,130 @@ def plot_spo_applications(table: pd.DataFrame, ax=None, *, bands=(10, 30), **kwa
     ax.set_xlim(-0.7, len(t) - 0.3)
     ax.set_ylabel("SPO applications in the year")
     ax.set_xlabel("Force ([c]: fewer than 10, withheld)" if hidden.any() else "Force")
+    return ax
+
+
+def spo_application_rates(events: pd.DataFrame, cases: pd.DataFrame, financial_year: str, *, per: int = 1000,
+                          bands=(10, 30)) -> pd.DataFrame:
+    """SPO applications per ``per`` stalking offences recorded, by force, in one financial year.
+
+    Raw counts of applications mostly measure a force's size; dividing by the stalking offences it
+    recorded in the same year gives a rate forces can be compared on.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        Event log (applications: ``spo_interim_applied`` and ``spo_full_applied`` rows, counted in the
+        financial year of their date, as :func:`spo_applications`).
+    cases : pandas.DataFrame
+        Case table (:func:`attrition.data.to_cases`): the denominator is the number of reports of the
+        financial year (of the report) that were ever recorded as stalking (``ever_recorded_stalking``).
+    financial_year : str
+        E.g. ``"2022/23"``.
+    per : int, default 1000
+    bands : (int, int), default (10, 30)
+        Band edges of the published FOI figures (of the *count* of applications), as in
+        :func:`spo_applications`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per force of ``cases`` (zeros included): ``force``, ``applications``, ``offences``,
+        ``rate`` (= applications / offences * ``per``; NaN where a force recorded no offence), ``band``.
+        Pass it through :func:`attrition.disclosure.suppress_small_counts` with
+        ``count_cols=["applications", "offences"]`` before publishing.
+
+    Raises
+    ------
+    DataValidationError
+        If ``cases`` lacks ``force``, ``financial_year`` or ``ever_recorded_stalking``.
+    """
+    from .exceptions import DataValidationError
+
+    missing = [c for c in ("force", "financial_year", "ever_recorded_stalking") if c not in cases.columns]
+    if missing:
+        raise DataValidationError(f"spo_application_rates needs case-table columns {missing} (attrition.data.to_cases)")
+    forces = sorted(set(cases["force"].dropna().astype(str)))
+    apps = spo_applications(events, forces=forces, bands=bands)
+    apps = apps[apps["financial_year"] == financial_year].set_index("force")["applications"]
+    year = cases[(cases["financial_year"] == financial_year) & cases["ever_recorded_stalking"].astype(bool)]
+    offences = year.groupby(year["force"].astype(str)).size()
+    out = pd.DataFrame({"force": forces})
+    out["applications"] = apps.reindex(forces, fill_value=0).to_numpy(np.int64)
+    out["offences"] = offences.reindex(forces, fill_value=0).to_numpy(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rate"] = np.where(out["offences"] > 0, out["applications"] / out["offences"] * per, np.nan)
+    lo, hi = bands
+    labels = [f"{lo} or fewer", f"{lo + 1} to {hi}", f"more than {hi}"]
+    out["band"] = pd.Categorical(np.select([out["applications"] <= lo, out["applications"] <= hi], labels[:2],
+                                           labels[2]), categories=labels, ordered=True)
+    out.attrs["per"] = per
+    return out
+
+
+def plot_spo_application_rates(table: pd.DataFrame, ax=None, *, per: int = 1000, published_bands=None, **kwargs):
+    """Bar chart of SPO applications per ``per`` stalking offences recorded, by force, coloured by FOI band.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`spo_application_rates`, usually after :func:`attrition.disclosure.suppress_small_counts`:
+        withheld rows (``suppressed`` True, rate NaN) are drawn as "[c]" and no bar; a force with no
+        stalking offence recorded (rate undefined) as "[x]".
+    ax : matplotlib.axes.Axes, optional
+    per : int, default 1000
+    published_bands : sequence of three int, optional
+        How many forces the published FOI study put in each band (e.g. 12, 8 and 3 responding forces,
+        year ending March 2023), written in the legend beside the bands.
+    **kwargs
+        Passed to ``ax.bar``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from .plotting import PALETTE, mark_suppressed
+
+    t = table.sort_values("rate", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4.4))
+    x = np.arange(len(t))
+    vals = t["rate"].to_numpy(float)
+    hidden = t["suppressed"].to_numpy(bool) if "suppressed" in t else np.isnan(vals)
+    bands = list(t["band"].cat.categories)
+    colours = dict(zip(bands, (PALETTE[5], PALETTE[0], PALETTE[1])))
+    colour = [colours.get(b, "#FFFFFF") if not h else "#FFFFFF" for b, h in zip(t["band"].astype(object), hidden)]
+    ax.bar(x, np.where(hidden, 0.0, np.nan_to_num(vals)), color=colour, **kwargs)
+    undefined = ~hidden & np.isnan(vals)  # no stalking offence recorded: no rate
+    if hidden.any():
+        mark_suppressed(ax, x[hidden], 0.0, rotation=90)
+    if undefined.any():
+        mark_suppressed(ax, x[undefined], 0.0, marker="[x]", rotation=90)
+    ax.set_xticks(x)
+    ax.set_xticklabels(t["force"], rotation=90, fontsize="x-small")
+    ax.set_xlim(-0.7, len(t) - 0.3)
+    ax.set_ylabel(f"SPO applications per {per:,}\nstalking offences recorded")
+    notes = (["[c]: a count under 10, or one that would reveal it, withheld"] if hidden.any() else []) + (
+        ["[x]: no stalking offence recorded"] if undefined.any() else [])
+    ax.set_xlabel("Force" + (f" ({'; '.join(notes)})" if notes else ""))
+    # a rate far above the rest (a small force) is drawn off scale, with its value written beside it
+    finite = np.sort(vals[~hidden & np.isfinite(vals)])
+    if len(finite) >= 2 and finite[-1] > 3 * finite[-2] > 0:
+        top = 1.4 * finite[-2]
+        ax.set_ylim(0, top)
+        for xi in x[~hidden & (np.nan_to_num(vals) > top)]:
+            ax.text(xi + 0.5, 0.97 * top, f"{vals[xi]:,.0f} (off scale: {t['applications'].iloc[xi]:,.0f} of "
+                    f"{t['offences'].iloc[xi]:,.0f})", ha="left", va="top", fontsize="x-small")
+    # forces per band: a band is itself a disclosure-controlled statistic (the FOI's own), so every force counts
+    n_band = t["band"].value_counts().reindex(bands, fill_value=0)
+    handles = []
+    for i, b in enumerate(bands):
+        note = (f"; FOI: {published_bands[i]} of {sum(published_bands)} responding" if published_bands is not None
+                else "")
+        handles.append(Patch(color=colours[b], label=f"{b} ({n_band[b]} of {len(t)} forces here{note})"))
+    ax.legend(handles=handles, title="Applications in the year (FOI bands)", fontsize="x-small",
+              title_fontsize="small", frameon=False, loc="upper right")
     return ax

@@ -326,3 +326,55 @@ def test_argument_errors(small):
         officer_effect(small.cases, small.forces, method="aipw", small_sample="wild_bootstrap")
     with pytest.raises(DataValidationError, match="Outcome 'arrested'"):
         officer_effect(small.cases, small.forces, "arrested")
+
+
+# ------------------------------------------------------------------------------------------ hazard ratio
+def test_officer_hazard_ratio_matches_lifelines_and_covers_truth(small):
+    """Naive HR = lifelines' Cox (Efron, robust by force) on times built here from the case table; on the
+    synthetic data the adjusted HR's interval covers the generator's officer_hr_charge."""
+    from lifelines import CoxPHFitter
+
+    from attrition.effects import officer_hazard_ratio
+
+    c = small.cases
+    res = officer_hazard_ratio(c, small.forces).set_index("analysis")
+    # independent: days from suspect identification to charge (charged) or to closure / as-of (not), + 1 day
+    s = c[c["days_to_suspect_identified"].notna()].copy()
+    ch = s["charged"] & s["days_to_charged"].notna()
+    end = s["days_to_charged"].where(ch, s["duration"])
+    off = merge_officer(s, small.forces)[EXPOSURE].to_numpy()
+    d = pd.DataFrame({"T": (end - s["days_to_suspect_identified"]).clip(lower=0) + 1, "E": ch.astype(int),
+                      "officer": off, "force": s["force"].astype(str)})
+    cph = CoxPHFitter().fit(d, "T", "E", cluster_col="force", fit_options={"precision": 1e-12})
+    naive = res.loc["naive (unadjusted)"]
+    assert naive["estimate"] == pytest.approx(np.exp(cph.params_["officer"]), rel=1e-8)
+    # lifelines' robust variance treats tied times slightly differently from R's coxph (which ours matches)
+    assert naive["se"] == pytest.approx(cph.standard_errors_["officer"], rel=1e-3)
+    assert naive["n_events"] == int(ch.sum()) and naive["n_cases"] == len(s)
+    adj = res.loc["adjusted"]
+    assert adj[LO] <= small.truth["officer_hr_charge"] <= adj[HI]
+    assert adj["df"] == 42 and adj["n_exposed_clusters"] == 7
+
+
+def test_plot_officer_effects_keeps_risk_and_hazard_ratios_apart(small):
+    import matplotlib.pyplot as plt
+
+    from attrition.effects import officer_hazard_ratio, plot_officer_effects
+
+    rr = pd.concat([officer_effect(small.cases, small.forces, o, method="glm_cluster").query("measure == 'risk_ratio'")
+                    .assign(outcome=o) for o in ("charged", "convicted")])
+    hr = officer_hazard_ratio(small.cases, small.forces)
+    truth = {"charged": 1.7, "convicted": 2.0, "hazard_ratio": 1.8}
+    top, bottom = plot_officer_effects(rr, hr, truth=truth)
+    # RR panel: the four risk ratios, in order; HR panel: the two hazard ratios; never mixed
+    np.testing.assert_allclose(top.lines[0].get_xdata(), rr["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(bottom.lines[0].get_xdata(), hr["estimate"], rtol=1e-12)
+    assert "Risk ratio" in top.get_xlabel() and "Hazard ratio" in bottom.get_xlabel()
+    # the true values are marked on their own rows
+    marks = [seg[0][0] for seg in top.collections[-1].get_segments()]
+    assert marks == [1.7, 1.7, 2.0, 2.0]
+    assert [seg[0][0] for seg in bottom.collections[-1].get_segments()] == [1.8, 1.8]
+    # numeric ticks on the log axis, 1 among them
+    ticks = [t.get_text() for t in top.get_xticklabels()]
+    assert "1" in ticks and len(ticks) >= 4
+    plt.close("all")

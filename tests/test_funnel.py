@@ -560,3 +560,38 @@ def test_published_counts_withhold_small_raw_rate_counts_with_secondary():
         assert raw[c].isna().sum() != 1
     shown = raw.loc[~raw["suppressed"], "converted"]
     assert ((shown == 0) | (shown >= 10)).all()
+
+
+def test_funnel_plot_late_panel_shows_the_published_per_10000_values():
+    """The enlarged panel of the late stages draws exactly the funnel's per-10,000 reach and its CI."""
+    import matplotlib.pyplot as plt
+
+    from attrition.synthetic import simulate
+
+    cases = simulate(n_cases=20_000, random_state=4).cases
+    f = FunnelFitter().fit(cases)
+    ax = f.plot(late_from="charged")
+    late = ax.figure.axes[1]
+    s = f.summary.loc["all"].loc[["charged", "prosecuted", "convicted"]]
+    expected = 1e4 * s["p_reach"].to_numpy()
+    heights = np.array([p.get_height() for p in late.containers[0]])  # the "reached" bars
+    np.testing.assert_allclose(heights, expected, rtol=1e-12)
+    assert [t.get_text() for t in late.get_xticklabels()] == ["Charged", "Prosecuted", "Convicted of stalking"]
+    # the bar labels carry the value and its CI, as published
+    texts = [t.get_text() for t in late.texts]
+    for v, lo, hi in zip(expected, 1e4 * s["p_reach lower 95%"], 1e4 * s["p_reach upper 95%"]):
+        assert f"{v:,.0f}\n({lo:,.0f}–{hi:,.0f})" in texts
+    # the CI bars span the interval and are drawn on a scale where they are visible (> 2% of the axis)
+    segs = late.collections[0].get_segments()
+    lengths = np.array([abs(sg[1][1] - sg[0][1]) for sg in segs])
+    np.testing.assert_allclose(lengths, 1e4 * (s["p_reach upper 95%"] - s["p_reach lower 95%"]).to_numpy(), rtol=1e-9)
+    assert (lengths / late.get_ylim()[1] > 0.02).all()
+    # the exits stacked in the late panel are the losses after charge only: the tallest stack is the charged bar
+    from matplotlib.container import BarContainer
+
+    bars = [c for c in late.containers if isinstance(c, BarContainer)]
+    tops = [p.get_y() + p.get_height() for c in bars[1:] for p in c]
+    assert max(tops) == pytest.approx(expected[0], rel=1e-9)
+    with pytest.raises(ValueError, match="late_from"):
+        f.plot(late_from="reported")
+    plt.close("all")

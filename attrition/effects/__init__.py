@@ -2,7 +2,8 @@
 
 Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only when called.
 """
-from .officer import merge_officer, officer_design, officer_did, officer_effect
+from .officer import (merge_officer, officer_design, officer_did, officer_effect, officer_hazard_ratio,
+                      plot_officer_effects)
 from .plotting import forest_plot, love_plot, plot_risk_curves
 from .power import plot_power_curve, power_curve, power_officer_study
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
@@ -21,6 +22,8 @@ from .spo import (
 
 __all__ = [
     "officer_effect",
+    "officer_hazard_ratio",
+    "plot_officer_effects",
     "officer_design",
     "spo_effect",
     "spo_effect_on_data",

@@ -53,12 +53,13 @@ __all__ = [
     "mean_cumulative_function",
     "time_to_kth_event",
     "plot_cumulative_incidence",
+    "plot_exits_and_outcome",
     "plot_state_occupation",
 ]
 
 
 def __getattr__(name):  # lazy plotting imports keep matplotlib out of `import attrition.survival`
-    if name in ("plot_cumulative_incidence", "plot_state_occupation"):
+    if name in ("plot_cumulative_incidence", "plot_exits_and_outcome", "plot_state_occupation"):
         from . import plotting
 
         return getattr(plotting, name)

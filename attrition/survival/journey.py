@@ -1,7 +1,11 @@
 """From the case table to the multi-state journey: one row per sojourn on ``(start, stop]``.
 
-The journey is reported -> suspect identified -> charged -> prosecuted -> convicted (of stalking), with an
-exit (``exited``) possible from every transient state. Time is counted in days from the start of the report
+The journey is reported -> recorded as stalking -> suspect identified -> charged -> prosecuted -> convicted (of
+stalking), the stages of the funnel (:data:`attrition.standard.STAGES`), with an exit (``exited``) possible from
+every transient state. As in the funnel, the later stages are stages of a stalking case: a report never recorded
+as stalking (``days_to_recorded_stalking`` missing) stays "reported" until it leaves, and a report recorded as
+stalking only after its suspect was identified (or charged) enters those states when it is recorded as stalking
+(stage dates are made non-decreasing in the funnel's order). Time is counted in days from the start of the report
 day, so an event recorded on day ``d`` after the report happens at time ``d + 1``: a case is always at risk
 for at least a day, and an exit on the day of the report is an exit at time 1 (daily data cannot order
 events within a day). Passing through a state within one day (e.g. charged and heard the same day) leaves
@@ -17,12 +21,15 @@ from ..exceptions import DataValidationError
 __all__ = ["JOURNEY_STATES", "JOURNEY_TRANSITIONS", "journey_sojourns"]
 
 #: Transient states in order, then the absorbing ones.
-JOURNEY_STATES = ("reported", "suspect_identified", "charged", "prosecuted", "convicted", "exited")
-_TRANSIENT = JOURNEY_STATES[:4]
-_ENTRY = (None, "days_to_suspect_identified", "days_to_charged", "days_to_prosecuted")
+JOURNEY_STATES = ("reported", "recorded_stalking", "suspect_identified", "charged", "prosecuted", "convicted",
+                  "exited")
+_TRANSIENT = JOURNEY_STATES[:5]
+_CONVICTED = JOURNEY_STATES.index("convicted")
+_ENTRY = (None, "days_to_recorded_stalking", "days_to_suspect_identified", "days_to_charged", "days_to_prosecuted")
 #: Allowed transitions: forward to any later state, or out.
 JOURNEY_TRANSITIONS = tuple(
-    [(a, b) for i, a in enumerate(_TRANSIENT) for b in JOURNEY_STATES[i + 1:5]] + [(a, "exited") for a in _TRANSIENT]
+    [(a, b) for i, a in enumerate(_TRANSIENT) for b in JOURNEY_STATES[i + 1:_CONVICTED + 1]]
+    + [(a, "exited") for a in _TRANSIENT]
 )
 
 
@@ -54,6 +61,7 @@ def journey_sojourns(cases: pd.DataFrame) -> pd.DataFrame:
         raise DataValidationError("The case table is empty.")
     entry = np.column_stack([np.zeros(n)] + [cases[c].to_numpy(float) for c in _ENTRY[1:]]) + 1.0
     entry[:, 0] = 0.0
+    entry[np.isnan(entry[:, 1]), 2:] = np.nan  # never recorded as stalking: no later stage of a stalking case
     end = cases["duration"].to_numpy(float) + 1.0
     if np.isnan(end).any():
         raise DataValidationError("duration is missing for some cases; rebuild the case table with to_cases.")
@@ -61,7 +69,8 @@ def journey_sojourns(cases: pd.DataFrame) -> pd.DataFrame:
     entry = np.where(np.isnan(entry), np.nan, np.fmax.accumulate(np.where(np.isnan(entry), -np.inf, entry), axis=1))
     entry = np.where(entry > end[:, None], end[:, None], entry)
     closed = cases["closed"].to_numpy(bool)
-    final = np.where(cases["convicted_stalking"].to_numpy(bool), 4, np.where(closed, 5, -1))  # state code, -1 censored
+    final = np.where(cases["convicted_stalking"].to_numpy(bool), _CONVICTED,
+                     np.where(closed, _CONVICTED + 1, -1))  # state code, -1 censored
     K = len(_TRANSIENT)
     # nearest kept successor, right to left: a transient state is kept if reached and left strictly later
     next_time, next_state = end.copy(), final.copy()

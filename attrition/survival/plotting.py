@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_cumulative_incidence", "plot_state_occupation"]
+__all__ = ["plot_cumulative_incidence", "plot_exits_and_outcome", "plot_state_occupation"]
 
 
 
@@ -104,7 +104,7 @@ def plot_cumulative_incidence(
     colors : dict or list, optional
         Colour per cause (defaults: the project's exit-reason colours, else Okabe–Ito).
     **kwargs
-        ``alpha`` (areas), ``linewidth``, ``ci_alpha``, ``title``, ``legend`` (bool).
+        ``alpha`` (areas), ``linewidth``, ``ci_alpha``, ``title``, ``ylabel``, ``legend`` (bool).
 
     Returns
     -------
@@ -134,7 +134,8 @@ def plot_cumulative_incidence(
     _stack_or_lines(ax, wide.index.to_numpy(float), wide, lower, upper, names, _colours(names, colors),
                     _labels(names, labels), stacked, ci, kwargs)
     ax.set_xlabel(time_label)
-    ax.set_ylabel("Cumulative proportion of cases that left" if stacked else "Cumulative incidence")
+    ax.set_ylabel(kwargs.get("ylabel") or ("Cumulative proportion of cases that left" if stacked
+                                           else "Cumulative incidence"))
     ax.set_ylim(0, 1) if stacked else ax.set_ylim(bottom=0)  # lines keep autoscaling their top
     ax.set_xlim(left=min(0.0, float(wide.index.min())))
     if kwargs.get("title"):
@@ -143,6 +144,97 @@ def plot_cumulative_incidence(
         ax.legend(title=kwargs.get("legend_title", "Exit reason"), loc="upper left", bbox_to_anchor=(1.01, 1.0),
                   frameon=False)
     return ax
+
+
+def plot_exits_and_outcome(
+    cif_df: pd.DataFrame,
+    axes=None,
+    *,
+    outcome="convicted",
+    causes=None,
+    horizon: float | None = None,
+    time_label: str = "Days since report",
+    labels: dict | None = None,
+    title: str | None = None,
+):
+    """Two panels from one competing-risks fit: the exits (attrition) stacked by reason, and the wanted outcome.
+
+    The outcome (e.g. a conviction for stalking) is a way of finishing the journey, not a way of dropping
+    out of it: it is drawn on its own panel, as a line with its pointwise confidence band on its own
+    scale, and is not part of the stacked "left" areas, whose top edge is the proportion of reports
+    that have left without it.
+
+    Parameters
+    ----------
+    cif_df : pandas.DataFrame
+        Output of :func:`attrition.survival.cumulative_incidence` with ``outcome`` among its causes (one
+        group).
+    axes : sequence of two matplotlib.axes.Axes, optional
+        Exits, then outcome; a new figure (exits wide, outcome narrow, legend at the right) if omitted.
+    outcome : scalar, default "convicted"
+        The cause drawn on the second panel.
+    causes : sequence, optional
+        Exit causes in stacking order (default: every other cause, largest at the horizon first).
+    horizon : float, optional
+        Last time shown (default: the last time in ``cif_df``).
+    time_label : str, default "Days since report"
+        x-axis label of both panels: say the time origin.
+    labels : dict, optional
+        Legend label per cause (defaults: the project's exit-reason labels).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    numpy.ndarray of two matplotlib.axes.Axes
+        The exits panel and the outcome panel.
+    """
+    import matplotlib.pyplot as plt
+
+    df = cif_df[cif_df["cause"].astype(str) != "survival"]
+    if outcome not in set(df["cause"]):
+        raise ValueError(f"outcome {outcome!r} is not a cause of cif_df; causes are {list(pd.unique(df['cause']))}")
+    if horizon is not None:
+        df = df[df["time"] <= horizon]
+    if causes is None:
+        last = df.groupby("cause", observed=True)["estimate"].last().drop(outcome)
+        causes = last.sort_values(ascending=False, kind="stable").index.tolist()
+    if outcome in set(causes):
+        raise ValueError(f"the outcome {outcome!r} must not be stacked among the exits")
+    new = axes is None
+    if new:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), width_ratios=[1.7, 1], layout="constrained")
+    else:
+        fig = axes[0].figure
+    ax, out = axes
+    plot_cumulative_incidence(df, ax=ax, causes=causes, labels=labels, time_label=time_label, legend=False,
+                              ylabel="Proportion of reports that left\n(without a stalking conviction)")
+    ax.set_title("Left the journey, by reason", loc="left")
+    plot_cumulative_incidence(df, ax=out, stacked=False, causes=[outcome], labels=labels, time_label=time_label,
+                              legend=False, ylabel="Cumulative incidence (95% CI)")
+    lab = _labels([outcome], labels)[0]
+    out.set_title(lab, loc="left")
+    from matplotlib.ticker import MaxNLocator
+
+    from attrition.plotting import percent_axis
+
+    percent_axis(ax, decimals=0)
+    percent_axis(out, decimals=1, limits=False)
+    out.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 5, 10]))  # 0.5%, 1.0%, ...: no rounded ticks
+    part = df[df["cause"] == outcome]
+    hi_col = next((c for c in df.columns if str(c).startswith("upper ")), "estimate")
+    out.set_ylim(0, 1.25 * float(part[hi_col].max()) or 1.0)
+    end = float(df["time"].max()) if horizon is None else float(horizon)
+    for a in axes:
+        a.set_xlim(0, end)
+    handles, labs = ax.get_legend_handles_labels()  # top of the stack first, as drawn
+    (fig if new else out).legend(handles[::-1], labs[::-1], title="Left without a stalking conviction",
+                                 frameon=False, fontsize="small", title_fontsize="small",
+                                 **({"loc": "outside right upper"} if new else
+                                    {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}))
+    if title:
+        fig.suptitle(title, x=0.01, ha="left")
+    return np.asarray(axes)
 
 
 def plot_state_occupation(

@@ -73,7 +73,7 @@ print(f"Report -> conviction for stalking: {e2e['estimate']:.4f} "
       f"i.e. {1e4 * e2e['estimate']:.0f} convictions per 10,000 reports")
 
 # %%
-show_figure(funnel.plot(withhold_below=DISCLOSURE_THRESHOLD).figure)  # small exit segments pooled, as in Fig01
+show_figure(funnel.plot(withhold_below=DISCLOSURE_THRESHOLD, late_from="charged").figure)  # as in Fig01
 
 # %% [markdown]
 # ## Why cases leave: the loss decomposed

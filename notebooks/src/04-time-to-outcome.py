@@ -38,7 +38,8 @@ from attrition.figures import set_provenance, show_figure
 from attrition.plotting import LIGHT_GREY, REASON_COLOURS, REASON_LABELS, STAGE_COLOURS, STAGE_LABELS, use_style
 from attrition.survival import (JOURNEY_TRANSITIONS, CauseSpecificCox, FineGrayFitter, MultiStateFitter,
                                 breach_rate, cumulative_incidence, gray_test, journey_sojourns,
-                                plot_cumulative_incidence, plot_state_occupation, repeat_breach_recording,
+                                plot_cumulative_incidence, plot_exits_and_outcome, plot_state_occupation,
+                                repeat_breach_recording,
                                 time_to_breach)
 
 from attrition.report import skip
@@ -77,19 +78,17 @@ print(publish_table(labels.replace({"open": "(open: censored)"}).value_counts().
 cif = cumulative_incidence(cases["duration"], labels, alpha=0.05, include_survival=True, censor_code="open")
 
 # %% [markdown]
-# The stacked curves: at each day since the report, the share of all reports that have left the journey,
-# split by why they left (the top edge is the share closed). Conviction is drawn at the bottom.
+# The stacked curves (left): at each day since the report, the share of all reports that have left the journey
+# without a conviction for stalking, split by why they left. A conviction for stalking is not a loss: it is drawn
+# on its own panel (right), on its own scale.
 
 # %%
 order = (cif[cif["cause"] != "survival"].groupby("cause")["estimate"].last().drop("convicted")
          .sort_values(ascending=False).index.tolist())
-ax = plot_cumulative_incidence(cif, causes=["convicted", *order], figsize=(9, 4.2),
-                               labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
-                               colors={**REASON_COLOURS, "convicted": "#332288"},  # acquittal already uses black
-                               title="How stalking reports leave the criminal-justice journey")
-ax.set_xlim(0, 730)
-ax.set_xlabel("Days since report (first two years)")
-show_figure(ax.figure)
+axes = plot_exits_and_outcome(cif, outcome="convicted", causes=order, horizon=730,
+                              labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
+                              title="How stalking reports leave the criminal-justice journey, by days since report")
+show_figure(axes[0].figure)
 
 # %% [markdown]
 # The cumulative incidence of each outcome 30, 90, 180 and 365 days after the report, with pointwise 95%
@@ -158,8 +157,9 @@ if officer is not None:
 
 # %% [markdown]
 # ## 3 · The multi-state journey
-# A case moves forward through suspect identified, charged and prosecuted to conviction, and can exit from
-# any of them. `journey_sojourns` turns the case table into one row per stay in a state; the Aalen–Johansen
+# A case moves forward through the funnel's stages (recorded as stalking, suspect identified, charged,
+# prosecuted) to conviction, and can exit from any of them; as in the funnel, a report never recorded as stalking
+# stays "reported" until it leaves. `journey_sojourns` turns the case table into one row per stay in a state; the Aalen–Johansen
 # estimator of the multi-state model gives the probability of being in each state on each day since the
 # report (Greenwood-type variance). Left: all states stacked; right, zoomed in: the states after charge
 # (same colours), with 95% confidence bands.

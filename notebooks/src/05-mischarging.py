@@ -23,7 +23,6 @@ import os
 import tempfile
 import warnings
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
@@ -33,7 +32,7 @@ from attrition.figures import set_provenance, show_figure
 from attrition.funnel import FunnelFitter
 from attrition.sources.open_data.home_office import FUNNEL_COLUMNS, OFFENCE_CODES, cases_to_home_office, home_office_funnel_counts
 from attrition.mischarging import (LESSER_OFFENCES, MisclassificationCorrection, ReviewerAccuracy, allocate_review,
-                                   mischarging_table, plan_review, plot_mischarging, review_scenario,
+                                   mischarging_table, plan_review, plot_mischarging_stages, review_scenario,
                                    review_width_table, synthetic_review)
 from attrition.mischarging_report import corrected_funnel_per, plot_corrected_funnel
 from attrition.plotting import use_style
@@ -70,17 +69,8 @@ print(publish_table(lesser.join(by_class[list(LESSER_OFFENCES)]), ["denominator"
 # By offence, with intervals:
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(12.8, 4.4), sharey=True, layout="constrained")
-titles = {"recorded": "First recorded as", "final": "Recorded after reclassification as",
-          "charged": "Charged as (share of charged cases)"}
-for ax, (stage, title) in zip(axes, titles.items()):
-    plot_mischarging(nat, ax=ax, stage=stage)
-    ax.get_legend().remove()
-    ax.set(title=title, xlabel="Financial year of report", ylabel="")
-axes[0].set_ylabel("Share of stalking reports")
-fig.suptitle("Stalking recorded or charged as a lesser offence (95% Wilson intervals)")
-fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, title="Offence", frameon=False)
-show_figure(fig)
+axes = plot_mischarging_stages(nat)
+show_figure(axes[0].figure)
 
 # %% [markdown]
 # ### By force, last financial year

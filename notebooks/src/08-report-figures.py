@@ -28,15 +28,17 @@ from attrition import trends
 from attrition.config import DISCLOSURE_THRESHOLD, FIGURES_DIR
 from attrition.data import load_dataset
 from attrition.disclosure import suppress_small_counts
-from attrition.effects import forest_plot, officer_design, officer_effect, plot_risk_curves, spo_effect_on_data
+from attrition.effects import (forest_plot, officer_design, officer_effect, officer_hazard_ratio, plot_officer_effects,
+                               plot_risk_curves, spo_effect_on_data)
 from attrition.exceptions import AttritionError, DisclosureWarning
 from attrition.figures import publish_figure, set_provenance
+from attrition.headlines import published_figures
 from attrition.funnel import FunnelFitter
-from attrition.mischarging import mischarging_table, plot_mischarging
+from attrition.mischarging import mischarging_table, plot_mischarging_stages
 from attrition.plotting import REASON_COLOURS, REASON_LABELS, use_style
 from attrition.report import skip
 from attrition.survival import (JOURNEY_TRANSITIONS, MultiStateFitter, cumulative_incidence, journey_sojourns,
-                                plot_cumulative_incidence, plot_state_occupation)
+                                plot_exits_and_outcome, plot_state_occupation)
 
 use_style()
 out_dir = FIGURES_DIR if figures_dir is None else figures_dir
@@ -70,7 +72,8 @@ counts = funnel.summary[["entered", "converted", "exited"]].fillna(0).astype(int
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DisclosureWarning)
     counts = suppress_small_counts(counts, ["entered", "converted", "exited"])
-ax = funnel.plot(withhold_below=DISCLOSURE_THRESHOLD)  # small exit segments pooled, small stages shown as [c]
+# small exit segments pooled, small stages shown as [c]; the stages from charge on enlarged in a second panel
+ax = funnel.plot(withhold_below=DISCLOSURE_THRESHOLD, late_from="charged")
 publish(ax.figure, "Fig01_national-funnel", suppressed=counts)
 
 # %% [markdown]
@@ -89,58 +92,64 @@ ax = by_force.caterpillar_plot(stage="suspect_identified", withhold=raw.loc[raw[
 publish(ax.figure, "Fig03_force-charge-rates", suppressed=raw)
 
 # %% [markdown]
-# ## Fig04 · SPO applications by force, last financial year (small counts withheld)
+# ## Fig04 · SPO applications per 1,000 stalking offences recorded, by force, last financial year
+# Raw counts mostly measure a force's size, so applications are divided by the stalking offences the force
+# recorded that year. Bars are coloured by the bands the published FOI study used for the count of applications
+# (10 or fewer, 11 to 30, more than 30); counts of 1 to 9 (and any count that would reveal one) are withheld.
 
 # %%
 last_year = cases["financial_year"].max()
-apps = trends.spo_applications(data.events)
-apps = apps[apps["financial_year"] == last_year][["force", "applications"]].reset_index(drop=True)
 if not data.events["event"].isin(["spo_interim_applied", "spo_full_applied"]).any():
     skip("Fig04_spo-applications-by-force", "the data hold no SPO application events")
 else:
+    rates = trends.spo_application_rates(data.events, cases, last_year)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DisclosureWarning)
-        apps = suppress_small_counts(apps, ["applications"])
-    ax = trends.plot_spo_applications(apps)
-    ax.set_title(f"Stalking Protection Order applications by force, {last_year}")
-    display(publish(ax.figure, "Fig04_spo-applications-by-force", suppressed=apps, count_cols=["applications"]))
+        rates = suppress_small_counts(rates, ["applications", "offences"], derived={"rate": ["applications", "offences"]})
+    foi = published_figures()["value"]
+    foi_bands = [int(float(foi[f"forces_spo_applications_{b}"])) for b in ("le10", "11_30", "gt30")]
+    ax = trends.plot_spo_application_rates(rates, published_bands=foi_bands)
+    ax.set_title(f"Stalking Protection Order applications per 1,000 stalking offences recorded, by force, {last_year}")
+    display(publish(ax.figure, "Fig04_spo-applications-by-force", suppressed=rates,
+                    count_cols=["applications", "offences"]))
 
 # %% [markdown]
-# ## Fig05 · When and why cases leave (competing risks)
+# ## Fig05 · Why and when reports leave, by days since report (competing risks)
+# A conviction for stalking ends the journey but is not attrition: it has its own panel and is not stacked
+# among the reports that left.
 
 # %%
 outcome = (cases["exit_reason"].astype(object).where(cases["status"] != "convicted", "convicted")
-           .where(cases["status"] != "open", 0))
-cif = cumulative_incidence(cases["duration"], outcome.replace({0: "open"}), alpha=0.05, censor_code="open")
-order = cif.groupby("cause")["estimate"].last().drop("convicted").sort_values(ascending=False).index.tolist()
-ax = plot_cumulative_incidence(cif, causes=["convicted", *order], figsize=(9, 4.2),
-                               labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
-                               title="How stalking reports leave the criminal-justice journey")
-ax.set_xlim(0, 730)
-ax.set_xlabel("Days since report (first two years)")
-publish(ax.figure, "Fig05_exit-reasons-over-time")
+           .where(cases["status"] != "open", "open"))
+cif = cumulative_incidence(cases["duration"], outcome, alpha=0.05, censor_code="open")
+axes = plot_exits_and_outcome(cif, outcome="convicted", horizon=730,
+                              labels={**REASON_LABELS, "convicted": "Convicted of stalking"},
+                              title="How stalking reports leave the criminal-justice journey, by days since report")
+publish(axes[0].figure, "Fig05_exit-reasons-by-time-since-report")
 
 # %% [markdown]
 # ## Fig06 · The multi-state journey
 
 # %%
 msf = MultiStateFitter(JOURNEY_TRANSITIONS, alpha=0.05).fit(journey_sojourns(cases))
-ax = plot_state_occupation(msf, title="Where reports are, day by day after the report")
+ax = plot_state_occupation(msf, title="Where reports are, by days since report (first year)")
 ax.set_xlim(0, 365)
 publish(ax.figure, "Fig06_journey-state-occupation")
 
 # %% [markdown]
-# ## Fig07 · Stalking recorded as another offence, by year
+# ## Fig07 · Stalking recorded or charged as another offence, by year
 
 # %%
-mis = mischarging_table(cases, by="financial_year", stage="recorded")
-ax = plot_mischarging(mis, stage="recorded")
-ax.set_title("Stalking reports first recorded as another offence")
-ax.legend(title="Offence", loc="center right", bbox_to_anchor=(1.0, 0.6))
-publish(ax.figure, "Fig07_mischarging-by-year")
+mis = mischarging_table(cases, by="financial_year", stage=["recorded", "final", "charged"])
+axes = plot_mischarging_stages(mis)
+publish(axes[0].figure, "Fig07_mischarging-by-year")
 
 # %% [markdown]
 # ## Fig08 · Dedicated stalking officers: naive vs adjusted
+# Risk ratios (ever charged, ever convicted of stalking) and the hazard ratio of a charge (per day since the
+# suspect was identified) on separate panels; on synthetic data the generator's true values are marked. The
+# hazard ratio's force-clustered intervals are too narrow with 7 forces exposed (84% coverage of 95% intervals
+# in 100 simulated datasets, `tests/studies/officer_hr_coverage.py`).
 
 # %%
 rows = []
@@ -150,12 +159,15 @@ for outcome_name in ("charged", "convicted"):
         break
     est = officer_effect(frame, data.forces, outcome=outcome_name, method="glm_cluster", covariates=covs,
                          random_state=seed)
-    rows.append(est[est["measure"] == "risk_ratio"].assign(label=lambda d, o=outcome_name: o + ": " + d["analysis"]))
+    rows.append(est[est["measure"] == "risk_ratio"].assign(outcome=outcome_name))
 if rows:
-    ax = forest_plot(pd.concat(rows).set_index("label"), null=1.0)
-    ax.set_xlabel("Risk ratio, dedicated officer vs none (95% CI, log scale)")
-    ax.set_title("Effect of a dedicated stalking officer")
-    display(publish(ax.figure, "Fig08_officer-effects"))
+    frame, covs, _ = officer_design(cases, data.forces, "charged")
+    hr = officer_hazard_ratio(frame, data.forces, covariates=covs)
+    truth = ({"charged": data.truth["officer_charged_rr"], "convicted": data.truth["officer_convicted_rr"],
+              "hazard_ratio": data.truth["officer_hr_charge"]} if data.synthetic else None)
+    axes = plot_officer_effects(pd.concat(rows), hr, truth=truth)
+    axes[0].figure.suptitle("Effect of a dedicated stalking officer: naive vs adjusted for case mix and force size")
+    display(publish(axes[0].figure, "Fig08_officer-effects"))
 else:
     skip("Fig08_officer-effects", notes[0], "pass --forces PATH (docs/data-standard.md, 'The force-year table')")
 
