@@ -116,3 +116,20 @@ def test_small_force_report_publishes_no_count_under_10_and_no_record_level_data
         known |= hit
     left = found[~known]
     assert left.empty, "\n" + left.to_string()
+
+
+def test_out_never_resolves_to_the_committed_figures(tmp_path):
+    from attrition.config import COMMITTED_FIGURES_DIR, PROJECT_ROOT
+    from attrition.report import run_report
+
+    data = tmp_path / "events.csv"
+    data.write_text("case_id,force,event,timestamp\n")
+    link = tmp_path / "root"
+    link.symlink_to(PROJECT_ROOT)
+    before = sorted(p.name for p in COMMITTED_FIGURES_DIR.iterdir())
+    for out in (PROJECT_ROOT, link, COMMITTED_FIGURES_DIR, link / "figures" / "x"):
+        with pytest.raises(ValueError, match="committed figures"):
+            run_report(data, out_dir=out)
+    with pytest.raises(ValueError, match="committed figures"):
+        run_report(out_dir=COMMITTED_FIGURES_DIR)  # not even with the embedded data
+    assert sorted(p.name for p in COMMITTED_FIGURES_DIR.iterdir()) == before
