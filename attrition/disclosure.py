@@ -54,7 +54,7 @@ import pandas as pd
 from attrition.config import DISCLOSURE_THRESHOLD
 from attrition.exceptions import DataValidationError, DisclosureWarning
 
-__all__ = ["publish_table", "publish_curve", "publish_occupation", "count_text", "suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
+__all__ = ["publish_table", "publish_rates", "publish_curve", "publish_occupation", "count_text", "suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
 
 #: How a withheld cell is shown in text tables (GSS symbol for "confidential").
 MARKER = "[c]"
@@ -740,3 +740,40 @@ def publish_occupation(occupation, n: float | None = None, *, threshold: int | N
     out.attrs = dict(table.attrs)
     out.attrs[_ATTR] = {"rule": "occupation", "threshold": thr, "n": float(n)}
     return out
+
+
+def publish_rates(flags: pd.DataFrame, by, *, per: int = 1000, decimals: int = 2,
+                  threshold: int | None = None) -> str:
+    """Rates per ``per`` cases of yes/no flags by group, as text, after disclosure control.
+
+    A rate per 1,000 of a group whose size is published elsewhere reveals its count, so each rate is
+    withheld (``[c]``) where its count, or the group's size, is 1 to ``threshold - 1``, with secondary
+    suppression over the groups (the national counts are published).
+
+    Parameters
+    ----------
+    flags : pandas.DataFrame of bool or 0/1, shape (n_cases, n_flags)
+        One row per case.
+    by : pandas.Series, shape (n_cases,)
+        The group of each case (e.g. risk level).
+    per : int, default 1000
+    decimals : int, default 2
+    threshold : int, optional
+        Default ``attrition.config.DISCLOSURE_THRESHOLD``.
+
+    Returns
+    -------
+    str
+        One row per group, one column ``"<flag> per 1,000"`` per flag.
+    """
+    kwargs = {} if threshold is None else {"threshold": threshold}
+    g = flags.astype(int).groupby(by, observed=True)
+    counts = g.sum()
+    counts["cases"] = g.size()
+    names = {c: f"{c} per {per:,}" for c in flags.columns}
+    for c, name in names.items():
+        counts[name] = per * counts[c] / counts["cases"]
+    safe = suppress_small_counts(counts.reset_index(), [*flags.columns, "cases"], warn=False,
+                                 derived={name: [c, "cases"] for c, name in names.items()}, **kwargs)
+    text = format_table(safe, decimals=decimals).set_index(counts.index.name or "index")
+    return text[list(names.values())].to_string()

@@ -13,7 +13,8 @@ Rules (each finding names its rule):
     ``"4 of 50 reports"`` (cases, reports, offences, victims, suspects, charges, convictions, orders,
     SPOs, applications, breaches, records, rows, journeys, crimes, people).
 ``count_cell``
-    An integer 1-9 in a count column of a printed table: a column named like a count (``n``, ``n_*``,
+    An integer 1-9 in a count column of a printed table: a column named like a count (``n``, ``n_*`` but not
+    ``n_*forces``/``n_*clusters``,
     ``cases``, ``reports``, ``offences``, ``entered``, ``converted``, ``exited``, ``open``, ``denominator``,
     ...), or any whole-number column of a table that went through disclosure control (shows ``[c]``).
 ``derived_share``
@@ -56,7 +57,7 @@ _PHRASES = [
     re.compile(_SMALL + r"\s+of\s+[\d,]+\s+(?:" + COUNT_NOUNS + r")\b", re.IGNORECASE),
 ]
 _COUNT_HEADER = re.compile(
-    r"^(n|n_\w+|\w+_n|counts?|cases|reports|offences|rows|victims|entered|converted|exited|open|denominator|"
+    r"^(n|n_(?!\w*(?:force|cluster))\w+|\w+_n|counts?|cases|reports|offences|rows|victims|entered|converted|exited|open|denominator|"
     r"total|recorded_stalking|applications|breaches|orders|observed|records|convictions|charges)$", re.IGNORECASE)
 _DENOMINATOR = re.compile(r"^(n|denominator|total|reports|entered)$", re.IGNORECASE)
 _NOT_SHARE = re.compile(r"lower|upper|\bci\b|^se$|_se$|^p$|p_value|p_holm|p_reach|share_of_loss|ratio|hr|coef|"

@@ -102,7 +102,8 @@ def small_synthetic():
 def one_force_report(tmp_path_factory):
     """`attrition report` on a small real-shaped extract of ONE force (573 cases, as a force would export it:
     string crime references), run once per session: test_report_extracts checks what it says,
-    test_disclosure_scan scans everything it published. Notebook 09 finds no public data and skips itself.
+    test_disclosure_scan scans everything it published. Notebook 09 reads the public data in its default place
+    (``../shared/open-data``) and skips itself where there are none.
 
     Returns a dict: ``out`` (the report directory), ``err`` (its log), ``events`` (the extract), ``n_cases``.
     """
@@ -124,11 +125,9 @@ def one_force_report(tmp_path_factory):
                        "Dedicated stalking officer": f["dedicated_stalking_officer"].map({True: "Yes", False: "No"}),
                        "Population": (f["force"].map(FORCE_SIZE) * 1e6).round(-3).astype(int)})
     fy.to_csv(root / "force-years.csv", index=False)
-    (root / "no-public-data").mkdir()
     out = root / "report"
     err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(["report", "--out", str(out), "--data", str(data), "--forces", str(root / "force-years.csv"),
-                     "--open-data", str(root / "no-public-data")])
+    with contextlib.redirect_stderr(err):  # notebook 09 reads the public data beside the project, if there
+        code = main(["report", "--out", str(out), "--data", str(data), "--forces", str(root / "force-years.csv")])
     assert code == 0, err.getvalue()[-3000:]
     return {"out": out, "err": err.getvalue(), "events": ev, "n_cases": int(ev["case_id"].nunique())}

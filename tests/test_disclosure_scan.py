@@ -106,7 +106,8 @@ def test_small_force_report_publishes_no_count_under_10_and_no_record_level_data
     print(f"scanned {scanned}; {len(found)} finding(s)")
     assert one_force_report["n_cases"] == 573
     assert scanned["notebooks"] == 9 and scanned["outputs"] >= 60
-    assert scanned["figures"] == scanned["sidecars"] == 7  # Fig01-07; Fig08-10 cannot be made on one force
+    # Fig01-07 (Fig08-10 cannot be made on one force), and Fig11-12 of notebook 09 where public data are at hand
+    assert scanned["figures"] == scanned["sidecars"] >= 7
     # Fig04 on small data is written with [c] marks, not refused
     assert (out / "figures" / "Fig04_spo-applications-by-force.png").is_file()
     known = pd.Series(False, index=found.index)
