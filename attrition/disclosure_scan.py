@@ -16,7 +16,8 @@ Rules (each finding names its rule):
     An integer 1-9 in a count column of a printed table: a column named like a count (``n``, ``n_*`` but not
     ``n_*forces``/``n_*clusters``,
     ``cases``, ``reports``, ``offences``, ``entered``, ``converted``, ``exited``, ``open``, ``denominator``,
-    ...), or any whole-number column of a table that went through disclosure control (shows ``[c]``).
+    ...), or any whole-number column of a table that went through disclosure control (shows ``[c]``) unless
+    its name says it is a label (``outcome_type``, a code, year, day, rank, ...).
 ``derived_share``
     A share ``p`` in a row that also prints its denominator ``N`` (a count column) where ``p * N``
     rounds to 1-9, e.g. ``denominator 50, harassment 0.080`` (4 cases).
@@ -59,6 +60,8 @@ _PHRASES = [
 _COUNT_HEADER = re.compile(
     r"^(n|n_(?!\w*(?:force|cluster))\w+|\w+_n|counts?|cases|reports|offences|rows|victims|entered|converted|exited|open|denominator|"
     r"total|recorded_stalking|applications|breaches|orders|observed|records|convictions|charges)$", re.IGNORECASE)
+#: Whole-number columns that are labels, not counts (outcome type codes, years, days, ranks, ...).
+_NOT_COUNT = re.compile(r"type|code|year|_id$|^id$|day|time|rank|^df$|horizon|band|quarter|force|cluster", re.IGNORECASE)
 _DENOMINATOR = re.compile(r"^(n|denominator|total|reports|entered)$", re.IGNORECASE)
 _NOT_SHARE = re.compile(r"lower|upper|\bci\b|^se$|_se$|^p$|p_value|p_holm|p_reach|share_of_loss|ratio|hr|coef|"
                         r"^df$|e_value|rate|per |published", re.IGNORECASE)
@@ -133,7 +136,8 @@ def _scan_table(block: list[str], where: str, threshold: int, total) -> list[dic
             continue
         ints = {n for n, v in aligned.items()
                 if any(c and _INT.match(c) for c in v) and all(c is None or c in ("[c]", "-", "[x]") or _INT.match(c) for c in v)}
-        counts = {n for n in aligned if _COUNT_HEADER.match(n) and n in ints} | (ints if has_c else set())
+        counts = ({n for n in aligned if _COUNT_HEADER.match(n) and n in ints}
+                  | ({n for n in ints if not _NOT_COUNT.search(n)} if has_c else set()))
         for name in counts:
             for r, c in zip(rows, aligned[name]):
                 if c and _INT.match(c) and 1 <= int(c.replace(",", "")) < threshold:
