@@ -24,7 +24,8 @@ Rules (each finding names its rule):
 ``derived_total``
     A probability of the whole report population (a cumulative incidence or state occupation printed
     as ``"p (lo-hi)"``, or a column ``estimate``/``probability``/``share``) times the number of cases
-    the report states (``total``), or a rate per 1,000 / 10,000 times that total, rounding to 1-9.
+    the report states (``total``), or a rate per 1,000 / 10,000 (a column, or prose such as "57
+    convictions per 10,000 reports") times that total, rounding to 1-9.
 ``figure_table``, ``figure_curve``, ``figure_text``
     A figure's published count table has a count 1-9; a published step curve has a step with 1-9
     events (or a risk set of 1-9); a figure's text (labels, annotations) breaks ``count_phrase`` or
@@ -53,9 +54,9 @@ COUNT_NOUNS = (r"cases?|reports?|offences?|victims?|suspects?|charges?|convictio
                r"breach(?:es)?|records?|journeys?|crimes?|people|persons?|sojourns?")
 _SMALL = r"(?<![\w.,/\-+\[])([1-9])(?![\d.,%])"
 _PHRASES = [
-    re.compile(_SMALL + r"\s+(?:" + COUNT_NOUNS + r")\b", re.IGNORECASE),
-    re.compile(r"\bn\s*=\s*([1-9])(?![\d.,])"),
-    re.compile(_SMALL + r"\s+of\s+[\d,]+\s+(?:" + COUNT_NOUNS + r")\b", re.IGNORECASE),
+    re.compile(_SMALL + r"[ \t]+(?:" + COUNT_NOUNS + r")\b", re.IGNORECASE),  # on one line
+    re.compile(r"\bn[ \t]*=[ \t]*([1-9])(?![\d.,])"),
+    re.compile(_SMALL + r"[ \t]+of[ \t]+[\d,]+[ \t]+(?:" + COUNT_NOUNS + r")\b", re.IGNORECASE),
 ]
 _COUNT_HEADER = re.compile(
     r"^(n|n_(?!\w*(?:force|cluster))\w+|\w+_n|counts?|cases|reports|offences|rows|victims|entered|converted|exited|open|denominator|"
@@ -69,6 +70,8 @@ _TOTAL_SHARE = re.compile(r"^(estimate|probability|share|cif)$", re.IGNORECASE)
 _CI_CELL = re.compile(r"^(\d*\.\d+)\s*\(")
 _INT = re.compile(r"^\d{1,3}(,\d{3})*$|^\d+$")
 _FLOAT = re.compile(r"^\d*\.\d+$")
+_PER_PROSE = re.compile(r"(?<![\d.,])(\d[\d,]*(?:\.\d+)?)\s+(?:\w+\s+){0,3}?per\s+([\d,]+)\s+(?:" + COUNT_NOUNS + r")\b",
+                        re.IGNORECASE)
 _DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 _PER = re.compile(r"\bper ([\d,]+)")
 
@@ -202,6 +205,11 @@ def scan_text(text: str, *, where: str = "", total: int | None = None, case_ids=
         for m in rx.finditer(text):
             line = text[text.rfind("\n", 0, m.start()) + 1: text.find("\n", m.end()) % (len(text) + 1)]
             found.append(_finding(where, "count_phrase", line.strip() or m.group(0)))
+    if total:  # "244 convictions per 10,000 reports" of a stated total
+        for m in _PER_PROSE.finditer(text):
+            n = float(m.group(1).replace(",", "")) / float(m.group(2).replace(",", "")) * total
+            if _small(n, threshold):
+                found.append(_finding(where, "derived_total", f"{m.group(0)} of {total:,} cases"))
     for block in _tables(text):
         found += _scan_table(block, where, threshold, total)
     ids = {str(i) for i in case_ids if not str(i).isdigit() or len(str(i)) >= 6}  # '14' could be any number

@@ -46,6 +46,8 @@ def test_planted_percentage_implying_4_of_50_is_found():
     assert [f["rule"] for f in found] == ["derived_total"] and "0.007" in found[0]["excerpt"]
     per = pd.DataFrame({"cases": ["[c]"], "per 10,000 reports": [157]}, index=["out_of_court"])
     assert _rules(scan_text(per.to_string(), total=573)) == ["derived_total"]  # 157 per 10,000 of 573 = 9
+    assert _rules(scan_text("i.e. 157 convictions per 10,000 reports", total=573)) == ["derived_total"]
+    assert scan_text("i.e. 244 convictions per 10,000 reports", total=573) == []  # 14
 
 
 def test_planted_case_id_and_event_date_are_found():
