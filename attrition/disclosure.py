@@ -54,7 +54,7 @@ import pandas as pd
 from attrition.config import DISCLOSURE_THRESHOLD
 from attrition.exceptions import DataValidationError, DisclosureWarning
 
-__all__ = ["publish_table", "publish_rates", "publish_curve", "publish_occupation", "count_text", "suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
+__all__ = ["publish_table", "publish_rates", "rate_text", "publish_curve", "publish_occupation", "count_text", "suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
 
 #: How a withheld cell is shown in text tables (GSS symbol for "confidential").
 MARKER = "[c]"
@@ -587,6 +587,13 @@ def publish_table(df: pd.DataFrame, count_cols, *, by=None, across_columns: bool
     for c in count_cols:
         text.loc[absent[c].to_numpy(), c] = "-"
     return text.to_string(index=index)
+
+
+def rate_text(rate, count, *, fmt: str = "{:.4f}", threshold: int | None = None) -> str:
+    """A rate, or a limit of its interval, for running text: ``"[c]"`` when the count it is computed from
+    (e.g. convictions, for a conviction rate on a stated number of reports) is 1 to ``threshold - 1``."""
+    threshold = DISCLOSURE_THRESHOLD if threshold is None else int(threshold)
+    return MARKER if 0 < float(count) < threshold else fmt.format(rate)
 
 
 def count_text(n, *, threshold: int | None = None) -> str:

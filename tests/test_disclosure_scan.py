@@ -50,6 +50,13 @@ def test_planted_percentage_implying_4_of_50_is_found():
     assert scan_text("i.e. 244 convictions per 10,000 reports", total=573) == []  # 14
 
 
+def test_rates_of_fewer_than_10_events_are_withheld_in_text():
+    from attrition.disclosure import rate_text
+
+    assert rate_text(0.0157, 9) == "[c]" and rate_text(0.0244, 14) == "0.0244"
+    assert rate_text(244.3, 14, fmt="{:.0f}") == "244" and rate_text(0.0, 0) == "0.0000"  # a true zero is shown
+
+
 def test_planted_case_id_and_event_date_are_found():
     found = scan_text("CR/000123/MPS  reported  2021-03-04", case_ids=["CR/000123/MPS"], event_dates=["2021-03-04"])
     assert _rules(found) == ["case_id", "event_date"]
