@@ -695,8 +695,8 @@ def publish_occupation(occupation, n: float | None = None, *, threshold: int | N
     time is shown only if every state's implied count is 0 or at least ``threshold`` (10), and every
     state's implied count has changed by 0 or at least ``threshold`` since the last shown time; the
     curves hold their last shown value in between (the stacked areas still add up to 1). The first time
-    (everyone in the starting state) is always shown; the table ends with a row at the last time holding
-    the last shown values.
+    (everyone in the starting state) is always shown; the curves end at the last shown time (on a small
+    extract that can be early: later times would each reveal a few cases).
 
     Parameters
     ----------
@@ -712,7 +712,7 @@ def publish_occupation(occupation, n: float | None = None, *, threshold: int | N
     Returns
     -------
     pandas.DataFrame
-        Rows of the shown times (and the last time), same columns plus ``implied_cases`` (``p * n``,
+        Rows of the shown times, same columns plus ``implied_cases`` (``p * n``,
         rounded); ``attrs["disclosure"]`` records the rule and ``n``.
     """
     thr = DISCLOSURE_THRESHOLD if threshold is None else _check_threshold(threshold)
@@ -737,11 +737,7 @@ def publish_occupation(occupation, n: float | None = None, *, threshold: int | N
             shown.append(i)
             last = implied[i]
     times = wide.index.to_numpy()
-    out = table[table["time"].isin(times[shown])].copy()
-    hold = out[out["time"] == times[shown[-1]]].copy()
-    if times[-1] != times[shown[-1]]:
-        hold["time"] = times[-1]
-        out = pd.concat([out, hold], ignore_index=True)
+    out = table[table["time"].isin(times[shown])].copy()  # ends at the last shown time: no value held beyond it
     out["implied_cases"] = np.round(out["probability"].to_numpy(float) * float(n))
     out = out.sort_values(["state", "time"], kind="stable").reset_index(drop=True)
     out.attrs = dict(table.attrs)
