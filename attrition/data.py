@@ -104,8 +104,9 @@ class Dataset:
     def __str__(self) -> str:
         c = self.cases
         n_open = int((~c["closed"]).sum())
+        day = "%Y-%m-%d" if self.synthetic else "%Y-%m"  # a real case's report date is record-level data
         return (f"{self.source}: {len(c):,} cases, {len(self.events):,} events, {self.n_forces} forces, "
-                f"reported {c['report_date'].min():%Y-%m-%d} to {c['report_date'].max():%Y-%m-%d}, "
+                f"reported {c['report_date'].min().strftime(day)} to {c['report_date'].max().strftime(day)}, "
                 f"as of {self.as_of:%Y-%m-%d}; {count_text(n_open)} open")
 
 

@@ -23,7 +23,13 @@ Policy
   along each row (a wide table of exits by reason) and the same rule is applied to every row. The
   rules are applied repeatedly until no group or row has a lone withheld cell.
 * **Derived values**: rates, proportions and their confidence limits computed from a withheld count
-  are withheld in the same row (by default every float column that is not a count or a ``by`` key).
+  are withheld in the same row (by default every float column that is not a count or a ``by`` key, and integer columns named as
+  rates, such as ``per 10,000 reports``).
+* **Curves**: :func:`publish_curve` (cumulative incidence, Kaplan–Meier) stops a curve where fewer than
+  10 cases are at risk and draws a step only once 10 events have pooled since the last one;
+  :func:`publish_occupation` shows a state-occupation time only where every state holds 0 or >= 10
+  cases and moved by 0 or >= 10 since the last shown time. The plot functions of
+  :mod:`attrition.survival.plotting` apply them by default.
 * Withheld cells are ``NaN`` in the returned tidy table, whose boolean ``suppressed`` column marks
   rows with any withheld count; :func:`format_table` shows them as ``[c]`` (ONS: confidential).
 
@@ -39,6 +45,7 @@ Hundepool, A., Domingo-Ferrer, J., Franconi, L., Giessing, S., Schulte Nordholt,
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -47,7 +54,7 @@ import pandas as pd
 from attrition.config import DISCLOSURE_THRESHOLD
 from attrition.exceptions import DataValidationError, DisclosureWarning
 
-__all__ = ["publish_table", "count_text", "suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
+__all__ = ["publish_table", "publish_rates", "rate_text", "publish_curve", "publish_occupation", "count_text", "suppress_small_counts", "check_disclosure", "format_table", "MARKER", "MISSING_MARKER"]
 
 #: How a withheld cell is shown in text tables (GSS symbol for "confidential").
 MARKER = "[c]"
@@ -128,13 +135,18 @@ def _group_codes(df: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return df.groupby(keys, sort=False, dropna=False, observed=True).ngroup().to_numpy(dtype=np.int64)
 
 
+#: Integer columns with such names are rates (``per 10,000 reports``), derived like float columns by default.
+_RATE_NAME = re.compile(r"\bper\b|rate|share|%", re.IGNORECASE)
+
+
 def _derived_map(df: pd.DataFrame, count_cols: list[str], by_cols: set[str], derived) -> dict[str, list[str]]:
     """Derived column -> the count columns it is computed from."""
     if derived is None:
         cols = [
             c for c in df.columns
             if c not in count_cols and c not in by_cols and c != "suppressed"
-            and pd.api.types.is_float_dtype(df[c])
+            and (pd.api.types.is_float_dtype(df[c])
+                 or (pd.api.types.is_integer_dtype(df[c]) and _RATE_NAME.search(str(c)) is not None))
         ]
         return {c: list(count_cols) for c in cols}
     if isinstance(derived, dict):
@@ -230,7 +242,9 @@ def suppress_small_counts(
     derived : None, list of str, or dict of str to list of str
         Columns computed from the counts (rates, proportions, confidence limits), withheld wherever a
         count they use is withheld. None: every float column that is not a count or ``by`` key,
-        computed from all count columns (conservative). A dict maps each derived column to the count
+        computed from all count columns (conservative): every float column that is not
+        a count or a ``by`` key, and every integer column named as a rate (``per 10,000 reports``, ``rate``,
+        ``share``, ``%``). A dict maps each derived column to the count
         columns it uses.
     across_columns : bool, default False
         The count columns add up along each row (e.g. a wide table of exits by reason with a
@@ -520,7 +534,8 @@ def format_table(
         s = df[col]
         if col in count_cols or col in derived or pd.api.types.is_float_dtype(s):
             v = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-            shown = text(np.round(v), "%d") if col in count_cols else text(v, fmt)
+            whole = col in count_cols or pd.api.types.is_integer_dtype(s)
+            shown = text(np.round(v), "%d") if whole else text(v, fmt)
             if col in count_cols:
                 hidden = np.isnan(v)
             elif col in derived:
@@ -574,8 +589,194 @@ def publish_table(df: pd.DataFrame, count_cols, *, by=None, across_columns: bool
     return text.to_string(index=index)
 
 
+def rate_text(rate, count, *, fmt: str = "{:.4f}", threshold: int | None = None) -> str:
+    """A rate, or a limit of its interval, for running text: ``"[c]"`` when the count it is computed from
+    (e.g. convictions, for a conviction rate on a stated number of reports) is 1 to ``threshold - 1``."""
+    threshold = DISCLOSURE_THRESHOLD if threshold is None else int(threshold)
+    return MARKER if 0 < float(count) < threshold else fmt.format(rate)
+
+
 def count_text(n, *, threshold: int | None = None) -> str:
     """A count for running text: ``"[c]"`` for 1 to ``threshold - 1`` (default 1-9), else ``"12,345"``."""
     threshold = DISCLOSURE_THRESHOLD if threshold is None else int(threshold)
     n = int(n)
     return MARKER if 0 < n < threshold else f"{n:,}"
+
+
+def _pooled_steps(events: np.ndarray, threshold: int) -> np.ndarray:
+    """Indices of the steps shown when each shown step must carry >= ``threshold`` events since the last.
+
+    Greedy from the start; the loop runs once per shown step (at most total events / threshold times)."""
+    cum = np.cumsum(events)
+    shown, last = [], 0.0
+    while True:
+        i = int(np.searchsorted(cum, last + threshold - 1e-9, side="left"))
+        if i >= len(cum):
+            return np.asarray(shown, dtype=np.int64)
+        shown.append(i)
+        last = cum[i]
+
+
+def publish_curve(curve: pd.DataFrame, *, by="cause", time: str = "time", events: str = "n_event",
+                  at_risk: str = "at_risk", threshold: int | None = None, start=None) -> pd.DataFrame:
+    """A step curve (cumulative incidence, Kaplan–Meier) as it may be published: no step reveals 1-9 cases.
+
+    The rule (the same for every curve the project draws or tabulates):
+
+    * **Risk set**: the curve stops at the last time with at least ``threshold`` (10) cases at risk; the
+      steps of a curve on a smaller risk set reveal individual exits.
+    * **Pooled steps**: a step is shown only once at least ``threshold`` events of that curve have
+      happened since the last shown step; until then the curve holds its last shown value. Each shown
+      value is the exact estimate at its time, so read at any day the curve is the estimate at the
+      last pooled step on or before that day. Events after the last full pool are not drawn.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        Tidy step table, one row per (curve, time), as returned by
+        :func:`attrition.survival.cumulative_incidence` (``time``, ``cause``, ``estimate``, CIs,
+        ``at_risk``, ``n_event``; ``group`` if grouped).
+    by : str or list of str, default "cause"
+        Columns naming one curve (``group`` is added when present).
+    time, events, at_risk : str
+        Column names: time, events at that time (of this curve), number at risk.
+    threshold : int, optional
+        Default ``attrition.config.DISCLOSURE_THRESHOLD``.
+    start : dict, optional
+        Value of the curve before its first step, per value of the first ``by`` column (default 0, and
+        1 for ``"survival"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The shown steps (``events`` now counts the events pooled into each step) and one last row per
+        curve at its last time with ``threshold`` at risk, holding the last shown value (``events`` 0);
+        ``attrs["disclosure"]`` records the rule.
+    """
+    thr = DISCLOSURE_THRESHOLD if threshold is None else _check_threshold(threshold)
+    keys = _as_list(by, "by") + (["group"] if "group" in curve.columns and "group" not in _as_list(by, "by") else [])
+    _check_columns(curve, [time, events, at_risk, *keys], "curve column(s)")
+    values = [c for c in curve.columns if c not in (time, events, at_risk, *keys)
+              and pd.api.types.is_numeric_dtype(curve[c])]
+    start = {"survival": 1.0, **(start or {})}
+    parts = []
+    for key, part in curve.sort_values(time, kind="stable").groupby(keys, sort=False, observed=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        risk = part[at_risk].to_numpy(float)
+        keep = np.minimum.accumulate(risk) >= thr
+        part = part[keep]
+        if part.empty:
+            continue
+        shown = part.iloc[_pooled_steps(part[events].to_numpy(float), thr)].copy()
+        if len(shown):
+            cum = np.cumsum(part[events].to_numpy(float))[_pooled_steps(part[events].to_numpy(float), thr)]
+            shown[events] = np.diff(np.r_[0.0, cum])
+        last = part.iloc[[-1]].copy()
+        if len(shown):
+            last[values] = shown[values].iloc[[-1]].to_numpy()
+        else:
+            v0 = float(start.get(key[0], 0.0))
+            last[values] = [0.0 if c == "se" else v0 for c in values]
+        last[events] = 0.0
+        if len(shown) and shown[time].iloc[-1] == last[time].iloc[0]:
+            last = last.iloc[:0]
+        parts.append(pd.concat([shown, last]))
+    out = (pd.concat(parts, ignore_index=True) if parts else curve.iloc[:0].copy())
+    out.attrs = dict(curve.attrs)
+    out.attrs[_ATTR] = {"rule": "curve", "threshold": thr, "events": events, "at_risk": at_risk, "by": keys}
+    return out
+
+
+def publish_occupation(occupation, n: float | None = None, *, threshold: int | None = None) -> pd.DataFrame:
+    """State-occupation probabilities as they may be published: no time shows or implies 1-9 cases.
+
+    A probability ``p`` of being in a state, on a population of ``n`` cases, implies about ``p * n``
+    cases in that state, and the change between two drawn times implies how many moved. The rule: a
+    time is shown only if every state's implied count is 0 or at least ``threshold`` (10), and every
+    state's implied count has changed by 0 or at least ``threshold`` since the last shown time; the
+    curves hold their last shown value in between (the stacked areas still add up to 1). The first time
+    (everyone in the starting state) is always shown; the curves end at the last shown time (on a small
+    extract that can be early: later times would each reveal a few cases).
+
+    Parameters
+    ----------
+    occupation : MultiStateFitter or pandas.DataFrame
+        A fitted :class:`attrition.survival.MultiStateFitter` or its ``state_occupation_`` table (``time``,
+        ``state``, ``probability``, CI columns).
+    n : float, optional
+        Number of cases the probabilities are of. Default for a fitter: the number at risk in the
+        starting state at the first transition (every case).
+    threshold : int, optional
+        Default ``attrition.config.DISCLOSURE_THRESHOLD``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of the shown times, same columns plus ``implied_cases`` (``p * n``,
+        rounded); ``attrs["disclosure"]`` records the rule and ``n``.
+    """
+    thr = DISCLOSURE_THRESHOLD if threshold is None else _check_threshold(threshold)
+    if isinstance(occupation, pd.DataFrame):
+        table = occupation
+        if n is None:
+            raise ValueError("publish_occupation needs n (the number of cases) with a table")
+    else:
+        occupation._check_fitted()
+        table = occupation.state_occupation_
+        if n is None:
+            th = occupation.transition_hazards_
+            n = float(th.loc[th["from"] == occupation.start_state_, "n_at_risk"].max())
+    wide = table.pivot_table(index="time", columns="state", values="probability", aggfunc="first", observed=True)
+    wide = wide.sort_index().ffill().fillna(0.0)
+    implied = np.round(wide.to_numpy(float) * float(n))
+    ok = (implied == 0) | (implied >= thr)
+    shown, last = [0], implied[0]
+    for i in range(1, len(implied)):
+        change = np.abs(implied[i] - last)
+        if ok[i].all() and ((change == 0) | (change >= thr)).all() and (change > 0).any():
+            shown.append(i)
+            last = implied[i]
+    times = wide.index.to_numpy()
+    out = table[table["time"].isin(times[shown])].copy()  # ends at the last shown time: no value held beyond it
+    out["implied_cases"] = np.round(out["probability"].to_numpy(float) * float(n))
+    out = out.sort_values(["state", "time"], kind="stable").reset_index(drop=True)
+    out.attrs = dict(table.attrs)
+    out.attrs[_ATTR] = {"rule": "occupation", "threshold": thr, "n": float(n)}
+    return out
+
+
+def publish_rates(flags: pd.DataFrame, by, *, per: int = 1000, decimals: int = 2,
+                  threshold: int | None = None) -> str:
+    """Rates per ``per`` cases of yes/no flags by group, as text, after disclosure control.
+
+    A rate per 1,000 of a group whose size is published elsewhere reveals its count, so each rate is
+    withheld (``[c]``) where its count, or the group's size, is 1 to ``threshold - 1``, with secondary
+    suppression over the groups (the national counts are published).
+
+    Parameters
+    ----------
+    flags : pandas.DataFrame of bool or 0/1, shape (n_cases, n_flags)
+        One row per case.
+    by : pandas.Series, shape (n_cases,)
+        The group of each case (e.g. risk level).
+    per : int, default 1000
+    decimals : int, default 2
+    threshold : int, optional
+        Default ``attrition.config.DISCLOSURE_THRESHOLD``.
+
+    Returns
+    -------
+    str
+        One row per group, one column ``"<flag> per 1,000"`` per flag.
+    """
+    kwargs = {} if threshold is None else {"threshold": threshold}
+    g = flags.astype(int).groupby(by, observed=True)
+    counts = g.sum()
+    counts["cases"] = g.size()
+    names = {c: f"{c} per {per:,}" for c in flags.columns}
+    for c, name in names.items():
+        counts[name] = per * counts[c] / counts["cases"]
+    safe = suppress_small_counts(counts.reset_index(), [*flags.columns, "cases"], warn=False,
+                                 derived={name: [c, "cases"] for c, name in names.items()}, **kwargs)
+    text = format_table(safe, decimals=decimals).set_index(counts.index.name or "index")
+    return text[list(names.values())].to_string()

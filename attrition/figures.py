@@ -21,7 +21,11 @@ from pathlib import Path
 
 from attrition import config
 
-__all__ = ["save_figure", "publish_figure", "show_figure", "set_provenance", "FIGURE_NAME", "FORMATS"]
+__all__ = ["save_figure", "publish_figure", "show_figure", "set_provenance", "record_published", "FIGURE_NAME",
+           "FORMATS", "SIDECAR_SUFFIX"]
+
+#: Suffix of the file written next to a figure with what it published (texts, count tables, curves).
+SIDECAR_SUFFIX = ".published.json"
 
 #: Figure names: ``Fig`` + two digits + ``_`` + lower-case words joined by hyphens,
 #: e.g. ``Fig01_national-funnel``.
@@ -92,6 +96,48 @@ def _check_published_table(table, count_cols) -> None:
     check_disclosure(table, count_cols, threshold)
 
 
+def record_published(fig, table, *, kind: str, label: str = "", **meta) -> None:
+    """Remember, on the figure, a table whose values the figure draws (for the sidecar of :func:`save_figure`).
+
+    Plot functions that apply a disclosure rule call this with what they actually drew: ``kind="curve"``
+    with the published step table (``events``/``at_risk`` name its columns of events per shown step and
+    number at risk; ``count_cols`` columns of implied counts), ``kind="table"`` with a count table.
+    """
+    fig = getattr(fig, "figure", fig)
+    cols = list(table.columns)
+    rows = table.reset_index(drop=True).astype(object).where(table.notna().to_numpy(), None)
+    store = fig.__dict__.setdefault("_attrition_published", [])
+    store.append({"kind": kind, "label": str(label), "columns": [str(c) for c in cols],
+                  "rows": [{str(k): (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                           for r in rows.to_dict("records")], **meta})
+
+
+def _figure_texts(fig) -> list[str]:
+    """Every visible, non-empty text the figure draws: titles, labels, tick labels, legend, annotations."""
+    from matplotlib.text import Text
+
+    texts = [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return list(dict.fromkeys(texts))
+
+
+def _sidecar(fig, table, count_cols) -> bytes:
+    """JSON of what a figure published: its texts, the count table it was checked against, its curves."""
+    import json
+
+    published = list(getattr(fig, "_attrition_published", []))
+    if table is not None:
+        meta = getattr(table, "attrs", {}).get("disclosure") or {}
+        cols = count_cols if count_cols is not None else meta.get("count_cols", [])
+        cols = [cols] if isinstance(cols, str) else list(cols)
+        t = table.reset_index(drop=True)
+        rows = t.astype(object).where(t.notna().to_numpy(), None).to_dict("records")
+        published.append({"kind": "table", "label": "save check", "count_cols": cols,
+                          "rows": [{str(k): (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                                   for r in rows]})
+    body = {"texts": _figure_texts(fig), "published": published}
+    return (json.dumps(body, indent=1, default=str, sort_keys=True) + "\n").encode()
+
+
 def _write_if_changed(path: Path, data: bytes) -> None:
     """Write atomically, and not at all if the file already holds these bytes (keeps mtimes)."""
     if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
@@ -137,6 +183,11 @@ def save_figure(fig, name: str, *, out_dir=None, formats=("png", "svg"), suppres
 
     Notes
     -----
+    Outside the committed ``figures/`` (a report on real data always writes elsewhere), a sidecar
+    ``<name>.published.json`` records what the figure published: every text it draws, the count table of
+    ``suppressed`` and the step curves its plot functions recorded (:func:`record_published`), so that
+    :func:`attrition.disclosure_scan.scan_report` can check the figure's numbers, not just its pixels.
+
     Files are written atomically, and left untouched when their bytes would not change. Output is
     byte-identical across runs for the same figure, matplotlib version and fonts (DejaVu Sans as
     bundled with matplotlib); see the module docstring for the metadata that is removed.
@@ -169,6 +220,8 @@ def save_figure(fig, name: str, *, out_dir=None, formats=("png", "svg"), suppres
             path = out_dir / f"{name}.{fmt}"
             _write_if_changed(path, buf.getvalue())
             written.append(path)
+    if out_dir.resolve() != config.COMMITTED_FIGURES_DIR.resolve():
+        _write_if_changed(out_dir / f"{name}{SIDECAR_SUFFIX}", _sidecar(fig, suppressed, count_cols))
     return written
 
 

@@ -20,6 +20,7 @@ from scipy import stats
 from . import pooling as _pooling
 from ._utils import check_random_state, wilson_interval
 from .base import BaseFitter
+from .config import DISCLOSURE_THRESHOLD
 from .exceptions import DataValidationError, StatisticalWarning
 from .standard import EXIT_REASONS, STAGE_LABELS, STAGES
 
@@ -1488,7 +1489,8 @@ otin S}\hat p_k`: the probability a report
                          title_fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         return ax
 
-    def plot_decomposition(self, ax=None, group=None, per: int = 10_000, top: int | None = 12, **kwargs):
+    def plot_decomposition(self, ax=None, group=None, per: int = 10_000, top: int | None = 12,
+                           withhold_below: int | None = DISCLOSURE_THRESHOLD, **kwargs):
         """Horizontal bars: reports lost per ``per`` at each stage for each reason, largest first, with CIs.
 
         Parameters
@@ -1499,6 +1501,10 @@ otin S}\hat p_k`: the probability a report
         per : int, default 10_000
         top : int or None, default 12
             Show the ``top`` largest stage × reason contributions (``None``: all).
+        withhold_below : int or None, default ``attrition.config.DISCLOSURE_THRESHOLD`` (10)
+            A bar per ``per`` reports on a known number of reports reveals its number of exits: bars of
+            1 to ``withhold_below - 1`` exits (with secondary suppression within each stage and overall,
+            whose exits the funnel table publishes) are not drawn, but listed last, marked ``[c]``.
         **kwargs
             Passed to ``ax.barh``.
 
@@ -1515,21 +1521,44 @@ otin S}\hat p_k`: the probability a report
                else self.decompose(group)).droplevel("group")
         lo_name, hi_name = self.ci_labels
         dec = dec[dec["contribution"] > 0].sort_values("contribution", ascending=True)
+        withheld = pd.Series(False, index=dec.index)
+        if withhold_below is not None:
+            from .disclosure import suppress_small_counts
+            from .exceptions import DisclosureWarning
+
+            exits = (self.national_exit_summary_ if group is None and self.by_ is not None
+                     else self.exit_summary_.xs(group if group is not None else self.groups_[0], level="group"))
+            n = exits["n"].reindex(dec.index).fillna(0).round()
+            counts = pd.DataFrame({"stage": [st for st, _ in dec.index], "n": n.to_numpy()})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DisclosureWarning)
+                safe = suppress_small_counts(counts, "n", withhold_below, by=[[], ["stage"]])
+            withheld = pd.Series(safe["n"].isna().to_numpy(), index=dec.index)
+            dec = pd.concat([dec[withheld].sort_index(ascending=False), dec[~withheld]])  # withheld last, by name: rank hidden
+            withheld = withheld.reindex(dec.index)
         if top is not None:
             dec = dec.iloc[-top:]
+            withheld = withheld.reindex(dec.index)
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 0.38 * len(dec) + 1.2))
         y = np.arange(len(dec))
-        vals = per * dec["contribution"].to_numpy()
+        hide = withheld.to_numpy(bool)
+        vals = np.where(hide, 0.0, per * dec["contribution"].to_numpy())
         err = per * np.vstack([dec["contribution"] - dec[lo_name], dec[hi_name] - dec["contribution"]]).clip(0)
+        err[:, hide] = 0.0
         reasons = [r for _, r in dec.index]
         kwargs.setdefault("height", 0.65)
         ax.barh(y, vals, color=[REASON_COLOURS.get(r, "#7F7F7F") for r in reasons], **kwargs)
         ax.errorbar(vals, y, xerr=err, fmt="none", ecolor="#000000", elinewidth=1, capsize=2)
         ax.set_yticks(y)
         ax.set_yticklabels([f"{STAGE_LABELS[st]}: {REASON_LABELS.get(r, r)}" for st, r in dec.index], fontsize="small")
-        for yi, v in zip(y, vals):
-            ax.text(v, yi, f"  {v:,.0f}", va="center", fontsize="x-small")
+        for yi, v, h in zip(y, vals, hide):
+            ax.text(v, yi, "  [c]" if h else f"  {v:,.0f}", va="center", fontsize="x-small")
+        if withhold_below is not None:
+            from .figures import record_published
+
+            record_published(ax.figure, pd.DataFrame({"n": np.where(hide, np.nan, n.reindex(dec.index).to_numpy())}),
+                             kind="table", count_cols=["n"], label=f"exits per {per:,} reports")
         ax.set_xlabel(f"Reports lost per {per:,} reports (95% CI)".replace("95", self.ci_labels[0].split()[1].rstrip("%")))
         ax.set_title("Where and why stalking reports are lost")
         return ax

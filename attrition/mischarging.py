@@ -154,7 +154,8 @@ def mischarging_table(cases: pd.DataFrame, by=("force", "financial_year"), stage
         Intervals are ``1 - alpha`` Wilson score intervals.
     suppress : bool, default False
         Apply statistical disclosure control (:func:`attrition.disclosure.suppress_small_counts`):
-        counts ``1 .. threshold-1`` withheld with secondary suppression within every (group, stage),
+        counts ``1 .. threshold-1`` (``n``, and a ``total`` of 1-9 in every row of its group) withheld with
+        secondary suppression within every (group, stage),
         and their shares and intervals withheld with them. Use for any table that is published.
     threshold : int, default ``attrition.config.DISCLOSURE_THRESHOLD``
 
@@ -263,7 +264,9 @@ def mischarging_table(cases: pd.DataFrame, by=("force", "financial_year"), stage
     if suppress:
         from .disclosure import suppress_small_counts
 
-        table = suppress_small_counts(table, "n", threshold, by=by + ["stage"], derived=["share", lo_name, hi_name])
+        # the denominator is a count too (a year with 4 charged cases): withheld in its whole group when 1-9
+        table = suppress_small_counts(table, ["n", "total"], threshold, by=by + ["stage"],
+                                      derived=["share", lo_name, hi_name])
     return table
 
 
@@ -1424,7 +1427,7 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
 # 4. plot
 # ----------------------------------------------------------------------------------------------------
 def plot_mischarging(table: pd.DataFrame, ax=None, *, x: str | None = None, offences=LESSER_OFFENCES,
-                     stage: str | None = None, **kwargs):
+                     stage: str | None = None, withhold_below: int | None = DISCLOSURE_THRESHOLD, **kwargs):
     """Share of stalking reports recorded (or charged) as each lesser offence, with intervals.
 
     Parameters
@@ -1438,6 +1441,11 @@ def plot_mischarging(table: pd.DataFrame, ax=None, *, x: str | None = None, offe
     offences : sequence of str, default the lesser offences
     stage : str, optional
         Which stage of the table to plot (needed if it holds several).
+    withhold_below : int or None, default ``attrition.config.DISCLOSURE_THRESHOLD`` (10)
+        A table that has not been through disclosure control (``mischarging_table(suppress=False)``) is
+        suppressed here as ``suppress=True`` would (counts 1-9 and their denominators withheld, with
+        secondary suppression within each group and stage), so a share of a withheld count is not drawn.
+        The counts drawn are recorded for the figure's sidecar (:func:`attrition.figures.save_figure`).
     **kwargs
         Passed to the line/bar calls (e.g. ``linewidth``).
 
@@ -1468,6 +1476,17 @@ def plot_mischarging(table: pd.DataFrame, ax=None, *, x: str | None = None, offe
     t = t[t["stage"] == stage]
     fixed = {"stage", "offence", "n", "total", "share", "suppressed", lo_name, hi_name}
     by = [c for c in t.columns if c not in fixed]
+    counted = {"n", "total"} <= set(t.columns)
+    if withhold_below is not None and counted and "disclosure" not in table.attrs:
+        import warnings
+
+        from .disclosure import suppress_small_counts
+        from .exceptions import DisclosureWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DisclosureWarning)
+            t = suppress_small_counts(t, ["n", "total"], withhold_below, by=by + ["stage"],
+                                      derived=[c for c in ("share", lo_name, hi_name) if c is not None])
     if x is None:
         if len(by) != 1:
             raise DataValidationError(
@@ -1523,6 +1542,11 @@ def plot_mischarging(table: pd.DataFrame, ax=None, *, x: str | None = None, offe
         ax.set_ylim(bottom=0)
     ax.set_title(f"Stalking {'charged' if stage == 'charged' else what} as a lesser offence")
     ax.legend(title="Offence", frameon=False)
+    if counted:
+        from .figures import record_published
+
+        drawn = t[t["offence"].isin(offences)][[x, "offence", "n", "total", "share"]]
+        record_published(ax.figure, drawn, kind="table", count_cols=["n", "total"], label=f"shares, {stage}")
     return ax
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .exceptions import DataValidationError
 
-__all__ = ["corrected_funnel_per", "plot_corrected_funnel"]
+__all__ = ["corrected_funnel_per", "plot_corrected_funnel", "lesser_offence_shares"]
 
 _SUFFIX = "_per_report"
 
@@ -175,3 +175,52 @@ def plot_corrected_funnel(table: pd.DataFrame, ax=None, **kwargs):
     ax.set_title("The funnel once misrecorded stalking is counted")
     ax.legend(frameon=False)
     return ax
+
+
+def lesser_offence_shares(table: pd.DataFrame, lesser=None) -> pd.DataFrame:
+    """The share of stalking reports recorded (or charged) as each lesser offence, as text for publication.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`attrition.mischarging.mischarging_table` with ``suppress=True`` (withheld counts NaN).
+    lesser : list of str, optional
+        The lesser offence classes to show, in order (default ``attrition.mischarging.LESSER_OFFENCES``).
+
+    Returns
+    -------
+    pandas.DataFrame of str
+        One row per (group..., stage): ``denominator``, ``any lesser`` (one minus the share recorded as
+        stalking) with its Wilson interval, and each lesser class's share. ``[c]`` where disclosure control
+        withholds it: a withheld count, a share computed from one, and "any lesser" whenever the number of
+        reports recorded as a lesser offence (denominator minus stalking) is 1-9.
+    """
+    from .config import DISCLOSURE_THRESHOLD
+    from .disclosure import MARKER
+    from .mischarging import LESSER_OFFENCES
+
+    meta = table.attrs.get("disclosure")
+    if meta is None:
+        raise DataValidationError("lesser_offence_shares needs mischarging_table(..., suppress=True)")
+    lesser = list(LESSER_OFFENCES if lesser is None else lesser)
+    lo_name, hi_name = _ci_columns(table)
+    keys = [c for c in table.columns if c not in ("offence", "n", "total", "share", lo_name, hi_name, "suppressed")]
+    keys = keys[keys.index("stage"):] + keys[:keys.index("stage")]  # stage first, then the groups
+    st = table[table["offence"] == "stalking"].set_index(keys)
+    n_lesser = st["total"] - st["n"]
+    hide = st["n"].isna() | st["total"].isna() | ((n_lesser >= 1) & (n_lesser < DISCLOSURE_THRESHOLD))
+
+    def text(values, fmt, hidden):
+        return pd.Series(np.where(hidden, MARKER, [fmt.format(v) if pd.notna(v) else "[x]" for v in values]),
+                         index=st.index, dtype=object)
+
+    out = pd.DataFrame({
+        "denominator": text(st["total"], "{:.0f}", st["total"].isna()),
+        "any lesser": text(1 - st["share"], "{:.3f}", hide),
+        lo_name: text(1 - st[hi_name], "{:.3f}", hide),
+        hi_name: text(1 - st[lo_name], "{:.3f}", hide),
+    })
+    for offence in lesser:
+        part = table[table["offence"] == offence].set_index(keys).reindex(st.index)
+        out[offence] = text(part["share"], "{:.3f}", part["n"].isna() | part["total"].isna())
+    return out

@@ -346,6 +346,10 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
             f"out_dir {out_dir} is the notebooks' own directory: executed copies would overwrite the "
             "committed notebooks; choose another directory (default: report/)"
         )
+    committed = config.COMMITTED_FIGURES_DIR.resolve()
+    if out_dir == committed or committed in out_dir.parents:
+        raise ValueError(f"out_dir {out_dir} is inside the committed figures {committed}; choose another directory "
+                         "(default: report/)")
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir {out_dir} exists and is not a directory")
     if data is not None:

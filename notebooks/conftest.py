@@ -17,9 +17,12 @@ os.environ.setdefault("MATPLOTLIBRC", str(Path(__file__).resolve().parents[1] / 
 
 
 def stale_figures(scratch: Path, committed: Path) -> list[str]:
-    """Names of figures in ``scratch`` that are absent from ``committed`` or differ from it byte for byte."""
-    return [p.name for p in sorted(scratch.glob("Fig*"))
-            if not (committed / p.name).is_file() or (committed / p.name).read_bytes() != p.read_bytes()]
+    """Names of figures in ``scratch`` that are absent from ``committed`` or differ from it byte for byte.
+
+    Only the figure files (PNG, SVG, PDF): the sidecars of published values (``*.published.json``) that
+    ``save_figure`` writes outside the committed ``figures/`` are not committed."""
+    return [p.name for p in sorted(scratch.glob("Fig*")) if p.suffix in (".png", ".svg", ".pdf")
+            and (not (committed / p.name).is_file() or (committed / p.name).read_bytes() != p.read_bytes())]
 
 
 def pytest_sessionfinish(session, exitstatus):

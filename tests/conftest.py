@@ -96,3 +96,38 @@ def small_synthetic():
 
     return simulate(n_cases=30_000, random_state=7)
 
+
+
+@pytest.fixture(scope="session")
+def one_force_report(tmp_path_factory):
+    """`attrition report` on a small real-shaped extract of ONE force (573 cases, as a force would export it:
+    string crime references), run once per session: test_report_extracts checks what it says,
+    test_disclosure_scan scans everything it published. Notebook 09 reads the public data in its default place
+    (``../shared/open-data``) and skips itself where there are none.
+
+    Returns a dict: ``out`` (the report directory), ``err`` (its log), ``events`` (the extract), ``n_cases``.
+    """
+    import contextlib
+    import io
+
+    from attrition.cli import main
+    from attrition.synthetic import FORCE_SIZE, simulate
+
+    root = tmp_path_factory.mktemp("one-force-report")
+    sim = simulate(n_cases=4_000, random_state=11)
+    big = sim.cases["force"].value_counts().index[0]
+    ev = sim.events[sim.events["force"] == big].reset_index(drop=True)
+    ev["case_id"] = "CR/" + ev["case_id"].astype(str).str.zfill(6) + "/MPS"  # a crime reference, not a row number
+    data = root / "one-force.parquet"
+    ev.to_parquet(data)
+    f = sim.forces
+    fy = pd.DataFrame({"Force": f["force"], "Financial Year": f["financial_year"],
+                       "Dedicated stalking officer": f["dedicated_stalking_officer"].map({True: "Yes", False: "No"}),
+                       "Population": (f["force"].map(FORCE_SIZE) * 1e6).round(-3).astype(int)})
+    fy.to_csv(root / "force-years.csv", index=False)
+    out = root / "report"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):  # notebook 09 reads the public data beside the project, if there
+        code = main(["report", "--out", str(out), "--data", str(data), "--forces", str(root / "force-years.csv")])
+    assert code == 0, err.getvalue()[-3000:]
+    return {"out": out, "err": err.getvalue(), "events": ev, "n_cases": int(ev["case_id"].nunique())}

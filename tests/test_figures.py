@@ -91,7 +91,8 @@ def test_default_formats_and_returned_paths(tmp_path):
     paths = save_figure(_figure(), "Fig04_defaults", out_dir=tmp_path / "new" / "dir")
     assert paths == [tmp_path / "new" / "dir" / "Fig04_defaults.png", tmp_path / "new" / "dir" / "Fig04_defaults.svg"]
     assert all(p.is_file() for p in paths)
-    assert sorted(p.name for p in (tmp_path / "new" / "dir").iterdir()) == ["Fig04_defaults.png", "Fig04_defaults.svg"]
+    assert sorted(p.name for p in (tmp_path / "new" / "dir").iterdir()) == ["Fig04_defaults.png", "Fig04_defaults.published.json",
+                                                                          "Fig04_defaults.svg"]
 
 
 def test_default_out_dir_is_config_figures_dir(tmp_path, monkeypatch):
@@ -109,7 +110,7 @@ def test_unchanged_file_is_not_rewritten(tmp_path):
     fig.axes[0].set_title("changed")
     save_figure(fig, "Fig06_mtime", out_dir=tmp_path, formats=("png",))
     assert p.stat().st_mtime != 1_000_000
-    assert [q.name for q in tmp_path.iterdir()] == ["Fig06_mtime.png"]  # no temporary files left
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["Fig06_mtime.png", "Fig06_mtime.published.json"]  # no temp files
 
 
 @pytest.mark.parametrize(
@@ -252,7 +253,8 @@ def test_publish_figure_saves_closes_and_returns_png(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
     img = publish_figure(fig, "Fig09_published", out_dir=tmp_path, formats="svg")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["Fig09_published.png", "Fig09_published.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Fig09_published.png", "Fig09_published.published.json",
+                                                          "Fig09_published.svg"]
     assert isinstance(img, Image) and img.format == "png"
     assert img.data == (tmp_path / "Fig09_published.png").read_bytes()
     assert fig.number not in plt.get_fignums()

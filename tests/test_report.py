@@ -48,7 +48,7 @@ def test_report_twice_gives_byte_identical_figures_and_notebooks(tmp_path, capsy
         assert executed == [out / "01-tiny.ipynb"]
         kept[run] = {p.name: p.read_bytes() for p in [*figs.iterdir(), out / "01-tiny.ipynb", out / "html" / "01-tiny.html"]}
     assert sorted(kept[1]) == ["01-tiny.html", "01-tiny.ipynb", "Fig01_tiny-report.pdf", "Fig01_tiny-report.png",
-                               "Fig01_tiny-report.svg"]
+                               "Fig01_tiny-report.published.json", "Fig01_tiny-report.svg"]  # + what it published
     for name in kept[1]:
         assert kept[1][name] == kept[2][name], name
     assert src.read_bytes() == committed  # the committed notebook is never touched

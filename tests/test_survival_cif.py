@@ -231,13 +231,19 @@ def test_plot_cumulative_incidence(mgus2):
     from attrition.survival import plot_cumulative_incidence
 
     cif = cumulative_incidence(mgus2.etime, mgus2.event, groups=mgus2.sex, include_survival=True)
-    ax = plot_cumulative_incidence(cif, group="F", labels={1: "progression", 2: "death"})
+    ax = plot_cumulative_incidence(cif, group="F", labels={1: "progression", 2: "death"}, withhold_below=None)
     assert ax.get_xlabel() == "Days since report"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["progression", "death"]
     # top of the stack at the end = 1 - KM
     top = max(p.get_paths()[0].vertices[:, 1].max() for p in ax.collections)
     km = cif[(cif.cause == "survival") & (cif.group == "F")].estimate.iloc[-1]
     np.testing.assert_allclose(top, 1 - km, atol=1e-12)
+    # by default (disclosure control) the curves stop where < 10 are at risk: the top is the estimate there
+    ax1 = plot_cumulative_incidence(cif, group="F")
+    f = cif[(cif.group == "F") & (cif.cause != "survival")]
+    last = f.loc[f.at_risk >= 10, "time"].max()
+    shown = max(p.get_paths()[0].vertices[:, 0].max() for p in ax1.collections)
+    assert shown == last < f.time.max()
     ax2 = plot_cumulative_incidence(cif, stacked=False, group="M", time_label="Months since diagnosis")
     assert ax2.get_xlabel() == "Months since diagnosis" and len(ax2.lines) == 2
     with pytest.raises(ValueError, match="several groups"):

@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from attrition.config import DISCLOSURE_THRESHOLD
+from attrition.disclosure import publish_curve, publish_occupation
+
 __all__ = ["plot_cumulative_incidence", "plot_exits_and_outcome", "plot_state_occupation"]
 
 
@@ -77,6 +80,7 @@ def plot_cumulative_incidence(
     time_label: str = "Days since report",
     labels: dict | None = None,
     colors=None,
+    withhold_below: int | None = DISCLOSURE_THRESHOLD,
     **kwargs,
 ):
     """Cumulative incidence of each exit reason over time (stacked areas, or lines with CIs).
@@ -103,6 +107,12 @@ def plot_cumulative_incidence(
         Legend label per cause (defaults: the project's exit-reason labels where they apply).
     colors : dict or list, optional
         Colour per cause (defaults: the project's exit-reason colours, else Okabe–Ito).
+    withhold_below : int or None, default ``attrition.config.DISCLOSURE_THRESHOLD`` (10)
+        Disclosure control of the curves (:func:`attrition.disclosure.publish_curve`): each curve stops
+        where fewer than this many cases are at risk, and a step is drawn only once this many events of
+        its cause have happened since the last drawn step. Needs the ``at_risk`` and ``n_event`` columns
+        (else, or with ``None``, the table is drawn as given). What is drawn is recorded on the figure for
+        the sidecar of :func:`attrition.figures.save_figure`.
     **kwargs
         ``alpha`` (areas), ``linewidth``, ``ci_alpha``, ``title``, ``ylabel``, ``legend`` (bool).
 
@@ -124,6 +134,9 @@ def plot_cumulative_incidence(
     if df.empty:
         raise ValueError("cif_df has no cause rows to plot")
     names = list(pd.unique(df["cause"])) if causes is None else list(causes)
+    counted = {"n_event", "at_risk"} <= set(df.columns)
+    if withhold_below is not None and counted and (df.attrs.get("disclosure") or {}).get("rule") != "curve":
+        df = publish_curve(df[df["cause"].isin(names)], by="cause", threshold=withhold_below)
     lo_col = next((c for c in df.columns if str(c).startswith("lower ")), None)
     hi_col = next((c for c in df.columns if str(c).startswith("upper ")), None)
     wide = _curves(df, "cause", "estimate", names)
@@ -133,6 +146,11 @@ def plot_cumulative_incidence(
         _, ax = plt.subplots(figsize=kwargs.pop("figsize", (7, 4)))
     _stack_or_lines(ax, wide.index.to_numpy(float), wide, lower, upper, names, _colours(names, colors),
                     _labels(names, labels), stacked, ci, kwargs)
+    if counted:
+        from attrition.figures import record_published
+
+        record_published(ax.figure, df, kind="curve", events="n_event", at_risk="at_risk",
+                         label=f"cumulative incidence{'' if group is None else f' ({group})'}")
     ax.set_xlabel(time_label)
     ax.set_ylabel(kwargs.get("ylabel") or ("Cumulative proportion of cases that left" if stacked
                                            else "Cumulative incidence"))
@@ -247,6 +265,7 @@ def plot_state_occupation(
     time_label: str = "Days since report",
     labels: dict | None = None,
     colors=None,
+    withhold_below: int | None = DISCLOSURE_THRESHOLD,
     **kwargs,
 ):
     """Probability of being in each state over time, from a fitted :class:`MultiStateFitter`.
@@ -266,6 +285,10 @@ def plot_state_occupation(
     time_label : str, default "Days since report"
     labels, colors, **kwargs
         As in :func:`plot_cumulative_incidence` (defaults: the project's stage colours/labels).
+    withhold_below : int or None, default ``attrition.config.DISCLOSURE_THRESHOLD`` (10)
+        With a fitter: disclosure control (:func:`attrition.disclosure.publish_occupation`): only times where
+        every state holds 0 or at least this many cases, and every state changed by 0 or at least this
+        many since the last drawn time, are drawn. ``None``, or a table: drawn as given.
 
     Returns
     -------
@@ -280,6 +303,9 @@ def plot_state_occupation(
         fitter_or_df._check_fitted()
         df = fitter_or_df.state_occupation_
         start = fitter_or_df.start_state_
+        if withhold_below is not None:
+            df = publish_occupation(fitter_or_df, threshold=withhold_below)
+
     names = list(pd.unique(df["state"])) if states is None else list(states)
     lo_col = next((c for c in df.columns if str(c).startswith("lower ")), None)
     hi_col = next((c for c in df.columns if str(c).startswith("upper ")), None)
@@ -293,6 +319,10 @@ def plot_state_occupation(
     times = wide.index.to_numpy(float)
     if ax is None:
         _, ax = plt.subplots(figsize=kwargs.pop("figsize", (7, 4)))
+    if (df.attrs.get("disclosure") or {}).get("rule") == "occupation":
+        from attrition.figures import record_published
+
+        record_published(ax.figure, df, kind="curve", count_cols=["implied_cases"], label="state occupation")
     colours, labs = _colours(names, colors), _labels(names, labels)
     if stacked:
         base = np.zeros(times.shape[0])

@@ -25,7 +25,7 @@ import pandas as pd
 
 from attrition.config import DISCLOSURE_THRESHOLD
 from attrition.data import load_dataset
-from attrition.disclosure import publish_table
+from attrition.disclosure import format_table, publish_table, rate_text, suppress_small_counts
 from attrition.figures import set_provenance, show_figure
 from attrition.funnel import FunnelFitter
 from attrition.headlines import headline_figures, reconcile_headlines
@@ -68,9 +68,10 @@ print(publish_table(funnel.summary[cols].droplevel("group"), ["entered", "conver
 
 # %%
 e2e = funnel.end_to_end_.iloc[0]
-print(f"Report -> conviction for stalking: {e2e['estimate']:.4f} "
-      f"(95% CI {e2e['lower 95%']:.4f} to {e2e['upper 95%']:.4f}), "
-      f"i.e. {1e4 * e2e['estimate']:.0f} convictions per 10,000 reports")
+n_convicted = funnel.national_.loc["convicted", "entered"]  # the rate on a stated number of reports reveals it
+r = lambda v, fmt="{:.4f}": rate_text(v, n_convicted, fmt=fmt)  # "[c]" if fewer than 10 convictions
+print(f"Report -> conviction for stalking: {r(e2e['estimate'])} (95% CI {r(e2e['lower 95%'])} to "
+      f"{r(e2e['upper 95%'])}), i.e. {r(1e4 * e2e['estimate'], '{:.0f}')} convictions per 10,000 reports")
 
 # %%
 show_figure(funnel.plot(withhold_below=DISCLOSURE_THRESHOLD, late_from="charged").figure)  # as in Fig01
@@ -190,5 +191,9 @@ print(f"\nlargest gap between the steps' sum and the funnel estimate: {recon.att
 
 # %%
 cf = funnel.counterfactual("suspect_identified", rate=0.10)
-print(cf.round(3).to_string())
-print("held fixed:", cf.attrs["held_fixed"])
+# "now" is today's convictions per 10,000 reports, and "counterfactual" - "extra" gives it back: all withheld
+# ([c]) with fewer than 10 convictions
+held_fixed = cf.attrs["held_fixed"]
+cf = suppress_small_counts(cf.round(3).assign(convictions=n_convicted), ["convictions"], warn=False)
+print(format_table(cf).drop(columns="convictions").to_string())
+print("held fixed:", held_fixed)

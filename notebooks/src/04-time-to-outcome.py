@@ -32,7 +32,7 @@ from IPython.display import display
 
 from attrition.data import load_dataset
 from attrition.design import usable_covariates
-from attrition.disclosure import publish_table
+from attrition.disclosure import publish_curve, publish_occupation, publish_table
 from attrition.exceptions import AttritionError
 from attrition.figures import set_provenance, show_figure
 from attrition.plotting import LIGHT_GREY, REASON_COLOURS, REASON_LABELS, STAGE_COLOURS, STAGE_LABELS, use_style
@@ -75,7 +75,8 @@ outcome = (cases["exit_reason"].astype(object).where(cases["status"] != "convict
            .where(cases["status"] != "open", 0))
 labels = outcome.replace({0: "open"})  # the same with a text label for open (censored) cases
 print(publish_table(labels.replace({"open": "(open: censored)"}).value_counts().rename("cases").to_frame(), ["cases"]))
-cif = cumulative_incidence(cases["duration"], labels, alpha=0.05, include_survival=True, censor_code="open")
+# disclosure control of curves: each stops where < 10 cases are at risk, and steps only after 10 events pooled
+cif = publish_curve(cumulative_incidence(cases["duration"], labels, alpha=0.05, include_survival=True, censor_code="open"))
 
 # %% [markdown]
 # The stacked curves (left): at each day since the report, the share of all reports that have left the journey
@@ -181,12 +182,13 @@ right.set(xlim=(0, 365), ylim=(0, 1.15 * occupied["upper 95%"].max()))
 show_figure(fig)
 
 # %% [markdown]
-# Probability of being in each state 90 and 365 days after the report:
+# Probability of being in each state 90 and 365 days after the report (disclosure control: the value at the last
+# time where every state holds 0 or at least 10 cases and moved by 0 or at least 10 since the last such time):
 
 # %%
-occ = msf.occupation_at([90, 365])
+occ = at_days(publish_occupation(msf), [90, 365], by="state")  # times implying 1-9 cases in or moving between states not shown
 occ["probability (95% CI)"] = ci_text(occ, "probability", 4)
-print(occ.pivot(index="state", columns="time", values="probability (95% CI)")
+print(occ.pivot(index="state", columns="day", values="probability (95% CI)")
       .reindex(msf.states_).rename(columns=lambda d: f"day {d:.0f}").rename_axis(columns=None).to_string())
 
 # %% [markdown]
@@ -319,7 +321,7 @@ else:
 
 # %%
 if breach_ok:
-    second = time_to_breach(data.events, cases, k=2, by="risk", as_of=data.as_of)
+    second = publish_curve(time_to_breach(data.events, cases, k=2, by="risk", as_of=data.as_of), by="risk")
     tab = at_days(second.assign(risk=second["risk"].astype(str)), [90, 180, 365, 730], by="risk")
     tab["P(2nd breach) (95% CI)"] = ci_text(tab)
     print(tab.pivot(index="risk", columns="day", values="P(2nd breach) (95% CI)")

@@ -34,7 +34,8 @@ from attrition.sources.open_data.home_office import FUNNEL_COLUMNS, OFFENCE_CODE
 from attrition.mischarging import (LESSER_OFFENCES, MisclassificationCorrection, ReviewerAccuracy, allocate_review,
                                    mischarging_table, plan_review, plot_mischarging_stages, review_scenario,
                                    review_width_table, synthetic_review)
-from attrition.mischarging_report import corrected_funnel_per, plot_corrected_funnel
+from attrition.exceptions import DisclosureWarning
+from attrition.mischarging_report import corrected_funnel_per, lesser_offence_shares, plot_corrected_funnel
 from attrition.plotting import use_style
 from attrition.report import skip
 from attrition.standard import OUTCOME_EXIT_REASON
@@ -54,12 +55,10 @@ print(data)
 # charged) as stalking; the other columns split it by offence. Intervals are 95% Wilson intervals.
 
 # %%
-nat = mischarging_table(data.cases, by="financial_year", stage=["recorded", "final", "charged"])
-st = nat[nat["offence"] == "stalking"].set_index(["stage", "financial_year"])
-lesser = pd.DataFrame({"denominator": st["total"], "any lesser": 1 - st["share"],
-                       "lower 95%": 1 - st["upper 95%"], "upper 95%": 1 - st["lower 95%"]})
-by_class = nat.pivot_table(index=["stage", "financial_year"], columns="offence", values="share")
-print(publish_table(lesser.join(by_class[list(LESSER_OFFENCES)]), ["denominator"]))
+with warnings.catch_warnings():  # small counts withheld ([c]) with secondary suppression within stage and year
+    warnings.simplefilter("ignore", DisclosureWarning)
+    nat = mischarging_table(data.cases, by="financial_year", stage=["recorded", "final", "charged"], suppress=True)
+print(lesser_offence_shares(nat).to_string())
 
 # %% [markdown]
 # Reclassification brings about a third of the misrecorded reports back to stalking, but a larger share of

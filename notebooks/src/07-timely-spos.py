@@ -36,6 +36,7 @@ from IPython.display import display
 
 from attrition.data import load_dataset
 from attrition.design import usable_covariates
+from attrition.disclosure import publish_rates
 from attrition.effects import (PropensityModel, balance_table, forest_plot, ipw_weights, love_plot,
                                plot_risk_curves, spo_effect_on_data)
 from attrition.exceptions import AttritionError, StatisticalWarning
@@ -63,8 +64,7 @@ if not spo_ok:
          "(docs/data-standard.md)")
 else:
     by = c["risk"] if c["risk"].notna().any() else pd.Series("all cases", index=c.index, name="risk")
-    print(c.groupby(by, observed=True)[flags].mean().mul(1000).round(2)
-          .rename(columns=lambda s: s + " per 1,000").to_string())
+    print(publish_rates(c[flags], by, per=1000))  # a rate of a count of 1-9 (or its complement) shown as [c]
     print(f"\nInterim applications within 48 h: {c['spo_interim_timely'].sum() / max(c['spo_interim_applied'].sum(), 1):.3f}; "
           f"full applications within 28 days of need: {c['spo_full_timely'].sum() / max(c['spo_full_applied'].sum(), 1):.3f}")
 

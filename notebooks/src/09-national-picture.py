@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from attrition import config, public
-from attrition.disclosure import format_table, suppress_small_counts
+from attrition.disclosure import format_table, publish_table, suppress_small_counts
 from attrition.exceptions import DataQualityWarning, DisclosureWarning
 from attrition.figures import publish_figure
 from attrition.plotting import use_style
@@ -175,8 +175,9 @@ if recorded is None:
 # %%
 exits = public.funnel_exits(outcomes)
 e_latest = exits[(exits["financial_year"] == latest) & (exits["count"] != 0)]
-print(e_latest.drop(columns=["financial_year"]).to_string(index=False, float_format=lambda v: f"{v:.4f}",
-                                                          formatters={"count": "{:,.0f}".format}))
+# published official statistics, but our outputs follow one rule: counts of 1-9 (and what reveals them) as [c]
+print(publish_table(e_latest.drop(columns=["financial_year"]), ["count"], by="step", index=False, decimals=4,
+                    derived={"per_recorded": ["count"], "per_outcome": ["count"]}))
 
 # %% [markdown]
 # ### Fig12 · The public-data funnel
