@@ -61,8 +61,8 @@ FIGURE_CAPTIONS: dict[str, str] = {
         "report and conviction."),
     "Fig03_force-charge-rates": (
         "Charging after a suspect is identified, force by force: each force's chance of a charge once a "
-        "suspect is identified, partially pooled towards forces of its size (full Bayes: the uncertainty in how "
-        "much to pool is included), with 95% credible intervals and the raw rate; forces whose interval "
+        "suspect is identified, partially pooled towards forces of its size and, where the force-year table records dedicated "
+        "stalking officers, of its officer status (full Bayes: the uncertainty in how much to pool is included), with 95% credible intervals and the raw rate; forces whose interval "
         "excludes the national rate differ credibly."),
     "Fig04_spo-applications-by-force": (
         "Stalking Protection Order applications (interim and full) per 1,000 stalking offences recorded, by "

@@ -33,7 +33,7 @@ from attrition.effects import (forest_plot, officer_design, officer_effect, offi
 from attrition.exceptions import AttritionError, DisclosureWarning
 from attrition.figures import publish_figure, set_provenance
 from attrition.headlines import published_figures
-from attrition.funnel import FunnelFitter
+from attrition.funnel import FunnelFitter, fit_force_funnel
 from attrition.mischarging import mischarging_table, plot_mischarging_stages
 from attrition.plotting import REASON_COLOURS, REASON_LABELS, use_style
 from attrition.report import skip
@@ -86,7 +86,7 @@ publish(funnel.plot_decomposition().figure, "Fig02_loss-by-stage-and-reason")
 # ## Fig03 · Charging after a suspect is identified, by force (partial pooling)
 
 # %%
-by_force = FunnelFitter(alpha=0.05).fit(cases, by="force")
+by_force = fit_force_funnel(cases, data.forces, alpha=0.05)  # pooled as in notebook 03
 raw = by_force.published_counts("suspect_identified")  # a raw rate reveals its counts: small ones withheld
 ax = by_force.caterpillar_plot(stage="suspect_identified", withhold=raw.loc[raw["suppressed"], "group"])
 publish(ax.figure, "Fig03_force-charge-rates", suppressed=raw)
