@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrition._parallel import replicate, run_tasks, spawn
+from attrition._parallel import iter_tasks, replicate, run_tasks, spawn
 
 
 def _draw(rng, k):
@@ -64,3 +64,11 @@ def test_a_power_study_on_a_dask_cluster_equals_the_sequential_run():
     pd.testing.assert_frame_equal(seq_reps, dsk_reps)
     assert (seq_reps["error"] == "").all() and np.isfinite(seq_reps["estimate"]).all()
     assert set(workers) <= {0, 1} and len(workers) == 4
+
+
+def test_iter_tasks_yields_in_order_and_honours_the_backend():
+    assert list(iter_tasks(_add, [(1, 2), (3, 4)])) == [3, 7]
+    with joblib.parallel_config(backend="threading", n_jobs=2):
+        assert list(iter_tasks(_add, [(1, 2), (3, 4), (5, 6)])) == [3, 7, 11]
+    with pytest.raises(ValueError, match="n_jobs"):
+        list(iter_tasks(_add, [(1, 2)], n_jobs=1.5))
