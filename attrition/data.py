@@ -205,8 +205,9 @@ def _code_digest() -> str:
 
 def _cache_key(data_path, kwargs) -> str:
     key = {k: (str(v) if k == "as_of" and v is not None else v) for k, v in kwargs.items()}
-    key["forces_path"] = None if kwargs["forces_path"] is None else _file_digest(kwargs["forces_path"])
-    key["data"] = None if data_path is None else _file_digest(data_path)
+    for name, path in (("forces_path", kwargs["forces_path"]), ("data", data_path)):
+        # the content, and the path (messages and the dataset's source name the file)
+        key[name] = None if path is None else [str(Path(path).resolve()), _file_digest(path)]
     key["code"] = _code_digest()
     key["versions"] = [np.__version__, pd.__version__]
     text = json.dumps(key, sort_keys=True, default=str)
@@ -253,7 +254,10 @@ def _cached_dataset(cache_dir: Path, data_path, kwargs) -> Dataset:
     """:func:`_load_dataset` through the on-disk cache (pickles written atomically, under a lock, so concurrent
     notebooks never read half a file nor validate twice). On a hit the warnings recorded when the dataset
     was made are raised again."""
-    key = _cache_key(data_path, kwargs)
+    try:
+        key = _cache_key(data_path, kwargs)
+    except OSError:  # an unreadable file: no cache, and the reader's own error names the rule
+        return _load_dataset(data_path, **kwargs)
     path = cache_dir / f"dataset-{key}.pkl"
     hit = _read_cached(path)
     if hit is None:

@@ -81,3 +81,9 @@ def test_dataset_cache_validates_once_and_keys_on_file_and_options(hand_events, 
     with pytest.warns(UserWarning):
         load_dataset(p, as_of="2022-07-01")
     assert len(made) == 3
+
+
+def test_dataset_cache_keeps_the_readers_errors(tmp_path):
+    with pytest.raises(DataValidationError):
+        load_dataset(tmp_path / "absent.csv", cache_dir=tmp_path / "cache")
+    assert not list(tmp_path.rglob("*.pkl"))  # nothing cached
