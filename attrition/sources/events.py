@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import standard as S
+from .._utils import release_memory
 from ..exceptions import DataQualityWarning, DataValidationError, IdentifierColumnError
 from ..standard.identifiers import KIND_LABELS, identifier_name, normalise_column, scan_text
 from . import files as F
@@ -1028,6 +1029,8 @@ def load_events(path, *, errors: str = "raise", as_of=None, return_report: bool 
         raise ValueError(f"errors must be 'raise' or 'exclude', not {errors!r}")
     events = read_events(path, columns=columns, sheet=sheet, max_bytes=max_bytes, max_rows=max_rows)
     report = validate_events(events, as_of=as_of, dayfirst=dayfirst)
+    del events
+    release_memory()  # the raw frame and validation's temporaries: most of the peak, free but held
     if errors == "raise":
         report.raise_if_invalid()
     elif not report.ok:
