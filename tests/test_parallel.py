@@ -55,7 +55,8 @@ def test_a_power_study_on_a_dask_cluster_equals_the_sequential_run():
 
     fast = dict(reports_per_year=1_000, n_sims=3, progress=False, return_replications=True)
     seq, seq_reps = power_officer_study(1.8, random_state=11, n_jobs=1, **fast)
-    with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    # worker processes, as on a real cluster (threads would share the warning filters the replicates set)
+    with (distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
           as cluster, distributed.Client(cluster), joblib.parallel_config(backend="dask")):
         dsk, dsk_reps = power_officer_study(1.8, random_state=11, **fast)
         # the default n_jobs=None really sends replicates to the cluster's workers
