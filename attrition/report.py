@@ -206,6 +206,22 @@ def _kernel_env(cache_dir=None):
                 os.environ[k] = v
 
 
+def _in_worker_thread(func, *args):
+    """``func(*args)`` in a pool thread, then close the event loop nbclient opened for this thread (each
+    thread gets its own and nothing else closes it: an unclosed loop and its sockets at exit)."""
+    try:
+        return func(*args)
+    finally:
+        import asyncio
+
+        from jupyter_core.utils import ensure_event_loop
+
+        loop = ensure_event_loop()
+        if not loop.is_running():
+            loop.close()
+        asyncio.set_event_loop(None)
+
+
 def _strip_timings(nb) -> None:
     """Remove papermill/nbclient timestamps and durations from a notebook node, in place."""
     pm = nb.metadata.get("papermill", {})
@@ -460,7 +476,7 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
             # threads only wait on the kernels (separate processes), which do the work
             pool = ThreadPoolExecutor(max_workers=min(jobs, n), thread_name_prefix="notebook")
             try:
-                futures = [pool.submit(run_one, i, src) for i, src in enumerate(nb_paths, start=1)]
+                futures = [pool.submit(_in_worker_thread, run_one, i, src) for i, src in enumerate(nb_paths, start=1)]
                 for fut in futures:  # in name order: the first failure in that order is the one raised
                     executed.append(fut.result())
             finally:
