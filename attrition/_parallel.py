@@ -1,28 +1,45 @@
 """Resampling loops through joblib: one random stream per replicate, so results never depend on the workers.
 
-Every loop of independent replicates in ``attrition`` (power simulations, replication studies, bootstraps)
-goes through :func:`replicate` or :func:`run_tasks`. Both hand the work to :class:`joblib.Parallel`, so they
+Every Python loop of independent replicates in ``attrition`` (power simulations, the replication studies in
+``tests/studies``, bootstraps that refit a model in each replicate) goes through
+:func:`replicate`, :func:`run_tasks` or :func:`iter_tasks`. They hand the work to :class:`joblib.Parallel`,
+so they
 
 * run sequentially by default (``n_jobs=None`` and no active joblib configuration);
 * honour the active joblib backend: inside ``with joblib.parallel_config(backend="loky", n_jobs=2):`` or
   ``with joblib.parallel_config(backend="dask"):`` (a ``dask.distributed.Client`` open) the same call runs
-  on those workers;
+  on those workers; an explicit ``n_jobs=1`` always runs here;
 * give identical results whatever the backend and the number of workers, because each replicate draws from
   its own child generator spawned in order from ``random_state``
   (:meth:`numpy.random.Generator.spawn`), never from a shared stream.
 
-The functions run in the workers must be importable (defined at module level), as joblib requires.
+Resampling that is one matrix operation needs no loop and stays in numpy: the wild cluster bootstrap of
+:func:`attrition.effects.officer.officer_effect` (a draws x forces matrix of multipliers times the forces'
+influence functions), the posterior draws of :mod:`attrition.pooling`, :class:`attrition.funnel.FunnelFitter`
+and :mod:`attrition.mischarging`, and the imputation draws of :func:`attrition.trends.impute_missing_forces`.
+
+Running on a Dask cluster (``pip install dask distributed``)::
+
+    from dask.distributed import Client
+    import joblib
+    client = Client("tcp://scheduler:8786")        # or Client() for a local cluster
+    with joblib.parallel_config(backend="dask"):
+        power_curve({"effect_hr": [1.0, 1.4, 1.8]}, n_sims=500, random_state=1)
+
+The numbers are those of the sequential call (``tests/test_parallel.py`` checks it on a local cluster).
+The functions run in the workers must be importable (defined at module level), as joblib requires, and the
+workers need ``attrition`` installed.
 """
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ._utils import check_random_state
 
-__all__ = ["replicate", "run_tasks", "spawn"]
+__all__ = ["iter_tasks", "replicate", "run_tasks", "spawn"]
 
 
 def spawn(random_state, n: int) -> list[np.random.Generator]:
@@ -45,6 +62,26 @@ def _check_n_jobs(n_jobs) -> None:
                          f"(-1 = all cores), got {n_jobs!r}")
 
 
+def iter_tasks(func: Callable, tasks: Sequence[tuple], *, n_jobs: int | None = None, progress: bool = False,
+               desc: str = "replicates") -> Iterator:
+    """The results of ``func(*task)`` for each task, through joblib, yielded in order as they are done.
+
+    For long studies that save each result as it arrives; :func:`run_tasks` collects them in a list.
+    Arguments as :func:`run_tasks`.
+    """
+    _check_n_jobs(n_jobs)
+    from joblib import Parallel, delayed
+
+    tasks = list(tasks)
+    it: Iterable = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(func)(*t) for t in tasks)
+    if progress:
+        # a text bar: tqdm.auto would need ipywidgets in notebooks and warns without them
+        from tqdm import tqdm
+
+        it = tqdm(it, total=len(tasks), desc=desc, leave=False)
+    yield from it
+
+
 def run_tasks(func: Callable, tasks: Sequence[tuple], *, n_jobs: int | None = None, progress: bool = False,
               desc: str = "replicates") -> list:
     """``[func(*task) for task in tasks]``, through joblib, in order.
@@ -57,7 +94,7 @@ def run_tasks(func: Callable, tasks: Sequence[tuple], *, n_jobs: int | None = No
         Positional arguments of each call.
     n_jobs : int, optional
         Workers. ``None`` (default) uses the active :func:`joblib.parallel_config` (sequential when none is
-        active); ``-1`` all cores.
+        active); ``-1`` all cores. An explicit ``1`` always runs in this process, whatever the configuration.
     progress : bool, default False
         Show a text progress bar (tqdm, on stderr).
     desc : str
@@ -68,17 +105,8 @@ def run_tasks(func: Callable, tasks: Sequence[tuple], *, n_jobs: int | None = No
     list
         The results, in the order of ``tasks``.
     """
-    _check_n_jobs(n_jobs)
-    from joblib import Parallel, delayed
-
-    tasks = list(tasks)
-    it: Iterable = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(func)(*t) for t in tasks)
-    if progress:
-        # a text bar: tqdm.auto would need ipywidgets in notebooks and warns without them
-        from tqdm import tqdm
-
-        it = tqdm(it, total=len(tasks), desc=desc, leave=False)
-    return list(it)
+    _check_n_jobs(n_jobs)  # raise here, not at the first next() of the generator
+    return list(iter_tasks(func, tasks, n_jobs=n_jobs, progress=progress, desc=desc))
 
 
 def replicate(func: Callable, n: int, *, random_state=None, args: tuple = (), n_jobs: int | None = None,

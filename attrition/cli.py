@@ -183,6 +183,8 @@ def cmd_report(args) -> int:
     from attrition.report import run_report
 
     extra = {"pdf": True} if args.pdf else {}
+    if args.jobs is not None:
+        extra["jobs"] = args.jobs
     try:
         columns = {}
         if args.columns_file:
@@ -347,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dayfirst", action="store_true", help="the event log's dates are dd/mm/yyyy")
     p.add_argument("--open-data", default=None, metavar="DIR",
                    help="directory of public data files (Home Office outcomes ...) for notebook 09")
+    p.add_argument("--jobs", type=_positive_int, default=None, metavar="N",
+                   help="notebooks run at the same time (default 2; the outputs are the same for any N)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(

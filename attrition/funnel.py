@@ -67,10 +67,11 @@ def _public_last(t, codes, K, w, alpha):
     from .survival import cumulative_incidence
 
     causes = list(range(1, K + 1))
-    cif = cumulative_incidence(t, codes, weights=w, causes=causes, alpha=alpha, include_survival=True)
+    cif = cumulative_incidence(t, codes, weights=w, causes=causes, alpha=alpha, include_survival=True,
+                               survival_label=0)  # 0: the state "no exit yet"
     last = cif.groupby("cause", sort=False).tail(1).set_index("cause")
     return (last.loc[causes, "estimate"].to_numpy(float), last.loc[causes, "se"].to_numpy(float),
-            float(last.loc["survival", "estimate"]), float(last.loc["survival", "se"]))
+            float(last.loc[0, "estimate"]), float(last.loc[0, "se"]))
 
 
 def _aj_last_core():

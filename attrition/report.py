@@ -35,6 +35,8 @@ __all__ = ["run_report", "find_notebooks", "skip", "skip_notebook", "skipped_ana
 NOTEBOOK_PATTERN = "[0-9][0-9]-*.ipynb"
 #: Where executed notebooks (and ``html/``) go by default (git-ignored).
 DEFAULT_OUT_DIR = config.PROJECT_ROOT / "report"
+#: Where the notebooks of a report share the validated dataset (see :func:`attrition.data.load_dataset`).
+DEFAULT_DATASET_CACHE = config.CACHE_DIR / "datasets"
 #: Timing keys removed from executed notebooks so that they carry no timestamps.
 _TIMING_KEYS = ("start_time", "end_time", "duration")
 
@@ -185,13 +187,16 @@ def _check_seed(seed) -> int | None:
 
 
 @contextlib.contextmanager
-def _kernel_env():
-    """Environment the kernels inherit: fixed hash seed and the project's matplotlib style."""
-    wanted = {"PYTHONHASHSEED": "0", "MATPLOTLIBRC": str(config.MATPLOTLIBRC)}
+def _kernel_env(cache_dir=None):
+    """Environment the kernels inherit: fixed hash seed, the project's matplotlib style and the dataset cache."""
+    wanted = {"PYTHONHASHSEED": "0", "MATPLOTLIBRC": str(config.MATPLOTLIBRC),
+              config.DATASET_CACHE_ENV: str(DEFAULT_DATASET_CACHE)}
     saved = {k: os.environ.get(k) for k in wanted}
     try:
         for k, v in wanted.items():
             os.environ.setdefault(k, v)
+        if cache_dir is not None:  # an explicit argument wins over the environment
+            os.environ[config.DATASET_CACHE_ENV] = str(Path(cache_dir).resolve())
         yield
     finally:
         for k, v in saved.items():
@@ -199,6 +204,22 @@ def _kernel_env():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _in_worker_thread(func, *args):
+    """``func(*args)`` in a pool thread, then close the event loop nbclient opened for this thread (each
+    thread gets its own and nothing else closes it: an unclosed loop and its sockets at exit)."""
+    try:
+        return func(*args)
+    finally:
+        import asyncio
+
+        from jupyter_core.utils import ensure_event_loop
+
+        loop = ensure_event_loop()
+        if not loop.is_running():
+            loop.close()
+        asyncio.set_event_loop(None)
 
 
 def _strip_timings(nb) -> None:
@@ -230,7 +251,7 @@ def _cell_label(nb, index) -> str:
     return f"cell {index - n_injected + 1} ({first!r})"
 
 
-def _headline_findings(params: dict):
+def _headline_findings(params: dict, cache_dir=None):
     """Headline findings for the book's index (:func:`attrition.book.headline_findings`) from the data the
     notebooks were given (``params``: the injected parameters, those :func:`attrition.data.load_dataset`
     takes), or a sentence saying why there are none."""
@@ -241,6 +262,7 @@ def _headline_findings(params: dict):
 
     accepted = inspect.signature(load_dataset).parameters
     kwargs = {k: v for k, v in params.items() if k in accepted and k != "data_path"}
+    kwargs["cache_dir"] = cache_dir  # the dataset the notebooks validated
     try:
         dataset = load_dataset(params.get("data_path"), **kwargs)
         return headline_findings(dataset)
@@ -250,8 +272,8 @@ def _headline_findings(params: dict):
 
 def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, forces=None, forces_path=None,
                columns=None, dayfirst=None, open_data_dir=None, notebooks=None, figures_dir=None,
-               kernel_name="python3", headlines=None, pdf=False) -> list[Path]:
-    """Execute the report notebooks in order with papermill.
+               kernel_name="python3", headlines=None, pdf=False, jobs=None, cache_dir=None) -> list[Path]:
+    """Execute the report notebooks with papermill, a few at a time.
 
     Parameters
     ----------
@@ -300,11 +322,20 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
     pdf : bool, default False
         With ``html``: also print ``report.html`` to ``<out_dir>/report.pdf`` with headless Chromium
         (:func:`attrition.book.print_pdf`); an error if no Chromium is installed.
+    jobs : int, optional
+        Notebooks run at the same time (each in its own kernel). Default: 2, or 1 on a one-core machine.
+        No notebook reads what another writes (each loads the dataset itself and notebooks 08 and 09 write
+        figures of different names), so the executed notebooks and figures are the same for any ``jobs``.
+    cache_dir : str or pathlib.Path, optional
+        Where the notebooks share the validated dataset (:func:`attrition.data.load_dataset`'s
+        ``cache_dir``, passed to the kernels as ``ATTRITION_DATASET_CACHE``): the data are read and
+        validated once, by the first notebook, and read back by the others. Default
+        ``data/cache/datasets`` (or the ``ATTRITION_DATASET_CACHE`` already set).
 
     Returns
     -------
     list of pathlib.Path
-        The executed notebooks, in the order run.
+        The executed notebooks, in name order.
 
     Raises
     ------
@@ -319,8 +350,10 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
 
     Notes
     -----
-    Kernels run with the notebook's own directory as working directory, ``PYTHONHASHSEED=0`` and
-    ``MATPLOTLIBRC`` set to the project style (unless already set). Papermill's and nbclient's
+    Kernels run with the notebook's own directory as working directory, ``PYTHONHASHSEED=0``,
+    ``MATPLOTLIBRC`` set to the project style (unless already set) and the dataset cache. When a notebook
+    fails, the notebooks not yet started are not run, those running are finished, and the error of the first
+    failing notebook in name order is raised. Papermill's and nbclient's
     start/end times and durations are removed from the executed notebooks, so two runs give identical files;
     progress and the time each notebook took go to stderr only. Kernels talk over IPC sockets and are not
     interrupted before shutdown (:class:`attrition._kernels.QuietKernelManager`), so the log carries no
@@ -387,41 +420,71 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         params["open_data_dir"] = str(open_data_dir)
     params = {k: v for k, v in params.items() if v is not None}
 
+    if jobs is None:
+        jobs = 2 if (os.cpu_count() or 1) > 1 else 1
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    executed = []
     n = len(nb_paths)
     first_start = time.perf_counter()
-    with _kernel_env():
-        for i, src in enumerate(nb_paths, start=1):
-            dst = out_dir / src.name
-            _progress(f"[{i}/{n}] running {src.name}")
-            started = time.perf_counter()
+
+    failed_at = [n + 1]  # the first failing notebook so far (1-based); later ones are not started
+
+    def run_one(i, src):
+        if i > failed_at[0]:
+            return None
+        try:
+            return _run_one(i, src)
+        except AttritionError:
+            failed_at[0] = min(failed_at[0], i)
+            raise
+
+    def _run_one(i, src):
+        dst = out_dir / src.name
+        _progress(f"[{i}/{n}] running {src.name}")
+        started = time.perf_counter()
+        try:
+            nb = papermill.execute_notebook(
+                src, dst, parameters=params, kernel_name=kernel_name, cwd=src.parent,
+                progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                kernel_manager_class=QuietKernelManager,
+            )
+        except PapermillExecutionError as err:
+            if err.ename == "NotebookSkipped":
+                _progress(f"[{i}/{n}] skipped {src.name} after {_elapsed(started)}: {err.evalue}")
+                nb = nbformat.read(dst, as_version=4)
+                _strip_timings(nb)
+                nbformat.write(nb, dst)
+                return dst
+            failed = nbformat.read(dst, as_version=4) if dst.exists() else None
+            where = _cell_label(failed, err.cell_index) if failed is not None else f"cell {err.cell_index}"
+            raise AttritionError(
+                f"notebook {src.name} failed in {where}: {err.ename}: {err.evalue}\n"
+                f"The executed copy, with the full traceback, is {dst}"
+            ) from None
+        except Exception as err:  # kernel could not start, died, timed out, ...
+            raise AttritionError(f"notebook {src.name} could not be run: {type(err).__name__}: {err}") from err
+        _strip_timings(nb)
+        nbformat.write(nb, dst)
+        _progress(f"[{i}/{n}] {src.name} done in {_elapsed(started)}")
+        return dst
+
+    cache = Path(cache_dir or os.environ.get(config.DATASET_CACHE_ENV) or DEFAULT_DATASET_CACHE).resolve()
+    executed = []
+    with _kernel_env(cache):
+        if jobs == 1 or n < 2:
+            executed = [run_one(i, src) for i, src in enumerate(nb_paths, start=1)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            # threads only wait on the kernels (separate processes), which do the work
+            pool = ThreadPoolExecutor(max_workers=min(jobs, n), thread_name_prefix="notebook")
             try:
-                nb = papermill.execute_notebook(
-                    src, dst, parameters=params, kernel_name=kernel_name, cwd=src.parent,
-                    progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                    kernel_manager_class=QuietKernelManager,
-                )
-            except PapermillExecutionError as err:
-                if err.ename == "NotebookSkipped":
-                    _progress(f"[{i}/{n}] skipped {src.name} after {_elapsed(started)}: {err.evalue}")
-                    nb = nbformat.read(dst, as_version=4)
-                    _strip_timings(nb)
-                    nbformat.write(nb, dst)
-                    executed.append(dst)
-                    continue
-                failed = nbformat.read(dst, as_version=4) if dst.exists() else None
-                where = _cell_label(failed, err.cell_index) if failed is not None else f"cell {err.cell_index}"
-                raise AttritionError(
-                    f"notebook {src.name} failed in {where}: {err.ename}: {err.evalue}\n"
-                    f"The executed copy, with the full traceback, is {dst}"
-                ) from None
-            except Exception as err:  # kernel could not start, died, timed out, ...
-                raise AttritionError(f"notebook {src.name} could not be run: {type(err).__name__}: {err}") from err
-            _strip_timings(nb)
-            nbformat.write(nb, dst)
-            executed.append(dst)
-            _progress(f"[{i}/{n}] {src.name} done in {_elapsed(started)}")
+                futures = [pool.submit(_in_worker_thread, run_one, i, src) for i, src in enumerate(nb_paths, start=1)]
+                for fut in futures:  # in name order: the first failure in that order is the one raised
+                    executed.append(fut.result())
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     _progress(f"done: {n} notebook(s) in {out_dir} in {_elapsed(first_start)}")
     if html:
         from attrition.book import SINGLE_PAGE_NAME, build_book, print_pdf
@@ -429,7 +492,7 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         findings = None
         if headlines:
             _progress("computing the headline findings for the index page")
-            findings = _headline_findings(params)
+            findings = _headline_findings(params, cache_dir=cache)
         pages = build_book(executed, out_dir / "html", figures_dir=figures_dir or config.FIGURES_DIR,
                            findings=findings)
         for page in pages:

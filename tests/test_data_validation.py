@@ -1,6 +1,7 @@
 """Every validation rule of the victim-journey standard, each with a malformed input."""
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -537,3 +538,25 @@ def test_vocabulary_matched_regardless_of_case_and_spaces_with_a_note(hand_event
     bad = hand_events.copy()
     bad.loc[0, "event"] = "Phoned Victim"
     assert "unknown_event" in set(validate_events(bad, as_of="2024-01-01").problems["rule"])
+
+
+def test_duplicate_rows_and_case_order_on_integer_keys():
+    from attrition.sources.events import _case_order, _duplicated_rows
+
+    df = pd.DataFrame({"a": pd.Categorical(["x", "x", None, None, "y", "x"]),
+                       "t": pd.to_datetime(["2022-01-01", "2022-01-01", None, None, "2022-01-02", "2022-01-02"]),
+                       "n": pd.array([1, 1, None, None, 1, 1], dtype="Int64")})
+    # missing equals missing, as DataFrame.duplicated
+    np.testing.assert_array_equal(_duplicated_rows(df, ["a", "t", "n"]), [False, True, False, True, False, False])
+    np.testing.assert_array_equal(_duplicated_rows(df, ["a", "t", "n"]), df.duplicated(["a", "t", "n"]))
+    # many wide columns: the running key is re-coded before it overflows, and stays exact
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({f"c{i}": rng.integers(0, 2**20, 2000) for i in range(6)})
+    wide = pd.concat([wide, wide.iloc[::7]], ignore_index=True)
+    np.testing.assert_array_equal(_duplicated_rows(wide, list(wide.columns)), wide.duplicated())
+    # text ids sort as text whatever the order of the categories; numbers as numbers
+    ids = pd.Series(pd.Categorical(["9", "10", "2", "10"], categories=["9", "2", "10"]))
+    np.testing.assert_array_equal(np.argsort(_case_order(ids), kind="stable"),
+                                  np.argsort(np.array(["9", "10", "2", "10"], dtype=object), kind="stable"))
+    np.testing.assert_array_equal(_case_order(pd.Series(["b", "a", "b"])), [1, 0, 1])
+    np.testing.assert_array_equal(_case_order(pd.Series([30, 4])), [30, 4])

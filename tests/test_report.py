@@ -130,7 +130,7 @@ def fake_pm(monkeypatch):
 def test_runs_numbered_notebooks_in_order_with_own_cwd(tmp_path, fake_pm):
     for name in ("02-b.ipynb", "01-a.ipynb", "10-c.ipynb", "scratch.ipynb", "1-x.ipynb", "ab-c.ipynb"):
         _notebook(tmp_path / "nbs" / name)
-    executed = run_report(notebooks=tmp_path / "nbs", out_dir=tmp_path / "out")
+    executed = run_report(notebooks=tmp_path / "nbs", out_dir=tmp_path / "out", jobs=1)
     assert [p.name for p in executed] == ["01-a.ipynb", "02-b.ipynb", "10-c.ipynb"]
     assert [c["src"].name for c in fake_pm.calls] == ["01-a.ipynb", "02-b.ipynb", "10-c.ipynb"]
     assert all(c["cwd"] == (tmp_path / "nbs").resolve() for c in fake_pm.calls)
@@ -139,6 +139,41 @@ def test_runs_numbered_notebooks_in_order_with_own_cwd(tmp_path, fake_pm):
     nb = nbformat.read(executed[0], as_version=4)
     assert set(nb.metadata["papermill"]) == {"parameters"}
     assert all(set(c.metadata["papermill"]) == {"status"} and "execution" not in c.metadata for c in nb.cells)
+
+
+def test_notebooks_run_two_at_a_time_and_the_first_failure_in_name_order_is_raised(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    running, most = set(), [0]
+    lock = threading.Lock()
+
+    def fake(src, dst, **kwargs):
+        name = Path(src).name
+        with lock:
+            running.add(name)
+            most[0] = max(most[0], len(running))
+        time.sleep(0.3 if name.startswith("01") else 0.05)
+        with lock:
+            running.discard(name)
+        nbformat.write(nbformat.read(src, as_version=4), dst)
+        if name[:2] in ("01", "02"):  # 02 fails first in time, 01 first in name order
+            raise PapermillExecutionError(2, 1, "x", "ValueError", f"bad {name}", [])
+        return nbformat.read(dst, as_version=4)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    for name in ("01-a.ipynb", "02-b.ipynb", "03-c.ipynb", "04-d.ipynb", "05-e.ipynb"):
+        _notebook(tmp_path / "nbs" / name)
+    with pytest.raises(AttritionError, match="notebook 01-a.ipynb failed in .*ValueError: bad 01-a.ipynb"):
+        run_report(notebooks=tmp_path / "nbs", out_dir=tmp_path / "out", jobs=2)
+    assert most[0] == 2
+    assert not (tmp_path / "out" / "05-e.ipynb").exists()  # not started after a failure
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs"):
+            run_report(notebooks=tmp_path / "nbs", out_dir=tmp_path / "out", jobs=bad)
 
 
 def test_default_notebooks_dir_and_out_dir(tmp_path, fake_pm, monkeypatch):
@@ -204,10 +239,14 @@ def test_kernel_env_is_restored(monkeypatch):
     monkeypatch.setenv("MATPLOTLIBRC", "/somewhere/else")
     import os
 
+    monkeypatch.delenv("ATTRITION_DATASET_CACHE", raising=False)
     with report._kernel_env():
         assert os.environ["PYTHONHASHSEED"] == "0"
         assert os.environ["MATPLOTLIBRC"] == "/somewhere/else"  # an explicit setting wins
-    assert "PYTHONHASHSEED" not in os.environ
+        assert os.environ["ATTRITION_DATASET_CACHE"] == str(report.DEFAULT_DATASET_CACHE)
+    with report._kernel_env("/tmp/elsewhere"):
+        assert os.environ["ATTRITION_DATASET_CACHE"] == "/tmp/elsewhere"
+    assert "PYTHONHASHSEED" not in os.environ and "ATTRITION_DATASET_CACHE" not in os.environ
     assert os.environ["MATPLOTLIBRC"] == "/somewhere/else"
 
 

@@ -67,7 +67,7 @@ def test_stratified_gray_matches_cuminc(rho):
 def test_log_ci_matches_survfit():
     mg = pd.read_csv(RES / "survival_cif_mgus2_data.csv")
     r = pd.read_csv(RES / "survival_methods_logci.csv")
-    ours = cumulative_incidence(mg.etime, mg.event, include_survival=True, conf_type="log")
+    ours = cumulative_incidence(mg.etime, mg.event, include_survival=True, conf_type="log", survival_label="survival")
     ours["cause"] = ours.cause.astype(str)
     m = r.merge(ours, on=["time", "cause"], suffixes=("_r", ""))
     assert len(m) == len(r)
@@ -256,14 +256,27 @@ def test_fine_gray_expanded_row_count_equals_r():
     assert FineGrayFitter().fit(RC, "time", "status", "a", ["x1", "x2"]).expanded_rows_ == len(ex) == 2959
 
 
-def test_survival_label_keeps_one_column_type():
-    out = cumulative_incidence([1, 2, 3, 3, 5], [1, 2, 0, 1, 0], include_survival=True, survival_label=0)
-    assert out.cause.map(type).eq(int).all() and sorted(out.cause.unique()) == [0, 1, 2]
-    default = cumulative_incidence([1, 2, 3, 3, 5], [1, 2, 0, 1, 0], include_survival=True)
-    np.testing.assert_array_equal(out.estimate, default.estimate)
-    assert (default.cause == "survival").sum() == (out.cause == 0).sum() == 4
+def test_survival_rows_keep_one_type_per_column():
+    # integer causes: the survival rows carry the censor code (the state "no exit yet"), column int64
+    out = cumulative_incidence([1, 2, 3, 3, 5], [1, 2, 0, 1, 0], include_survival=True)
+    assert out.cause.dtype == np.int64 and sorted(out.cause.unique()) == [0, 1, 2]
+    assert out.attrs["survival_label"] == 0
+    np.testing.assert_allclose(out[out.cause == 0].estimate, [0.8, 0.6, 0.4, 0.4])  # KM by hand: 4/5, 3/4, 2/3
+    np.testing.assert_allclose(out[out.cause == 1].estimate, [0.2, 0.2, 0.4, 0.4])  # + 0.6 * 1/3 at t = 3
+    # string causes: "survival", column object of str
+    s = cumulative_incidence([1, 2, 3, 3, 5], ["a", "b", "open", "a", "open"], censor_code="open",
+                             include_survival=True)
+    assert s.cause.map(type).eq(str).all() and (s.cause == "survival").sum() == 4
+    np.testing.assert_array_equal(s[s.cause == "survival"].estimate, out[out.cause == 0].estimate)
+    # an explicit label wins; a label that is a cause is refused; a boolean label is refused
+    lab = cumulative_incidence([1, 2, 3, 3, 5], [1, 2, 0, 1, 0], include_survival=True, survival_label=-1)
+    assert lab.cause.dtype == np.int64 and (lab.cause == -1).sum() == 4
     with pytest.raises(DataValidationError, match="also a cause"):
         cumulative_incidence([1, 2, 3], [1, 2, 0], include_survival=True, survival_label=2)
+    with pytest.raises(TypeError, match="survival_label"):
+        cumulative_incidence([1, 2, 3], [1, 2, 0], include_survival=True, survival_label=True)
+    # without survival rows, integer causes still make an int64 column
+    assert cumulative_incidence([1, 2, 3], [1, 2, 0]).cause.dtype == np.int64
 
 
 def test_missing_labels_are_reported_with_their_row():

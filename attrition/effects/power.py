@@ -103,7 +103,7 @@ def _one_rep(setting: dict, seed: np.random.SeedSequence, options: dict) -> dict
     return out
 
 
-def _run(tasks: list, options: dict, n_jobs: int, progress: bool) -> list:
+def _run(tasks: list, options: dict, n_jobs: int | None, progress: bool) -> list:
     """Run (setting, seed) tasks through joblib (:func:`attrition._parallel.run_tasks`), with a tqdm bar."""
     return run_tasks(_one_rep, [(s, seed, options) for s, seed in tasks], n_jobs=n_jobs, progress=progress,
                      desc="power simulations")
@@ -161,8 +161,9 @@ def _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, 
 def _check_run_args(n_sims, n_jobs):
     if not isinstance(n_sims, numbers.Integral) or n_sims < 1:
         raise ValueError(f"n_sims must be a positive integer, got {n_sims!r}")
-    if not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be a non-zero integer (-1 = all cores), got {n_jobs!r}")
+    if n_jobs is not None and (not isinstance(n_jobs, numbers.Integral) or isinstance(n_jobs, bool) or n_jobs == 0):
+        raise ValueError(f"n_jobs must be None (the active joblib configuration) or a non-zero integer "
+                         f"(-1 = all cores), got {n_jobs!r}")
 
 
 def power_officer_study(
@@ -181,7 +182,7 @@ def power_officer_study(
     n_sims: int = 200,
     alpha: float = 0.05,
     random_state=None,
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     progress: bool = True,
     return_replications: bool = False,
     **truth,
@@ -221,8 +222,11 @@ def power_officer_study(
     random_state : None, int, SeedSequence or Generator
         One seed; replication ``r`` uses the ``r``-th child of ``SeedSequence(random_state).spawn``, so
         results are identical for any ``n_jobs``.
-    n_jobs : int, default 1
-        Parallel workers (joblib; -1 = all cores).
+    n_jobs : int, optional
+        Parallel workers (joblib; -1 = all cores). ``None`` (default) uses the active
+        :func:`joblib.parallel_config` — sequential when none is active; inside
+        ``with joblib.parallel_config(backend="dask"):`` the replications run on the Dask cluster
+        (see :mod:`attrition._parallel`).
     progress : bool, default True
         Show a tqdm progress bar.
     return_replications : bool, default False
@@ -298,7 +302,7 @@ def power_curve(
     *,
     n_sims: int = 50,
     random_state=None,
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     progress: bool = True,
     outcome: str = "charged",
     method: str = "glm_cluster",

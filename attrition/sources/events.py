@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import standard as S
+from .._utils import release_memory
 from ..exceptions import DataQualityWarning, DataValidationError, IdentifierColumnError
 from ..standard.identifiers import KIND_LABELS, identifier_name, normalise_column, scan_text
 from . import files as F
@@ -503,21 +504,42 @@ def _factorize_stripped(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     empty = np.asarray(text == "", dtype=bool) if len(text) else np.zeros(0, bool)
     # merge values that are equal once stripped
     codes2, uniq2 = pd.factorize(text)
-    remap = np.where(empty, -1, codes2)
-    out = np.where(codes >= 0, remap[np.maximum(codes, 0)] if len(remap) else -1, -1).astype(np.int32)
+    lookup = np.concatenate([[-1], np.where(empty, -1, codes2)]).astype(np.int32)  # code -1 (missing) -> -1
+    out = lookup[codes.astype(np.intp, copy=False) + 1]
     keep = pd.Index(uniq2, dtype=object)
     return out, keep
 
 
+def _int_codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Exact integer codes of a column's values (0 = missing, 1..k the distinct values) and ``k + 1``."""
+    if isinstance(s.dtype, pd.CategoricalDtype):  # the reader's columns: the codes are already there
+        codes, k = s.cat.codes.to_numpy(), len(s.cat.categories)
+    else:
+        codes, uniq = pd.factorize(s)
+        k = len(uniq)
+    return codes.astype(np.int64) + 1, k + 1
+
+
+def _row_key(df: pd.DataFrame, cols: list) -> np.ndarray:
+    """One int64 per row, equal for two rows exactly when their values in ``cols`` are equal (missing equals
+    missing, as :meth:`pandas.DataFrame.duplicated`): the columns' codes combined in mixed radix, the running
+    key re-coded densely whenever the next product could overflow (pandas' ``get_group_index`` rule)."""
+    key, size = _int_codes(df[cols[0]])
+    for c in cols[1:]:
+        codes, k = _int_codes(df[c])
+        if size * k >= 2**62:
+            key, uniq = pd.factorize(key)
+            key, size = key.astype(np.int64, copy=False), len(uniq)
+        key = key * k + codes
+        size *= k
+    return key
+
+
 def _duplicated_rows(df: pd.DataFrame, cols: list) -> np.ndarray:
-    """``df.duplicated(cols, keep="first")`` in little memory: a 64-bit hash per row first, then an exact
-    comparison only among the rows whose hashes collide."""
-    h = pd.Series(pd.util.hash_pandas_object(df[cols], index=False).to_numpy())
-    out = np.zeros(len(df), dtype=bool)
-    cand = np.flatnonzero(h.duplicated(keep=False).to_numpy())
-    if cand.size:
-        out[cand] = df.iloc[cand][cols].duplicated(keep="first").to_numpy()
-    return out
+    """``df.duplicated(cols, keep="first")`` on exact integer row keys (:func:`_row_key`): the columns are
+    categoricals from the reader, so this costs one pass over their codes and one int64 hash table, not the
+    hashing of every value (or pandas' factorizing of every column again)."""
+    return pd.Series(_row_key(df, cols), copy=False).duplicated(keep="first").to_numpy()
 
 
 def _vocab_key(values) -> pd.Index:
@@ -952,7 +974,7 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df = df[cols]
     rank = df["event"].cat.codes.to_numpy()
     ts = df["timestamp"].to_numpy()
-    cid = df["case_id"].to_numpy()
+    cid = _case_order(df["case_id"])
     if len(df) > 1:
         # most extracts (and simulate's output) are already in order: then no sort and no copy
         same_case = cid[1:] == cid[:-1]
@@ -962,6 +984,29 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
             return df.reset_index(drop=True)
     order = np.lexsort((rank, ts, cid))
     return df.iloc[order].reset_index(drop=True)
+
+
+def _case_order(case_id: pd.Series) -> np.ndarray:
+    """case_id as numbers that sort as its values do (numbers as numbers, text as text): the ranks of the
+    distinct values, so a log of text ids is ordered with one sort of its distinct ids, not a lexsort of
+    millions of Python strings. Falls back to the values themselves where they do not compare."""
+    if case_id.dtype.kind in "iuf":
+        return case_id.to_numpy()
+    if isinstance(case_id.dtype, pd.CategoricalDtype):
+        codes, uniq = case_id.cat.codes.to_numpy(), case_id.cat.categories
+    else:
+        codes, uniq = pd.factorize(case_id)
+    if len(codes) and codes.min() < 0:
+        return case_id.to_numpy(dtype=object)
+    try:
+        if uniq.is_monotonic_increasing:  # the CSV reader's categories are sorted already
+            return codes
+        by_value = np.argsort(np.asarray(uniq, dtype=object), kind="stable")
+    except TypeError:
+        return case_id.to_numpy(dtype=object)
+    ranks = np.empty(len(uniq), dtype=np.int64)
+    ranks[by_value] = np.arange(len(uniq))
+    return ranks[codes]
 
 
 def _sorted_pairs(a: np.ndarray) -> np.ndarray:
@@ -1009,6 +1054,8 @@ def load_events(path, *, errors: str = "raise", as_of=None, return_report: bool 
         raise ValueError(f"errors must be 'raise' or 'exclude', not {errors!r}")
     events = read_events(path, columns=columns, sheet=sheet, max_bytes=max_bytes, max_rows=max_rows)
     report = validate_events(events, as_of=as_of, dayfirst=dayfirst)
+    del events
+    release_memory()  # the raw frame and validation's temporaries: most of the peak, free but held
     if errors == "raise":
         report.raise_if_invalid()
     elif not report.ok:

@@ -228,6 +228,17 @@ def _resolve_causes(uniq: list, causes, censor_code, first_row):
     return cause_list, lookup
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def _default_survival_label(cause_list, censor_code):
+    """The label of the overall-survival rows that keeps ``cause`` of one type (see cumulative_incidence)."""
+    if all(_is_int(c) for c in cause_list) and _is_int(censor_code):
+        return int(censor_code)
+    return "survival"
+
+
 def _small_int_range(values) -> tuple[int, int] | None:
     """(min, max) if values are integers spanning at most 64 values, else None."""
     if values.dtype.kind in "iu" and values.size:
@@ -616,7 +627,7 @@ def cumulative_incidence(
     include_survival: bool = False,
     timefix=True,
     conf_type: str = "log-log",
-    survival_label="survival",
+    survival_label=None,
 ) -> pd.DataFrame:
     r"""Aalen–Johansen cumulative incidence of every cause, with IJ standard errors.
 
@@ -647,18 +658,18 @@ def cumulative_incidence(
         survey weights and each row is one independent unit (:math:`\hat V = \sum_i (w_i U_i)^2`,
         R ``survfit(..., weights=w)``).
     include_survival : bool, default False
-        Also return the overall (any-cause) Kaplan–Meier survival with cause ``"survival"``.
+        Also return the overall (any-cause) Kaplan–Meier survival, with cause ``survival_label``.
     timefix : bool or float, default True
         Merge near-tied times (closer than ``sqrt(eps) ~ 1.5e-8``, absolutely or relative to the mean
         absolute time) across ``durations`` and ``entry`` before estimating, by the rule of R
         ``survival::aeqSurv`` (R ``survfit(timefix = TRUE)``, its default): e.g. ``0.1 + 0.2`` and ``0.3``
         are one time. ``False`` keeps every distinct float; a float sets the tolerance. Integer days are
         never near-tied, so daily data are unaffected.
-    survival_label : scalar, default "survival"
-        Value of ``cause`` on the overall-survival rows (``include_survival=True``). With integer causes,
-        pass an integer that is not a cause (e.g. the ``censor_code``, the state "no exit yet") to keep the
-        ``cause`` column of one type; the default mixes integers with the string ``"survival"`` (kept for
-        compatibility).
+    survival_label : int or str, optional
+        Value of ``cause`` on the overall-survival rows (``include_survival=True``), so that the ``cause``
+        column has one type. Default: ``"survival"`` when the causes are strings; with integer causes the
+        ``censor_code`` if it is an integer (the state "no exit yet", e.g. 0), else ``"survival"``. The label
+        used is also in ``result.attrs["survival_label"]`` (:func:`plot_cumulative_incidence` reads it).
     conf_type : {"log-log", "log", "plain"}, default "log-log"
         Transform of the pointwise confidence intervals: ``"log-log"`` (inside (0, 1)), ``"log"``
         (R ``survfit``'s default for survival; upper limit capped at 1) or ``"plain"`` (clipped to [0, 1]).
@@ -667,9 +678,10 @@ def cumulative_incidence(
     -------
     pandas.DataFrame
         One row per (group, cause, distinct exit time), sorted: ``time``, ``cause``, ``group`` (if
-        ``groups``), ``estimate`` (CIF, or survival for cause ``"survival"``), ``se``, ``lower xx%``,
+        ``groups``), ``estimate`` (CIF, or survival for cause ``survival_label``), ``se``, ``lower xx%``,
         ``upper xx%``, ``at_risk`` (weighted number at risk at ``time``; R's ``n.risk`` is unweighted), ``n_event``
-        (weighted exits from this cause at ``time``; for ``"survival"``, from any cause).
+        (weighted exits from this cause at ``time``; for the survival rows, from any cause). ``cause`` is
+        ``int64`` when every cause is an integer, else ``object``.
 
     Raises
     ------
@@ -724,7 +736,11 @@ def cumulative_incidence(
     if weight_type not in _WEIGHT_TYPES:
         raise ValueError(f"weight_type must be one of {_WEIGHT_TYPES}, got {weight_type!r}")
     ci = _ci_function(conf_type)
-    if include_survival and causes is not None and any(c == survival_label for c in causes):
+    if survival_label is not None and not isinstance(survival_label, (str, numbers.Integral)) or \
+            isinstance(survival_label, bool):
+        raise TypeError(f"survival_label must be an int or a str, got {survival_label!r}")
+    if include_survival and causes is not None and survival_label is not None and \
+            any(c == survival_label for c in causes):
         raise DataValidationError(f"survival_label {survival_label!r} is also a cause; pick another label")
     t, w, e = _check_inputs(durations, events, weights, entry, timefix)
     n = t.shape[0]
@@ -770,6 +786,9 @@ def cumulative_incidence(
             cause_list = r["causes"]
         K = len(cause_list)
         T = r["time"].shape[0]
+        if include_survival and survival_label is None:
+            survival_label = _default_survival_label(cause_list, censor_code)
+        int_causes = all(_is_int(c) for c in cause_list)
         cols = {}
         if K:
             est = r["cif"].T.reshape(-1)
@@ -777,7 +796,7 @@ def cumulative_incidence(
             lo, hi = ci(est, se, alpha)
             cols = {
                 "time": np.tile(r["time"], K),
-                "cause": np.repeat(np.array(cause_list, dtype=object), T),
+                "cause": np.repeat(np.array(cause_list, dtype=np.int64 if int_causes else object), T),
                 "estimate": est, "se": se, lo_name: lo, hi_name: hi,
                 "at_risk": np.tile(r["at_risk"], K),
                 "n_event": r["n_event"].T.reshape(-1),
@@ -792,7 +811,9 @@ def cumulative_incidence(
             se = np.sqrt(r["var_surv"])
             lo, hi = ci(r["surv"], se, alpha)
             surv = pd.DataFrame({
-                "time": r["time"], "cause": np.full(T, survival_label, dtype=object), "estimate": r["surv"],
+                "time": r["time"],
+                "cause": np.full(T, survival_label, dtype=np.int64 if _is_int(survival_label) else object),
+                "estimate": r["surv"],
                 "se": se, lo_name: lo, hi_name: hi, "at_risk": r["at_risk"], "n_event": r["n_event"].sum(axis=1),
             })
             part = pd.concat([part, surv], ignore_index=True) if len(part) else surv
@@ -800,6 +821,8 @@ def cumulative_incidence(
             part.insert(2, "group", label)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if include_survival:
+        out.attrs["survival_label"] = survival_label
     return out
 
 

@@ -89,7 +89,8 @@ def plot_cumulative_incidence(
     ----------
     cif_df : pandas.DataFrame
         Output of :func:`attrition.survival.cumulative_incidence` (``time``, ``cause``,
-        ``estimate`` and CI columns; ``group`` if grouped). Rows with cause ``"survival"`` are ignored.
+        ``estimate`` and CI columns; ``group`` if grouped). Its overall-survival rows (cause
+        ``cif_df.attrs["survival_label"]``, or ``"survival"``) are ignored.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is made if omitted.
     stacked : bool, default True
@@ -122,7 +123,8 @@ def plot_cumulative_incidence(
     """
     import matplotlib.pyplot as plt
 
-    df = cif_df[cif_df["cause"].astype(str) != "survival"]
+    label = cif_df.attrs.get("survival_label", "survival")
+    df = cif_df[~cif_df["cause"].isin([label])]
     if "group" in df.columns:
         groups = pd.unique(df["group"])
         if group is None and len(groups) > 1:

@@ -14,8 +14,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
+from attrition._parallel import run_tasks
 from attrition.effects.officer import officer_did
 from attrition.synthetic import simulate
 
@@ -42,7 +42,7 @@ def one(seed: int, n: int) -> list[dict]:
 
 if __name__ == "__main__":
     n, reps, first = (int(a) for a in sys.argv[1:4])
-    res = Parallel(n_jobs=2)(delayed(one)(first + k, n) for k in range(reps))
+    res = run_tasks(one, [(first + k, n) for k in range(reps)], n_jobs=2, progress=True)
     df = pd.DataFrame([r for rep in res for r in rep])
     err = df["estimate"] - df["att"]
     print(df.assign(err=err).groupby("small_sample").agg(covered=("cover", "sum"), reps=("cover", "size"),

@@ -81,6 +81,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from attrition._parallel import iter_tasks
 from attrition._utils import wilson_interval
 from attrition.effects.officer import merge_officer
 from attrition.funnel import FunnelFitter
@@ -145,8 +146,10 @@ if __name__ == "__main__":
     n, reps, first = (int(a) for a in sys.argv[1:4])
     lean = sys.argv[4:5] == ["lean"]
     path = f"/tmp/force_coverage_{n}_{reps}_{first}{'_lean' if lean else ''}.csv"
-    for k in range(reps):  # one dataset at a time (the machine is shared), appended as it is done
-        one(first + k, n, lean).to_csv(path, mode="a" if k else "w", header=k == 0, index=False)
+    # one dataset at a time (the machine is shared; n_jobs=None honours a joblib backend set by a caller),
+    # appended as it is done
+    for k, res in enumerate(iter_tasks(one, [(first + k, n, lean) for k in range(reps)])):
+        res.to_csv(path, mode="a" if k else "w", header=k == 0, index=False)
         print(f"{k + 1} datasets", file=sys.stderr, flush=True)
     df = pd.read_csv(path)
     with pd.option_context("display.width", 250, "display.max_columns", 30):

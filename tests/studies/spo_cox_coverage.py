@@ -15,8 +15,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
+from attrition._parallel import run_tasks
 from attrition.effects import spo
 from attrition.survival.regression import CauseSpecificCox
 from attrition.synthetic import DEFAULT_TRUTH, simulate
@@ -43,7 +43,7 @@ def one(seed: int, n: int) -> list[dict]:
 
 if __name__ == "__main__":
     n, reps, first = (int(a) for a in sys.argv[1:4])
-    res = Parallel(n_jobs=2)(delayed(one)(first + k, n) for k in range(reps))
+    res = run_tasks(one, [(first + k, n) for k in range(reps)], n_jobs=2, progress=True)
     df = pd.DataFrame([r for rep in res for r in rep])
     df["truth"] = df["outcome"].map({"charge": np.log(1.5), "withdrawal": np.log(0.6)})
     for o, g in df.groupby("outcome"):

@@ -15,8 +15,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 
+from attrition._parallel import run_tasks
 from attrition.effects import spo
 from attrition.synthetic import DEFAULT_TRUTH, simulate
 
@@ -175,8 +175,8 @@ def main():
             report(pickle.load(fh))
         return
     t0 = time.perf_counter()
-    reps = Parallel(n_jobs=2)(delayed(one_replicate)(a.seed0 + k, a.n_cases, a.n_boot, not a.no_landmark,
-                                                     not a.no_ccw, not a.no_pp) for k in range(a.reps))
+    reps = run_tasks(one_replicate, [(a.seed0 + k, a.n_cases, a.n_boot, not a.no_landmark, not a.no_ccw, not a.no_pp)
+                                     for k in range(a.reps)], n_jobs=2, progress=True)
     df = pd.DataFrame([r for rep in reps for r in rep])
     df.attrs = {k: v for k, v in vars(a).items() if k != "show"} | {"wall_s": time.perf_counter() - t0}
     with open(path, "wb") as fh:
