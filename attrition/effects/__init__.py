@@ -18,6 +18,7 @@ from .spo import (
     spo_time_varying_cox,
     true_ccw_risks,
 )
+from .trials import SPOTargetTrial, confounding_bias_table, spo_target_trial, true_trial_risks
 
 __all__ = [
     "officer_effect",
@@ -31,6 +32,10 @@ __all__ = [
     "naive_spo_comparison",
     "true_ccw_risks",
     "SPOEffect",
+    "SPOTargetTrial",
+    "spo_target_trial",
+    "true_trial_risks",
+    "confounding_bias_table",
     "officer_did",
     "merge_officer",
     "power_officer_study",

@@ -56,6 +56,7 @@ def forest_plot(
     label: str | None = None,
     null: float | None = None,
     log: bool | None = None,
+    truth: str | None = None,
     **kwargs,
 ):
     """Point estimates with confidence intervals, one row per method (e.g. crude, IPW, AIPW).
@@ -78,6 +79,9 @@ def forest_plot(
     log : bool, optional
         Log-scale x axis; default True for ratio measures. A measure is a ratio if ``null == 1`` or the
         ``measure`` column / index names a ratio (``risk_ratio``, ``odds_ratio``, ``RR``, ``HR``...).
+    truth : str, optional
+        Column of true values (synthetic data): drawn as an open diamond on each row beside its estimate,
+        labelled "truth (synthetic)" in a legend; rows with a missing truth get none.
     **kwargs
         Passed to ``ax.errorbar`` (defaults: ``fmt="o"``, colour ``PALETTE[0]``, ``capsize=3``).
 
@@ -112,6 +116,7 @@ def forest_plot(
 
     est = df[estimate].to_numpy(float)
     lo, hi = df[lower].to_numpy(float), df[upper].to_numpy(float)
+    tru = df[truth].to_numpy(float) if truth is not None else np.full(len(df), np.nan)
     if log and (np.any(est <= 0) or np.any(lo <= 0)):
         raise DataValidationError("A log-scale forest plot needs positive estimates and limits; set log=False.")
     if ax is None:
@@ -122,12 +127,18 @@ def forest_plot(
     kwargs.setdefault("capsize", 3)
     ax.errorbar(est, y, xerr=np.vstack([est - lo, hi - est]), **kwargs)
     ax.axvline(null, color="0.4", linestyle="--", linewidth=1)
+    has_truth = np.isfinite(tru)
+    if has_truth.any():
+        ax.scatter(tru[has_truth], y[has_truth] - 0.22, marker="D", s=28, facecolors="none",
+                   edgecolors=_palette()[1], linewidths=1.3, zorder=3, label="truth (synthetic)")
+        ax.legend(loc="best", fontsize=8, frameon=False)
     if log:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
         ax.set_xscale("log")
         # plain numbers at readable ratios across the whole range (0.8, 1, 1.25, 1.5, 2, ...), not powers of ten
-        left, right = min(lo.min(), null) / 1.08, max(hi.max(), null) * 1.08
+        left = min(lo.min(), null, np.nanmin(tru, initial=np.inf)) / 1.08
+        right = max(hi.max(), null, np.nanmax(tru, initial=-np.inf)) * 1.08
         ax.set_xlim(left, right)
         ax.xaxis.set_major_locator(FixedLocator(_log_ticks(left, right)))
         ax.xaxis.set_minor_locator(NullLocator())

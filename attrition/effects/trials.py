@@ -296,12 +296,12 @@ def _hazard(D: _TrialData, m: np.ndarray, grace: int, use_baseline: bool, use_tv
     return lp, alpha
 
 
-def _logistic_agg(Y, N, X, ridge: float = 1e-4, max_iter: int = 100) -> np.ndarray:
+def _logistic_agg(Y, N, X, ridge: float = 1e-3, max_iter: int = 100) -> np.ndarray:
     """Binomial logistic regression on aggregated rows (``Y`` successes of ``N``) by Newton steps with a small
     ridge (``ridge`` times the total count) on every coefficient, so a covariate level or day bin without
     applications gives a hazard near 0 rather than a failed fit."""
     beta = np.zeros(X.shape[1])
-    pen = ridge * max(N.sum(), 1.0)
+    pen = ridge
     for _ in range(max_iter):
         p = expit(X @ beta)
         g = X.T @ (Y - N * p) - pen * beta
@@ -627,6 +627,25 @@ class SPOTargetTrial:
                     "risk": r, "lower": np.quantile(band, qlo, axis=0) if band is not None else r,
                     "upper": np.quantile(band, qhi, axis=0) if band is not None else r}))
         self.risk_curves_ = pd.concat(curves, ignore_index=True)
+
+    def protocol(self) -> pd.DataFrame:
+        """The target trial's protocol and its emulation, one row per element (for a report)."""
+        within, not_within = (s.format(g=self.grace) for s in self.spec["strategy"])
+        rows = {
+            "eligibility": self.spec["eligible"],
+            "time zero": self.spec["time_zero"].replace("days since ", "the day of "),
+            "strategies": f"'{within}' vs '{not_within}'",
+            "outcomes": "police charge (HO outcome 1); victim does not support action (HO outcome 16); other "
+                        "police outcomes compete",
+            "follow-up": f"{self.horizon} days from time zero; no police outcome by the extraction date = censored",
+            "estimand": trial_estimand(self.trial, self.horizon, self.grace),
+            "emulation": f"clone-censor-weight; application hazard on day of follow-up and "
+                         f"{', '.join(getattr(self, 'covariates_', self.covariates)) or 'nothing'}"
+                         + (f", updated daily for {', '.join(self.time_varying_)}" if getattr(self, 'time_varying_', None)
+                            else ""),
+            "inference": f"percentile bootstrap over cases ({self.n_boot} replicates), weights refitted in each",
+        }
+        return pd.DataFrame({"element": list(rows), "description": list(rows.values())})
 
     def estimate(self, method: str | None = None) -> pd.DataFrame:
         """Rows of ``summary`` of one method (default: the primary one)."""
