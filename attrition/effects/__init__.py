@@ -3,7 +3,7 @@
 Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only when called.
 """
 from .officer import merge_officer, officer_design, officer_did, officer_effect
-from .plotting import forest_plot, love_plot, plot_risk_curves
+from .plotting import forest_plot, love_plot, plot_risk_curves, plot_spo_effects
 from .power import plot_power_curve, power_curve, power_officer_study
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
 from .sensitivity import e_value, negative_control_check
@@ -18,7 +18,8 @@ from .spo import (
     spo_time_varying_cox,
     true_ccw_risks,
 )
-from .trials import SPOTargetTrial, confounding_bias_table, spo_target_trial, true_trial_risks
+from .trials import (SPOTargetTrial, confounding_bias_table, spo_target_trial, spo_trial_on_data, trial_effects_table,
+                     true_trial_risks)
 
 __all__ = [
     "officer_effect",
@@ -34,6 +35,8 @@ __all__ = [
     "SPOEffect",
     "SPOTargetTrial",
     "spo_target_trial",
+    "spo_trial_on_data",
+    "trial_effects_table",
     "true_trial_risks",
     "confounding_bias_table",
     "officer_did",
@@ -51,4 +54,5 @@ __all__ = [
     "forest_plot",
     "love_plot",
     "plot_risk_curves",
+    "plot_spo_effects",
 ]

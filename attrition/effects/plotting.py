@@ -268,3 +268,36 @@ def plot_risk_curves(curves_df: pd.DataFrame, ax=None, *, step: bool = True, ban
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
     return ax
+
+
+def plot_spo_effects(hazard_ratios: pd.DataFrame | None, risk_ratios: pd.DataFrame, axes=None):
+    """Fig09: hazard ratios and risk ratios of SPOs on separate panels, each estimate beside its truth.
+
+    Parameters
+    ----------
+    hazard_ratios : pandas.DataFrame or None
+        Rows with ``label``, ``estimate``, CI columns and optionally ``truth`` (e.g. the time-varying Cox
+        hazard ratios of an SPO in force); None draws the risk-ratio panel only.
+    risk_ratios : pandas.DataFrame
+        The same columns (e.g. :func:`attrition.effects.trials.trial_effects_table`).
+    axes : sequence of two matplotlib Axes, optional
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    panels = [("Hazard ratio (95% CI, log scale)", hazard_ratios), ("Risk ratio at the horizon (95% CI, log scale)",
+                                                                   risk_ratios)]
+    panels = [p for p in panels if p[1] is not None and len(p[1])]
+    if axes is None:
+        heights = [len(p[1]) for p in panels]
+        _, axes = plt.subplots(len(panels), 1, figsize=(8, 0.42 * sum(heights) + 1.6 * len(panels)),
+                               gridspec_kw={"height_ratios": heights}, squeeze=False)
+        axes = axes[:, 0]
+    for ax, (xlabel, rows) in zip(axes, panels):
+        has_truth = "truth" in rows.columns and rows["truth"].notna().any()
+        forest_plot(rows.set_index("label"), ax=ax, null=1.0, truth="truth" if has_truth else None)
+        ax.set_xlabel(xlabel)
+    return np.asarray(axes)

@@ -48,7 +48,7 @@ from scipy.special import expit
 from .._utils import check_alpha, check_random_state, ci_labels
 from ..exceptions import DataQualityWarning, DataValidationError, NotFittedError
 
-__all__ = ["SPOTargetTrial", "spo_target_trial", "TRIALS", "true_trial_risks", "confounding_bias_table",
+__all__ = ["SPOTargetTrial", "spo_target_trial", "spo_trial_on_data", "trial_effects_table", "TRIALS", "true_trial_risks", "confounding_bias_table",
            "trial_estimand"]
 
 #: The two target trials: grace period (days), the application event of the strategy, and the words of
@@ -323,12 +323,9 @@ def _arm_weights(D: _TrialData, lp: np.ndarray, alpha: np.ndarray, grace: int):
     G1 = grace + 1
     days = np.arange(G1)
     h = expit(lp + alpha[None, :])                              # hazard on day k with the covariates of day k
-    # S_rem[i, k] = P(no application on days k..g | covariates of day k held), via the distinct values of lp
-    u, inv = np.unique(lp, return_inverse=True)
-    inv = inv.reshape(lp.shape)
-    logq = -_softplus(u[:, None] + alpha[None, :])              # log(1 - h) of value u on day j
-    tail = np.cumsum(logq[:, ::-1], axis=1)[:, ::-1]            # sum over j >= k
-    S_rem = np.exp(tail[inv, days[None, :]])
+    # S_rem[i, k] = P(no application on days k..g | covariates of day k held)
+    logq = -_softplus(lp[:, :, None] + alpha[None, None, :])   # (n, k, j): log(1 - h) on day j, covariates of day k
+    S_rem = np.exp((logq * (days[None, :] >= days[:, None])[None]).sum(axis=2))
     hstar = np.clip(h / np.maximum(1.0 - S_rem, 1e-300), 0.0, 1.0)
     A = D.A
     untreated = A[:, None] > days[None, :]                      # no application by day k
@@ -688,6 +685,30 @@ def spo_target_trial(events_or_cases, trial: str = "full28", **kwargs) -> SPOTar
     return SPOTargetTrial(trial, **kwargs).fit(events_or_cases)
 
 
+def spo_trial_on_data(cases: pd.DataFrame, trial: str, *, min_count: int = 10, **kwargs):
+    """:class:`SPOTargetTrial` as an analyst runs it on whatever extract is at hand, saying why it cannot.
+
+    The trial is emulated only when at least ``min_count`` eligible cases followed each strategy (fewer
+    can neither be published -- attrition.disclosure -- nor support weights).
+
+    Returns
+    -------
+    model : SPOTargetTrial or None
+    notes : list of str
+        Covariates left out, exclusions, or (model None) why the trial was not emulated.
+    """
+    try:
+        m = SPOTargetTrial(trial, **kwargs).fit(cases)
+    except DataValidationError as err:
+        return None, [str(err).splitlines()[0]]
+    notes = list(m.notes_)
+    notes += [f"{k}: {v} case(s) not eligible" for k, v in m.n_excluded_.items() if v]
+    small = min(m.n_within_, m.n_eligible_ - m.n_within_)
+    if small < min_count:
+        return None, notes + [f"fewer than {min_count} eligible cases followed one of the strategies"]
+    return m, notes
+
+
 # ------------------------------------------------------------------------------------------------
 # truth (synthetic data) and bias analysis
 # ------------------------------------------------------------------------------------------------
@@ -777,3 +798,41 @@ def _warn_positivity(max_weight: float, what: str) -> None:  # pragma: no cover 
     if max_weight > 100:
         warnings.warn(f"{what}: largest clone weight {max_weight:.0f} (> 100): few cases like some stand for "
                       "many; check positivity.", DataQualityWarning, stacklevel=3)
+
+
+_SHORT = {"naive: ever vs never applied": "naive (ever vs never)", "naive: within grace vs not": "naive (within vs not)",
+          "adjusted, immortal time left": "adjusted, immortal time", "CCW, no covariates": "CCW, unadjusted",
+          "CCW, baseline covariates": "CCW, baseline", "CCW, time-varying covariates": "CCW, time-varying"}
+
+
+def trial_effects_table(fits: dict, truths: dict | None = None, *, methods=None, measure: str = "RR",
+                        alpha: float = 0.05) -> pd.DataFrame:
+    """The ``measure`` of every trial, outcome and method, one labelled row each, with the truth (synthetic)
+    beside it -- for :func:`~attrition.effects.plotting.forest_plot` (``truth="truth"``).
+
+    Parameters
+    ----------
+    fits : dict of str -> SPOTargetTrial
+        Fitted trials by name.
+    truths : dict of str -> DataFrame or None, optional
+        :func:`true_trial_risks` of each trial (None for real data).
+    methods : sequence of str, optional
+        Default: the naive "ever vs never" comparison and each trial's primary estimator.
+    """
+    lo, hi = ci_labels(alpha)
+    rows = []
+    for trial, m in fits.items():
+        use = methods or ["naive: ever vs never applied", m.primary_]
+        truth = (truths or {}).get(trial)
+        for outcome in OUTCOMES:
+            for mth in use:
+                r = m.summary[(m.summary["method"] == mth) & (m.summary["outcome"] == outcome)
+                              & (m.summary["measure"] == measure)]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                rows.append({"label": f"{trial}, {outcome}: {_SHORT.get(mth, mth)}", "trial": trial,
+                             "outcome": outcome, "method": mth, "measure": measure, "estimate": r["estimate"],
+                             lo: r[lo], hi: r[hi],
+                             "truth": float(truth.loc[outcome, measure.lower()]) if truth is not None else np.nan})
+    return pd.DataFrame(rows)
