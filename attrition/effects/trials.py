@@ -144,10 +144,10 @@ def _trial_data(cases: pd.DataFrame, trial: str, grace: int, horizon: int, covar
         t0 = need
         base = ~np.isnan(need)
         no_suspect = base & ~(sus <= need)
-        interim_first = base & ~no_suspect & (intr < need)
+        interim_first = base & ~no_suspect & (intr <= need)
         ok = base & ~no_suspect & ~interim_first
         excluded["need without a suspect identified before it"] = int(no_suspect.sum())
-        excluded["interim application before the need"] = int(interim_first.sum())
+        excluded["interim application on or before the need day"] = int(interim_first.sum())
     else:
         if "risk" not in cases.columns:
             raise DataValidationError("the interim48 trial needs the risk column (eligibility: high-risk cases)")
@@ -171,27 +171,38 @@ def _trial_data(cases: pd.DataFrame, trial: str, grace: int, horizon: int, covar
     excluded["application before time zero (counted as on day 0)"] = int(early.sum())
     A = np.where(early, 0, A)
     A = np.where(np.isnan(A) | (A > T), np.inf, A)   # an application after the exit (or the horizon) is none
-    Xb, names = _baseline_design(el, covariates, A, grace)
+    Xb, names = _baseline_design(el, covariates, A, grace, t0)
     Z, tv_names = _time_varying_design(el, t0, grace, time_varying)
     return _TrialData(cases=el, T=T, s=s, A=A, Xb=Xb, Z=Z, names=names + tv_names, n_excluded=excluded)
 
 
-def _baseline_design(el: pd.DataFrame, covariates, A, grace) -> tuple[np.ndarray, list]:
+def _baseline_design(el: pd.DataFrame, covariates, A, grace, t0) -> tuple[np.ndarray, list]:
     cols, names = [], []
     for c in covariates:
         if c == "force_practice":
             cols.append(_force_practice(el, A, grace)[:, None])
             names.append("force_practice")
             continue
+        if c == "recorded_stalking":   # recorded (or reclassified) as stalking by time zero
+            cols.append((_col(el, "days_to_recorded_stalking") <= t0).astype(float)[:, None])
+            names.append("recorded_stalking")
+            continue
         if c not in el.columns:
             raise DataValidationError(f"covariate {c!r} is not a column of the case table")
         s = el[c]
-        if s.isna().any():
+        numeric = (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+                   and not isinstance(s.dtype, pd.CategoricalDtype))
+        if s.isna().any() and numeric:
             ids = list(el.loc[s.isna(), "case_id"].head(5))
             raise DataValidationError(f"covariate {c!r} is missing for {int(s.isna().sum())} eligible case(s) (e.g. "
-                                      f"case_id {ids}); add an 'unknown' level or leave the covariate out.")
-        if pd.api.types.is_bool_dtype(s) or (pd.api.types.is_numeric_dtype(s)
-                                               and not isinstance(s.dtype, pd.CategoricalDtype)):
+                                      f"case_id {ids}); impute it or leave the covariate out.")
+        if s.isna().any():   # a category of its own (valid only if missingness does not hide confounding)
+            levels = [str(v) for v in (s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype)
+                                       else pd.unique(s.dropna()))]
+            s = pd.Categorical(s.astype(object).where(s.notna(), "missing").astype(str),
+                               categories=levels + ["missing"])
+            s = pd.Series(s, index=el.index)
+        elif pd.api.types.is_bool_dtype(s) or numeric:
             cols.append(s.to_numpy(float)[:, None])
             names.append(c)
             continue
@@ -221,7 +232,8 @@ def _force_practice(el: pd.DataFrame, A, grace) -> np.ndarray:
 
 def _time_varying_design(el: pd.DataFrame, t0, grace, time_varying) -> tuple[np.ndarray, list]:
     """(n, grace + 1, q) covariates of days 0..grace: ``"breaches"`` = breaches on or before the day
-    (1 and 2+ indicators, from ``days_to_first_breach``/``days_to_second_breach``); any other name is a
+    (1 and 2+ indicators, from ``days_to_first_breach``/``days_to_second_breach``) and a breach (first or
+    second) on the day before (an escalation prompting an application); any other name is a
     ``days_to_...`` column switching a 0/1 indicator on from its day (e.g. a risk upgrade)."""
     days = np.arange(grace + 1)[None, :]
     parts, names = [], []
@@ -231,8 +243,9 @@ def _time_varying_design(el: pd.DataFrame, t0, grace, time_varying) -> tuple[np.
             b2 = _col(el, "days_to_second_breach") - t0
             one = (b1[:, None] <= days) & ~(b2[:, None] <= days)
             two = b2[:, None] <= days
-            parts += [one.astype(float), two.astype(float)]
-            names += ["breaches=1 (so far)", "breaches=2+ (so far)"]
+            recent = (b1[:, None] == days - 1) | (b2[:, None] == days - 1)
+            parts += [one.astype(float), two.astype(float), recent.astype(float)]
+            names += ["breaches=1 (so far)", "breaches=2+ (so far)", "breach the day before"]
         else:
             if v not in el.columns:
                 raise DataValidationError(f"time-varying covariate {v!r} is not a column of the case table "
@@ -267,10 +280,7 @@ def _design(D: _TrialData, grace: int, use_baseline: bool, use_tv: bool):
             parts.append(D.Xb[ii])
         if use_tv and D.Z.shape[2]:
             parts.append(D.Z[ii, kk])
-        X = np.hstack(parts)
-        inv = pd.DataFrame(X).groupby(list(range(X.shape[1])), sort=False).ngroup().to_numpy()
-        Xu = np.zeros((inv.max() + 1, X.shape[1]))
-        Xu[inv] = X
+        Xu, inv = _unique_rows(np.hstack(parts))
         cache[key] = (Xu, inv, ii, kk, (D.A[ii] == kk).astype(float), nb)
     return cache[key]
 
@@ -284,7 +294,9 @@ def _hazard(D: _TrialData, m: np.ndarray, grace: int, use_baseline: bool, use_tv
     N = np.bincount(inv, weights=mu, minlength=len(Xu))
     Y = np.bincount(inv, weights=mu * y, minlength=len(Xu))
     use = N > 0
-    beta = _logistic_agg(Y[use], N[use], Xu[use])
+    starts = D.__dict__.setdefault("_starts", {})
+    beta = _logistic_agg(Y[use], N[use], Xu[use], start=starts.get((use_baseline, use_tv)))
+    starts.setdefault((use_baseline, use_tv), beta)
     alpha = beta[:nb][_day_bins(grace)]
     lp = np.zeros((len(D.T), grace + 1))
     q = nb
@@ -296,21 +308,33 @@ def _hazard(D: _TrialData, m: np.ndarray, grace: int, use_baseline: bool, use_tv
     return lp, alpha
 
 
-def _logistic_agg(Y, N, X, ridge: float = 1e-3, max_iter: int = 100) -> np.ndarray:
+def _logistic_agg(Y, N, X, ridge: float = 0.1, max_iter: int = 40, start=None) -> np.ndarray:
     """Binomial logistic regression on aggregated rows (``Y`` successes of ``N``) by Newton steps with a small
-    ridge (``ridge`` times the total count) on every coefficient, so a covariate level or day bin without
-    applications gives a hazard near 0 rather than a failed fit."""
-    beta = np.zeros(X.shape[1])
-    pen = ridge
+    ridge (``ridge``, as 0.1 pseudo-observations' worth) on every coefficient, so a covariate level or day bin
+    without applications gives a hazard near 0 (log-odds about -10) rather than a failed fit; the iterations stop
+    once no fitted probability moves by 1e-10. ``start``: initial coefficients (bootstrap: the full-data fit)."""
+    beta = np.zeros(X.shape[1]) if start is None else np.array(start, float)
+    p_old = np.full(len(Y), -1.0)
     for _ in range(max_iter):
-        p = expit(X @ beta)
-        g = X.T @ (Y - N * p) - pen * beta
-        Hm = (X * (N * p * (1 - p))[:, None]).T @ X + pen * np.eye(X.shape[1])
-        step = np.linalg.solve(Hm, g)
-        beta += step
-        if np.max(np.abs(step)) < 1e-7:
+        p = expit(np.einsum("ij,j->i", X, beta))
+        if np.max(np.abs(p - p_old)) < 1e-10:
             break
+        p_old = p
+        # einsum, not BLAS: threaded BLAS on these small matrices is slow on a busy machine
+        g = np.einsum("ij,i->j", X, Y - N * p) - ridge * beta
+        Hm = np.einsum("ij,ik->jk", X * (N * p * (1 - p))[:, None], X) + ridge * np.eye(X.shape[1])
+        beta += np.linalg.solve(Hm, g)
     return beta
+
+
+def _unique_rows(X: np.ndarray):
+    """``(X_unique, inverse)`` of the rows of a 2-D array (pandas hashing: fast for many columns)."""
+    if X.shape[1] == 0:
+        return np.zeros((1, 0)), np.zeros(len(X), np.int64)
+    inv = pd.DataFrame(X).groupby(list(range(X.shape[1])), sort=False).ngroup().to_numpy()
+    Xu = np.zeros((inv.max() + 1, X.shape[1]))
+    Xu[inv] = X
+    return Xu, inv
 
 
 def _softplus(x):
@@ -324,8 +348,11 @@ def _arm_weights(D: _TrialData, lp: np.ndarray, alpha: np.ndarray, grace: int):
     days = np.arange(G1)
     h = expit(lp + alpha[None, :])                              # hazard on day k with the covariates of day k
     # S_rem[i, k] = P(no application on days k..g | covariates of day k held)
-    logq = -_softplus(lp[:, :, None] + alpha[None, None, :])   # (n, k, j): log(1 - h) on day j, covariates of day k
-    S_rem = np.exp((logq * (days[None, :] >= days[:, None])[None]).sum(axis=2))
+    # computed once per distinct covariate value (hash factorisation: few values, many case-days)
+    inv, u = pd.factorize(lp.reshape(-1))
+    logq = -_softplus(u[:, None] + alpha[None, :])              # log(1 - h) of value u on day j
+    tail = np.cumsum(logq[:, ::-1], axis=1)[:, ::-1]            # sum over days j >= k
+    S_rem = np.exp(tail[inv.reshape(lp.shape), days[None, :]])
     hstar = np.clip(h / np.maximum(1.0 - S_rem, 1e-300), 0.0, 1.0)
     A = D.A
     untreated = A[:, None] > days[None, :]                      # no application by day k
@@ -403,8 +430,17 @@ def _all_estimates(D: _TrialData, m: np.ndarray, grace: int, horizon: int, metho
             out[meth] = np.stack([_group_risks(T, s, m, within, np.ones(len(T)), horizon),
                                   _group_risks(T, s, m, ~within, np.ones(len(T)), horizon)])
         elif meth == "adjusted, immortal time left":
-            X = np.column_stack([np.ones(len(T)), D.Xb])
-            p = expit(X @ _logistic_agg(within * m, m, X))
+            cache = D.__dict__.setdefault("_designs", {})
+            if "ipw" not in cache:
+                cache["ipw"] = _unique_rows(np.column_stack([np.ones(len(T)), D.Xb]))
+            Xu, inv = cache["ipw"]
+            N = np.bincount(inv, weights=m, minlength=len(Xu))
+            use = N > 0
+            starts = D.__dict__.setdefault("_starts", {})
+            beta = _logistic_agg(np.bincount(inv, weights=within * m, minlength=len(Xu))[use], N[use], Xu[use],
+                                 start=starts.get("ipw"))
+            starts.setdefault("ipw", beta)
+            p = expit(Xu @ beta)[inv]
             w = np.where(within, 1.0 / np.maximum(p, 1e-12), 1.0 / np.maximum(1 - p, 1e-12))
             out[meth] = np.stack([_group_risks(T, s, m, within, w, horizon),
                                   _group_risks(T, s, m, ~within, w, horizon)])
@@ -441,15 +477,20 @@ class SPOTargetTrial:
         Risks by this many days after time zero.
     grace : int, optional
         Grace period in days (default: 28 for ``"full28"``, 2 for ``"interim48"``).
-    covariates : sequence of str, default ("risk", "financial_year", "force_practice")
+    covariates : sequence of str, default ("risk", "financial_year", "force", "recorded_stalking", "online")
         Baseline covariates of the application-hazard model (columns of the case table; categorical ones
-        dummy-coded). ``"force_practice"`` is the logit of the force's share of *other* eligible cases applied
-        for within the grace period (a leave-one-out proxy of the force's timeliness practice). Covariates
+        dummy-coded; ``force`` gives each force its own application rate -- the force's practice).
+        ``"recorded_stalking"``: recorded or reclassified as stalking by time zero (misrecorded cases are
+        charged less and their needs recognised later). ``"force_practice"`` is the logit of the force's
+        share of *other* eligible cases applied for within the grace period (a leave-one-out proxy of the
+        force's timeliness practice, for use instead of ``force`` when forces are many and small). Covariates
         absent from the data are left out with a note (``notes_``); ``risk`` is left out of ``"interim48"``
         (every eligible case is high-risk).
-    time_varying : sequence of str, default ("breaches",)
+    time_varying : sequence of str, default ("breaches", "days_to_spo_need_identified")
         Covariates updated daily for the ``"CCW, time-varying covariates"`` estimator: ``"breaches"`` (order
-        breaches so far: 1, 2+) and/or ``days_to_...`` columns that switch on (e.g. a risk upgrade).
+        breaches so far: 1, 2+; a breach the day before) and/or ``days_to_...`` columns that switch on (the
+        need recognised, for ``"interim48"``; e.g. a risk upgrade). A covariate constant over the grace
+        period (the need, in ``"full28"``, where it is time zero) drops out.
     primary : str, optional
         The estimator reported as the trial's estimate (``summary`` rows with ``primary=True``): default
         ``"CCW, time-varying covariates"`` when ``time_varying`` is usable, else ``"CCW, baseline covariates"``.
@@ -500,7 +541,8 @@ class SPOTargetTrial:
     """
 
     def __init__(self, trial: str = "full28", *, horizon: int = 180, grace: int | None = None,
-                 covariates=("risk", "financial_year", "force_practice"), time_varying=("breaches",),
+                 covariates=("risk", "financial_year", "force", "recorded_stalking", "online"),
+                 time_varying=("breaches", "days_to_spo_need_identified"),
                  primary: str | None = None, n_boot: int = 200, alpha: float = 0.05, random_state=None,
                  n_jobs: int | None = None):
         self.trial = trial
@@ -541,6 +583,11 @@ class SPOTargetTrial:
                     covs.append(c)
                 else:
                     notes.append("force_practice left out: one force only")
+            elif c == "recorded_stalking":
+                if "days_to_recorded_stalking" in cases.columns:
+                    covs.append(c)
+                else:
+                    notes.append("recorded_stalking left out: days_to_recorded_stalking absent")
             elif c not in cases.columns or cases[c].nunique(dropna=True) < 2:
                 notes.append(f"{c} left out: absent or constant in the data")
             elif self.trial == "interim48" and c == "risk":
