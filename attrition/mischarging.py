@@ -52,7 +52,8 @@ from .standard import OFFENCES, STALKING_OFFENCES
 
 __all__ = [
     "OFFENCE_CLASSES", "LESSER_OFFENCES", "mischarging_table", "MisclassificationCorrection", "correct_funnel",
-    "synthetic_review", "SyntheticReview", "plot_mischarging", "offence_class",
+    "synthetic_review", "SyntheticReview", "plot_mischarging", "offence_class", "ReviewerAccuracy",
+    "allocate_review", "plan_review", "review_width_table", "review_scenario",
 ]
 
 #: Offence classes of the mischarging tables, stalking first.
@@ -342,6 +343,122 @@ def _check_counts(counts) -> pd.Series:
     return out.reindex([c for c in OFFENCE_CLASSES if c in out.index])
 
 
+@dataclass(frozen=True)
+class ReviewerAccuracy:
+    r"""How well the case-file reviewer recognises stalking: sensitivity and specificity, with uncertainty.
+
+    A reviewer misses a truly stalking file with probability :math:`1 - Se_R` and flags a non-stalking file as
+    stalking with probability :math:`1 - Sp_R`. Build it with one of the constructors:
+    :meth:`known` (fixed values), :meth:`from_double_review` (a sample of files also judged by a reference
+    reviewer, e.g. adjudicated by a panel: Beta posteriors) or :meth:`from_range` (a plausible range,
+    uniform).
+
+    Attributes
+    ----------
+    sensitivity, specificity : tuple
+        ``("fixed", value)``, ``("beta", a, b)`` or ``("uniform", low, high)``.
+    source : str
+        How it was obtained (for printing).
+    """
+
+    sensitivity: tuple
+    specificity: tuple
+    source: str = ""
+
+    @classmethod
+    def known(cls, sensitivity: float, specificity: float) -> "ReviewerAccuracy":
+        """Fixed, known reviewer sensitivity and specificity (``known(1, 1)``: a perfect reviewer)."""
+        for name, v in (("sensitivity", sensitivity), ("specificity", specificity)):
+            if not isinstance(v, numbers.Real) or not 0 < v <= 1:
+                raise ValueError(f"{name} must be a probability in (0, 1], got {v!r}")
+        if sensitivity + specificity <= 1:
+            raise ValueError("sensitivity + specificity must exceed 1 (a reviewer better than chance)")
+        return cls(("fixed", float(sensitivity)), ("fixed", float(specificity)),
+                   f"known: sensitivity {sensitivity:g}, specificity {specificity:g}")
+
+    @classmethod
+    def from_double_review(cls, true_positive: int, false_negative: int, true_negative: int, false_positive: int,
+                           prior=(0.5, 0.5)) -> "ReviewerAccuracy":
+        """From files judged by the reviewer and by a reference (double review): Beta(prior + counts) posteriors.
+
+        Parameters
+        ----------
+        true_positive, false_negative : int
+            Reference-stalking files the reviewer flagged / missed.
+        true_negative, false_positive : int
+            Reference-non-stalking files the reviewer cleared / flagged.
+        prior : (float, float), default (0.5, 0.5)
+        """
+        counts = (true_positive, false_negative, true_negative, false_positive)
+        if any(isinstance(c, bool) or not isinstance(c, numbers.Integral) or c < 0 for c in counts):
+            raise ValueError(f"double-review counts must be non-negative integers, got {counts!r}")
+        if true_positive + false_negative == 0 or true_negative + false_positive == 0:
+            raise ValueError("a double review needs reference-stalking and reference-non-stalking files")
+        a, b = (float(x) for x in prior)
+        return cls(("beta", a + true_positive, b + false_negative), ("beta", a + true_negative, b + false_positive),
+                   f"double review of {sum(counts)} files: {true_positive}/{true_positive + false_negative} stalking "
+                   f"files flagged, {true_negative}/{true_negative + false_positive} others cleared")
+
+    @classmethod
+    def from_range(cls, sensitivity=(0.8, 1.0), specificity=(0.95, 1.0)) -> "ReviewerAccuracy":
+        """A plausible range for each (uniform over it): a prior range where no double review exists."""
+        for name, r in (("sensitivity", sensitivity), ("specificity", specificity)):
+            if len(r) != 2 or not 0 < r[0] <= r[1] <= 1:
+                raise ValueError(f"{name} range must be (low, high) with 0 < low <= high <= 1, got {r!r}")
+        if sensitivity[0] + specificity[0] <= 1:
+            raise ValueError("the lower ends must add up to more than 1 (a reviewer better than chance)")
+        return cls(("uniform", *map(float, sensitivity)), ("uniform", *map(float, specificity)),
+                   f"range: sensitivity {sensitivity[0]:g}-{sensitivity[1]:g}, specificity "
+                   f"{specificity[0]:g}-{specificity[1]:g}")
+
+    @staticmethod
+    def _moments(d):
+        if d[0] == "fixed":
+            return d[1], 0.0
+        if d[0] == "beta":
+            a, b = d[1], d[2]
+            return a / (a + b), a * b / ((a + b) ** 2 * (a + b + 1))
+        lo, hi = d[1], d[2]
+        return (lo + hi) / 2, (hi - lo) ** 2 / 12
+
+    def mean(self) -> tuple[float, float]:
+        """Point values (sensitivity, specificity): the fixed values, posterior means or range midpoints."""
+        return self._moments(self.sensitivity)[0], self._moments(self.specificity)[0]
+
+    def var(self) -> tuple[float, float]:
+        """Variances of (sensitivity, specificity)."""
+        return self._moments(self.sensitivity)[1], self._moments(self.specificity)[1]
+
+    @property
+    def perfect(self) -> bool:
+        """True for a reviewer known to be perfect (``known(1, 1)``)."""
+        return self.sensitivity == ("fixed", 1.0) and self.specificity == ("fixed", 1.0)
+
+    def draw(self, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` draws of (sensitivity, specificity); fixed values use no random numbers."""
+        out = []
+        for d in (self.sensitivity, self.specificity):
+            if d[0] == "fixed":
+                out.append(np.full(n, d[1]))
+            elif d[0] == "beta":
+                out.append(rng.beta(d[1], d[2], size=n))
+            else:
+                out.append(rng.uniform(d[1], d[2], size=n))
+        return out[0], out[1]
+
+
+def _selection_transform(q, psi):
+    """P(stalking) among unreviewed files when the odds among reviewed files are ``psi`` times theirs."""
+    q = np.asarray(q, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isinf(psi), 0.0, q / (q + psi * (1 - q)))
+
+
+def _selection_slope(q, psi):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isinf(psi), 0.0, psi / (q + psi * (1 - q)) ** 2)
+
+
 class MisclassificationCorrection(BaseFitter):
     r"""Correct recorded-offence counts for stalking recorded as lesser offences, from a case-file review.
 
@@ -371,6 +488,12 @@ class MisclassificationCorrection(BaseFitter):
         False: the review is from elsewhere and :math:`q_X` is applied to all :math:`N_X` records.
     random_state : None, int or numpy.random.Generator, default 0
         Seeds the posterior draws (fixed by default: results are reproducible).
+    reviewer : ReviewerAccuracy, optional
+        (``"reweight"`` only.) The reviewer's own sensitivity and specificity; default a perfect reviewer.
+        The share of a class's reviewed files the reviewer flags, :math:`r_X`, is then corrected to
+        :math:`q_X = (r_X + Sp_R - 1)/(Se_R + Sp_R - 1)` (Rogan & Gladen 1978, truncated to [0, 1]) and the
+        uncertainty of :math:`Se_R, Sp_R` is propagated (drawn, or by the delta method; it is shared by
+        every class, so the classes' errors are correlated).
 
     Attributes
     ----------
@@ -422,8 +545,14 @@ class MisclassificationCorrection(BaseFitter):
     _METHODS = ("reweight", "rogan-gladen")
 
     def __init__(self, alpha: float = 0.05, method: str = "reweight", variance: str = "posterior", prior=(0.5, 0.5),
-                 n_draws: int = 4000, finite_population: bool = True, random_state=0):
+                 n_draws: int = 4000, finite_population: bool = True, random_state=0,
+                 reviewer: ReviewerAccuracy | None = None):
         super().__init__(alpha)
+        if reviewer is not None and not isinstance(reviewer, ReviewerAccuracy):
+            raise ValueError(f"reviewer must be a ReviewerAccuracy (or None), not {type(reviewer).__name__}")
+        if reviewer is not None and method != "reweight":
+            raise ValueError("reviewer accuracy is supported with method='reweight' only")
+        self.reviewer = reviewer
         if method not in self._METHODS:
             raise ValueError(f"method must be one of {self._METHODS}, got {method!r}")
         if variance not in ("posterior", "delta"):
@@ -497,6 +626,22 @@ class MisclassificationCorrection(BaseFitter):
             hi_name: np.where(x == m, 1.0, post.ppf(1 - self.alpha / 2)),
         }, index=pd.Index(labels, name="ppv" if self.method == "reweight" else "parameter"))
         self._x, self._m = x, m
+        if self.method == "reweight" and self.reviewer is not None and not self.reviewer.perfect:
+            se_r, sp_r = self.reviewer.mean()
+            v_se, v_sp = self.reviewer.var()
+            J = se_r + sp_r - 1
+            q = np.clip((est + sp_r - 1) / J, 0, 1)
+            var_q = (est * (1 - est) / m + q**2 * v_se + (1 - q) ** 2 * v_sp) / J**2
+            rng = check_random_state(self.random_state)
+            r = rng.beta(a + x, b + m - x, size=(self.n_draws, len(x)))
+            se_d, sp_d = self.reviewer.draw(self.n_draws, rng)
+            qd = np.clip((r + sp_d[:, None] - 1) / np.maximum(se_d + sp_d - 1, 1e-9)[:, None], 0, 1)
+            lo_q, hi_q = np.quantile(qd, [self.alpha / 2, 1 - self.alpha / 2], axis=0)
+            self.summary_.insert(2, "flagged", est)
+            self.summary_["estimate"] = q
+            self.summary_["se"] = np.sqrt(var_q)
+            self.summary_[lo_name] = np.minimum(lo_q, q)
+            self.summary_[hi_name] = np.maximum(hi_q, q)
         self._fitted_on = f"a review of {int(rv['reviewed'].sum()):,} case files in {len(rv)} recorded classes ({self.method})"
         return self
 
@@ -506,8 +651,9 @@ class MisclassificationCorrection(BaseFitter):
         return self.summary_
 
     # ------------------------------------------------------------------------------------------------
-    def _draws_T(self, N: pd.Series, rng) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """Posterior draws of (true stalking total, true stalking among recorded-as-stalking) and points."""
+    def _draws_T(self, N: pd.Series, rng, psi=None) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Posterior draws of (true stalking total, true stalking among recorded-as-stalking) and points
+        (delta: their variances and covariance); ``psi`` the selection odds ratio of each class."""
         a, b = self.prior
         if self.method == "reweight":
             missing = [c for c in N.index if N[c] > 0 and c not in self.review_.index]
@@ -530,22 +676,70 @@ class MisclassificationCorrection(BaseFitter):
                         "finite_population=True the review must be a sample of the counted records "
                         "(or pass finite_population=False for an external review)"
                     )
-            T_x = np.where(keep, Nx * q_hat, 0.0)
-            point_T, point_S = T_x.sum(), T_x[N.index == "stalking"].sum()
+            psi = np.ones(len(Nx)) if psi is None else np.asarray(psi, float)
+            fin = self.finite_population
+            rev = self.reviewer if (self.reviewer is not None and not self.reviewer.perfect) else None
+            is_s = np.asarray(N.index == "stalking")
+            # the reviewer's errors: q = (r + Sp - 1)/(Se + Sp - 1), r the share of reviewed files flagged
+            se_r, sp_r = (1.0, 1.0) if rev is None else rev.mean()
+            J = se_r + sp_r - 1
+            q_raw = (q_hat + sp_r - 1) / J
+            if rev is not None and np.any(keep & ((q_raw < 0) | (q_raw > 1))):
+                bad = [c for c, k, v in zip(N.index, keep, q_raw) if k and not 0 <= v <= 1]
+                warnings.warn(
+                    f"the reviewer-corrected share of stalking is outside [0, 1] for class(es) {bad!r} (the share "
+                    f"flagged is below 1 - specificity or above sensitivity); it is truncated",
+                    StatisticalWarning, stacklevel=4,
+                )
+            q_p = np.clip(q_raw, 0, 1)
+            qu = _selection_transform(q_p, psi)
+            T_x = np.where(keep, (m * q_p + (Nx - m) * qu) if fin else Nx * qu, 0.0)
+            point_T, point_S = T_x.sum(), T_x[is_s].sum()
             if self.variance == "delta":
-                f = np.where(keep & self.finite_population, m / np.where(Nx > 0, Nx, 1), 0.0)
-                div = np.where(self.finite_population, np.maximum(m - 1, 1), m)
-                var_x = np.where(keep & (m > 0), Nx**2 * (1 - f) * q_hat * (1 - q_hat) / np.where(m > 0, div, 1), 0.0)
-                cov = np.where(N.index == "stalking", 1.0, 0.0)
-                return var_x, cov, point_T, point_S
+                g1 = _selection_slope(q_p, psi)
+                inside = (q_raw >= 0) & (q_raw <= 1)
+                r_var = q_hat * (1 - q_hat) / J**2
+                if fin:
+                    div = np.maximum(m - 1, 1)
+                    var_x = (Nx - m) * ((Nx - m) * g1**2 * r_var + m * qu * (1 - qu)) / div
+                    c = m + (Nx - m) * g1
+                else:
+                    var_x = Nx**2 * g1**2 * r_var / np.where(m > 0, m, 1)
+                    c = Nx * g1
+                var_x = np.where(keep & (m > 0) & inside, var_x, np.where(keep & fin, (Nx - m) * qu * (1 - qu), 0.0))
+                c = np.where(keep & inside, c, 0.0)
+                v_se, v_sp = (0.0, 0.0) if rev is None else rev.var()
+                d_se, d_sp = c * (-q_p / J), c * (1 - q_p) / J  # d T_x / d Se_R, d T_x / d Sp_R
+                var_T = var_x.sum() + d_se.sum() ** 2 * v_se + d_sp.sum() ** 2 * v_sp
+                var_S = var_x[is_s].sum() + d_se[is_s].sum() ** 2 * v_se + d_sp[is_s].sum() ** 2 * v_sp
+                cov_TS = var_x[is_s].sum() + d_se.sum() * d_se[is_s].sum() * v_se + d_sp.sum() * d_sp[is_s].sum() * v_sp
+                return np.array([var_T, var_S, cov_TS]), None, point_T, point_S
             q = rng.beta(a + s, b + m - s, size=(self.n_draws, len(s)))
-            if self.finite_population:
+            if rev is not None:
+                se_d, sp_d = rev.draw(self.n_draws, rng)
+                Jd = np.maximum(se_d + sp_d - 1, 1e-9)[:, None]
+                r = q
+                q = np.clip((r + sp_d[:, None] - 1) / Jd, 0, 1)
+            qu_d = _selection_transform(q, psi[None, :])
+            if fin:
                 unrev = np.maximum(Nx - m, 0).astype(np.int64)
-                Td = s + rng.binomial(np.broadcast_to(unrev, q.shape), q)
+                Td = rng.binomial(np.broadcast_to(unrev, q.shape), qu_d)
+                if rev is None:
+                    Td = s + Td
+                else:
+                    # the reviewed files' own true status is unknown too: flagged files are stalking with the
+                    # reviewer's PPV, cleared ones with one minus its NPV
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        tp = se_d[:, None] * q
+                        ppv_r = np.nan_to_num(tp / (tp + (1 - sp_d[:, None]) * (1 - q)), nan=0.0)
+                        fn = (1 - se_d[:, None]) * q
+                        fom_r = np.nan_to_num(fn / (fn + sp_d[:, None] * (1 - q)), nan=0.0)
+                    sv = np.broadcast_to(s.astype(np.int64), q.shape)
+                    Td = Td + rng.binomial(sv, ppv_r) + rng.binomial(np.broadcast_to((m - s).astype(np.int64), q.shape), fom_r)
             else:
-                Td = Nx * q
+                Td = Nx * qu_d
             Td = np.where(keep, Td, 0.0)
-            return Td.sum(axis=1), Td[:, N.index == "stalking"].sum(axis=1), point_T, point_S
+            return Td.sum(axis=1), Td[:, is_s].sum(axis=1), point_T, point_S
         # Rogan-Gladen
         Ntot = N.sum()
         p = N.get("stalking", 0.0) / Ntot
@@ -574,7 +768,7 @@ class MisclassificationCorrection(BaseFitter):
         pi_d = np.clip((p + sp_d - 1) / np.maximum(se_d + sp_d - 1, 1e-9), 0, 1)
         return pi_d * Ntot, se_d * pi_d * Ntot, point_T, point_S
 
-    def correct(self, counts, downstream: dict | None = None) -> pd.DataFrame:
+    def correct(self, counts, downstream: dict | None = None, selection_odds: float = 1.0) -> pd.DataFrame:
         """Corrected counts, shares and funnel entries with intervals.
 
         Parameters
@@ -597,6 +791,12 @@ class MisclassificationCorrection(BaseFitter):
             ``<stage>_per_report`` for each downstream stage. Columns ``quantity``, ``observed`` (the
             uncorrected value: records recorded as stalking taken at face value), ``corrected``, ``se``,
             CI, ``method``, ``variance``.
+        selection_odds : float, default 1.0
+            (``"reweight"`` only.) Non-random review: the odds that a reviewed file of a class is stalking
+            are ``selection_odds`` times the odds for an unreviewed file of that class (e.g. 2: reviewers
+            were given files that looked like stalking). 1 = random within class; ``0`` and ``inf`` give the
+            bounds with no assumption about unreviewed files (every unreviewed file stalking / none).
+            See :meth:`selection_sensitivity`.
 
         Raises
         ------
@@ -615,7 +815,11 @@ class MisclassificationCorrection(BaseFitter):
         lo_name, hi_name = self.ci_labels
         Ntot = float(N.sum())
         N_s = float(N.get("stalking", 0.0))
-        A, B, point_T, point_S = self._draws_T(N, rng)
+        if not isinstance(selection_odds, numbers.Real) or isinstance(selection_odds, bool) or not selection_odds >= 0:
+            raise ValueError(f"selection_odds must be a number >= 0 (inf allowed), got {selection_odds!r}")
+        if selection_odds != 1 and self.method != "reweight":
+            raise ValueError("selection_odds needs method='reweight' (a review stratified by recorded class)")
+        A, B, point_T, point_S = self._draws_T(N, rng, psi=np.full(len(N), float(selection_odds)))
         rows = {"records": (Ntot, Ntot, 0.0, Ntot, Ntot)}
         if self.variance == "posterior":
             Td, Sd = A, B
@@ -641,13 +845,7 @@ class MisclassificationCorrection(BaseFitter):
                                                    np.where(Td > 0, v / np.where(Td > 0, Td, 1), np.nan))
         else:
             z = stats.norm.ppf(1 - self.alpha / 2)
-            if self.method == "reweight":
-                var_x, is_s = A, B
-                var_T = float(var_x.sum())
-                var_S = float((var_x * is_s).sum())
-                cov_TS = var_S  # S is the stalking stratum's part of T; strata are independent
-            else:
-                var_T, var_S, cov_TS = (float(v) for v in A)
+            var_T, var_S, cov_TS = (float(v) for v in A)
 
             def norm(obs, point, var):
                 sd = float(np.sqrt(max(var, 0.0)))
@@ -669,6 +867,66 @@ class MisclassificationCorrection(BaseFitter):
         out = out.reset_index()
         out["method"] = self.method
         out["variance"] = self.variance
+        return out
+
+
+    def selection_sensitivity(self, counts, odds_ratios=(0.25, 0.5, 1.0, 2.0, 4.0), bounds: bool = True) -> pd.DataFrame:
+        r"""The corrected number of stalking reports if the review was not random within class.
+
+        Parameters
+        ----------
+        counts : pandas.DataFrame, Series or dict
+            Records by recorded offence (as :meth:`correct`).
+        odds_ratios : sequence of float, default (0.25, 0.5, 1, 2, 4)
+            Selection odds ratios :math:`\psi`: the odds that a reviewed file is stalking over the odds for an
+            unreviewed file of the same class (every class alike). :math:`\psi > 1`: the files reviewed were
+            likelier than the rest to be stalking, so the correction overstates; :math:`\psi < 1` the opposite.
+        bounds : bool, default True
+            Add the two rows with no assumption at all about the unreviewed files (Manski bounds):
+            :math:`\psi = \infty` (none of them stalking) and :math:`\psi = 0` (all of them).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per odds ratio: ``odds_ratio``, ``true_stalking`` (corrected number of stalking reports)
+            with ``se`` and CI, ``misrecorded_share`` (share of stalking reports recorded as a lesser offence)
+            and ``change`` (relative to :math:`\psi = 1`).
+
+        Notes
+        -----
+        Under selection odds ratio :math:`\psi` the unreviewed files of class :math:`X` are stalking with
+        probability :math:`q^u_X = q_X / (q_X + \psi(1 - q_X))`, where :math:`q_X` is the share among reviewed
+        files (after the reviewer's errors), so the total is :math:`\sum_X m_X q_X + (N_X - m_X) q^u_X`
+        (:math:`\sum_X N_X q^u_X` for an external review). The uncertainty is the review's sampling
+        uncertainty at that :math:`\psi`; :math:`\psi` itself is a sensitivity parameter, not estimated
+        (Rosenbaum-style: how large a selection would change the conclusion). With ``finite_population``
+        and a perfect reviewer the Manski bounds are exact (no sampling uncertainty): the reviewed files are
+        known and the unreviewed ones all or none stalking.
+        """
+        self._check_fitted()
+        if self.method != "reweight":
+            raise ValueError("selection_sensitivity needs method='reweight'")
+        psis = [float(x) for x in odds_ratios]
+        if any(not x > 0 or not np.isfinite(x) for x in psis):
+            raise ValueError(f"odds_ratios must be positive and finite, got {odds_ratios!r} (the bounds are added "
+                             "with bounds=True)")
+        if bounds:
+            psis = [np.inf] + psis + [0.0]
+        lo_name, hi_name = self.ci_labels
+        rows = []
+        for psi in psis:  # a handful of scenarios
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                t = self.correct(counts, selection_odds=psi).set_index("quantity")
+            rows.append({"odds_ratio": psi, "true_stalking": t.loc["true_stalking", "corrected"],
+                         "se": t.loc["true_stalking", "se"], lo_name: t.loc["true_stalking", lo_name],
+                         hi_name: t.loc["true_stalking", hi_name],
+                         "misrecorded_share": t.loc["misrecorded_share", "corrected"]})
+        out = pd.DataFrame(rows)
+        ref = self.correct(counts).set_index("quantity").loc["true_stalking", "corrected"]
+        out["change"] = out["true_stalking"] / ref - 1
+        out.attrs["estimand"] = ("number of truly stalking reports among the records, if the reviewed files' odds "
+                                 "of being stalking were odds_ratio times those of the unreviewed files")
         return out
 
 
@@ -769,6 +1027,242 @@ def correct_funnel(cases_or_counts, review: pd.DataFrame, *, stage: str = "recor
 
 
 # ----------------------------------------------------------------------------------------------------
+# review planning: how many files, and from which class
+# ----------------------------------------------------------------------------------------------------
+_ALLOCATIONS = ("neyman", "proportional", "equal")
+
+
+def _check_plan_inputs(class_sizes, ppv):
+    if not isinstance(class_sizes, pd.Series) or not isinstance(ppv, pd.Series):
+        raise ValueError("class_sizes and ppv must be pandas Series indexed by recorded class")
+    N = pd.to_numeric(class_sizes, errors="coerce").astype(float)
+    if N.isna().any() or (N <= 0).any():
+        raise ValueError(f"class_sizes must be positive numbers of records, got {class_sizes.to_dict()!r}")
+    missing = [c for c in N.index if c not in ppv.index]
+    if missing:
+        raise ValueError(f"ppv has no anticipated value for class(es) {missing!r}")
+    q = pd.to_numeric(ppv.reindex(N.index), errors="coerce").astype(float)
+    if q.isna().any() or ((q < 0) | (q > 1)).any():
+        raise ValueError(f"ppv must hold probabilities, got {ppv.to_dict()!r}")
+    return N.to_numpy(), q.to_numpy(), list(N.index)
+
+
+def _weights(N, S, allocation):
+    if allocation == "neyman":
+        return N * S
+    if allocation == "proportional":
+        return N.astype(float)
+    return np.ones_like(N, dtype=float)
+
+
+def _variance_total(N, q, m):
+    """Design variance of the stratified total sum N q_hat for allocation m (finite population, q known)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.sum(np.where(m > 0, N**2 * (1 - m / N) * q * (1 - q) / np.where(m > 0, m, 1), np.inf)))
+
+
+def allocate_review(class_sizes: pd.Series, ppv: pd.Series, files: int, allocation: str = "neyman") -> pd.Series:
+    r"""Split ``files`` case files over the recorded classes.
+
+    Parameters
+    ----------
+    class_sizes : pandas.Series
+        Records per recorded class :math:`N_h` (e.g. harassment, malicious communications, criminal
+        damage, other; stalking too if its PPV is in doubt).
+    ppv : pandas.Series
+        Anticipated P(true stalking | recorded class) :math:`p_h` (e.g. 0.05-0.2 for the lesser classes).
+    files : int
+        Files to review in all.
+    allocation : {"neyman", "proportional", "equal"}, default "neyman"
+        Neyman: :math:`m_h \propto N_h\sqrt{p_h(1-p_h)}`, the allocation that minimises the variance of the
+        corrected total for a fixed number of files (Cochran 1977, §5.5); proportional: :math:`\propto N_h`;
+        equal: the same number per class.
+
+    Returns
+    -------
+    pandas.Series of int
+        Files per class (largest-remainder rounding, so they add up to ``files``; capped at :math:`N_h`,
+        the surplus going to the other classes in the same proportions).
+    """
+    if allocation not in _ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {_ALLOCATIONS}, got {allocation!r}")
+    N, q, labels = _check_plan_inputs(class_sizes, ppv)
+    if isinstance(files, bool) or not isinstance(files, numbers.Integral) or files < 1:
+        raise ValueError(f"files must be a positive integer, got {files!r}")
+    files = int(min(files, N.sum()))
+    w = _weights(N, np.sqrt(q * (1 - q)), allocation)
+    m = np.zeros(len(N))
+    free = w > 0
+    left = float(files)
+    for _ in range(len(N)):  # at most one pass per class: census the classes the allocation overfills
+        share = np.where(free, w, 0.0)
+        if share.sum() <= 0:
+            break
+        m_try = np.where(free, left * share / share.sum(), m)
+        over = free & (m_try >= N)
+        if not over.any():
+            m = m_try
+            break
+        m[over] = N[over]
+        free &= ~over
+        left = files - m[~free].sum()
+    base = np.floor(m)
+    rem = int(round(files - base.sum()))
+    order = np.argsort(-(m - base), kind="stable")
+    base[order[:max(rem, 0)]] += 1
+    return pd.Series(np.minimum(base, N).astype(np.int64), index=pd.Index(labels, name="recorded"), name="files")
+
+
+def plan_review(class_sizes: pd.Series, ppv: pd.Series, half_width: float, *, relative: bool = True,
+                alpha: float = 0.05, allocation: str = "neyman") -> pd.DataFrame:
+    r"""Files needed per class for a target interval half-width of the corrected number of stalking reports.
+
+    Parameters
+    ----------
+    class_sizes, ppv : pandas.Series
+        Records per class and anticipated PPV (see :func:`allocate_review`).
+    half_width : float
+        Target half-width of the ``1 - alpha`` interval of the corrected total :math:`T = \sum_h N_h p_h`:
+        a fraction of :math:`T` with ``relative=True`` (e.g. 0.2 for ±20%), else a number of reports.
+    relative : bool, default True
+    alpha : float, default 0.05
+    allocation : {"neyman", "proportional", "equal"}, default "neyman"
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by class: ``records``, ``ppv``, ``files``, ``files_share``, ``expected_stalking``
+        (:math:`N_h p_h`). ``attrs``: ``files`` (total), ``half_width`` (achieved, in reports),
+        ``relative_half_width`` (achieved), ``target`` (in reports), ``allocation``.
+
+    Notes
+    -----
+    With stratified sampling without replacement the estimator :math:`\hat T = \sum_h N_h \hat p_h` has
+    variance :math:`\sum_h N_h^2(1 - m_h/N_h)p_h(1-p_h)/m_h`. For allocation weights :math:`a_h`
+    (:math:`m_h = m\,a_h/\sum a`) the smallest :math:`m` with :math:`z_{1-lpha/2}\sqrt{V} \le h` is
+    :math:`m = \sum_h N_h^2 p_h(1-p_h)(\sum a)/a_h \,/\, (h^2/z^2 + \sum_h N_h p_h(1-p_h))` (Cochran
+    1977, eq. 5.25; for Neyman weights :math:`(\sum_h N_h S_h)^2/(h^2/z^2 + \sum_h N_h S_h^2)`), with
+    classes the allocation would over-fill reviewed in full; each class's files are rounded up. The
+    achieved width assumes the anticipated PPVs; a real review's interval comes out wider when a PPV is
+    nearer 0.5 than anticipated. ``tests/test_mischarging.py`` checks by simulation that the planned review
+    reaches the target width.
+    """
+    if allocation not in _ALLOCATIONS:
+        raise ValueError(f"allocation must be one of {_ALLOCATIONS}, got {allocation!r}")
+    alpha = check_alpha(alpha)
+    N, q, labels = _check_plan_inputs(class_sizes, ppv)
+    if not isinstance(half_width, numbers.Real) or not half_width > 0:
+        raise ValueError(f"half_width must be positive, got {half_width!r}")
+    z = stats.norm.ppf(1 - alpha / 2)
+    T = float(np.sum(N * q))
+    h = float(half_width) * (T if relative else 1.0)
+    S2 = q * (1 - q)
+    a = _weights(N, np.sqrt(S2), allocation)
+    m = np.zeros(len(N))
+    free = (S2 > 0) & (a > 0)
+    for _ in range(len(N)):  # census the classes the allocation over-fills, then re-solve for the rest
+        if not free.any():
+            break
+        V0 = (h / z) ** 2
+        A = np.sum(N[free] ** 2 * S2[free] * a[free].sum() / a[free])
+        B = np.sum(N[free] * S2[free])
+        m_tot = A / (V0 + B)
+        m_try = m_tot * a[free] / a[free].sum()
+        over = m_try >= N[free]
+        idx = np.flatnonzero(free)
+        if not over.any():
+            m[idx] = m_try
+            break
+        m[idx[over]] = N[idx[over]]
+        free[idx[over]] = False
+    m = np.minimum(np.ceil(m - 1e-9), N)
+    # a class with PPV 0 or 1 has no sampling variance: still review a couple of files to check the assumption
+    m = np.where(S2 > 0, m, np.minimum(np.maximum(m, 2), N))
+    V = _variance_total(N, q, np.maximum(m, 1))
+    out = pd.DataFrame({"records": N, "ppv": q, "files": m.astype(np.int64),
+                        "files_share": m / m.sum(), "expected_stalking": N * q},
+                       index=pd.Index(labels, name="recorded"))
+    out.attrs.update({"files": int(m.sum()), "half_width": float(z * np.sqrt(V)),
+                      "relative_half_width": float(z * np.sqrt(V) / T) if T > 0 else np.nan, "target": h,
+                      "allocation": allocation, "alpha": alpha})
+    return out
+
+
+def review_scenario(cases: pd.DataFrame, ppv: pd.Series, *, stage: str = "recorded",
+                    min_count: int = DISCLOSURE_THRESHOLD) -> pd.DataFrame:
+    """Class sizes for planning a review: each lesser class at an anticipated PPV, built on the case table.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table (stalking reports) with the offence column of ``stage``.
+    ppv : pandas.Series
+        Anticipated P(true stalking | recorded class) of the lesser classes (e.g. 0.05-0.2).
+    stage : {"recorded", "final"}, default "recorded"
+    min_count : int, default ``attrition.config.DISCLOSURE_THRESHOLD``
+        Classes with fewer stalking reports recorded as them are left out (the plan would reveal the count).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by class: ``stalking_reports`` (stalking reports recorded as the class), ``ppv`` and
+        ``records`` = ``stalking_reports / ppv`` rounded (the records such a class would hold, genuine ones
+        included). Empty if no class qualifies.
+    """
+    if stage not in ("recorded", "final"):
+        raise ValueError(f"stage must be 'recorded' or 'final', got {stage!r}")
+    col = _STAGE_COLUMN[stage]
+    if col not in cases.columns:
+        raise DataValidationError(f"the case table has no column {col!r}")
+    if not isinstance(ppv, pd.Series) or ((ppv <= 0) | (ppv > 1)).any():
+        raise ValueError("ppv must be a pandas Series of probabilities in (0, 1] indexed by class")
+    cls = offence_class(cases[col].astype(object).to_numpy(), what=f"column {col!r}", frame=cases)
+    n = cls.value_counts().reindex(ppv.index, fill_value=0).astype(np.int64)
+    keep = n >= min_count
+    out = pd.DataFrame({"stalking_reports": n[keep], "ppv": ppv[keep].astype(float),
+                        "records": (n[keep] / ppv[keep]).round().astype(np.int64)})
+    out.index.name = "recorded"
+    return out
+
+
+def review_width_table(class_sizes: pd.Series, ppv: pd.Series, files=(100, 200, 400, 800, 1600, 3200), *,
+                       alpha: float = 0.05, allocations=_ALLOCATIONS) -> pd.DataFrame:
+    r"""Interval half-width of the corrected number of stalking reports against the number of files reviewed.
+
+    Parameters
+    ----------
+    class_sizes, ppv : pandas.Series
+        Records per class and anticipated PPV (see :func:`allocate_review`).
+    files : sequence of int
+        Review sizes.
+    alpha : float, default 0.05
+    allocations : sequence of str
+        Any of ``"neyman"``, ``"proportional"``, ``"equal"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per review size: for each allocation ``<allocation>`` (the relative half-width, ± share of
+        the expected total :math:`\sum_h N_h p_h`). ``attrs["expected_stalking"]`` is that total.
+    """
+    alpha = check_alpha(alpha)
+    N, q, labels = _check_plan_inputs(class_sizes, ppv)
+    z = stats.norm.ppf(1 - alpha / 2)
+    T = float(np.sum(N * q))
+    cs, pp = pd.Series(N, index=labels), pd.Series(q, index=labels)
+    rows = []
+    for f in files:  # a handful of review sizes
+        row = {"files": int(f)}
+        for al in allocations:
+            m = allocate_review(cs, pp, int(f), al).to_numpy()
+            row[al] = z * np.sqrt(_variance_total(N, q, m)) / T
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("files")
+    out.attrs["expected_stalking"] = T
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
 # 3. a synthetic review with known truth
 # ----------------------------------------------------------------------------------------------------
 @dataclass
@@ -798,7 +1292,8 @@ class SyntheticReview:
 
 
 def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, background=1.0,
-                     design: str = "stratified", stage: str = "recorded") -> SyntheticReview:
+                     design: str = "stratified", stage: str = "recorded", allocation: pd.Series | None = None,
+                     reviewer_error: tuple = (1.0, 1.0), double_review: int = 0) -> SyntheticReview:
     """Draw a case-file review sample from synthetic data, where the true classification is known.
 
     In the synthetic data every report is stalking and the misrecorded ones carry a lesser offence. Real
@@ -822,6 +1317,17 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
         Stratified by recorded class (for ``method="reweight"``) or a simple random sample of all records
         (needed for ``method="rogan-gladen"``).
     stage : {"recorded", "final"}, default "recorded"
+    allocation : pandas.Series, optional
+        (``design="stratified"``.) Files to review per recorded class (e.g. from :func:`allocate_review`),
+        instead of ``n`` split equally.
+    reviewer_error : (float, float), default (1.0, 1.0)
+        The simulated reviewer's sensitivity and specificity: each truly stalking file is flagged with
+        probability ``reviewer_error[0]``, each other file with probability ``1 - reviewer_error[1]``; the
+        review table then holds the reviewer's verdicts.
+    double_review : int, default 0
+        Reviewed files also judged by a reference reviewer (the truth): ``truth["double_review"]`` then holds
+        ``true_positive``, ``false_negative``, ``true_negative``, ``false_positive`` (input of
+        :meth:`ReviewerAccuracy.from_double_review`).
 
     Returns
     -------
@@ -862,7 +1368,15 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
     tot = pop.sum(axis=1).to_numpy()
     if design == "stratified":
         k = len(pop)
-        m = np.full(k, n // k) + (np.arange(k) < n % k)
+        if allocation is not None:
+            if not isinstance(allocation, pd.Series):
+                raise ValueError("allocation must be a pandas Series of files per recorded class")
+            m = pd.to_numeric(allocation, errors="coerce").reindex(pop.index).fillna(0).to_numpy()
+            if (m < 0).any() or (m != np.round(m)).any():
+                raise ValueError(f"allocation must hold whole numbers of files, got {allocation.to_dict()!r}")
+            m = m.astype(np.int64)
+        else:
+            m = np.full(k, n // k) + (np.arange(k) < n % k)
         m = np.minimum(m, tot)
         s = rng.hypergeometric(pop["stalking"].to_numpy(), pop["not_stalking"].to_numpy(), np.maximum(m, 0)) \
             if k else np.array([], np.int64)
@@ -871,6 +1385,18 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
         cells = np.r_[pop["stalking"].to_numpy(), pop["not_stalking"].to_numpy()]
         draw = rng.multivariate_hypergeometric(cells, min(n, int(cells.sum())))
         rv_true, rv_false = draw[: len(pop)], draw[len(pop):]
+    se_r, sp_r = (float(v) for v in reviewer_error)
+    if not (0 < se_r <= 1 and 0 < sp_r <= 1):
+        raise ValueError(f"reviewer_error must be (sensitivity, specificity) in (0, 1], got {reviewer_error!r}")
+    dr = None
+    if (se_r, sp_r) != (1.0, 1.0) or double_review:
+        tp = rng.binomial(rv_true, se_r)  # stalking files the reviewer flags
+        fp = rng.binomial(rv_false, 1 - sp_r)  # other files the reviewer flags
+        if double_review:
+            cells = np.array([tp.sum(), (rv_true - tp).sum(), (rv_false - fp).sum(), fp.sum()], np.int64)
+            d = rng.multivariate_hypergeometric(cells, min(int(double_review), int(cells.sum())))
+            dr = dict(zip(("true_positive", "false_negative", "true_negative", "false_positive"), map(int, d)))
+        rv_true, rv_false = tp + fp, (rv_true - tp) + (rv_false - fp)  # the reviewer's verdicts
     review = pd.DataFrame({
         "recorded": np.repeat(pop.index.to_numpy(), 2),
         "true_stalking": np.tile([True, False], len(pop)),
@@ -887,7 +1413,10 @@ def synthetic_review(cases: pd.DataFrame, n: int = 200, random_state=None, *, ba
         "ppv": (pop["stalking"] / tot).to_dict(),
         "sensitivity": float(pop["stalking"].get("stalking", 0)) / T if T else np.nan,
         "specificity": 1 - float(pop["not_stalking"].get("stalking", 0)) / nS if nS else np.nan,
+        "reviewer_error": (se_r, sp_r),
     }
+    if dr is not None:
+        truth["double_review"] = dr
     return SyntheticReview(review=review, counts=counts, population=pop, truth=truth)
 
 
