@@ -3,7 +3,7 @@
 Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only when called.
 """
 from .officer import merge_officer, officer_design, officer_did, officer_effect
-from .plotting import forest_plot, love_plot, plot_risk_curves, plot_spo_effects
+from .plotting import forest_plot, love_plot, plot_risk_curves, plot_spo_effects, plot_trial_risk_curves
 from .power import plot_power_curve, power_curve, power_officer_study
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
 from .sensitivity import e_value, negative_control_check
@@ -18,7 +18,8 @@ from .spo import (
     spo_time_varying_cox,
     true_ccw_risks,
 )
-from .trials import (SPOTargetTrial, confounding_bias_table, spo_target_trial, spo_trial_on_data, trial_effects_table,
+from .trials import (SPOTargetTrial, confounding_bias_table, spo_hazard_ratios, spo_target_trial, spo_trial_on_data,
+                     trial_effects_table,
                      true_trial_risks)
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "spo_target_trial",
     "spo_trial_on_data",
     "trial_effects_table",
+    "spo_hazard_ratios",
     "true_trial_risks",
     "confounding_bias_table",
     "officer_did",
@@ -55,4 +57,5 @@ __all__ = [
     "love_plot",
     "plot_risk_curves",
     "plot_spo_effects",
+    "plot_trial_risk_curves",
 ]

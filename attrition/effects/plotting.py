@@ -301,3 +301,33 @@ def plot_spo_effects(hazard_ratios: pd.DataFrame | None, risk_ratios: pd.DataFra
         forest_plot(rows.set_index("label"), ax=ax, null=1.0, truth="truth" if has_truth else None)
         ax.set_xlabel(xlabel)
     return np.asarray(axes)
+
+
+def plot_trial_risk_curves(fits: dict, axes=None):
+    """Fig10: cumulative risk of charge and victim withdrawal under each strategy of each SPO target trial.
+
+    Parameters
+    ----------
+    fits : dict of str -> attrition.effects.trials.SPOTargetTrial
+        Fitted trials by name (one row of panels each; charge left, withdrawal right).
+    axes : 2-D array of matplotlib Axes, shape (len(fits), 2), optional
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes, shape (len(fits), 2)
+        The x axis of each row is labelled with its trial's time origin.
+    """
+    import matplotlib.pyplot as plt
+
+    from .trials import TRIALS
+
+    if axes is None:
+        _, axes = plt.subplots(len(fits), 2, figsize=(11, 3.6 * len(fits)), squeeze=False)
+    axes = np.asarray(axes).reshape(len(fits), 2)
+    for row, (trial, m) in zip(axes, fits.items()):
+        origin = TRIALS[trial]["time_zero"]
+        for ax, outcome, title in zip(row, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
+            plot_risk_curves(m.risk_curves_[m.risk_curves_["outcome"] == outcome], ax=ax)
+            ax.set(title=f"{trial}: {title}", xlabel=origin[0].upper() + origin[1:], ylabel="Cumulative risk")
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return axes

@@ -48,7 +48,7 @@ from scipy.special import expit
 from .._utils import check_alpha, check_random_state, ci_labels
 from ..exceptions import DataQualityWarning, DataValidationError, NotFittedError
 
-__all__ = ["SPOTargetTrial", "spo_target_trial", "spo_trial_on_data", "trial_effects_table", "TRIALS", "true_trial_risks", "confounding_bias_table",
+__all__ = ["SPOTargetTrial", "spo_target_trial", "spo_trial_on_data", "trial_effects_table", "spo_hazard_ratios", "TRIALS", "true_trial_risks", "confounding_bias_table",
            "trial_estimand"]
 
 #: The two target trials: grace period (days), the application event of the strategy, and the words of
@@ -58,7 +58,7 @@ TRIALS: dict[str, dict] = {
         "grace": 28, "application": "days_to_spo_full_applied",
         "time_zero": "days since SPO need recognised",
         "eligible": "cases with a recognised SPO need after a suspect was identified, no interim application "
-                    "before the need, still open on the need day",
+                    "on or before the need day, still open on the need day",
         "strategy": ("full SPO application within {g} days of the need", "no full application within {g} days "
                      "(later or never)"),
     },
@@ -762,14 +762,30 @@ def spo_trial_on_data(cases: pd.DataFrame, trial: str, *, min_count: int = 10, *
 def true_trial_risks(trial: str, data=None, *, horizon: int = 180, n_cases=None, random_state=None, **truth):
     """True risks of charge and withdrawal under each strategy, from the generator (synthetic data only).
 
-    Calls :func:`attrition.synthetic.strategy_risks` (simulating the strategies) with the truth parameters
-    of ``data`` (a :class:`~attrition.synthetic.SyntheticData`) or ``truth``; ``None`` when the generator
-    has no ``strategy_risks`` or ``data`` is real (no truth).
+    Calls :func:`attrition.synthetic.strategy_risks`, which simulates both strategies in the world of
+    ``random_state`` (forces, case mix and every latent draw): to get the truth of a simulated dataset, pass
+    that dataset as ``data`` and the seed it was simulated with as ``random_state`` (the truth differs
+    between worlds: e.g. the full28 charge RR was 1.12 in one national world and 1.34 in another).
+    ``None`` when the generator has no ``strategy_risks`` or ``data`` is real (no truth).
+
+    Parameters
+    ----------
+    trial : {"full28", "interim48"}
+    data : SyntheticData, optional
+        Its truth parameters and size are used (``truth`` overrides them).
+    horizon : int, default 180
+    n_cases : int, optional
+        Reports simulated (default: ``data``'s, else national).
+    random_state : int
+        The seed of the world (of ``data``).
+    **truth
+        Parameters of :data:`attrition.synthetic.DEFAULT_TRUTH` (e.g. an adversarial switch).
 
     Returns
     -------
     pandas.DataFrame or None
-        Index ``["charge", "withdrawal"]``; columns ``risk_within``, ``risk_not_within``, ``rd``, ``rr``.
+        Index ``["charge", "withdrawal"]``; columns ``risk_within``, ``risk_not_within``, ``rd``, ``rr``,
+        ``mc_se`` (Monte Carlo SE of the within risk) and ``n_eligible``.
     """
     from .. import synthetic
 
@@ -782,12 +798,18 @@ def true_trial_risks(trial: str, data=None, *, horizon: int = 180, n_cases=None,
         params = {k: v for k, v in data.truth.items() if k in synthetic.DEFAULT_TRUTH}
         truth = {**params, **truth}
         n_cases = n_cases or data.truth.get("n_cases")
+    if random_state is None:
+        raise ValueError("true_trial_risks needs random_state: the seed of the simulated world (of data)")
     tab = fn(trial, horizon=horizon, n_cases=n_cases, random_state=random_state, **truth)
     risk = tab.pivot_table(index="outcome", columns="arm", values="risk")
     out = pd.DataFrame({"risk_within": risk["within"], "risk_not_within": risk["not_within"]})
-    out = out.rename(index={"police_charge": "charge", "ho16": "withdrawal"}).reindex(list(OUTCOMES))
+    out = out.reindex(list(OUTCOMES))
     out["rd"] = out["risk_within"] - out["risk_not_within"]
     out["rr"] = out["risk_within"] / out["risk_not_within"]
+    extra = tab[tab["arm"] == "within"].set_index("outcome")
+    for c in ("mc_se", "n_eligible"):
+        if c in extra.columns:
+            out[c] = extra[c].reindex(out.index)
     return out
 
 
@@ -883,3 +905,28 @@ def trial_effects_table(fits: dict, truths: dict | None = None, *, methods=None,
                              lo: r[lo], hi: r[hi],
                              "truth": float(truth.loc[outcome, measure.lower()]) if truth is not None else np.nan})
     return pd.DataFrame(rows)
+
+
+def spo_hazard_ratios(cases: pd.DataFrame, truth: dict | None = None) -> pd.DataFrame:
+    """Hazard ratios of charge and victim withdrawal while an SPO is in force, labelled for the HR panel of
+    :func:`~attrition.effects.plotting.plot_spo_effects`.
+
+    :func:`attrition.effects.spo_time_varying_cox` adjusted for risk and financial year (those present),
+    stratified on force when there are several, robust SEs clustered on force with 20 forces or more (else on
+    the case). ``truth``: the generator's parameters (``spo_hr_charge``, ``spo_hr_withdrawal``; synthetic
+    only) -- the structural hazard ratios, drawn beside the estimates.
+
+    Raises
+    ------
+    DataValidationError, ConvergenceError
+        As :func:`~attrition.effects.spo_time_varying_cox` (no SPO in force, no event while one is).
+    """
+    from .spo import spo_time_varying_cox
+
+    covs = tuple(c for c in ("risk", "financial_year") if c in cases.columns and cases[c].nunique() > 1
+                 and cases[c].notna().all())
+    n_forces = cases["force"].nunique() if "force" in cases.columns else 1
+    cox = spo_time_varying_cox(cases, covariates=covs, strata="force" if n_forces > 1 else None,
+                               cluster="force" if n_forces >= 20 else "case_id")
+    true_hr = [float((truth or {}).get(f"spo_hr_{o}", np.nan)) for o in cox["outcome"]]
+    return cox.assign(label="SPO in force: " + cox["outcome"], truth=true_hr)

@@ -33,12 +33,11 @@ columns = None  # column mapping of the event log, standard name to name in the 
 dayfirst = None  # True when the event log's dates are dd/mm/yyyy, None for ISO dates
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
 from attrition.data import load_dataset
-from attrition.effects import (confounding_bias_table, plot_risk_curves, plot_spo_effects, spo_time_varying_cox,
+from attrition.effects import (confounding_bias_table, plot_spo_effects, plot_trial_risk_curves, spo_hazard_ratios,
                                spo_trial_on_data, trial_effects_table, true_trial_risks)
 from attrition.effects.trials import TRIALS
 from attrition.exceptions import ConvergenceError, DataValidationError
@@ -89,7 +88,7 @@ for trial in TRIALS:
         skip(f"SPO target trial {trial}", notes[-1])
         continue
     fits[trial] = model
-    truths[trial] = true_trial_risks(trial, data) if data.synthetic else None
+    truths[trial] = true_trial_risks(trial, data, random_state=seed) if data.synthetic else None
     if data.synthetic and truths[trial] is None:
         print(f"{trial}: the generator of these synthetic data cannot simulate the strategies: no truth shown")
 
@@ -136,14 +135,9 @@ if "interim48" in fits:
 
 # %%
 if fits:
-    fig, axes = plt.subplots(len(fits), 2, figsize=(11, 3.6 * len(fits)), squeeze=False)
-    for row, (trial, m) in zip(axes, fits.items()):
-        for ax, outcome, title in zip(row, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
-            plot_risk_curves(m.risk_curves_[m.risk_curves_["outcome"] == outcome], ax=ax)
-            ax.set(title=f"{trial}: {title}", xlabel=TRIALS[trial]["time_zero"].capitalize(), ylabel="Cumulative risk")
-            ax.legend(fontsize=7, frameon=False, loc="upper left")
-    fig.tight_layout()
-    display(show_figure(fig))
+    axes = plot_trial_risk_curves(fits)
+    axes[0, 0].figure.tight_layout()
+    display(show_figure(axes[0, 0].figure))
 
 # %% [markdown]
 # ## Effects side by side: hazard ratios and risk ratios
@@ -156,11 +150,7 @@ if fits:
 hr = None
 if spo_ok:
     try:
-        cox = spo_time_varying_cox(c, covariates=("risk", "financial_year"),
-                                   strata="force" if c["force"].nunique() > 1 else None,
-                                   cluster="force" if c["force"].nunique() >= 20 else "case_id")
-        true_hr = [data.truth.get(f"spo_hr_{o}") if data.synthetic else None for o in cox["outcome"]]
-        hr = cox.assign(label="SPO in force: " + cox["outcome"], truth=pd.to_numeric(pd.Series(true_hr), errors="coerce"))
+        hr = spo_hazard_ratios(c, data.truth if data.synthetic else None)
     except (DataValidationError, ConvergenceError) as err:
         skip("Hazard ratios of an SPO in force", str(err).splitlines()[0])
 if fits:

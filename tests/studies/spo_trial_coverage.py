@@ -13,7 +13,8 @@ For every estimator (naive ... CCW with time-varying covariates) and outcome it 
 with its Monte Carlo SE, and the coverage of the 95% percentile-bootstrap intervals of the RR with its
 Monte Carlo SE ``sqrt(c (1 - c) / reps)``.
 
-Run with ``nice python tests/studies/spo_trial_coverage.py --reps 100 --n 3000 --n-boot 100``.
+Run with ``OPENBLAS_NUM_THREADS=1 nice python tests/studies/spo_trial_coverage.py --world generator --trial full28,interim48
+--reps 30 --n-boot 100 --out results.csv`` (the results are appended per replicate).
 
 Results (toy world, what was run is stated; times on the shared 2-core machine):
 
@@ -43,20 +44,29 @@ def one_toy(seed, n, n_boot, escalation, trial="full28"):
     return m.summary[m.summary["measure"] == "RR"].assign(seed=seed)
 
 
+SWITCH_VALUES = {"escalation": 1.0, "informative_censoring": 0.8, "risk_missing_mnar": 0.5, "officer_confounding": 2.0}
+
+
 def one_generator(seed, n, n_boot, trial, switch):
     from attrition.synthetic import simulate
 
-    kw = {switch: True} if switch else {}
+    kw = {switch: SWITCH_VALUES[switch]} if switch else {}
     data = simulate(n_cases=n, random_state=seed, **kw)
-    m = SPOTargetTrial(trial, n_boot=n_boot, random_state=seed + 1).fit(data.cases)
-    return m.summary[m.summary["measure"] == "RR"].assign(seed=seed)
+    out = []
+    for tr in trial.split(","):
+        m = SPOTargetTrial(tr, n_boot=n_boot, random_state=seed + 1).fit(data.cases)
+        truth = true_trial_risks(tr, data, random_state=seed)       # the truth of this world
+        out.append(m.summary[m.summary["measure"] == "RR"].assign(
+            seed=seed, truth=lambda d: d["outcome"].map(truth["rr"])))
+    return pd.concat(out)
 
 
-def summarise(res: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    res = res.assign(truth=res["outcome"].map(truth["rr"]))
+def summarise(res: pd.DataFrame, truth: pd.DataFrame | None) -> pd.DataFrame:
+    if truth is not None:
+        res = res.merge(truth[["trial", "outcome", "rr"]].rename(columns={"rr": "truth"}), on=["trial", "outcome"])
     res["bias"] = np.log(res["estimate"]) - np.log(res["truth"])
     res["covered"] = (res["lower 95%"] <= res["truth"]) & (res["truth"] <= res["upper 95%"])
-    g = res.groupby(["method", "outcome"], sort=False)
+    g = res.groupby(["trial", "method", "outcome"], sort=False)
     out = pd.DataFrame({"reps": g.size(), "mean log-RR bias": g["bias"].mean(),
                         "MC SE": g["bias"].std(ddof=1) / np.sqrt(g.size()),
                         "coverage": g["covered"].mean()})
@@ -69,28 +79,31 @@ def main(argv=None):
     ap.add_argument("--world", choices=["toy", "generator"], default="toy")
     ap.add_argument("--trial", default="full28")
     ap.add_argument("--reps", type=int, default=100)
-    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--n", type=int, default=None, help="cases (toy) or reports (generator; default national)")
     ap.add_argument("--n-boot", type=int, default=100)
     ap.add_argument("--escalation", action="store_true")
     ap.add_argument("--switch", default=None)
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
+    if a.n is None and a.world == "toy":
+        a.n = 3000
     t0 = time.time()
-    rows = []
-    for seed in range(a.reps):  # replicates (each fully vectorised)
-        if a.world == "toy":
-            rows.append(one_toy(1000 + seed, a.n, a.n_boot, a.escalation, a.trial))
-        else:
-            rows.append(one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch))
-    res = pd.concat(rows, ignore_index=True)
-    if a.out:
-        res.to_csv(a.out, index=False)
     if a.world == "toy":
         t = pd.read_csv(HERE.parent / "results" / "trial_world_truth.csv")
-        truth = t[t["escalation"] == a.escalation].set_index("outcome")
+        truth = t[t["escalation"] == a.escalation].assign(trial="full28")
     else:
-        kw = {a.switch: True} if a.switch else {}
-        truth = true_trial_risks(a.trial, n_cases=None, random_state=7, **kw)
+        truth = None    # per replicate: the truth of each simulated world
+    rows = []
+    for seed in range(a.reps):  # replicates (each fully vectorised); results appended as they come
+        if a.world == "toy":
+            r = one_toy(1000 + seed, a.n, a.n_boot, a.escalation, a.trial)
+        else:
+            r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch)
+        rows.append(r)
+        if a.out:
+            r.to_csv(a.out, mode="a", header=seed == 0, index=False)
+        print(f"replicate {seed + 1}: {time.time() - t0:.0f} s", flush=True)
+    res = pd.concat(rows, ignore_index=True)
     print(f"world={a.world} trial={a.trial} reps={a.reps} n={a.n} n_boot={a.n_boot} escalation={a.escalation} "
           f"switch={a.switch}: {time.time() - t0:.0f} s")
     print(summarise(res, truth).round(4).to_string())
