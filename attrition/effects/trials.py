@@ -38,7 +38,6 @@ follow-up day (at risk on it).
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +45,7 @@ import pandas as pd
 from scipy.special import expit
 
 from .._utils import check_alpha, check_random_state, ci_labels
-from ..exceptions import DataQualityWarning, DataValidationError, NotFittedError
+from ..exceptions import DataValidationError, NotFittedError
 
 __all__ = ["SPOTargetTrial", "spo_target_trial", "spo_trial_on_data", "trial_effects_table", "spo_hazard_ratios", "TRIALS", "true_trial_risks", "confounding_bias_table",
            "trial_estimand"]
@@ -861,12 +860,6 @@ def confounding_bias_table(rr_obs: float, *, rr_ud=(1.25, 1.5, 2.0, 3.0), p1=(0.
     return pd.DataFrame({"rr_ud": rud, "p1": q1, "p0": q0, "bias_factor": B, "rr_adjusted": adj,
                          "bounding_factor": bf, "rr_bound": bound,
                          "crosses_null": np.sign(np.log(adj)) != np.sign(np.log(rr_obs))})
-
-
-def _warn_positivity(max_weight: float, what: str) -> None:  # pragma: no cover - used by callers
-    if max_weight > 100:
-        warnings.warn(f"{what}: largest clone weight {max_weight:.0f} (> 100): few cases like some stand for "
-                      "many; check positivity.", DataQualityWarning, stacklevel=3)
 
 
 _SHORT = {"naive: ever vs never applied": "naive (ever vs never)", "naive: within grace vs not": "naive (within vs not)",
