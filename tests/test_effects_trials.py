@@ -160,3 +160,20 @@ def test_full28_on_the_generator_covers_the_strategy_truth():
     assert m.n_eligible_ == 2192
     # truth: charge RR 1.1152, withdrawal RR 0.9436 (this world)
     assert_allclose(est.loc[[("charge", "RR"), ("withdrawal", "RR")], "estimate"], [1.1073, 0.9175], atol=5e-4)
+
+
+def test_fig09_draws_each_truth_beside_its_estimate_on_separate_hr_and_rr_panels():
+    import matplotlib.pyplot as plt
+
+    from attrition.effects import plot_spo_effects
+
+    hr = pd.DataFrame({"label": ["SPO in force: charge"], "estimate": [1.8], "lower 95%": [1.5],
+                       "upper 95%": [2.1], "truth": [1.5]})
+    rr = pd.DataFrame({"label": ["full28, charge: CCW", "full28, charge: naive"], "estimate": [1.3, 2.0],
+                       "lower 95%": [1.1, 1.6], "upper 95%": [1.6, 2.4], "truth": [1.25, np.nan]})
+    axes = plot_spo_effects(hr, rr)
+    assert len(axes) == 2 and axes[0].get_xscale() == axes[1].get_xscale() == "log"
+    truth_points = [c.get_offsets() for c in axes[1].collections if c.get_label() == "truth (synthetic)"]
+    assert_allclose(truth_points[0], [[1.25, 1 - 0.22]])          # the first row (drawn at y = 1), not the NaN one
+    assert [t.get_text() for t in axes[0].get_xticklabels()][:1] != ["$\\mathdefault{10^{0}}$"]
+    plt.close(axes[0].figure)
