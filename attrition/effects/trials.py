@@ -525,7 +525,15 @@ class SPOTargetTrial:
     clone and untreated days weigh ``1 / (1 - h_k)``. Valid when, given the covariates of the hazard model,
     the application timing is independent of the potential outcomes (no unmeasured confounding), the
     hazard model is right, and every covariate pattern can be applied for within and after ``g``
-    (positivity; see ``max_weight_``).
+    (positivity; see ``max_weight_``). In ``"interim48"`` positivity is thin: on the synthetic national data
+    about 150 of 31,000 eligible cases had an interim application within 2 days, none before its need was
+    recognised (largest weight about 1,000), so its intervals are wide.
+
+    Replication study (``tests/studies/spo_trial_coverage.py``, :mod:`attrition.synthetic` at national size,
+    the truth of each world from :func:`attrition.synthetic.strategy_risks`): see its docstring for the
+    coverage and bias of every estimator, with and without the adversarial switches; in a daily test world
+    with known truth (``tests/_trial_world.py``, 40 datasets of 20,000 needs, escalation on) the mean log-RR
+    bias of withdrawal was 0.049 (MC SE 0.003) with baseline weights and 0.006 (0.003) with time-varying ones.
 
     References
     ----------

@@ -123,6 +123,10 @@ if "full28" in fits:
 
 # %% [markdown]
 # ## Trial 2 · interim application within 48 hours of suspect identification or arrest
+# Interim applications within 48 hours are rare, and a case can only be applied for once its need is
+# recognised: the "within" strategy asks for applications in cases that, in the data, no-one applied for so
+# early. The weights carry that (see the largest clone weight): expect a wide interval, and read the
+# estimate as an effect among cases like those that were applied for.
 
 # %%
 if "interim48" in fits:
