@@ -99,13 +99,17 @@ FIGURE_CAPTIONS: dict[str, str] = {
         "the generator's true values are the dotted marks (the true hazard ratio is given the force's own "
         "charging level)."),
     "Fig09_spo-effects": (
-        "Effect of a Stalking Protection Order on charge and on victim withdrawal (Home Office outcome 16): "
-        "naive estimates beside time-respecting ones (landmark, time-varying Cox, clone–censor–weight), as "
-        "hazard ratios (HR) or risk ratios (RR) with 95% confidence intervals; 1 means no effect."),
+        "Stalking Protection Orders, two quantities on separate panels (log scales, 95% intervals; 1 means no "
+        "effect). Top: hazard ratios of charge and of victim withdrawal (Home Office outcome 16) while an SPO is "
+        "in force vs not (time-varying Cox, time since suspect identification). Bottom: risk ratios at day 180 "
+        "of the two target trials -- full application within 28 days of the need vs not (full28) and interim "
+        "application within 2 days of suspect identification or arrest vs not, in high-risk cases (interim48) "
+        "-- naive (ever vs never applied) and emulated by clone–censor–weight. On synthetic data each estimate "
+        "has its truth beside it (open diamond)."),
     "Fig10_spo-risk-curves": (
-        "Cumulative risk of charge and of victim withdrawal by days since a suspect was identified, for the "
-        "strategy 'SPO in force by day 28' vs 'no SPO by day 28' (clone–censor–weight), with 95% bootstrap "
-        "bands."),
+        "Cumulative risk of charge and of victim withdrawal under each strategy of the two SPO target trials "
+        "(clone–censor–weight, pointwise 95% bootstrap bands): full28 in days since the SPO need was "
+        "recognised, interim48 in days since the suspect was identified or arrested, whichever came first."),
     "Fig11_open-data-force-charge-rates": (
         "Charged per stalking offence recorded, by force, from the Home Office outcomes open data, partially "
         "pooled towards the national rate, with 95% intervals; withheld cells marked."),
@@ -152,11 +156,8 @@ SECTION_CAPTIONS: dict[tuple[str, str], str] = {
     ("06", "How many forces would a study need?"): (
         "Power to detect a dedicated-officer effect: the share of simulated national datasets in which the "
         "effect is detected (p < 0.05), by true hazard ratio and number of forces with an officer."),
-    ("07", "Who gets an SPO: covariate balance"): (
-        "Covariate balance of cases with and without an SPO (standardised mean differences before and after "
-        "inverse-probability weighting; |SMD| < 0.1 is usually taken as balanced)."),
-    ("07", "Naive and time-respecting estimates"): "Fig09_spo-effects",
-    ("07", "Risk curves under each strategy (clone–censor–weight)"): "Fig10_spo-risk-curves",
+    ("07", "Risk under each strategy"): "Fig10_spo-risk-curves",
+    ("07", "Effects side by side: hazard ratios and risk ratios"): "Fig09_spo-effects",
 }
 
 _DATASET_LINE = re.compile(

@@ -4,7 +4,7 @@ Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only 
 """
 from .officer import (merge_officer, officer_design, officer_did, officer_effect, officer_hazard_ratio,
                       plot_officer_effects)
-from .plotting import forest_plot, love_plot, plot_risk_curves
+from .plotting import forest_plot, love_plot, plot_risk_curves, plot_spo_effects, plot_trial_risk_curves
 from .power import plot_power_curve, power_curve, power_officer_study
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
 from .sensitivity import e_value, negative_control_check
@@ -19,6 +19,9 @@ from .spo import (
     spo_time_varying_cox,
     true_ccw_risks,
 )
+from .trials import (SPOTargetTrial, confounding_bias_table, spo_hazard_ratios, spo_target_trial, spo_trial_on_data,
+                     trial_effects_table,
+                     true_trial_risks)
 
 __all__ = [
     "officer_effect",
@@ -34,6 +37,13 @@ __all__ = [
     "naive_spo_comparison",
     "true_ccw_risks",
     "SPOEffect",
+    "SPOTargetTrial",
+    "spo_target_trial",
+    "spo_trial_on_data",
+    "trial_effects_table",
+    "spo_hazard_ratios",
+    "true_trial_risks",
+    "confounding_bias_table",
     "officer_did",
     "merge_officer",
     "power_officer_study",
@@ -49,4 +59,6 @@ __all__ = [
     "forest_plot",
     "love_plot",
     "plot_risk_curves",
+    "plot_spo_effects",
+    "plot_trial_risk_curves",
 ]

@@ -56,6 +56,7 @@ def forest_plot(
     label: str | None = None,
     null: float | None = None,
     log: bool | None = None,
+    truth: str | None = None,
     **kwargs,
 ):
     """Point estimates with confidence intervals, one row per method (e.g. crude, IPW, AIPW).
@@ -78,6 +79,9 @@ def forest_plot(
     log : bool, optional
         Log-scale x axis; default True for ratio measures. A measure is a ratio if ``null == 1`` or the
         ``measure`` column / index names a ratio (``risk_ratio``, ``odds_ratio``, ``RR``, ``HR``...).
+    truth : str, optional
+        Column of true values (synthetic data): drawn as an open diamond on each row beside its estimate,
+        labelled "truth (synthetic)" in a legend; rows with a missing truth get none.
     **kwargs
         Passed to ``ax.errorbar`` (defaults: ``fmt="o"``, colour ``PALETTE[0]``, ``capsize=3``).
 
@@ -112,6 +116,7 @@ def forest_plot(
 
     est = df[estimate].to_numpy(float)
     lo, hi = df[lower].to_numpy(float), df[upper].to_numpy(float)
+    tru = df[truth].to_numpy(float) if truth is not None else np.full(len(df), np.nan)
     if log and (np.any(est <= 0) or np.any(lo <= 0)):
         raise DataValidationError("A log-scale forest plot needs positive estimates and limits; set log=False.")
     if ax is None:
@@ -122,12 +127,18 @@ def forest_plot(
     kwargs.setdefault("capsize", 3)
     ax.errorbar(est, y, xerr=np.vstack([est - lo, hi - est]), **kwargs)
     ax.axvline(null, color="0.4", linestyle="--", linewidth=1)
+    has_truth = np.isfinite(tru)
+    if has_truth.any():
+        ax.scatter(tru[has_truth], y[has_truth] - 0.22, marker="D", s=28, facecolors="none",
+                   edgecolors=_palette()[1], linewidths=1.3, zorder=3, label="truth (synthetic)")
+        ax.legend(loc="best", fontsize=8, frameon=False)
     if log:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
         ax.set_xscale("log")
         # plain numbers at readable ratios across the whole range (0.8, 1, 1.25, 1.5, 2, ...), not powers of ten
-        left, right = min(lo.min(), null) / 1.08, max(hi.max(), null) * 1.08
+        left = min(lo.min(), null, np.nanmin(tru, initial=np.inf)) / 1.08
+        right = max(hi.max(), null, np.nanmax(tru, initial=-np.inf)) * 1.08
         ax.set_xlim(left, right)
         ax.xaxis.set_major_locator(FixedLocator(_log_ticks(left, right)))
         ax.xaxis.set_minor_locator(NullLocator())
@@ -257,3 +268,66 @@ def plot_risk_curves(curves_df: pd.DataFrame, ax=None, *, step: bool = True, ban
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
     return ax
+
+
+def plot_spo_effects(hazard_ratios: pd.DataFrame | None, risk_ratios: pd.DataFrame, axes=None):
+    """Fig09: hazard ratios and risk ratios of SPOs on separate panels, each estimate beside its truth.
+
+    Parameters
+    ----------
+    hazard_ratios : pandas.DataFrame or None
+        Rows with ``label``, ``estimate``, CI columns and optionally ``truth`` (e.g. the time-varying Cox
+        hazard ratios of an SPO in force); None draws the risk-ratio panel only.
+    risk_ratios : pandas.DataFrame
+        The same columns (e.g. :func:`attrition.effects.trials.trial_effects_table`).
+    axes : sequence of two matplotlib Axes, optional
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    panels = [("Hazard ratio (95% CI, log scale)", hazard_ratios), ("Risk ratio at the horizon (95% CI, log scale)",
+                                                                   risk_ratios)]
+    panels = [p for p in panels if p[1] is not None and len(p[1])]
+    if axes is None:
+        heights = [len(p[1]) for p in panels]
+        _, axes = plt.subplots(len(panels), 1, figsize=(8, 0.42 * sum(heights) + 1.6 * len(panels)),
+                               gridspec_kw={"height_ratios": heights}, squeeze=False)
+        axes = axes[:, 0]
+    for ax, (xlabel, rows) in zip(axes, panels):
+        has_truth = "truth" in rows.columns and rows["truth"].notna().any()
+        forest_plot(rows.set_index("label"), ax=ax, null=1.0, truth="truth" if has_truth else None)
+        ax.set_xlabel(xlabel)
+    return np.asarray(axes)
+
+
+def plot_trial_risk_curves(fits: dict, axes=None):
+    """Fig10: cumulative risk of charge and victim withdrawal under each strategy of each SPO target trial.
+
+    Parameters
+    ----------
+    fits : dict of str -> attrition.effects.trials.SPOTargetTrial
+        Fitted trials by name (one row of panels each; charge left, withdrawal right).
+    axes : 2-D array of matplotlib Axes, shape (len(fits), 2), optional
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes, shape (len(fits), 2)
+        The x axis of each row is labelled with its trial's time origin.
+    """
+    import matplotlib.pyplot as plt
+
+    from .trials import TRIALS
+
+    if axes is None:
+        _, axes = plt.subplots(len(fits), 2, figsize=(11, 3.6 * len(fits)), squeeze=False)
+    axes = np.asarray(axes).reshape(len(fits), 2)
+    for row, (trial, m) in zip(axes, fits.items()):
+        origin = TRIALS[trial]["time_zero"]
+        for ax, outcome, title in zip(row, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
+            plot_risk_curves(m.risk_curves_[m.risk_curves_["outcome"] == outcome], ax=ax)
+            ax.set(title=f"{trial}: {title}", xlabel=origin[0].upper() + origin[1:], ylabel="Cumulative risk")
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return axes

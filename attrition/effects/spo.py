@@ -1,4 +1,8 @@
-"""Effects of timely Stalking Protection Orders (SPOs) on charge and victim withdrawal.
+"""Effects of Stalking Protection Orders (SPOs) in force on charge and victim withdrawal.
+
+The timeliness recommendation itself (interim within 48 hours, full application within 28 days of the need)
+is answered by the target trials of :mod:`attrition.effects.trials`; this module estimates the effect of an
+order *in force* (hazard ratios), the other panel of Fig09.
 
 An SPO is a *time-varying* treatment: it comes into force some days into an investigation, only for
 cases still open then, and far more often for high-risk cases. Comparing "ever SPO" with "never SPO"

@@ -1,20 +1,25 @@
 # %% [markdown]
-# # 07 · Do timely Stalking Protection Orders change what happens?
+# # 07 · Do timely Stalking Protection Orders change what happens? Two target trials
 #
-# The recommendation: an interim SPO within 48 hours of a report or arrest, and a full application within
-# 4 weeks of the need being identified. Do SPOs make a charge more likely, and victims less likely to
-# withdraw? Two traps wait for a naive analysis:
+# The recommendation has two parts: an **interim SPO within 48 hours** of a report or arrest, and a **full
+# application within 4 weeks of recognising the need**. Each part is a question about *timing*, so each is
+# answered here as the randomised trial we would run if we could — a **target trial** — emulated from the
+# event log:
 #
-# * **Immortal time.** An SPO is granted some days after the report. Comparing cases "with" and "without"
-#   an SPO credits the SPO with the days a case had to stay open to get one.
-# * **Confounding by indication.** Higher-risk cases are both more likely to get an SPO and more likely to
-#   be charged.
+# | | Trial 1 · `full28` | Trial 2 · `interim48` |
+# |---|---|---|
+# | Eligible | a recognised SPO need after a suspect was identified, no interim application before it | high-risk cases with a suspect identified or arrested |
+# | Time zero | the day the need is recognised | the first of suspect identification and arrest |
+# | Strategies | full application within 28 days vs not (later or never) | interim application within 2 days vs not |
+# | Outcomes | police charge (HO 1); victim withdrawal (HO 16) | the same |
 #
-# `spo_effect` runs the naive comparison next to three designs that respect time: **landmark** analyses,
-# a **time-varying Cox** model (SPO status switches on the day it is granted), and a **clone–censor–weight**
-# emulation of the target trial "SPO in force by day 28 vs no SPO by day 28" (the timeliness
-# recommendation; a later SPO is allowed in the comparison arm). With the synthetic data the true hazard
-# ratios are known.
+# The estimand of each: the risk of each outcome by day 180 after time zero had every eligible case followed
+# each strategy; the risk difference (RD) and ratio (RR). Comparing cases that *did* apply quickly with those
+# that did not is biased twice over: **immortal time** (a case must stay open to be applied for) and
+# **confounding** (the cases applied for quickly differ). Clone–censor–weight removes both when the
+# assumptions hold; the tables below show the naive comparisons beside it, on the *same* estimand. On
+# synthetic data each estimate is shown beside its truth, computed by simulating the strategies in the
+# generator — a check of the method, never a finding.
 
 # %%
 # parameters
@@ -28,18 +33,15 @@ columns = None  # column mapping of the event log, standard name to name in the 
 dayfirst = None  # True when the event log's dates are dd/mm/yyyy, None for ISO dates
 
 # %%
-import warnings
-
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
 from attrition.data import load_dataset
-from attrition.design import usable_covariates
 from attrition.disclosure import publish_rates
-from attrition.effects import (PropensityModel, balance_table, forest_plot, ipw_weights, love_plot,
-                               plot_risk_curves, spo_effect_on_data)
-from attrition.exceptions import AttritionError, StatisticalWarning
+from attrition.effects import (confounding_bias_table, plot_spo_effects, plot_trial_risk_curves, spo_hazard_ratios,
+                               spo_trial_on_data, trial_effects_table, true_trial_risks)
+from attrition.effects.trials import TRIALS
+from attrition.exceptions import ConvergenceError, DataValidationError
 from attrition.figures import set_provenance, show_figure
 from attrition.plotting import use_style
 from attrition.report import skip
@@ -52,7 +54,7 @@ set_provenance(data.provenance)
 print(data)
 
 # %% [markdown]
-# ## How many SPOs, how fast, for whom
+# ## How many needs and applications, how fast
 
 # %%
 c = data.cases
@@ -69,82 +71,118 @@ else:
           f"full applications within 28 days of need: {c['spo_full_timely'].sum() / max(c['spo_full_applied'].sum(), 1):.3f}")
 
 # %% [markdown]
-# ## Who gets an SPO: covariate balance
-# Among cases with an identified suspect, SPO cases are far more often high-risk (standardised mean
-# difference well above 0.1). Inverse-probability weights from a propensity model remove that imbalance in
-# the measured covariates — but not immortal time, which is why the designs below work on the time axis.
+# ## Emulating the two trials
+# Each trial clones every eligible case into both strategies, censors a clone when its own history leaves its
+# strategy, and weights the clones by the ratio of the strategy's to the observed daily chance of an
+# application (a pooled logistic model of the application hazard on day of follow-up, risk, financial year,
+# the force's timeliness practice and — updated daily — breaches so far). Intervals: 200 bootstrap
+# resamples of cases, the weights refitted in each.
 
 # %%
-eligible = c[c["days_to_suspect_identified"].notna()].assign(spo=lambda d: d["spo_granted"].astype(int))
-frame, covs, notes = usable_covariates(eligible, ["risk", "relationship", "financial_year"], event=eligible["spo"])
-for note in notes:
-    print("note:", note)
-if spo_ok and eligible["spo"].sum() >= 1 and covs:
-    with warnings.catch_warnings():  # SPOs are rare: most propensities are below 0.01 by design, not by poor overlap
-        warnings.simplefilter("ignore", StatisticalWarning)
-        ps = PropensityModel().fit(frame, "spo", covs)
-    # stabilised weights, not truncated: with 0.5% treated, percentile truncation would cap every treated weight
-    w = ipw_weights(frame["spo"], ps.propensity_, stabilized=True, truncate=None)
-    balance = balance_table(frame, "spo", covs, weights=w)
-    ax = love_plot(balance)
-    ax.set_title("Balance of SPO vs no-SPO cases (suspect identified)")
-    display(show_figure(ax.figure))
-elif spo_ok:
-    skip("Covariate balance of SPO cases", "no granted SPO among cases with a suspect, or no usable covariate")
-
-# %% [markdown]
-# ## Naive and time-respecting estimates
-# The Cox models use every case with an identified suspect (standard errors clustered on force); the
-# clone–censor–weight bootstrap uses `n_boot` resamples. Hazard ratios (HR) are per day at risk; the
-# clone–censor–weight rows are risks by day 180 after suspect identification.
-
-# %%
-result = None
-if spo_ok:
-    result, notes = spo_effect_on_data(c, random_state=seed, n_boot=100)  # degrades covariates if needed, says so
+fits, truths = {}, {}
+for trial in TRIALS:
+    model, notes = spo_trial_on_data(c, trial, n_boot=200, random_state=seed) if spo_ok else (None, ["no SPO events"])
     for note in notes:
-        print("note:", note)
-    if result is None:
-        skip("SPO effect estimates", notes[-1])
-if result is not None:
-    est, curves = result.estimates, result.risk_curves
-    show = est[["method", "outcome", "measure", "estimate", "lower 95%", "upper 95%", "e_value"]]
-    print(show.round(3).to_string(index=False))
-
-# %%
-if data.truth is not None:
-    print(f"true hazard ratios: charge {data.truth['spo_hr_charge']:.2f}, "
-          f"victim withdrawal {data.truth['spo_hr_withdrawal']:.2f}")
+        print(f"{trial}: note: {note}")
+    if model is None:
+        skip(f"SPO target trial {trial}", notes[-1])
+        continue
+    fits[trial] = model
+    truths[trial] = true_trial_risks(trial, data, random_state=seed) if data.synthetic else None
+    if data.synthetic and truths[trial] is None:
+        print(f"{trial}: the generator of these synthetic data cannot simulate the strategies: no truth shown")
 
 # %% [markdown]
-# On the synthetic data, the naive "ever had an SPO" comparison overstates the benefit: its risk ratio for charge is far above the
-# true effect, and its hazard ratio for withdrawal is too low (immortal time makes SPO cases look as if they
-# never withdraw early). The landmark and time-varying Cox estimates sit around the truth.
+# ## Trial 1 · full application within 28 days of the need
+# The protocol, then the estimate of the primary analysis (clone–censor–weight with time-updated covariates),
+# then every comparison on the same estimand: the naive ones carry immortal-time bias, confounding or both.
 
 # %%
-if result is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
-        rows = est[(est["outcome"] == outcome) & est["measure"].isin(["HR", "RR"])]
-        forest_plot(rows.assign(label=rows["method"] + " (" + rows["measure"] + ")").set_index("label"), ax=ax, null=1.0)
-        if data.truth is not None:
-            ax.axvline(data.truth[f"spo_hr_{outcome}"], color="#D55E00", linestyle=":", label="true HR")
-            ax.legend(loc="lower right", fontsize=8)
-        ax.set_title(title)
-        ax.set_xlabel("HR or RR, SPO vs not (95% CI)")
-    fig.suptitle("Effect of an SPO: naive vs time-respecting estimates")
-    display(show_figure(fig))
+def report_trial(trial):
+    m, truth = fits[trial], truths.get(trial)
+    print(m.protocol().to_string(index=False, max_colwidth=110))
+    print(f"\neligible cases: {m.n_eligible_:,}; applied within the grace period: {m.n_within_:,}; "
+          f"largest clone weight: {max(m.max_weight_.values()):.0f}")
+    est = m.estimate()[["outcome", "measure", "estimate", "lower 95%", "upper 95%"]]
+    if truth is not None:
+        key = {"risk (within)": "risk_within", "risk (not_within)": "risk_not_within", "RD": "rd", "RR": "rr"}
+        est["truth (synthetic)"] = [truth.loc[o, key[ms]] for o, ms in zip(est["outcome"], est["measure"])]
+    print("\n" + est.round(3).to_string(index=False))
+    print("\n" + m.bias_table(truth).drop(columns="bias left").round(3).to_string())
+
+
+if "full28" in fits:
+    report_trial("full28")
 
 # %% [markdown]
-# ## Risk curves under each strategy (clone–censor–weight)
+# Read the table from the top: the naive comparisons group cases by what happened to them, so the cases
+# applied for (or applied for quickly) are credited with the days they had to stay open (**immortal time**)
+# and differ in risk (**confounding**). "CCW, no covariates" removes immortal time only, "adjusted, immortal
+# time left" removes measured baseline confounding only; the last rows remove both. On synthetic data the
+# `bias` columns (log RR minus log true RR) show which part is which.
+
+# %% [markdown]
+# ## Trial 2 · interim application within 48 hours of suspect identification or arrest
+# Interim applications within 48 hours are rare, and a case can only be applied for once its need is
+# recognised: the "within" strategy asks for applications in cases that, in the data, no-one applied for so
+# early. The weights carry that (see the largest clone weight): expect a wide interval, and read the
+# estimate as an effect among cases like those that were applied for.
 
 # %%
-if result is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-    for ax, outcome, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
-        plot_risk_curves(curves[curves["outcome"] == outcome], ax=ax)
-        ax.set_title(title)
-        ax.set_xlabel("Days since suspect identified")
-        ax.set_ylabel("Cumulative risk")
-    fig.suptitle("SPO in force by day 28 vs not (weighted, 95% bootstrap bands)")
-    display(show_figure(fig))
+if "interim48" in fits:
+    report_trial("interim48")
+
+# %% [markdown]
+# ## Risk under each strategy
+# Cumulative risk of each outcome under the two strategies of each trial (primary analysis, pointwise 95%
+# bootstrap bands); the time origin is each trial's time zero.
+
+# %%
+if fits:
+    axes = plot_trial_risk_curves(fits)
+    axes[0, 0].figure.tight_layout()
+    display(show_figure(axes[0, 0].figure))
+
+# %% [markdown]
+# ## Effects side by side: hazard ratios and risk ratios
+# Two different quantities, on separate panels. **Hazard ratios** (top): the daily rate of each outcome while
+# an SPO is in force vs not, from a Cox model with the order as a time-varying covariate (time since suspect
+# identification, stratified on force, adjusted for risk and financial year). **Risk ratios** (bottom): each
+# trial's risk by day 180 under "within" vs "not within", naive (ever vs never applied) and emulated.
+
+# %%
+hr = None
+if spo_ok:
+    try:
+        hr = spo_hazard_ratios(c, data.truth if data.synthetic else None)
+    except (DataValidationError, ConvergenceError) as err:
+        skip("Hazard ratios of an SPO in force", str(err).splitlines()[0])
+if fits:
+    rr = trial_effects_table(fits, truths)
+    axes = plot_spo_effects(hr, rr)
+    axes[0].figure.suptitle("Stalking Protection Orders: hazard ratios and risk ratios")
+    display(show_figure(axes[0].figure))
+
+# %% [markdown]
+# ## What would bias these estimates
+# The emulation is only as good as its assumptions:
+#
+# * **No unmeasured confounding of the timing.** If something the log does not hold (a victim's fear, an
+#   officer's judgement) drives both a quick application and the outcome, the weights cannot remove it.
+#   The table below says how strong such a confounder would have to be: a binary U that multiplies the risk
+#   of a charge by `rr_ud` and is present in a share `p1` of cases applied for in time and `p0` of the
+#   others moves the risk ratio to `rr_adjusted` (external adjustment); `rr_bound` is the most any
+#   confounder of that strength could move it (Ding–VanderWeele).
+# * **Time-varying confounding** (escalation: breaches or a risk upgrade that prompt an application and
+#   change the victim's support) is handled only if it is in the log: the time-updated weights use breaches;
+#   compare the "baseline" and "time-varying" rows above.
+# * **Informative censoring** (cases still open at extraction differ) and **non-random missing risk
+#   assessments** (the risk covariate itself biased) are not corrected; the replication study
+#   `tests/studies/spo_trial_coverage.py` measures the bias they cause in the synthetic world.
+
+# %%
+for trial, m in fits.items():
+    rr = float(m.estimate().query("outcome == 'charge' and measure == 'RR'")["estimate"].iloc[0])
+    qba = confounding_bias_table(rr, rr_ud=(1.5, 2.0, 3.0), p1=(0.2, 0.5), p0=(0.1, 0.3))
+    print(f"{trial}: estimated RR of charge {rr:.3f}; adjusted for an unmeasured binary confounder U:")
+    print(qba.round(3).to_string(index=False) + "\n")

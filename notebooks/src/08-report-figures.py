@@ -28,9 +28,11 @@ from attrition import trends
 from attrition.config import DISCLOSURE_THRESHOLD, FIGURES_DIR
 from attrition.data import load_dataset
 from attrition.disclosure import suppress_small_counts
-from attrition.effects import (forest_plot, officer_design, officer_effect, officer_hazard_ratio, plot_officer_effects,
-                               plot_risk_curves, spo_effect_on_data)
-from attrition.exceptions import AttritionError, DisclosureWarning
+from attrition.effects import (officer_design, officer_effect, officer_hazard_ratio, plot_officer_effects,
+                               plot_spo_effects, plot_trial_risk_curves, spo_hazard_ratios, spo_trial_on_data,
+                               trial_effects_table, true_trial_risks)
+from attrition.effects.trials import TRIALS
+from attrition.exceptions import AttritionError, ConvergenceError, DataValidationError, DisclosureWarning
 from attrition.figures import publish_figure, set_provenance
 from attrition.headlines import published_figures
 from attrition.funnel import FunnelFitter, fit_force_funnel
@@ -172,33 +174,33 @@ else:
     skip("Fig08_officer-effects", notes[0], "pass --forces PATH (docs/data-standard.md, 'The force-year table')")
 
 # %% [markdown]
-# ## Fig09–10 · Stalking Protection Orders: naive vs time-respecting estimates, and risk curves
+# ## Fig09–10 · Stalking Protection Orders: the two target trials, hazard ratios and risk ratios, risk curves
 
 # %%
-spo, notes = spo_effect_on_data(cases, random_state=seed, n_boot=100)
-if spo is None:
-    skip("Fig09_spo-effects and Fig10_spo-risk-curves", notes[-1])
-if spo is not None:
-    est, curves = spo.estimates, spo.risk_curves
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charge", "Victim withdrawal (HO 16)"]):
-        part = est[(est["outcome"] == outcome_name) & est["measure"].isin(["HR", "RR"])]
-        forest_plot(part.assign(label=part["method"] + " (" + part["measure"] + ")").set_index("label"), ax=ax, null=1.0)
-        if data.synthetic:  # the generator's true hazard ratio, for the HR rows
-            ax.axvline(data.truth[f"spo_hr_{outcome_name}"], color="#D55E00", linestyle=":", label="true HR")
-            ax.legend(loc="lower right", fontsize=8)
-        ax.set(title=title, xlabel="HR or RR, SPO vs not (95% CI)")
-    fig.suptitle("Effect of a Stalking Protection Order: naive vs time-respecting estimates")
-    display(publish(fig, "Fig09_spo-effects"))
+fits, truths = {}, {}
+for trial in TRIALS:
+    model, notes = spo_trial_on_data(cases, trial, n_boot=200, random_state=seed)
+    if model is None:
+        skip(f"SPO target trial {trial} (Fig09, Fig10)", notes[-1])
+        continue
+    fits[trial] = model
+    truths[trial] = true_trial_risks(trial, data, random_state=seed) if data.synthetic else None
+try:
+    hr = spo_hazard_ratios(cases, data.truth if data.synthetic else None)
+except (DataValidationError, ConvergenceError) as err:
+    hr = None
+    skip("Hazard ratios of an SPO in force (Fig09)", str(err).splitlines()[0])
+if fits:
+    axes = plot_spo_effects(hr, trial_effects_table(fits, truths))
+    axes[0].figure.suptitle("Stalking Protection Orders: hazard ratios and risk ratios")
+    display(publish(axes[0].figure, "Fig09_spo-effects"))
 
 # %%
-if spo is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-    for ax, outcome_name, title in zip(axes, ["charge", "withdrawal"], ["Charged", "Victim withdrew (HO 16)"]):
-        plot_risk_curves(curves[curves["outcome"] == outcome_name], ax=ax)
-        ax.set(title=title, xlabel="Days since suspect identified", ylabel="Cumulative risk")
-    fig.suptitle("SPO in force by day 28 vs not (clone–censor–weight, 95% bootstrap bands)")
-    display(publish(fig, "Fig10_spo-risk-curves"))
+if fits:
+    axes = plot_trial_risk_curves(fits)
+    axes[0, 0].figure.suptitle("SPO target trials: risk under each strategy (clone–censor–weight, 95% bootstrap bands)")
+    axes[0, 0].figure.tight_layout(rect=(0, 0, 1, 0.96))
+    display(publish(axes[0, 0].figure, "Fig10_spo-risk-curves"))
 
 # %% [markdown]
 # ## The files written
