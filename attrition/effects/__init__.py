@@ -3,6 +3,7 @@
 Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only when called.
 """
 from .officer import merge_officer, officer_design, officer_did, officer_effect
+from .event_study import officer_event_study, plot_event_study
 from .officer_permutation import officer_permutation_test, officer_schedules
 from .plotting import forest_plot, love_plot, plot_risk_curves
 from .power import plot_power_curve, power_curve, power_officer_study
@@ -34,6 +35,8 @@ __all__ = [
     "SPOEffect",
     "officer_did",
     "officer_permutation_test",
+    "officer_event_study",
+    "plot_event_study",
     "officer_schedules",
     "merge_officer",
     "power_officer_study",
