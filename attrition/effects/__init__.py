@@ -4,7 +4,7 @@ Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only 
 """
 from .officer import merge_officer, officer_design, officer_did, officer_effect
 from .event_study import officer_event_study, plot_event_study
-from .officer_permutation import officer_permutation_test, officer_schedules
+from .officer_permutation import officer_negative_control, officer_permutation_test, officer_schedules
 from .plotting import forest_plot, love_plot, plot_risk_curves
 from .power import plot_power_curve, power_curve, power_officer_study
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
@@ -38,6 +38,7 @@ __all__ = [
     "officer_event_study",
     "plot_event_study",
     "officer_schedules",
+    "officer_negative_control",
     "merge_officer",
     "power_officer_study",
     "power_curve",

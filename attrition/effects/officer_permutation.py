@@ -26,7 +26,7 @@ from .officer import (DEFAULT_COVARIATES, EXPOSURE, _check_exposure, _check_rank
                       merge_officer)
 from .propensity import _binary, _check_missing, _Design
 
-__all__ = ["officer_permutation_test", "officer_schedules"]
+__all__ = ["officer_permutation_test", "officer_schedules", "officer_negative_control", "NEGATIVE_CONTROL"]
 
 _WEIGHTS = ("precision", "equal")
 _FIXED_EFFECTS = (None, "force")
@@ -531,3 +531,86 @@ def officer_permutation_test(
         "years": list(S_df.columns), "psi": {"estimate": psi_hat, "lower": psi_lo, "upper": psi_hi},
     })
     return out
+
+
+#: The negative-control outcome of the officer analyses and the case-table column it is read from.
+NEGATIVE_CONTROL = ("suspect_identified", "days_to_suspect_identified")
+
+
+def officer_negative_control(
+    cases: pd.DataFrame,
+    forces: pd.DataFrame,
+    *,
+    covariates=DEFAULT_COVARIATES,
+    inference: str = "randomisation",
+    alpha: float = 0.05,
+    random_state=None,
+    **kwargs,
+) -> pd.Series:
+    """The officer analysis run on an outcome the officer cannot change: was a suspect identified?
+
+    Suspect identification happens before the charging decision a dedicated stalking officer is meant to
+    change, but it shares the force-level confounding of the real outcomes: a force's investigative
+    quality (staffing, supervision, digital forensics) raises both suspect identification and charging,
+    and may be what leads a force to appoint an officer. If the officer analysis finds an "effect" on
+    suspect identification, the same analysis of charge is picking up such a confounder (Lipsitch,
+    Tchetgen Tchetgen & Cohen 2010). It is an assumption to argue with real data: an officer who speeds
+    up early enquiries would affect it (then read a positive result as that, not as confounding).
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        Case table with ``days_to_suspect_identified`` (NaN: no suspect identified by the extraction date).
+    forces : pandas.DataFrame
+        Force-year table with ``dedicated_stalking_officer``.
+    covariates : sequence of str
+        Adjustment set, the same as the main analysis'.
+    inference : {"randomisation", "model"}, default "randomisation"
+        ``"randomisation"``: :func:`officer_permutation_test`; ``"model"``:
+        :func:`~attrition.effects.officer_effect` (GLM, CR2).
+    alpha : float, default 0.05
+    random_state : None, int or numpy.random.Generator
+        Seed of the random assignments.
+    **kwargs
+        Passed to the estimator (e.g. ``n_permutations``).
+
+    Returns
+    -------
+    pandas.Series
+        ``outcome`` ("suspect_identified"), ``measure`` ("odds_ratio"), ``estimate``, CI limits, ``null``
+        (1), ``p`` and ``flags_confounding`` (True when the interval excludes 1: the analysis of the real
+        outcomes is suspect).
+
+    Raises
+    ------
+    DataValidationError
+        No ``days_to_suspect_identified`` column; as the estimator.
+
+    References
+    ----------
+    Lipsitch M, Tchetgen Tchetgen E, Cohen T (2010). Negative controls: a tool for detecting confounding
+    and bias in observational studies. Epidemiology 21(3):383-388.
+    """
+    name, col = NEGATIVE_CONTROL
+    if col not in cases.columns:
+        raise DataValidationError(
+            f"The negative control needs the case-table column '{col}' (attrition.data.to_cases builds it from "
+            "'suspect_identified' events); it is absent."
+        )
+    if inference not in ("randomisation", "model"):
+        raise ValueError(f"inference must be 'randomisation' or 'model', got {inference!r}")
+    df = cases.assign(**{name: cases[col].notna()})
+    if inference == "randomisation":
+        res = officer_permutation_test(df, forces, name, covariates=covariates, alpha=alpha,
+                                       random_state=random_state, **kwargs)
+    else:
+        from .officer import officer_effect
+
+        res = officer_effect(df, forces, name, covariates=covariates, alpha=alpha, method="glm_cluster",
+                             naive=False, **kwargs)
+    row = res.set_index("measure").loc["odds_ratio"]
+    lo_l, hi_l = ci_labels(alpha)
+    lo, hi = float(row[lo_l]), float(row[hi_l])
+    return pd.Series({"outcome": name, "measure": "odds_ratio", "estimate": float(row["estimate"]), lo_l: lo,
+                      hi_l: hi, "null": 1.0, "p": float(row["p"]), "method": row["method"],
+                      "flags_confounding": bool(not lo <= 1.0 <= hi)}, name="negative_control")

@@ -19,6 +19,7 @@ from .._parallel import run_tasks
 from .._utils import check_alpha, wilson_interval
 from ..exceptions import AttritionError, DataQualityWarning, StatisticalWarning
 from .officer import _MEASURES, officer_effect
+from .officer_permutation import officer_permutation_test
 
 __all__ = ["power_officer_study", "power_curve", "plot_power_curve"]
 
@@ -85,11 +86,18 @@ def _one_rep(setting: dict, seed: np.random.SeedSequence, options: dict) -> dict
             warnings.simplefilter("ignore", DataQualityWarning)
             warnings.simplefilter("ignore", StatisticalWarning)
             d = simulate(random_state=seed, **truth)
-            res = officer_effect(
-                d.cases, d.forces, options["outcome"], method=options["method"], alpha=options["alpha"],
-                covariates=options["covariates"], naive=False, small_sample=options["small_sample"],
-                n_boot=options["n_boot"], random_state=np.random.default_rng(seed.spawn(1)[0]),
-            )
+            if options["inference"] == "randomisation":
+                res = officer_permutation_test(
+                    d.cases, d.forces, options["outcome"], covariates=options["covariates"], alpha=options["alpha"],
+                    n_permutations=options["n_permutations"], fixed_effects=options["fixed_effects"],
+                    random_state=np.random.default_rng(seed.spawn(1)[0]),
+                )
+            else:
+                res = officer_effect(
+                    d.cases, d.forces, options["outcome"], method=options["method"], alpha=options["alpha"],
+                    covariates=options["covariates"], naive=False, small_sample=options["small_sample"],
+                    n_boot=options["n_boot"], random_state=np.random.default_rng(seed.spawn(1)[0]),
+                )
         row = res.set_index("measure").loc[measure]
         lo_col = next(c for c in res.columns if str(c).startswith("lower"))
         hi_col = next(c for c in res.columns if str(c).startswith("upper"))
@@ -142,7 +150,10 @@ def _summarise(setting: dict, reps: list, alpha: float, measure: str) -> dict:
     }
 
 
-def _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth) -> dict:
+def _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth, inference="model",
+             n_permutations=199, fixed_effects=None) -> dict:
+    if inference not in ("model", "randomisation"):
+        raise ValueError(f"inference must be 'model' or 'randomisation', got {inference!r}")
     if measure not in _MEASURES or measure.startswith("risk_t") or measure.startswith("risk_u"):
         raise ValueError(f"measure must be 'risk_difference', 'risk_ratio' or 'odds_ratio', got {measure!r}")
     bad = sorted(set(truth) & {"officer_hr_charge", "n_years", "reports_per_year", "n_officer_forces_initial",
@@ -155,7 +166,8 @@ def _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, 
     if unknown:
         raise ValueError(f"Unknown truth parameter(s) {unknown}; see attrition.synthetic.DEFAULT_TRUTH.")
     return {"outcome": outcome, "method": method, "measure": measure, "alpha": check_alpha(alpha),
-            "covariates": tuple(covariates), "small_sample": small_sample, "n_boot": int(n_boot), "truth": truth}
+            "covariates": tuple(covariates), "small_sample": small_sample, "n_boot": int(n_boot), "truth": truth,
+            "inference": inference, "n_permutations": int(n_permutations), "fixed_effects": fixed_effects}
 
 
 def _check_run_args(n_sims, n_jobs):
@@ -178,6 +190,9 @@ def power_officer_study(
     covariates=("risk", "relationship", "log_size", "financial_year"),
     small_sample: str | None = None,
     n_boot: int = 199,
+    inference: str = "model",
+    n_permutations: int = 199,
+    fixed_effects: str | None = None,
     n_sims: int = 200,
     alpha: float = 0.05,
     random_state=None,
@@ -214,6 +229,15 @@ def power_officer_study(
         Default: that of :func:`officer_effect` (CR2 for the GLM/GEE methods).
     n_boot : int, default 199
         Bootstrap replications per simulated dataset (``small_sample="wild_bootstrap"``).
+    inference : {"model", "randomisation"}, default "model"
+        ``"model"``: :func:`~attrition.effects.officer_effect` (``method``, ``small_sample``);
+        ``"randomisation"``: :func:`~attrition.effects.officer_permutation_test` (its p-value of no effect
+        and its interval; ``measure`` picks the row), with ``n_permutations`` assignments and
+        ``fixed_effects``.
+    n_permutations : int, default 199
+        Assignments per simulated dataset with ``inference="randomisation"`` (199: smallest p 0.01).
+    fixed_effects : {None, "force"}, default None
+        Passed to :func:`~attrition.effects.officer_permutation_test`.
     n_sims : int, default 200
         Replications.
     alpha : float, default 0.05
@@ -269,7 +293,8 @@ def power_officer_study(
     --------
     >>> power_officer_study(1.8, n_sims=20, random_state=1, progress=False)  # doctest: +SKIP
     """
-    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth)
+    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth, inference,
+                       n_permutations, fixed_effects)
     _check_run_args(n_sims, n_jobs)
     setting = _check_setting({"effect_hr": effect_hr, "n_officer_forces": n_officer_forces, "n_adopting": n_adopting,
                               "n_years": n_years, "reports_per_year": reports_per_year})
@@ -306,6 +331,9 @@ def power_curve(
     covariates=("risk", "relationship", "log_size", "financial_year"),
     small_sample: str | None = None,
     n_boot: int = 199,
+    inference: str = "model",
+    n_permutations: int = 199,
+    fixed_effects: str | None = None,
     alpha: float = 0.05,
     **truth,
 ) -> pd.DataFrame:
@@ -322,7 +350,7 @@ def power_curve(
     random_state, n_jobs, progress
         As :func:`power_officer_study`; setting ``i`` uses child ``i`` of the seed's ``SeedSequence``,
         and all replications of all settings share one joblib pool and one progress bar.
-    outcome, method, measure, covariates, small_sample, n_boot, alpha, **truth
+    outcome, method, measure, covariates, small_sample, n_boot, inference, n_permutations, fixed_effects, alpha, **truth
         As :func:`power_officer_study`.
 
     Returns
@@ -335,7 +363,8 @@ def power_curve(
     >>> curve = power_curve({"effect_hr": [1.0, 1.4, 1.8, 2.2]}, n_sims=20, random_state=1)  # doctest: +SKIP
     >>> plot_power_curve(curve)  # doctest: +SKIP
     """
-    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth)
+    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth, inference,
+                       n_permutations, fixed_effects)
     _check_run_args(n_sims, n_jobs)
     if isinstance(grid, pd.DataFrame):
         rows = grid.to_dict("records")
