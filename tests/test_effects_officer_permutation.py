@@ -146,3 +146,13 @@ def test_bad_arguments(synth):
                     (dict(fixed_effects="year"), "fixed_effects"), (dict(strata="nope"), "strata")):
         with pytest.raises(ValueError, match=msg):
             officer_permutation_test(synth.cases, synth.forces, "charged", **kw)
+
+
+def test_negative_control_is_null_without_confounding(synth):
+    from attrition.effects import officer_negative_control
+
+    nc = officer_negative_control(synth.cases, synth.forces, n_permutations=499, random_state=5)
+    assert nc["outcome"] == "suspect_identified" and not nc["flags_confounding"]
+    assert nc["lower 95%"] < 1.0 < nc["upper 95%"] and nc["p"] > 0.05
+    with pytest.raises(DataValidationError, match="days_to_suspect_identified"):
+        officer_negative_control(synth.cases.drop(columns="days_to_suspect_identified"), synth.forces)

@@ -373,8 +373,14 @@ def officer_permutation_test(
     to its force-year's level, the officer's :math:`\\psi` removed or added for every case, and the
     predicted risks averaged.
 
-    **Synthetic studies** (``tests/studies/officer_permutation_coverage.py``, 40,000 cases per dataset,
-    43 forces with 7 exposed, 999 random assignments): see the Notes added after the runs below.
+    **Synthetic studies** (``tests/studies/officer_permutation_coverage.py``; 200 datasets of 40,000 cases
+    each, 43 forces, 4 with an officer throughout and 3 adopting in the last of 3 years; 999 random
+    assignments; about 10 minutes each on 2 workers). True officer hazard ratio 1.8 on charging: the 95%
+    interval covered the true marginal odds ratio in 95.5% (Monte Carlo SE 1.5%) and the implied risk
+    ratio interval the true risk ratio in 96.5% (1.3%) of datasets; no effect was rejected in 97.0% (power).
+    With ``fixed_effects="force"`` (3 adopters only): coverage 99.5% (0.5%), power 79.5%. No officer
+    effect: no effect rejected at 5% in 3.5% (MC SE 1.3%) of datasets, 2.5% (1.1%) with force fixed
+    effects; coverage 96.5% and 97.5%.
 
     References
     ----------
