@@ -6,7 +6,7 @@ from .officer import merge_officer, officer_design, officer_did, officer_effect
 from .event_study import officer_event_study, plot_event_study
 from .officer_permutation import officer_negative_control, officer_permutation_test, officer_schedules
 from .plotting import forest_plot, love_plot, plot_risk_curves
-from .power import plot_power_curve, power_curve, power_officer_study
+from .power import plot_power_curve, power_curve, power_officer_study, power_stepped_wedge
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
 from .sensitivity import e_value, negative_control_check
 from .spo import (
@@ -42,6 +42,7 @@ __all__ = [
     "merge_officer",
     "power_officer_study",
     "power_curve",
+    "power_stepped_wedge",
     "plot_power_curve",
     "PropensityModel",
     "ipw_weights",
