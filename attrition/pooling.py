@@ -311,7 +311,7 @@ class HyperPosterior:
         Central 95% posterior interval of :math:`\kappa`.
     slope, slope_interval : float, tuple of float
         With a covariate: posterior mean and central 95% interval of its coefficient on the logit scale
-        (NaN without).
+        (of the first covariate's when there are several; NaN without).
     """
 
     a: np.ndarray = field(repr=False)
@@ -394,15 +394,17 @@ def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int 
     ----------
     x, n : array-like, shape (G,)
         Successes and trials per group (effective counts allowed).
-    covariate : array-like, shape (G,), optional
-        A group-level covariate of the prior mean, :math:`\operatorname{logit}\mu_g = \beta_0 +
-        \beta_1 (c_g - \bar c)` (e.g. the log number of reports: small forces are then shrunk towards
-        forces of their size, not towards the nation, as hospital profiling does, Silber et al. 2010).
+    covariate : array-like, shape (G,) or (G, k), optional
+        Group-level covariates of the prior mean (at most 3), :math:`\operatorname{logit}\mu_g = \beta_0 +
+        \sum_j \beta_j (c_{gj} - \bar c_j)` (e.g. the log number of reports: small forces are then shrunk
+        towards forces of their size, not towards the nation, as hospital profiling does, Silber et al.
+        2010; or the share of a force's reports made while it had a dedicated officer).
     n_kappa : int, default 161
         Grid points in :math:`\lambda=\log\kappa`, from 1 to :math:`10^{11}`.
     n_grid : int, optional
         Grid points per regression coefficient around the conditional mode (default 41 without a
-        covariate, 21 with one), spanning :math:`\pm 7` (:math:`\pm 6`) conditional posterior sd.
+        covariate, 21 with one, 13 with two, 9 with three), spanning :math:`\pm 7` (:math:`\pm 6`)
+        conditional posterior sd.
 
     Returns
     -------
@@ -434,10 +436,11 @@ def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int 
     if covariate is None:
         X_all = np.ones((G_all, 1))
     else:
-        c = np.asarray(covariate, float).reshape(-1)
-        if c.shape != x.shape or not np.all(np.isfinite(c)):
-            raise DataValidationError(f"covariate must hold {G_all} finite values, one per group")
-        X_all = np.column_stack([np.ones(G_all), c - c[n > 0].mean() if (n > 0).any() else c])
+        c = np.asarray(covariate, float)
+        c = c.reshape(-1, 1) if c.ndim == 1 else c
+        if c.ndim != 2 or c.shape[0] != G_all or not 1 <= c.shape[1] <= 3 or not np.all(np.isfinite(c)):
+            raise DataValidationError(f"covariate must hold {G_all} rows of 1 to 3 finite values, one row per group")
+        X_all = np.column_stack([np.ones(G_all), c - c[n > 0].mean(axis=0) if (n > 0).any() else c])
     keep = n > 0
     x, n, X = x[keep], n[keep], X_all[keep]
     if x.size == 0:
@@ -447,7 +450,7 @@ def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int 
     beta0 = np.zeros(P)
     beta0[0] = special.logit(np.clip(x.sum() / n.sum(), 1e-6, 1 - 1e-6))
     m, H = _cond_mode(lam, x, n, X, beta0)
-    n_grid = n_grid or (41 if P == 1 else 21)
+    n_grid = n_grid or {1: 41, 2: 21, 3: 13, 4: 9}[P]
     z1 = np.linspace(-7 if P == 1 else -6, 7 if P == 1 else 6, n_grid)
     Z = np.stack(np.meshgrid(*([z1] * P), indexing="ij"), axis=-1).reshape(-1, P)  # (M, P)
     Cov = np.linalg.inv(-H)
@@ -455,7 +458,9 @@ def fit_hyperposterior(x, n, *, covariate=None, n_kappa: int = 161, n_grid: int 
     beta = m[:, None, :] + np.einsum("lpq,mq->lmp", Ch, Z)  # (L, M, P)
     lamg = np.broadcast_to(lam[:, None], beta.shape[:2])
     logdet = np.log(np.abs(np.diagonal(Ch, axis1=1, axis2=2))).sum(axis=1)
-    lp = _log_post(beta, lamg, x, n, X) + logdet[:, None]
+    chunk = max(1, int(2_000_000 // (beta.shape[1] * x.size)))  # bound the memory of the (L, M, G) terms
+    lp = np.concatenate([_log_post(beta[i:i + chunk], lamg[i:i + chunk], x, n, X)
+                         for i in range(0, lam.size, chunk)]) + logdet[:, None]
     w = np.exp(lp - lp.max()).reshape(-1)
     w /= w.sum()
     order = np.argsort(w)[::-1]

@@ -10,7 +10,7 @@ from scipy import special, stats
 
 from attrition.casemix import indirect_standardisation, standardised_funnel
 from attrition.exceptions import DataValidationError
-from attrition.funnel import FunnelFitter
+from attrition.funnel import FunnelFitter, fit_force_funnel
 from attrition.pooling import (
     fit_beta_prior,
     fit_hyperposterior,
@@ -85,6 +85,66 @@ def test_full_bayes_with_a_size_covariate_matches_a_brute_force_grid(counts):
     post_mean = np.einsum("ijl,ijlg->g", w, (mu * k + x) / (k + n))
     np.testing.assert_allclose(t["pooled"], post_mean, rtol=2e-4)
     assert t.attrs["method"] == "bayes"
+
+
+def test_full_bayes_with_two_covariates_matches_a_brute_force_grid():
+    """Size and a dedicated-officer indicator in the prior mean: forces with an officer (truly higher
+    rates) are pooled towards each other, and the production grid (13 points per coefficient) agrees with a
+    plain 4-D grid written out independently."""
+    rng = np.random.default_rng(8)
+    n = rng.integers(60, 2000, 43).astype(float)
+    officer = (np.arange(43) < 7).astype(float)
+    x = rng.binomial(n.astype(int), special.expit(special.logit(0.2) + 0.6 * officer
+                                                   + rng.normal(0, 0.1, 43))).astype(float)
+    C = np.column_stack([np.log(n), officer])
+    Cc = C - C.mean(axis=0)
+    pr = fit_beta_prior(x, n)
+    size = 22
+    e = np.linspace(special.logit(pr.mean) - 0.3, special.logit(pr.mean) + 0.3, size)
+    b1 = np.linspace(-0.3, 0.3, size)
+    b2 = np.linspace(0.1, 1.1, size)
+    lam = np.linspace(np.log(pr.kappa) - 1.0, np.log(pr.kappa) + 3.5, size)
+    E, B1, B2, L = np.meshgrid(e, b1, b2, lam, indexing="ij")
+    mu = special.expit(E[..., None] + B1[..., None] * Cc[:, 0] + B2[..., None] * Cc[:, 1])
+    k = np.exp(L)[..., None]
+    ll = (special.betaln(mu * k + x, (1 - mu) * k + n - x) - special.betaln(mu * k, (1 - mu) * k)).sum(-1)
+    m0 = special.expit(E)
+    lp = ll + np.log(m0 * (1 - m0)) - 0.5 * (B1**2 + B2**2) - 0.5 * L
+    w = np.exp(lp - lp.max())
+    w /= w.sum()
+    assert w[[0, -1]].sum() + w[:, [0, -1]].sum() + w[:, :, [0, -1]].sum() + w[..., [0, -1]].sum() < 1e-4
+    post_mean = np.einsum("ijkl,ijklg->g", w, (mu * k + x) / (k + n))
+    t = pool_proportions(x, n, method="bayes", covariate=C)
+    np.testing.assert_allclose(t["pooled"], post_mean, rtol=2e-4)
+    # the officer forces' prior mean sits above the others': their pooled rates stay near their raw rates
+    hp = t.attrs["prior"]
+    one = pool_proportions(x, n, method="bayes", covariate=C[:, 0])
+    pull_two = (t["pooled"] - t["raw"])[officer == 1].mean()
+    pull_one = (one["pooled"] - one["raw"])[officer == 1].mean()
+    assert pull_one < -0.005  # size alone drags them towards the rest
+    assert abs(pull_two) < 0.35 * abs(pull_one)  # -0.0023 against -0.0097
+    assert hp.a.shape[1] == 43
+
+
+def test_funnel_fitter_prior_covariates(small_synthetic):
+    from attrition.effects.officer import merge_officer
+
+    cases = merge_officer(small_synthetic.cases, small_synthetic.forces)
+    f = FunnelFitter(random_state=1).fit(cases, by="force", prior_covariates=("dedicated_stalking_officer",))
+    assert f.pooled_towards_ == "size + dedicated_stalking_officer"
+    share = cases.groupby("force")["dedicated_stalking_officer"].mean()
+    assert share.nunique() > 1  # the covariate varies, so it is used
+    # a constant column is left out; a column with a missing value is refused naming the row
+    g = FunnelFitter(random_state=1).fit(cases.assign(k=1.0), by="force", prior_covariates=("k",))
+    assert g.pooled_towards_ == "size"
+    with pytest.raises(DataValidationError, match="'k'.*row"):
+        FunnelFitter().fit(cases.assign(k=np.r_[np.nan, np.ones(len(cases) - 1)]), by="force", prior_covariates=("k",))
+    with pytest.raises(TypeError):
+        FunnelFitter().fit(cases, by="force", prior_covariates="dedicated_stalking_officer")
+    # the report's fit: the same as passing the officer share by hand; without a force table, size only
+    h = fit_force_funnel(small_synthetic.cases, small_synthetic.forces, random_state=1)
+    pd.testing.assert_frame_equal(h.pooled_, f.pooled_)
+    assert fit_force_funnel(small_synthetic.cases, random_state=1).pooled_towards_ == "size"
 
 
 def test_full_bayes_carries_the_uncertainty_empirical_bayes_ignores():
@@ -246,8 +306,9 @@ def test_true_stage_rates_match_simulated_frequencies(small_synthetic):
 def test_funnel_fitter_full_bayes_single_seed_coverage():
     # one national-scale-per-force dataset (fast version of tests/studies/force_coverage.py): full Bayes
     # covers the true rate of nearly every force where forces differ, and of every force where they do
-    # not, where empirical Bayes collapses onto the pooled rate
-    d = simulate(n_cases=60_000, random_state=11)
+    # not, where empirical Bayes collapses onto the pooled rate. Force quality off: suspect identification
+    # then does not differ between forces (by default force quality moves it, see attrition.synthetic)
+    d = simulate(n_cases=60_000, random_state=11, force_sd_quality=0.0)
     truth = true_stage_rates(d)
     fb = FunnelFitter(random_state=11).fit(d.cases, by="force")
     eb = FunnelFitter(pooling="eb", random_state=11).fit(d.cases, by="force")
@@ -260,9 +321,10 @@ def test_funnel_fitter_full_bayes_single_seed_coverage():
     cov = {st: (covered(fb, st), covered(eb, st)) for st in ("reported", "suspect_identified", "recorded_stalking")}
     assert cov["reported"][0] >= 39 and cov["suspect_identified"][0] >= 39  # 39 and 39 of 43 on this seed
     # suspect identification hardly differs between forces: empirical Bayes puts kappa at its bound and its
-    # intervals (zero width) miss nearly every force (1 of 43 on this seed); full Bayes covers all 43
+    # intervals (zero width) miss nearly every force; full Bayes covers nearly all (42 of 43 on this seed; 95%
+    # intervals miss about 2 of 43 by chance)
     assert eb.priors_["recorded_stalking"].at_bound
-    assert cov["recorded_stalking"][0] == 43 and cov["recorded_stalking"][1] <= 5
+    assert cov["recorded_stalking"][0] >= 41 and cov["recorded_stalking"][1] <= 5
     r = fb.rank_intervals("suspect_identified")
     assert list(r["rank"]) == list(range(1, 44))
     assert (r["lower 95%"] <= r["rank"]).all() and (r["rank"] <= r["upper 95%"]).all()

@@ -772,6 +772,10 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
         df[c] = _recode(codes, uniq, allowed, P, "unknown_code", c, "value(s) {vals} not in " + str(list(allowed)),
                         notes)
 
+    # ---- yes/no details (``online``): true/false, 1/0, yes/no in any case; missing stays missing
+    for c, (yes, no) in S.BOOLEAN_FIELDS.items():
+        df[c] = _read_boolean(df[c], yes, no, P, c)
+
     # ---- outcome codes (on distinct values)
     ocodes, ouniq = pd.factorize(df["outcome_code"])
     onum = pd.to_numeric(pd.Series(ouniq, dtype=object), errors="coerce").to_numpy(dtype=float)
@@ -914,6 +918,25 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
                             unit=src.unit)
 
 
+def _read_boolean(s: pd.Series, yes, no, P, column) -> pd.Series:
+    """A yes/no column as pandas' nullable boolean; other values break ``unknown_code``."""
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("boolean")
+    codes, uniq = pd.factorize(s)
+    if not len(uniq):
+        return pd.Series(pd.array([pd.NA] * len(s), dtype="boolean"), index=s.index)
+    key = pd.Index(uniq).map(lambda v: str(int(v)) if isinstance(v, (bool, np.bool_, int, np.integer, float, np.floating))
+                                 and float(v) in (0.0, 1.0) else str(v).strip().lower())
+    val = np.where(key.isin(list(yes)), 1, np.where(key.isin(list(no)), 0, -1))
+    bad_u = val < 0
+    if bad_u.any():
+        bad = (codes >= 0) & bad_u[np.maximum(codes, 0)]
+        P.add("unknown_code", column, bad, f"value(s) {_shown(sorted(str(v) for v in uniq[bad_u])[:5])} in '{column}' are "
+                                           "not true/false (also 1/0, yes/no)")
+    v = np.where(codes >= 0, val[np.maximum(codes, 0)], -1)
+    return pd.Series(pd.arrays.BooleanArray(v == 1, v < 0), index=s.index)
+
+
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     """Standard dtypes and order: categoricals for vocabularies, sorted by case, time, event order."""
     for c in _CATEGORY_COLUMNS:
@@ -922,6 +945,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
             continue
         df[c] = pd.Categorical(df[c].astype(object).where(df[c].notna(), None), categories=list(cats))
     df["outcome_code"] = df["outcome_code"].astype("Int64")
+    for c in S.BOOLEAN_FIELDS:
+        df[c] = df[c].astype("boolean")
     df["timestamp"] = df["timestamp"].astype("datetime64[ns]")
     cols = list(S.FIELDS) + [c for c in df.columns if c not in S.FIELDS]
     df = df[cols]
@@ -1208,6 +1233,14 @@ def to_cases(events: pd.DataFrame, as_of=None) -> pd.DataFrame:
     out["days_to_charged"] = days(t_charge_stage)
     out["days_to_prosecuted"] = days(t_pros)
     out["days_to_convicted"] = days(np.where(convicted_stalking, t_court, NAT))
+
+    # optional yes/no details of the report (``online``): a column only when the log has any value
+    for c in S.BOOLEAN_FIELDS:
+        if c in events.columns and events[c].notna().any():
+            b = pd.array(events[c], dtype="boolean")
+            v = np.where(b.isna(), -1, b.fillna(False).astype(bool).astype(np.int8)).astype(np.int8)[keep][order]
+            got = values_at(r_rep, v)
+            out[c] = pd.arrays.BooleanArray(got == 1, got < 0)
 
     # SPO timeliness
     t_ia, t_arrest = T["spo_interim_applied"], T["arrested"]

@@ -42,6 +42,11 @@ OFFENCES: tuple[str, ...] = tuple(_S["x-offences"])
 STALKING_OFFENCES: frozenset[str] = frozenset(o for o, d in _S["x-offences"].items() if d["stalking"])
 #: Allowed values of each categorical column (``None`` where free).
 ENUMS: dict[str, tuple] = {f["name"]: tuple(f["constraints"]["enum"]) for f in _S["fields"] if "enum" in f["constraints"]}
+#: Boolean columns (optional details), name -> (values read as true, values read as false), lower case.
+BOOLEAN_FIELDS: dict[str, tuple[frozenset, frozenset]] = {
+    f["name"]: (frozenset(v.lower() for v in f["trueValues"]), frozenset(v.lower() for v in f["falseValues"]))
+    for f in _S["fields"] if f["type"] == "boolean"
+}
 ORDER_RULES: tuple[tuple[str, str, str], ...] = tuple(tuple(r) for r in _S["x-order"])
 REQUIRES_RULES: tuple[tuple[str, str, str], ...] = tuple(tuple(r) for r in _S["x-requires"])
 IDENTIFIER_COLUMNS: frozenset[str] = frozenset(_S["x-identifier-columns"])
@@ -103,7 +108,7 @@ DISCONTINUED_EXIT_REASON: dict[str, str] = {
 __all__ = [
     "load_schema", "outcome_types", "FIELDS", "REQUIRED_COLUMNS", "DETAIL_COLUMNS", "EVENTS", "EVENT_RANK",
     "ONCE_EVENTS", "REQUIRED_DETAILS", "OFFENCES", "STALKING_OFFENCES", "ENUMS", "ORDER_RULES",
-    "REQUIRES_RULES", "IDENTIFIER_COLUMNS", "IDENTIFIER_NAME_PARTS", "IDENTIFIER_NAME_SAFE", "RULES",
+    "REQUIRES_RULES", "BOOLEAN_FIELDS", "IDENTIFIER_COLUMNS", "IDENTIFIER_NAME_PARTS", "IDENTIFIER_NAME_SAFE", "RULES",
     "FILE_RULES", "CONTRADICTIONS", "EARLIEST_DATE", "EARLIEST_DATE_WHY", "DOB_MIN_YEARS", "DOB_TEXT_YEARS",
     "forenames", "STAGES", "STAGE_LABELS", "EXIT_REASONS",
     "OUTCOME_EXIT_REASON", "DISCONTINUED_EXIT_REASON",

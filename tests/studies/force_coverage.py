@@ -82,34 +82,44 @@ import numpy as np
 import pandas as pd
 
 from attrition._utils import wilson_interval
+from attrition.effects.officer import merge_officer
 from attrition.funnel import FunnelFitter
 from attrition.synthetic import simulate, true_stage_rates
 
 STAGES = ("reported", "recorded_stalking", "suspect_identified", "charged", "prosecuted")
 
 
-def one(seed: int, n: int) -> pd.DataFrame:
+def one(seed: int, n: int, lean: bool = False) -> pd.DataFrame:
+    """Intervals of every method for one simulated dataset; ``lean``: only full Bayes by size, by size and
+    officer, and Wilson."""
     warnings.simplefilter("ignore")
     d = simulate(n_cases=n, random_state=seed)
     truth = true_stage_rates(d)
     out = []
     fits = {"bayes": FunnelFitter(random_state=seed).fit(d.cases, by="force"),
-            "bayes_national": FunnelFitter(pool_towards="national", random_state=seed).fit(d.cases, by="force"),
-            "eb": FunnelFitter(pooling="eb", random_state=seed).fit(d.cases, by="force")}
+            "bayes_officer": FunnelFitter(random_state=seed).fit(
+                merge_officer(d.cases, d.forces), by="force", prior_covariates=("dedicated_stalking_officer",))}
+    if not lean:
+        fits["bayes_national"] = FunnelFitter(pool_towards="national", random_state=seed).fit(d.cases, by="force")
+        fits["eb"] = FunnelFitter(pooling="eb", random_state=seed).fit(d.cases, by="force")
     for st in STAGES:
         tr = truth[st]
         t_b = fits["bayes"].pooled_.xs(st, level="stage")
-        t_n = fits["bayes_national"].pooled_.xs(st, level="stage")
-        t_e = fits["eb"].pooled_.xs(st, level="stage")
+        t_o = fits["bayes_officer"].pooled_.xs(st, level="stage")
+        t_n = fits["bayes_national"].pooled_.xs(st, level="stage") if not lean else None
+        t_e = fits["eb"].pooled_.xs(st, level="stage") if not lean else t_b
         wl, wh = wilson_interval(t_e["x"].to_numpy(), t_e["n"].to_numpy())
         rank = tr.rank(method="first").to_numpy() - 1
         q = (rank * 5 // len(tr)).astype(int) + 1
         base = pd.DataFrame({"seed": seed, "stage": st, "force": tr.index, "truth": tr.to_numpy(), "quintile": q,
                              "n": t_e["n"].to_numpy()})
-        for name, lo, hi, est in (("bayes", t_b["lower 95%"], t_b["upper 95%"], t_b["pooled"]),
-                                  ("bayes_national", t_n["lower 95%"], t_n["upper 95%"], t_n["pooled"]),
-                                  ("eb", t_e["lower 95%"], t_e["upper 95%"], t_e["pooled"]),
-                                  ("wilson", pd.Series(wl, index=t_e.index), pd.Series(wh, index=t_e.index), t_e["raw"])):
+        rows = [("bayes", t_b["lower 95%"], t_b["upper 95%"], t_b["pooled"]),
+                ("bayes_officer", t_o["lower 95%"], t_o["upper 95%"], t_o["pooled"]),
+                ("wilson", pd.Series(wl, index=t_e.index), pd.Series(wh, index=t_e.index), t_e["raw"])]
+        if not lean:
+            rows += [("bayes_national", t_n["lower 95%"], t_n["upper 95%"], t_n["pooled"]),
+                     ("eb", t_e["lower 95%"], t_e["upper 95%"], t_e["pooled"])]
+        for name, lo, hi, est in rows:
             lo, hi, est = (np.asarray(v, float) for v in (lo, hi, est))
             out.append(base.assign(method=name, estimate=est, lower=lo, upper=hi,
                                    cover=(lo <= tr.to_numpy()) & (tr.to_numpy() <= hi)))
@@ -133,9 +143,10 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 
 if __name__ == "__main__":
     n, reps, first = (int(a) for a in sys.argv[1:4])
-    path = f"/tmp/force_coverage_{n}_{reps}_{first}.csv"
+    lean = sys.argv[4:5] == ["lean"]
+    path = f"/tmp/force_coverage_{n}_{reps}_{first}{'_lean' if lean else ''}.csv"
     for k in range(reps):  # one dataset at a time (the machine is shared), appended as it is done
-        one(first + k, n).to_csv(path, mode="a" if k else "w", header=k == 0, index=False)
+        one(first + k, n, lean).to_csv(path, mode="a" if k else "w", header=k == 0, index=False)
         print(f"{k + 1} datasets", file=sys.stderr, flush=True)
     df = pd.read_csv(path)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
