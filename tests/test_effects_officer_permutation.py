@@ -156,3 +156,17 @@ def test_negative_control_is_null_without_confounding(synth):
     assert nc["lower 95%"] < 1.0 < nc["upper 95%"] and nc["p"] > 0.05
     with pytest.raises(DataValidationError, match="days_to_suspect_identified"):
         officer_negative_control(synth.cases.drop(columns="days_to_suspect_identified"), synth.forces)
+
+
+@pytest.mark.slow
+def test_negative_control_flags_force_level_confounding():
+    # forces of higher investigative quality (raising suspect identification and charging) likelier to appoint
+    # an officer: the negative control flags it (it did in 84 of 100 such datasets,
+    # tests/studies/officer_negative_control.py) and the charge estimate is biased upwards
+    from attrition.effects import officer_negative_control
+
+    d = simulate(n_cases=40_000, random_state=3000, officer_confounding=2.0)
+    nc = officer_negative_control(d.cases, d.forces, n_permutations=499, random_state=3000)
+    assert nc["flags_confounding"] and nc["lower 95%"] > 1.0
+    ch = officer_permutation_test(d.cases, d.forces, "charged", n_permutations=499, random_state=3000)
+    assert ch.set_index("measure").loc["odds_ratio", LO] > d.truth["officer_charged_or"]
