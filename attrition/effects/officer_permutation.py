@@ -592,6 +592,17 @@ def officer_negative_control(
     DataValidationError
         No ``days_to_suspect_identified`` column; as the estimator.
 
+    Notes
+    -----
+    Synthetic study (``tests/studies/officer_negative_control.py``; 100 datasets of 40,000 cases each way,
+    randomisation inference with 499 assignments, about 6 minutes each on 2 workers). The generator's
+    force quality (sd 0.3) raises the odds of suspect identification and the charge hazard alike and an
+    officer changes neither identification nor quality. With ``officer_confounding=2`` (adopting forces
+    about 1 sd higher in quality) the negative control flagged confounding in 84% of datasets (Monte Carlo
+    SE 3.7%; mean odds ratio 1.48) while the charge interval covered the true odds ratio in only 43%
+    (5.0%). Without it (``officer_confounding=0``) it flagged 6% (2.4%), the nominal 5%, and the charge
+    interval covered the truth in 97% (1.7%).
+
     References
     ----------
     Lipsitch M, Tchetgen Tchetgen E, Cohen T (2010). Negative controls: a tool for detecting confounding
