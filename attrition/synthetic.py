@@ -1002,6 +1002,12 @@ def _true_effects(W):
     per_case["p_ever_stalking_nosuspect"] = e_nos
     per_case["p_ever_stalking"] = W["p_s"] * per_case["p_ever_stalking_suspect"] + (1 - W["p_s"]) * e_nos
     per_case["p_stalking_charged"] = np.where(off, stalk_charged[1], stalk_charged[0])
+    # the estimand of a difference in differences / event study: the effect on the cases that had an officer
+    # in forces adopting one during the data
+    adopted = off & (W["F"]["officer_from"].to_numpy()[f] > 0)
+    for y in ("charged", "convicted"):
+        d = per_case[f"p_{y}_officer1"] - per_case[f"p_{y}_officer0"]
+        out[f"officer_{y}_rd_adopters"] = float(d[adopted].mean()) if adopted.any() else float("nan")
     return per_case, out
 
 
