@@ -208,7 +208,9 @@ def power_officer_study(
     ----------
     effect_hr : float, default 1.8
         True hazard ratio of a dedicated officer on the charge hazard (``officer_hr_charge`` of
-        :func:`attrition.synthetic.simulate`); 1 gives the type I error rate.
+        :func:`attrition.synthetic.simulate`). With 1 the officer still raises recording as stalking
+        (``officer_or_recording``), which raises charging a little; pass ``officer_or_recording=1`` too for
+        no effect at all (the type I error rate).
     n_officer_forces : int, default 7
         Forces (of the 43; chosen with probability proportional to size) with an officer by the last year.
     n_adopting : int, default 3
@@ -529,7 +531,8 @@ def power_stepped_wedge(
     Parameters
     ----------
     effect_hr : float, default 1.3
-        True hazard ratio of an officer on charging (1 = no effect: the rejection rate is the type I error).
+        True hazard ratio of an officer on the charge hazard (with 1, pass ``officer_or_recording=1`` too for
+        no effect at all: the rejection rate is then the type I error).
     n_steps : int, default 3
         Roll-out steps (one a year, from the start of the second year).
     forces_per_step : int, default 14

@@ -17,8 +17,10 @@ if __name__ == "__main__":
     analysis = sys.argv[6] if len(sys.argv) > 6 else "randomisation"
     warnings.simplefilter("ignore")
     t0 = time.time()
+    # no effect at all when hr == 1: the officer's effect on recording also raises charging in the generator
+    extra = {"officer_or_recording": 1.0} if hr == 1.0 else {}
     s = power_stepped_wedge(hr, n_steps=steps, forces_per_step=per, reports_per_year=rpy, analysis=analysis,
-                            n_sims=sims, random_state=7000, n_jobs=2, progress=False)
+                            n_sims=sims, random_state=7000, n_jobs=2, progress=False, **extra)
     print(s.to_string())
     print(f"power {s['power']:.3f} (MC SE {s['power_se']:.3f}); coverage {s['coverage']:.3f} (MC SE "
           f"{np.sqrt(s['coverage'] * (1 - s['coverage']) / (s['n_sims'] - s['n_failed'])):.3f})")
