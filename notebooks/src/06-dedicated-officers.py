@@ -305,4 +305,8 @@ else:
 # (`power_stepped_wedge`): no force has an officer in the first year, then a few forces a year, in a
 # randomised order, appoint one, and the analysis compares each force with itself (force and year effects)
 # with the adoption schedules permuted as the design randomised them. Randomising the order removes the
-# force-level confounding the negative control is there to catch. STEPPED_WEDGE_RESULT
+# force-level confounding the negative control is there to catch. With 3 yearly steps of 4 forces and
+# 160,000 reports in 4 years, the test rejected in 4.5% (1.5%) of 200 datasets where the officer did not
+# change the charge hazard (its small effect through recording, true odds ratio 1.04, left on), and its
+# interval covered the true odds ratio in 97% (1.2%). Its power at national volume is in the docstring of
+# `power_stepped_wedge` (`tests/studies/officer_stepped_wedge.py`).
