@@ -566,8 +566,15 @@ def power_stepped_wedge(
     Within-force comparisons remove every stable difference between forces (size, quality), so the
     stepped wedge is robust to the force-level confounding that threatens the comparison of the 7 forces
     that chose to appoint an officer; randomising the order makes the adoption times exchangeable, which
-    is exactly what the randomisation test assumes (Hussey & Hughes 2007; Hemming et al. 2015). National
-    results: see ``tests/studies/officer_power_national.py``.
+    is exactly what the randomisation test assumes (Hussey & Hughes 2007; Hemming et al. 2015).
+
+    Studies (``tests/studies/officer_stepped_wedge.py``, randomisation analysis, 199 assignments): 3 yearly
+    steps of 4 forces (12 forces) at national volume (120,000 reports a year, 4 years), hazard ratio 1.3:
+    power 100% of 40 datasets (95% Wilson interval 91-100%), interval coverage of the true odds ratio 100%
+    (676 s on 2 workers). Same design at 13,333 reports a year with the officer's charge-hazard effect off
+    (its recording effect on: true odds ratio 1.04): rejection 4.5% (Monte Carlo SE 1.5%) of 200 datasets,
+    coverage 97.0% (1.2%) (515 s). For comparison (``tests/studies/officer_power_national.py``, 40 national
+    datasets, hazard ratio 1.3) the 7 forces that chose an officer gave power 38% (MC SE 8%) between forces.
 
     References
     ----------

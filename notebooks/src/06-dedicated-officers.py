@@ -308,5 +308,6 @@ else:
 # force-level confounding the negative control is there to catch. With 3 yearly steps of 4 forces and
 # 160,000 reports in 4 years, the test rejected in 4.5% (1.5%) of 200 datasets where the officer did not
 # change the charge hazard (its small effect through recording, true odds ratio 1.04, left on), and its
-# interval covered the true odds ratio in 97% (1.2%). Its power at national volume is in the docstring of
-# `power_stepped_wedge` (`tests/studies/officer_stepped_wedge.py`).
+# interval covered the true odds ratio in 97% (1.2%). At national volume (120,000 reports a year) the same
+# 12-force roll-out detected a hazard ratio of 1.3 in all 40 datasets (95% interval of the power 91-100%),
+# against 38% for the 7 self-selected forces (`tests/studies/officer_stepped_wedge.py`).
