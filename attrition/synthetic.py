@@ -13,7 +13,9 @@ The model, per case (times in days; report, suspect identification, SPO and orde
    and full applications, the need multiplier that gives each force its FOI band of applications) and a
    rate of recording repeat breaches as stalking. ``n_officer_forces_initial`` forces have a dedicated
    stalking officer from the first year and ``n_officer_forces_adopting`` adopt one in the last, drawn in
-   proportion to size (times ``exp(officer_confounding * q_f / sd)`` when that switch is on).
+   proportion to size (times ``exp(officer_confounding * q_f / sd)`` when that switch is on); with
+   ``officer_adoption_years`` the adopters start in the given years, in random order (a stepped-wedge
+   roll-out).
 2. **Report** uniformly over ``n_years`` financial years; the force in proportion to its size times a
    force-level report trend (``n_pcc_forces`` forces whose PCC committed to raising reports grow by
    ``pcc_report_growth`` a year on the log scale). Case mix: ``risk``, ``relationship`` and ``online``
@@ -198,6 +200,9 @@ DEFAULT_TRUTH: dict = {
     "foi_spo_targets": (4.0, 19.0, 52.0),    # expected applications in the last year per band
     # adversarial switches (off)
     "officer_confounding": 0.0,
+    # stepped-wedge roll-out: start year (index 1 .. n_years - 1) of each adopting force, taken in random
+    # order; None = every adopting force starts in the last year
+    "officer_adoption_years": None,
     "escalation": 0.0,
     "informative_censoring": 0.0,
     "risk_missing_mnar": 0.0,
@@ -322,7 +327,19 @@ def _force_table(truth: dict, rng: np.random.Generator) -> pd.DataFrame:
     chosen = np.argsort(-key, kind="stable")[: n_init + n_adopt]
     officer_from = np.full(nf, np.inf)
     officer_from[chosen[:n_init]] = 0
-    officer_from[chosen[n_init:]] = T["n_years"] - 1  # adopt at the start of the last year
+    steps = T["officer_adoption_years"]
+    if steps is None:
+        officer_from[chosen[n_init:]] = T["n_years"] - 1  # adopt at the start of the last year
+    else:
+        steps = np.asarray(steps)
+        if (steps.shape != (n_adopt,) or not np.issubdtype(steps.dtype, np.integer)
+                or steps.min(initial=1) < 1 or steps.max(initial=1) > T["n_years"] - 1):
+            raise ValueError(
+                f"officer_adoption_years must give one start year (an integer index from 1 to n_years - 1 = "
+                f"{T['n_years'] - 1}) for each of the {n_adopt} adopting forces, got {T['officer_adoption_years']!r}"
+            )
+        # a randomised roll-out (stepped wedge): the adopting forces take the start years in random order
+        officer_from[chosen[n_init:]] = np.random.default_rng(rng.integers(2**63)).permutation(steps)
     # FOI: responding forces include all officer forces; SPO bands among the first responders
     others = np.setdiff1d(np.arange(nf), chosen)
     respond = np.r_[chosen, rng.choice(others, T["n_foi_responding"] - len(chosen), replace=False)]
@@ -1017,6 +1034,12 @@ def _true_effects(W):
     per_case["p_ever_stalking_nosuspect"] = e_nos
     per_case["p_ever_stalking"] = W["p_s"] * per_case["p_ever_stalking_suspect"] + (1 - W["p_s"]) * e_nos
     per_case["p_stalking_charged"] = np.where(off, stalk_charged[1], stalk_charged[0])
+    # the estimand of a difference in differences / event study: the effect on the cases that had an officer
+    # in forces adopting one during the data
+    adopted = off & (W["F"]["officer_from"].to_numpy()[f] > 0)
+    for y in ("charged", "convicted"):
+        d = per_case[f"p_{y}_officer1"] - per_case[f"p_{y}_officer0"]
+        out[f"officer_{y}_rd_adopters"] = float(d[adopted].mean()) if adopted.any() else float("nan")
     return per_case, out
 
 

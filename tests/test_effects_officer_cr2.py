@@ -186,16 +186,15 @@ def test_cr2_negative_control_on_default_data(default_nc):
     _, out = default_nc
     cr1, cr2 = out["t", "suspect_found"], out["cr2", "suspect_found"]
     rd1, rd2 = cr1.loc["risk_difference"], cr2.loc["risk_difference"]
-    assert abs(rd2["estimate"]) < 0.01
+    # suspect identification varies between forces with their investigative quality (the generator's force
+    # quality), so the estimate is a force-level quantity with noise of a few points, not a case-level null
+    assert abs(rd2["estimate"]) < 0.05
     assert rd2["p"] > rd1["p"] and rd2[HI] - rd2[LO] > rd1[HI] - rd1[LO]
 
 
-@pytest.mark.xfail(strict=True, reason="CR2 widens the negative-control CI but it still excludes 0 on the "
-                   "default dataset (RD -0.0030, 95% CI -0.0054 to -0.0006). This is chance in this one "
-                   "dataset: the raw officer vs no-officer difference in suspect identification is -0.0039, "
-                   "2.3 binomial SEs (p ~ 0.02), and the generator has no such effect; over 300 simulated "
-                   "datasets CR2 covers at 95%")
 def test_cr2_negative_control_covers_zero(default_nc):
+    # the generator has no officer effect on suspect identification (an earlier generator's default dataset
+    # excluded 0 by chance; the current one, with force quality, covers it)
     _, out = default_nc
     rd = out["cr2", "suspect_found"].loc["risk_difference"]
     assert rd[LO] <= 0 <= rd[HI]

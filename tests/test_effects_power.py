@@ -75,9 +75,9 @@ def test_power_curve_rejects_unknown_setting():
 @pytest.mark.slow
 def test_coverage_replication_study():
     """30 replications of the default design at 60,000 cases: the adjusted GLM g-computation CI covers the
-    true marginal risk difference in most replications (7 officer forces of 43, so cluster-robust t(42)
-    intervals are expected to under-cover a little)."""
-    s, reps = power_officer_study(1.8, reports_per_year=20_000, n_sims=30, random_state=2024, n_jobs=2, small_sample="t",
+    true marginal risk difference in most replications (7 officer forces of 43: the default CR2 intervals;
+    CR1 t(42) covered only 23 of 30 once the generator's force quality added force-level variation)."""
+    s, reps = power_officer_study(1.8, reports_per_year=20_000, n_sims=30, random_state=2024, n_jobs=2,
                                   measure="risk_difference", progress=False, return_replications=True)
     assert s["n_failed"] == 0
     cov = s["coverage"]
@@ -89,7 +89,9 @@ def test_coverage_replication_study():
     # no gross bias: mean error within 3 Monte Carlo SEs of zero
     err = reps["estimate"] - reps["truth"]
     assert abs(err.mean()) < 3 * err.std() / np.sqrt(len(err)), f"mean error {err.mean():.4f}"
-    assert s["power"] > 0.8
+    # with the generator's force quality, 7 officer forces detect HR 1.8 in about half the datasets (16/30 here,
+    # Monte Carlo SE 0.09): force-to-force variation, not case volume, limits the power
+    assert s["power"] > 0.35
 
 
 def test_plot_power_curve_tolerates_rounding_at_zero_and_one():

@@ -2,10 +2,12 @@
 
 Plot functions live in :mod:`attrition.effects.plotting` and import pyplot only when called.
 """
+from .event_study import officer_event_study, plot_event_study
 from .officer import (merge_officer, officer_design, officer_did, officer_effect, officer_hazard_ratio,
                       plot_officer_effects)
+from .officer_permutation import officer_negative_control, officer_permutation_test, officer_schedules
 from .plotting import forest_plot, love_plot, plot_risk_curves, plot_spo_effects, plot_trial_risk_curves
-from .power import plot_power_curve, power_curve, power_officer_study
+from .power import plot_power_curve, power_curve, power_officer_study, power_stepped_wedge
 from .propensity import PropensityModel, aipw_effect, balance_table, ipw_effect, ipw_weights
 from .sensitivity import e_value, negative_control_check
 from .spo import (
@@ -45,9 +47,15 @@ __all__ = [
     "true_trial_risks",
     "confounding_bias_table",
     "officer_did",
+    "officer_permutation_test",
+    "officer_event_study",
+    "plot_event_study",
+    "officer_schedules",
+    "officer_negative_control",
     "merge_officer",
     "power_officer_study",
     "power_curve",
+    "power_stepped_wedge",
     "plot_power_curve",
     "PropensityModel",
     "ipw_weights",

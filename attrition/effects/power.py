@@ -18,9 +18,10 @@ import pandas as pd
 from .._parallel import run_tasks
 from .._utils import check_alpha, wilson_interval
 from ..exceptions import AttritionError, DataQualityWarning, StatisticalWarning
-from .officer import _MEASURES, officer_effect
+from .officer import _MEASURES, officer_did, officer_effect
+from .officer_permutation import officer_permutation_test
 
-__all__ = ["power_officer_study", "power_curve", "plot_power_curve"]
+__all__ = ["power_officer_study", "power_curve", "plot_power_curve", "power_stepped_wedge"]
 
 #: Settings a power study varies (columns of :func:`power_curve`'s result).
 SETTINGS = ("effect_hr", "n_officer_forces", "n_adopting", "n_years", "reports_per_year")
@@ -85,11 +86,18 @@ def _one_rep(setting: dict, seed: np.random.SeedSequence, options: dict) -> dict
             warnings.simplefilter("ignore", DataQualityWarning)
             warnings.simplefilter("ignore", StatisticalWarning)
             d = simulate(random_state=seed, **truth)
-            res = officer_effect(
-                d.cases, d.forces, options["outcome"], method=options["method"], alpha=options["alpha"],
-                covariates=options["covariates"], naive=False, small_sample=options["small_sample"],
-                n_boot=options["n_boot"], random_state=np.random.default_rng(seed.spawn(1)[0]),
-            )
+            if options["inference"] == "randomisation":
+                res = officer_permutation_test(
+                    d.cases, d.forces, options["outcome"], covariates=options["covariates"], alpha=options["alpha"],
+                    n_permutations=options["n_permutations"], fixed_effects=options["fixed_effects"],
+                    random_state=np.random.default_rng(seed.spawn(1)[0]),
+                )
+            else:
+                res = officer_effect(
+                    d.cases, d.forces, options["outcome"], method=options["method"], alpha=options["alpha"],
+                    covariates=options["covariates"], naive=False, small_sample=options["small_sample"],
+                    n_boot=options["n_boot"], random_state=np.random.default_rng(seed.spawn(1)[0]),
+                )
         row = res.set_index("measure").loc[measure]
         lo_col = next(c for c in res.columns if str(c).startswith("lower"))
         hi_col = next(c for c in res.columns if str(c).startswith("upper"))
@@ -142,7 +150,10 @@ def _summarise(setting: dict, reps: list, alpha: float, measure: str) -> dict:
     }
 
 
-def _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth) -> dict:
+def _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth, inference="model",
+             n_permutations=199, fixed_effects=None) -> dict:
+    if inference not in ("model", "randomisation"):
+        raise ValueError(f"inference must be 'model' or 'randomisation', got {inference!r}")
     if measure not in _MEASURES or measure.startswith("risk_t") or measure.startswith("risk_u"):
         raise ValueError(f"measure must be 'risk_difference', 'risk_ratio' or 'odds_ratio', got {measure!r}")
     bad = sorted(set(truth) & {"officer_hr_charge", "n_years", "reports_per_year", "n_officer_forces_initial",
@@ -155,7 +166,8 @@ def _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, 
     if unknown:
         raise ValueError(f"Unknown truth parameter(s) {unknown}; see attrition.synthetic.DEFAULT_TRUTH.")
     return {"outcome": outcome, "method": method, "measure": measure, "alpha": check_alpha(alpha),
-            "covariates": tuple(covariates), "small_sample": small_sample, "n_boot": int(n_boot), "truth": truth}
+            "covariates": tuple(covariates), "small_sample": small_sample, "n_boot": int(n_boot), "truth": truth,
+            "inference": inference, "n_permutations": int(n_permutations), "fixed_effects": fixed_effects}
 
 
 def _check_run_args(n_sims, n_jobs):
@@ -179,6 +191,9 @@ def power_officer_study(
     covariates=("risk", "relationship", "log_size", "financial_year"),
     small_sample: str | None = None,
     n_boot: int = 199,
+    inference: str = "model",
+    n_permutations: int = 199,
+    fixed_effects: str | None = None,
     n_sims: int = 200,
     alpha: float = 0.05,
     random_state=None,
@@ -194,7 +209,9 @@ def power_officer_study(
     ----------
     effect_hr : float, default 1.8
         True hazard ratio of a dedicated officer on the charge hazard (``officer_hr_charge`` of
-        :func:`attrition.synthetic.simulate`); 1 gives the type I error rate.
+        :func:`attrition.synthetic.simulate`). With 1 the officer still raises recording as stalking
+        (``officer_or_recording``), which raises charging a little; pass ``officer_or_recording=1`` too for
+        no effect at all (the type I error rate).
     n_officer_forces : int, default 7
         Forces (of the 43; chosen with probability proportional to size) with an officer by the last year.
     n_adopting : int, default 3
@@ -215,6 +232,15 @@ def power_officer_study(
         Default: that of :func:`officer_effect` (CR2 for the GLM/GEE methods).
     n_boot : int, default 199
         Bootstrap replications per simulated dataset (``small_sample="wild_bootstrap"``).
+    inference : {"model", "randomisation"}, default "model"
+        ``"model"``: :func:`~attrition.effects.officer_effect` (``method``, ``small_sample``);
+        ``"randomisation"``: :func:`~attrition.effects.officer_permutation_test` (its p-value of no effect
+        and its interval; ``measure`` picks the row), with ``n_permutations`` assignments and
+        ``fixed_effects``.
+    n_permutations : int, default 199
+        Assignments per simulated dataset with ``inference="randomisation"`` (199: smallest p 0.01).
+    fixed_effects : {None, "force"}, default None
+        Passed to :func:`~attrition.effects.officer_permutation_test`.
     n_sims : int, default 200
         Replications.
     alpha : float, default 0.05
@@ -273,7 +299,8 @@ def power_officer_study(
     --------
     >>> power_officer_study(1.8, n_sims=20, random_state=1, progress=False)  # doctest: +SKIP
     """
-    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth)
+    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth, inference,
+                       n_permutations, fixed_effects)
     _check_run_args(n_sims, n_jobs)
     setting = _check_setting({"effect_hr": effect_hr, "n_officer_forces": n_officer_forces, "n_adopting": n_adopting,
                               "n_years": n_years, "reports_per_year": reports_per_year})
@@ -310,6 +337,9 @@ def power_curve(
     covariates=("risk", "relationship", "log_size", "financial_year"),
     small_sample: str | None = None,
     n_boot: int = 199,
+    inference: str = "model",
+    n_permutations: int = 199,
+    fixed_effects: str | None = None,
     alpha: float = 0.05,
     **truth,
 ) -> pd.DataFrame:
@@ -326,7 +356,7 @@ def power_curve(
     random_state, n_jobs, progress
         As :func:`power_officer_study`; setting ``i`` uses child ``i`` of the seed's ``SeedSequence``,
         and all replications of all settings share one joblib pool and one progress bar.
-    outcome, method, measure, covariates, small_sample, n_boot, alpha, **truth
+    outcome, method, measure, covariates, small_sample, n_boot, inference, n_permutations, fixed_effects, alpha, **truth
         As :func:`power_officer_study`.
 
     Returns
@@ -339,7 +369,8 @@ def power_curve(
     >>> curve = power_curve({"effect_hr": [1.0, 1.4, 1.8, 2.2]}, n_sims=20, random_state=1)  # doctest: +SKIP
     >>> plot_power_curve(curve)  # doctest: +SKIP
     """
-    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth)
+    options = _options(outcome, method, measure, alpha, covariates, small_sample, n_boot, truth, inference,
+                       n_permutations, fixed_effects)
     _check_run_args(n_sims, n_jobs)
     if isinstance(grid, pd.DataFrame):
         rows = grid.to_dict("records")
@@ -432,3 +463,156 @@ def plot_power_curve(df: pd.DataFrame, ax=None, *, x: str | None = None, hue: st
     if hue is not None:
         ax.legend(frameon=False)
     return ax
+
+
+# ----------------------------------------------------------------------------------------------------
+# stepped-wedge roll-out
+# ----------------------------------------------------------------------------------------------------
+def _one_sw_rep(setting: dict, seed: np.random.SeedSequence, options: dict) -> dict:
+    """Simulate one stepped-wedge roll-out and analyse it; never raises (failures are counted)."""
+    from ..synthetic import simulate
+
+    k, steps = setting["forces_per_step"], setting["n_steps"]
+    truth = {
+        "officer_hr_charge": setting["effect_hr"],
+        "n_years": setting["n_years"],
+        "reports_per_year": setting["reports_per_year"],
+        "n_officer_forces_initial": 0,
+        "n_officer_forces_adopting": k * steps,
+        "officer_adoption_years": tuple(int(y) for y in np.repeat(np.arange(1, steps + 1), k)),
+        "n_foi_responding": max(27, k * steps),
+        **options["truth"],
+    }
+    out = {"estimate": np.nan, "lower": np.nan, "upper": np.nan, "p": np.nan, "truth": np.nan, "error": ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            warnings.simplefilter("ignore", StatisticalWarning)
+            d = simulate(random_state=seed, **truth)
+            if options["analysis"] == "randomisation":
+                res = officer_permutation_test(
+                    d.cases, d.forces, "charged", covariates=("risk", "relationship"), fixed_effects="force",
+                    n_permutations=options["n_permutations"], alpha=options["alpha"],
+                    random_state=np.random.default_rng(seed.spawn(1)[0])).set_index("measure")
+                row, key = res.loc["odds_ratio"], "officer_charged_or"
+            else:
+                res = officer_did(d.cases, d.forces, "charged", event_study=False, alpha=options["alpha"])
+                row, key = res.iloc[0], "officer_charged_rd"
+        lo_col = next(c for c in res.columns if str(c).startswith("lower"))
+        hi_col = next(c for c in res.columns if str(c).startswith("upper"))
+        out.update(estimate=float(row["estimate"]), lower=float(row[lo_col]), upper=float(row[hi_col]),
+                   p=float(row["p"]), n_cases=int(row["n_cases"]), truth=float(d.truth[key]))
+    except (AttritionError, ValueError, np.linalg.LinAlgError) as exc:
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def power_stepped_wedge(
+    effect_hr: float = 1.3,
+    *,
+    n_steps: int = 3,
+    forces_per_step: int = 14,
+    n_years: int | None = None,
+    reports_per_year: int = 120_000,
+    analysis: str = "randomisation",
+    n_permutations: int = 199,
+    n_sims: int = 100,
+    alpha: float = 0.05,
+    random_state=None,
+    n_jobs: int = 1,
+    progress: bool = True,
+    return_replications: bool = False,
+    **truth,
+):
+    """Power of a stepped-wedge roll-out of dedicated stalking officers across forces, by simulation.
+
+    The design an inspectorate could recommend: no force has an officer in the first financial year; at the
+    start of each later year (``n_steps`` steps) another ``forces_per_step`` forces, in a randomised order,
+    appoint one, until ``n_steps * forces_per_step`` forces have one. Each replication simulates the roll-out
+    with :func:`attrition.synthetic.simulate` (``officer_adoption_years``) and analyses the charge outcome
+    within forces.
+
+    Parameters
+    ----------
+    effect_hr : float, default 1.3
+        True hazard ratio of an officer on the charge hazard (with 1, pass ``officer_or_recording=1`` too for
+        no effect at all: the rejection rate is then the type I error).
+    n_steps : int, default 3
+        Roll-out steps (one a year, from the start of the second year).
+    forces_per_step : int, default 14
+        Forces adopting at each step (3 x 14 = all 42 forces that can have one).
+    n_years : int, optional
+        Years of data; default ``n_steps + 1`` (one year before the first step).
+    reports_per_year : int, default 120000
+        Reports a year nationally (the real volume).
+    analysis : {"randomisation", "did"}, default "randomisation"
+        ``"randomisation"``: :func:`~attrition.effects.officer_permutation_test` with force fixed effects
+        (the stepped-wedge randomisation test: adoption schedules permuted across forces, as the design
+        randomised them); detection by its p-value, coverage of the true marginal odds ratio.
+        ``"did"``: :func:`~attrition.effects.officer_did` (TWFE linear probability model, CR2 with
+        Bell-McCaffrey df); coverage of the true marginal risk difference.
+    n_permutations : int, default 199
+        Assignments per dataset (``"randomisation"``).
+    n_sims : int, default 100
+        Replications; the Monte Carlo SE of the power is reported (0.05 at power 0.5 with 100).
+    alpha, random_state, n_jobs, progress, return_replications
+        As :func:`power_officer_study`.
+    **truth
+        Other :data:`attrition.synthetic.DEFAULT_TRUTH` parameters.
+
+    Returns
+    -------
+    pandas.Series or (pandas.Series, pandas.DataFrame)
+        As :func:`power_officer_study` (``power``, ``power_se``, Wilson interval, ``coverage``, ...).
+
+    Notes
+    -----
+    Within-force comparisons remove every stable difference between forces (size, quality), so the
+    stepped wedge is robust to the force-level confounding that threatens the comparison of the 7 forces
+    that chose to appoint an officer; randomising the order makes the adoption times exchangeable, which
+    is exactly what the randomisation test assumes (Hussey & Hughes 2007; Hemming et al. 2015).
+
+    Studies (``tests/studies/officer_stepped_wedge.py``, randomisation analysis, 199 assignments): 3 yearly
+    steps of 4 forces (12 forces) at national volume (120,000 reports a year, 4 years), hazard ratio 1.3:
+    power 100% of 40 datasets (95% Wilson interval 91-100%), interval coverage of the true odds ratio 100%
+    (676 s on 2 workers). Same design at 13,333 reports a year with the officer's charge-hazard effect off
+    (its recording effect on: true odds ratio 1.04): rejection 4.5% (Monte Carlo SE 1.5%) of 200 datasets,
+    coverage 97.0% (1.2%) (515 s). For comparison (``tests/studies/officer_power_national.py``, 40 national
+    datasets, hazard ratio 1.3) the 7 forces that chose an officer gave power 38% (MC SE 8%) between forces.
+
+    References
+    ----------
+    Hussey MA, Hughes JP (2007). Design and analysis of stepped wedge cluster randomized trials.
+    Contemporary Clinical Trials 28(2):182-191.
+    Hemming K, Haines TP, Chilton PJ, Girling AJ, Lilford RJ (2015). The stepped wedge cluster randomised
+    trial: rationale, design, analysis, and reporting. BMJ 350:h391.
+    """
+    if analysis not in ("randomisation", "did"):
+        raise ValueError(f"analysis must be 'randomisation' or 'did', got {analysis!r}")
+    for name, v in (("n_steps", n_steps), ("forces_per_step", forces_per_step)):
+        if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if n_steps * forces_per_step > _N_ELIGIBLE_FORCES:
+        raise ValueError(f"n_steps * forces_per_step must be at most {_N_ELIGIBLE_FORCES} (the forces that can have "
+                         f"an officer), got {n_steps * forces_per_step}")
+    n_years = n_steps + 1 if n_years is None else n_years
+    if not isinstance(n_years, numbers.Integral) or n_years < n_steps + 1:
+        raise ValueError(f"n_years must be at least n_steps + 1 = {n_steps + 1}, got {n_years!r}")
+    if not isinstance(effect_hr, numbers.Real) or not effect_hr > 0:
+        raise ValueError(f"effect_hr must be a positive number, got {effect_hr!r}")
+    if reports_per_year < 100:
+        raise ValueError(f"reports_per_year must be at least 100, got {reports_per_year}")
+    _check_run_args(n_sims, n_jobs)
+    options = {"analysis": analysis, "n_permutations": int(n_permutations), "alpha": check_alpha(alpha),
+               "truth": truth}
+    setting = {"effect_hr": float(effect_hr), "n_steps": int(n_steps), "forces_per_step": int(forces_per_step),
+               "n_years": int(n_years), "reports_per_year": int(reports_per_year)}
+    seeds = _seed_sequence(random_state).spawn(n_sims)
+    reps = run_tasks(_one_sw_rep, [(setting, s, options) for s in seeds], n_jobs=n_jobs, progress=progress,
+                     desc="stepped-wedge simulations")
+    measure = "odds_ratio" if analysis == "randomisation" else "risk_difference"
+    summary = pd.Series({**_summarise(setting, reps, options["alpha"], measure), "analysis": analysis}, name="power")
+    _warn_failures(summary["n_failed"], n_sims, reps)
+    if return_replications:
+        return summary, pd.DataFrame(reps).rename_axis("replication")
+    return summary
