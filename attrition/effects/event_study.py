@@ -16,9 +16,8 @@ from scipy import stats
 
 from .._utils import check_alpha, ci_labels
 from ..exceptions import DataValidationError, StatisticalWarning
-from .officer import (_CR2, EXPOSURE, _check_exposure, _check_rank, _cluster_blocks, _cluster_sum, _outcome_column,
-                      _warn_few, _within, merge_officer)
-from .propensity import _binary, _check_missing, _Design
+from .officer import _CR2, EXPOSURE, _check_rank, _cluster_blocks, _cluster_sum, _officer_frame, _warn_few, _within
+from .propensity import _Design
 
 __all__ = ["officer_event_study", "plot_event_study", "adoption_quarters"]
 
@@ -157,17 +156,7 @@ def officer_event_study(
         if (not isinstance(window, (tuple, list)) or len(window) != 2
                 or not all(isinstance(w, numbers.Integral) for w in window) or not window[0] < -1 <= window[1]):
             raise ValueError(f"window must be two integers (lo, hi) with lo < -1 <= hi, got {window!r}")
-    ycol = _outcome_column(cases, outcome)
-    df = merge_officer(cases, forces, covariates)
-    _check_missing(df, [ycol, "report_date", *covariates])
-    y = _binary(df, ycol, "outcome")
-    _check_exposure(df)
-    for c in covariates:
-        if df.groupby("force", sort=False)[c].nunique(dropna=False).max() <= 1:
-            raise DataValidationError(
-                f"Covariate '{c}' is constant within every force, so it is absorbed by the force fixed effects; "
-                "drop it from covariates."
-            )
+    df, ycol, y, _, _ = _officer_frame(cases, forces, outcome, covariates, required=("report_date",), within_force=True)
     fy = forces.assign(force=forces["force"].astype(str), financial_year=forces["financial_year"].astype(str))
     fy = fy[fy["force"].isin(set(df["force"]))].sort_values(["force", "financial_year"])
     back = fy.groupby("force")[EXPOSURE].apply(lambda s: bool(np.any(np.diff(s.to_numpy(float)) < 0)))

@@ -161,6 +161,27 @@ def merge_officer(cases: pd.DataFrame, forces: pd.DataFrame, columns=()) -> pd.D
     return out
 
 
+def _officer_frame(cases, forces, outcome, covariates, *, required=(), within_force: bool = False):
+    """Cases with the officer exposure merged, checked: ``(df, outcome column, y, n_exposed, n_unexposed)``.
+
+    ``required`` are further columns that must not be missing; ``within_force`` refuses covariates
+    constant within every force (absorbed by force fixed effects).
+    """
+    ycol = _outcome_column(cases, outcome)
+    df = merge_officer(cases, forces, covariates)
+    _check_missing(df, [ycol, *required, *covariates])
+    y = _binary(df, ycol, "outcome")
+    n_exp, n_unexp = _check_exposure(df)
+    if within_force:
+        for c in covariates:
+            if df.groupby("force", sort=False)[c].nunique(dropna=False).max() <= 1:
+                raise DataValidationError(
+                    f"Covariate '{c}' is constant within every force, so it is absorbed by the force fixed "
+                    "effects; drop it from covariates."
+                )
+    return df, ycol, y, n_exp, n_unexp
+
+
 def _check_exposure(df: pd.DataFrame) -> tuple[int, int]:
     """Counts of forces ever / never exposed; raise if there is no contrast."""
     t = df[EXPOSURE].to_numpy()
@@ -752,11 +773,7 @@ def officer_effect(
     covariates = list(covariates)
     if EXPOSURE in covariates or "force" in covariates:
         raise ValueError(f"covariates must not contain '{EXPOSURE}' or 'force' (they define the comparison).")
-    ycol = _outcome_column(cases, outcome)
-    df = merge_officer(cases, forces, covariates)
-    _check_missing(df, [ycol, *covariates])
-    y = _binary(df, ycol, "outcome")
-    n_exp, n_unexp = _check_exposure(df)
+    df, ycol, y, n_exp, n_unexp = _officer_frame(cases, forces, outcome, covariates)
     _warn_few(n_exp, n_unexp, small_sample=small_sample)
     if method in ("aipw", "ipw") and min(n_exp, n_unexp) < _FEW_FOR_WEIGHTING:
         warnings.warn(
@@ -786,9 +803,11 @@ def officer_effect(
         lo_l, hi_l = ci_labels(alpha)
         r = r.loc[list(_MEASURES)]
         is_log = (r["scale"] == "log").to_numpy()
-        est = np.where(is_log, np.log(r["estimate"]), r["estimate"]).astype(float)
-        lo = np.where(is_log, np.log(r[lo_l]), r[lo_l]).astype(float)
-        hi = np.where(is_log, np.log(r[hi_l]), r[hi_l]).astype(float)
+        def on_scale(col):  # log for ratios; the log is taken only where it applies (a difference may be < 0)
+            v = r[col].to_numpy(float)
+            return np.where(is_log, np.log(np.where(is_log, v, 1.0)), v)
+
+        est, lo, hi = on_scale("estimate"), on_scale(lo_l), on_scale(hi_l)
         se, p = r["se"].to_numpy(float), r["p"].to_numpy(float)
         G = int(r.attrs.get("n_clusters", df["force"].nunique()))
         label = f"{method.upper()} (logistic propensity), cluster-robust"
@@ -1136,17 +1155,7 @@ def officer_did(
     covariates = list(covariates)
     if EXPOSURE in covariates or "force" in covariates or "financial_year" in covariates:
         raise ValueError("covariates must not contain the exposure, 'force' or 'financial_year' (fixed effects).")
-    ycol = _outcome_column(cases, outcome)
-    df = merge_officer(cases, forces, covariates)
-    _check_missing(df, [ycol, *covariates])
-    y = _binary(df, ycol, "outcome")
-    _check_exposure(df)
-    for c in covariates:
-        if df.groupby("force", sort=False)[c].nunique(dropna=False).max() <= 1:
-            raise DataValidationError(
-                f"Covariate '{c}' is constant within every force, so it is absorbed by the force fixed effects; "
-                "drop it from covariates."
-            )
+    df, ycol, y, _, _ = _officer_frame(cases, forces, outcome, covariates, within_force=True)
     years = sorted(set(forces["financial_year"].astype(str)))
     year_idx = {y_: k for k, y_ in enumerate(years)}
     fy = forces.assign(force=forces["force"].astype(str), financial_year=forces["financial_year"].astype(str))

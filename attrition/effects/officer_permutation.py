@@ -22,9 +22,8 @@ import pandas as pd
 
 from .._utils import check_alpha, check_random_state, ci_labels
 from ..exceptions import ConvergenceError, DataValidationError, StatisticalWarning
-from .officer import (DEFAULT_COVARIATES, EXPOSURE, _check_exposure, _check_rank, _expit, _outcome_column,
-                      merge_officer)
-from .propensity import _binary, _check_missing, _Design
+from .officer import DEFAULT_COVARIATES, EXPOSURE, _check_rank, _expit, _officer_frame, merge_officer
+from .propensity import _Design
 
 __all__ = ["officer_permutation_test", "officer_schedules", "officer_negative_control", "NEGATIVE_CONTROL"]
 
@@ -412,11 +411,7 @@ def officer_permutation_test(
     covariates = list(covariates)
     if EXPOSURE in covariates or "force" in covariates:
         raise ValueError(f"covariates must not contain '{EXPOSURE}' or 'force' (they define the comparison).")
-    ycol = _outcome_column(cases, outcome)
-    df = merge_officer(cases, forces, covariates)
-    _check_missing(df, [ycol, *covariates])
-    y = _binary(df, ycol, "outcome")
-    n_exp, _ = _check_exposure(df)
+    df, ycol, y, n_exp, _ = _officer_frame(cases, forces, outcome, covariates)
     S_df = _schedule_table(sorted(df["force"].unique()), sorted(df["financial_year"].unique()), forces)
     S = S_df.to_numpy(float)
     G, T = S.shape
