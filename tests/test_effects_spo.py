@@ -14,7 +14,7 @@ from attrition.effects import spo
 from attrition.effects.plotting import forest_plot, plot_risk_curves
 from attrition.exceptions import ConvergenceError, DataQualityWarning, DataValidationError
 from attrition.survival.regression import CauseSpecificCox
-from attrition.synthetic import DEFAULT_TRUTH, simulate
+from attrition.synthetic import DEFAULT_TRUTH, SIMPLE_WORLD, simulate
 
 RESULTS = Path(__file__).parent / "results"
 COVS_R = ["risk_medium", "risk_high", "financial_year_2021_22", "financial_year_2022_23"]
@@ -28,7 +28,9 @@ def _clean(cases: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def sim():
-    d = simulate(n_cases=100_000, random_state=1)
+    # the world these estimators assume (constant hazards, misrecording without consequences): the SPO
+    # target trials of attrition.effects.trials are tested on the full world (tests/test_effects_trials.py)
+    d = simulate(n_cases=100_000, random_state=1, **SIMPLE_WORLD)
     return d, _clean(d.cases)
 
 
