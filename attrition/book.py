@@ -148,11 +148,16 @@ SECTION_CAPTIONS: dict[tuple[str, str], str] = {
     ("05", "The funnel per 10,000 true stalking reports"): (
         "The funnel per 10,000 true stalking reports, as recorded and as corrected by the case-file review "
         "(recorded classification vs the reviewer's judgement)."),
-    ("06", "Naive and adjusted estimates"): (
+    ("06", "Model-based comparison: naive and adjusted estimates"): (
         "Effect of a dedicated stalking officer on charge (any offence) and on conviction for stalking: risk "
         "ratios, force with an officer vs without, naive and adjusted for case mix and force size (logistic "
         "model, g-computation), with force-clustered CR2 95% confidence intervals on a log scale; 1 means no "
         "effect."),
+    ("06", "Within forces: difference in differences and a quarterly event study"): (
+        "Event study of the forces that appointed a dedicated officer during the data: the difference in the "
+        "charge rate from the quarter before the officer started (quarter -1, the reference), by quarters since "
+        "the officer started, with force and calendar-quarter fixed effects and CR2 95% intervals (Bell-McCaffrey "
+        "df); leads (before) check the design, lags (after) estimate the effect on those forces."),
     ("06", "How many forces would a study need?"): (
         "Power to detect a dedicated-officer effect: the share of simulated national datasets in which the "
         "effect is detected (p < 0.05), by true hazard ratio and number of forces with an officer."),
