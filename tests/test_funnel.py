@@ -492,7 +492,7 @@ def test_plot_decomposition_bars_equal_decompose():
 
     cases = simulate(n_cases=20_000, random_state=4).cases
     f = FunnelFitter().fit(cases)
-    ax = f.plot_decomposition(top=None)
+    ax = f.plot_decomposition(top=None, withhold_below=None)  # disclosure control tested in test_disclosure*
     heights = sorted(round(p.get_width(), 6) for p in ax.patches)
     dec = f.decompose()
     expected = sorted(round(1e4 * v, 6) for v in dec["contribution"] if v > 0)

@@ -73,10 +73,13 @@ def test_fig05_left_panel_holds_no_conviction(small_synthetic):
     # top of the stack at the horizon = every exit but conviction = 1 - still open - convicted
     at = cif[cif["time"] <= 730].groupby("cause")["estimate"].last()
     top = max(np.max(p.get_paths()[0].vertices[:, 1]) for p in left.collections)
-    assert top == pytest.approx(1 - at["survival"] - at["convicted"], abs=1e-9)
+    # (the drawn exits are disclosure-controlled, publish_curve: a step waits for 10 events, so the stack
+    # may hold its last shown value by up to a few events' worth)
+    assert top == pytest.approx(1 - at["survival"] - at["convicted"], abs=0.005)
+    assert top <= 1 - at["survival"] - at["convicted"] + 1e-12  # held, never ahead of the data
     # the conviction panel draws the conviction curve itself
     y = conv.lines[0].get_ydata()
-    assert y[-1] == pytest.approx(at["convicted"], abs=1e-12)
+    assert y[-1] == pytest.approx(at["convicted"], abs=0.001) and y[-1] <= at["convicted"] + 1e-12
     with pytest.raises(ValueError, match="must not be stacked"):
         plot_exits_and_outcome(cif, causes=["convicted", "acquitted"])
     plt.close("all")
