@@ -100,7 +100,7 @@ def small_synthetic():
 
 @pytest.fixture(scope="session")
 def one_force_report(tmp_path_factory):
-    """`attrition report` on a small real-shaped extract of ONE force (573 cases, as a force would export it:
+    """`attrition report` on a small real-shaped extract of ONE force (521 cases, as a force would export it:
     string crime references), run once per session: test_report_extracts checks what it says,
     test_disclosure_scan scans everything it published. Notebook 09 reads the public data in its default place
     (``../shared/open-data``) and skips itself where there are none.

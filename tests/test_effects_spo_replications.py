@@ -1,7 +1,8 @@
 """Replication (coverage) tests of the SPO landmark analysis and clone-censor-weight estimators.
 
 Both run on the same simulated datasets (one module-scoped fixture, 30 seeds x 100,000 cases at the national
-SPO prevalence, 2 workers, about 85 s). The larger studies behind the thresholds (a separate study script,
+SPO prevalence, 2 workers, about 85 s), in SIMPLE_WORLD: the constant-hazard world these estimators assume
+(the SPO target trials of attrition.effects.trials are checked on the full world). The larger studies behind the thresholds (a separate study script,
 seeds 5000-5199, the same settings unless stated; tests/studies/spo_landmark_ccw_coverage.py) are recorded in each
 test's docstring.
 """
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 
 from attrition.effects import spo
-from attrition.synthetic import DEFAULT_TRUTH, simulate
+from attrition.synthetic import DEFAULT_TRUTH, SIMPLE_WORLD, simulate
 
 N_CASES = 100_000
 N_REPS = 30
@@ -29,7 +30,7 @@ def _one_replicate(seed: int) -> list[dict]:
     warnings.simplefilter("ignore")  # a worker process: pytest's warning filters do not reach it
     # national SPO prevalence at a smaller n_cases (see test_effects_spo._one_replicate)
     targets = tuple(t * N_CASES / 360_000 for t in DEFAULT_TRUTH["foi_spo_targets"])
-    d = simulate(n_cases=N_CASES, random_state=seed, foi_spo_targets=targets)
+    d = simulate(n_cases=N_CASES, random_state=seed, foi_spo_targets=targets, **SIMPLE_WORLD)
     bad = (d.cases["days_to_police_outcome"] < d.cases["days_to_suspect_identified"]).to_numpy(bool)
     cases = d.cases[~bad]
     rows = []

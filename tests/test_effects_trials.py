@@ -177,3 +177,19 @@ def test_fig09_draws_each_truth_beside_its_estimate_on_separate_hr_and_rr_panels
     assert_allclose(truth_points[0], [[1.25, 1 - 0.22]])          # the first row (drawn at y = 1), not the NaN one
     assert [t.get_text() for t in axes[0].get_xticklabels()][:1] != ["$\\mathdefault{10^{0}}$"]
     plt.close(axes[0].figure)
+
+
+def test_fig09_leaves_out_ratios_without_a_log_and_says_so():
+    """A two-force extract can give a zero risk in one arm: that ratio is left out, named under its panel."""
+    import matplotlib.pyplot as plt
+
+    from attrition.effects.plotting import plot_spo_effects
+
+    rr = pd.DataFrame({"label": ["a", "b"], "estimate": [1.2, 0.0], "lower 95%": [0.9, 0.0],
+                       "upper 95%": [1.6, np.nan]})
+    axes = plot_spo_effects(None, rr)
+    assert len(axes) == 1 and [t.get_text() for t in axes[0].get_yticklabels()] == ["a"]
+    assert "not estimable on these data" in axes[0].get_xlabel() and axes[0].get_xlabel().endswith(": b")
+    with pytest.raises(DataValidationError, match="no hazard or risk ratio"):
+        plot_spo_effects(None, rr.iloc[[1]])
+    plt.close("all")

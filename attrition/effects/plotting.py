@@ -288,18 +288,28 @@ def plot_spo_effects(hazard_ratios: pd.DataFrame | None, risk_ratios: pd.DataFra
     """
     import matplotlib.pyplot as plt
 
-    panels = [("Hazard ratio (95% CI, log scale)", hazard_ratios), ("Risk ratio at the horizon (95% CI, log scale)",
-                                                                   risk_ratios)]
-    panels = [p for p in panels if p[1] is not None and len(p[1])]
+    panels = []
+    for xlabel, rows in (("Hazard ratio (95% CI, log scale)", hazard_ratios),
+                         ("Risk ratio at the horizon (95% CI, log scale)", risk_ratios)):
+        if rows is None or not len(rows):
+            continue
+        lo, hi = _ci_columns(rows, None, None)
+        vals = rows[["estimate", lo, hi]].to_numpy(float)
+        ok = np.isfinite(vals).all(axis=1) & (vals > 0).all(axis=1)  # a ratio of a zero risk has no log
+        if ok.any():
+            panels.append((xlabel, rows[ok], list(rows.loc[~ok, "label"])))
+    if not panels:
+        raise DataValidationError("no hazard or risk ratio with a positive estimate and interval to draw")
     if axes is None:
         heights = [len(p[1]) for p in panels]
         _, axes = plt.subplots(len(panels), 1, figsize=(8, 0.42 * sum(heights) + 1.6 * len(panels)),
                                gridspec_kw={"height_ratios": heights}, squeeze=False)
         axes = axes[:, 0]
-    for ax, (xlabel, rows) in zip(axes, panels):
+    for ax, (xlabel, rows, dropped) in zip(axes, panels):
         has_truth = "truth" in rows.columns and rows["truth"].notna().any()
         forest_plot(rows.set_index("label"), ax=ax, null=1.0, truth="truth" if has_truth else None)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel + ("\nnot estimable on these data (a zero or undefined risk or rate): " + "; ".join(dropped)
+                                if dropped else ""))
     return np.asarray(axes)
 
 

@@ -158,10 +158,13 @@ if spo_ok:
     except (DataValidationError, ConvergenceError) as err:
         skip("Hazard ratios of an SPO in force", str(err).splitlines()[0])
 if fits:
-    rr = trial_effects_table(fits, truths)
-    axes = plot_spo_effects(hr, rr)
-    axes[0].figure.suptitle("Stalking Protection Orders: hazard ratios and risk ratios")
-    display(show_figure(axes[0].figure))
+    try:
+        axes = plot_spo_effects(hr, trial_effects_table(fits, truths))
+    except DataValidationError as err:
+        skip("The forest plot of SPO effects", str(err))
+    else:
+        axes[0].figure.suptitle("Stalking Protection Orders: hazard ratios and risk ratios")
+        display(show_figure(axes[0].figure))
 
 # %% [markdown]
 # ## What would bias these estimates

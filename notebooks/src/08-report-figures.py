@@ -191,9 +191,13 @@ except (DataValidationError, ConvergenceError) as err:
     hr = None
     skip("Hazard ratios of an SPO in force (Fig09)", str(err).splitlines()[0])
 if fits:
-    axes = plot_spo_effects(hr, trial_effects_table(fits, truths))
-    axes[0].figure.suptitle("Stalking Protection Orders: hazard ratios and risk ratios")
-    display(publish(axes[0].figure, "Fig09_spo-effects"))
+    try:
+        axes = plot_spo_effects(hr, trial_effects_table(fits, truths))
+    except DataValidationError as err:
+        skip("Fig09 (SPO effects)", str(err))
+    else:
+        axes[0].figure.suptitle("Stalking Protection Orders: hazard ratios and risk ratios")
+        display(publish(axes[0].figure, "Fig09_spo-effects"))
 
 # %%
 if fits:
