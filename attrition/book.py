@@ -62,8 +62,9 @@ FIGURE_CAPTIONS: dict[str, str] = {
     "Fig03_force-charge-rates": (
         "Charging after a suspect is identified, force by force: each force's chance of a charge once a "
         "suspect is identified, partially pooled towards forces of its size and, where the force-year table records dedicated "
-        "stalking officers, of its officer status (full Bayes: the uncertainty in how much to pool is included), with 95% credible intervals and the raw rate; forces whose interval "
-        "excludes the national rate differ credibly."),
+        "stalking officers, of its officer status (full Bayes: the uncertainty in how much to pool is included), with 95% credible intervals and the raw rate (withheld where a count is under 10); each force is "
+        "labelled with its number of cases with a suspect identified, and forces whose interval excludes the "
+        "national rate are drawn as diamonds (they differ credibly)."),
     "Fig04_spo-applications-by-force": (
         "Stalking Protection Order applications (interim and full) per 1,000 stalking offences recorded, by "
         "force, in the last financial year of the data: applications dated in the year divided by the force's "

@@ -641,7 +641,7 @@ def credible_differences(pooled: pd.DataFrame, national: float, *, alpha: float 
 
 def caterpillar_plot(pooled: pd.DataFrame, *, national: float | None = None, ax=None, alpha: float = 0.05,
                      title: str | None = None, xlabel: str = "Rate", show_raw: bool = True,
-                     withhold=None, **kwargs):
+                     withhold=None, show_n: bool = True, **kwargs):
     """Caterpillar plot: groups sorted by pooled rate, with credible intervals and raw rates.
 
     Parameters
@@ -661,6 +661,10 @@ def caterpillar_plot(pooled: pd.DataFrame, *, national: float | None = None, ax=
         any table of the group, the raw rate would reveal a small count). Take them from the rows that
         :func:`attrition.disclosure.suppress_small_counts` withheld, secondary suppression included. Their
         pooled estimates, model summaries, are still drawn.
+    show_n : bool, default True
+        Label each group with its number of cases ``n`` (rounded; "[c]" for 1-9, as the disclosure rule
+        requires). With ``national``, groups whose interval excludes the national rate are drawn as filled
+        diamonds ("differs credibly").
     **kwargs
         Passed to the pooled-estimate ``errorbar`` call (defaults: blue points, grey lines).
 
@@ -697,8 +701,17 @@ def caterpillar_plot(pooled: pd.DataFrame, *, national: float | None = None, ax=
         ax.plot(raw, y, "x", color=GREY, alpha=0.5, markersize=4, label=label)
     if national is not None:
         ax.axvline(national, color=PALETTE[1], linestyle="--", linewidth=1, label=f"National ({national:.1%})")
+        differs = (t[lo_name].to_numpy() > national) | (t[hi_name].to_numpy() < national)
+        if differs.any():
+            ax.plot(est[differs], y[differs], "D", color=PALETTE[1], markersize=5, zorder=3,
+                    label=f"Differs credibly from the national rate ({100 * (1 - alpha):g}% interval excludes it)")
+    labels = [str(v) for v in t.index]
+    if show_n and "n" in t.columns:
+        from .disclosure import count_text
+
+        labels = [f"{g} (n = {count_text(int(round(n)))})" for g, n in zip(labels, t["n"].to_numpy(float))]
     ax.set_yticks(y)
-    ax.set_yticklabels([str(v) for v in t.index], fontsize="x-small")
+    ax.set_yticklabels(labels, fontsize="x-small")
     ax.set_ylim(-0.7, len(t) - 0.3)
     ax.set_xlabel(xlabel)
     ax.set_title(title or "Partially pooled rates by group")

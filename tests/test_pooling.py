@@ -153,3 +153,21 @@ def test_caterpillar_plot_withholds_raw_rates_of_named_groups():
     assert shown["b"] == pytest.approx(0.1) and shown["d"] == pytest.approx(80 / 700)
     assert raw_line.get_label() == "Raw rate (withheld where a count is under 10)"
     plt.close(ax.figure)
+
+
+def test_caterpillar_plot_labels_n_and_marks_credible_differences():
+    import matplotlib.pyplot as plt
+
+    from attrition.pooling import caterpillar_plot, pool_proportions
+
+    pooled = pool_proportions([2, 40, 60, 400], [8, 400, 500, 1000], labels=["tiny", "b", "c", "high"])
+    ax = caterpillar_plot(pooled, national=0.12)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    order = list(pooled.sort_values("pooled", kind="mergesort").index)
+    assert labels == [f"{g} (n = {n})" for g, n in zip(order, ["[c]" if g == "tiny" else f"{int(pooled.loc[g, 'n']):,}"
+                                                             for g in order])]
+    marks = next(line for line in ax.lines if line.get_label().startswith("Differs credibly"))
+    lo, hi = pooled["lower 95%"], pooled["upper 95%"]
+    expected = sorted(pooled.loc[(lo > 0.12) | (hi < 0.12), "pooled"])
+    assert sorted(marks.get_xdata()) == pytest.approx(expected) and len(expected) >= 1  # "high" (40%) at least
+    plt.close(ax.figure)
