@@ -146,7 +146,9 @@ def _scan_table(block: list[str], where: str, threshold: int, total) -> list[dic
                 if c and _INT.match(c) and 1 <= int(c.replace(",", "")) < threshold:
                     found.append(_finding(where, "count_cell", f"{name} = {c}: {r.strip()}"))
         # denominators of the shares in a row: named so, or `cases` next to another count (cases, charged, share)
-        denominators = [n for n in counts if _DENOMINATOR.match(n) or (n == "cases" and len(counts) > 1)]
+        # (`cases` is the denominator only when no column is named as one: beside `reports` it is the numerator)
+        denominators = ([n for n in counts if _DENOMINATOR.match(n)]
+                        or [n for n in counts if n == "cases" and len(counts) > 1])
         for i, r in enumerate(rows):
             row_totals = [int(aligned[n][i].replace(",", "")) for n in denominators
                           if aligned[n][i] and _INT.match(aligned[n][i])]

@@ -133,3 +133,14 @@ def test_out_never_resolves_to_the_committed_figures(tmp_path):
     with pytest.raises(ValueError, match="committed figures"):
         run_report(out_dir=COMMITTED_FIGURES_DIR)  # not even with the embedded data
     assert sorted(p.name for p in COMMITTED_FIGURES_DIR.iterdir()) == before
+
+
+def test_cases_beside_reports_is_the_numerator_not_the_denominator():
+    """The headline table prints `cases` (the numerator) and `reports` (the denominator): a share of 33 of 166
+    is 33 cases, not 0.1988 x 33 = 7; but a share whose numerator would be 1-9 of the reports is found."""
+    def table(share):
+        return pd.DataFrame({"measure": ["HO15", "charged"], "cases": [33, 40], "reports": [166, 166],
+                             "estimate": [share, 0.2410]}, index=pd.Index(["ho15", "charge"], name="key")).to_string()
+
+    assert scan_text(table(0.1988)) == []
+    assert _rules(scan_text(table(0.0482))) == ["derived_share"]  # 0.0482 x 166 = 8
