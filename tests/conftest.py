@@ -15,13 +15,7 @@ import pytest  # noqa: E402
 matplotlib.use("Agg")
 
 
-def journey(case_id, force, *rows):
-    """Rows of one case: (event, date, {details})."""
-    out = []
-    for r in rows:
-        event, ts, *det = r
-        out.append({"case_id": case_id, "force": force, "event": event, "timestamp": ts, **(det[0] if det else {})})
-    return out
+from _journeys import journey  # noqa: E402
 
 
 @pytest.fixture

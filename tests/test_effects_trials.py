@@ -15,7 +15,7 @@ from attrition.effects import trials as TT
 from attrition.effects.trials import SPOTargetTrial, confounding_bias_table
 from attrition.exceptions import DataValidationError
 from attrition.sources.events import to_cases
-from conftest import journey
+from _journeys import journey
 
 TRUTH = pd.read_csv(Path(__file__).parent / "results" / "trial_world_truth.csv")
 
