@@ -444,10 +444,13 @@ def run_report(data=None, out_dir=None, *, html=False, seed=None, as_of=None, fo
         _progress(f"[{i}/{n}] running {src.name}")
         started = time.perf_counter()
         try:
+            # the kernel starts in the notebook's folder through nbclient's resources, not papermill's cwd=,
+            # which changes the working directory of this whole process: two notebooks run at once in threads
+            # would restore each other's directory in the wrong order and leave the caller somewhere else
             nb = papermill.execute_notebook(
-                src, dst, parameters=params, kernel_name=kernel_name, cwd=src.parent,
+                src, dst, parameters=params, kernel_name=kernel_name,
                 progress_bar=False, log_output=False, request_save_on_cell_execute=False,
-                kernel_manager_class=QuietKernelManager,
+                kernel_manager_class=QuietKernelManager, resources={"metadata": {"path": str(src.parent)}},
             )
         except PapermillExecutionError as err:
             if err.ename == "NotebookSkipped":

@@ -37,6 +37,21 @@ def _notebook(path: Path, *cells: str) -> Path:
 
 
 # --- real kernel -------------------------------------------------------------------------------
+def test_two_notebooks_at_once_run_in_their_folder_and_leave_our_directory_alone(tmp_path):
+    """Each kernel starts in its notebook's folder; the calling process keeps its own working directory (papermill's
+    cwd= would chdir the whole process, and two threads restoring each other's directory leave it elsewhere)."""
+    import os
+
+    for k in range(1, 5):
+        _notebook(tmp_path / "nbs" / f"0{k}-cwd.ipynb", "import os\nprint(os.getcwd())")
+    before = os.getcwd()
+    executed = run_report(notebooks=tmp_path / "nbs", out_dir=tmp_path / "out", jobs=2)
+    assert os.getcwd() == before
+    for p in executed:
+        out = nbformat.read(p, as_version=4).cells[-1].outputs[0]["text"].strip()
+        assert out == str((tmp_path / "nbs").resolve())
+
+
 def test_report_twice_gives_byte_identical_figures_and_notebooks(tmp_path, capsys):
     src = _notebook(tmp_path / "nbs" / "01-tiny.ipynb", DRAW)
     committed = src.read_bytes()
@@ -105,9 +120,10 @@ class FakePapermill:
     def __init__(self):
         self.calls = []
 
-    def __call__(self, src, dst, *, parameters, kernel_name, cwd, **kwargs):
-        self.calls.append({"src": Path(src), "dst": Path(dst), "parameters": parameters, "cwd": Path(cwd),
-                           "kernel_name": kernel_name})
+    def __call__(self, src, dst, *, parameters, kernel_name, cwd=None, resources=None, **kwargs):
+        assert cwd is None  # papermill's cwd= changes the whole process's directory (a race between threads)
+        self.calls.append({"src": Path(src), "dst": Path(dst), "parameters": parameters,
+                           "cwd": Path(resources["metadata"]["path"]), "kernel_name": kernel_name})
         nb = nbformat.read(src, as_version=4)
         nb.metadata["papermill"] = {"start_time": "2024-01-01T00:00:00", "end_time": "x", "duration": 1.0,
                                     "parameters": parameters}
