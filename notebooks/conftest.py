@@ -30,8 +30,9 @@ def pytest_sessionfinish(session, exitstatus):
 
     scratch = Path(os.environ["ATTRITION_FIGURES_DIR"])
     stale = stale_figures(scratch, COMMITTED_FIGURES_DIR) if scratch.is_dir() else []
-    shutil.rmtree(scratch, ignore_errors=True)
-    if stale:
+    if stale:  # the scratch copies are kept so that the difference can be looked at
         print(f"\nfigures/: {len(stale)} committed figure(s) differ from what notebook 08 writes now: {stale}; "
-              "run `make report` and commit figures/.")
+              f"run `make report` and commit figures/ (this run's figures are in {scratch}).")
         session.exitstatus = 1
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
