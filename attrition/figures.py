@@ -66,6 +66,25 @@ def _render(fig, buf, fmt: str) -> None:
         stamp.remove()
 
 
+_CLIP_ID = re.compile(rb'<clipPath id="([^"]+)">')
+
+
+def _stable_svg_ids(svg: bytes) -> bytes:
+    """Clip-path ids renumbered ``clip1, clip2, ...`` in order of first use.
+
+    matplotlib names a clip path by a hash of the clip rectangle at full float precision, so noise in the
+    16th digit of a layout (which the coordinates written to the file, at 6 decimals, do not show) gives a
+    different file. The ids are internal to the file, so renumbering them changes nothing drawn.
+    """
+    ids = list(dict.fromkeys(m.group(1) for m in _CLIP_ID.finditer(svg)))
+    if not ids:
+        return svg
+    order = sorted(ids, key=lambda i: svg.find(b"#" + i + b")"))
+    new = {old: f"clip{k}".encode() for k, old in enumerate(order, 1)}
+    pattern = re.compile(rb'(id="|url\(#)(' + b"|".join(re.escape(i) for i in ids) + rb')(["\)])')
+    return pattern.sub(lambda m: m.group(1) + new[m.group(2)] + m.group(3), svg)
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or FIGURE_NAME.fullmatch(name) is None:
         raise ValueError(
@@ -218,7 +237,8 @@ def save_figure(fig, name: str, *, out_dir=None, formats=("png", "svg"), suppres
             buf = io.BytesIO()
             _render(fig, buf, fmt)
             path = out_dir / f"{name}.{fmt}"
-            _write_if_changed(path, buf.getvalue())
+            data = buf.getvalue()
+            _write_if_changed(path, _stable_svg_ids(data) if fmt == "svg" else data)
             written.append(path)
     if out_dir.resolve() != config.COMMITTED_FIGURES_DIR.resolve():
         _write_if_changed(out_dir / f"{name}{SIDECAR_SUFFIX}", _sidecar(fig, suppressed, count_cols))

@@ -267,3 +267,21 @@ def test_publish_figure_saves_closes_and_returns_png(tmp_path):
     assert fig2.number in plt.get_fignums()
     plt.close(fig2)
     assert not (tmp_path / "Fig10_refused.png").exists()
+
+
+def test_svg_identical_when_layout_differs_in_the_last_float_digits(tmp_path):
+    """matplotlib hashes clip rectangles at full precision: noise far below the written 6 decimals used to
+    give a different SVG (Fig08 in CI). save_figure renumbers the clip ids, so the files are equal."""
+    import matplotlib.pyplot as plt
+
+    files = []
+    for k, eps in enumerate((0.0, 1e-14)):
+        fig, ax = plt.subplots(figsize=(3, 2 + eps))
+        ax.plot([0, 1], [0, 1])
+        raw = io.BytesIO()
+        fig.savefig(raw, format="svg")
+        files.append((raw.getvalue(), save_figure(fig, "Fig01_example", out_dir=tmp_path / str(k), formats="svg")[0]))
+        plt.close(fig)
+    assert files[0][0] != files[1][0]                  # matplotlib alone: different files
+    assert files[0][1].read_bytes() == files[1][1].read_bytes()
+    assert b'clip-path="url(#clip1)"' in files[0][1].read_bytes()

@@ -102,12 +102,21 @@ def main(argv=None):
     ap.add_argument("--world", choices=["toy", "generator"], default="toy")
     ap.add_argument("--trial", default="full28")
     ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--first", type=int, default=0, help="first replicate (to split a run over processes)")
     ap.add_argument("--n", type=int, default=None, help="cases (toy) or reports (generator; default national)")
     ap.add_argument("--n-boot", type=int, default=100)
     ap.add_argument("--escalation", action="store_true")
     ap.add_argument("--switch", default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--summarise", nargs="+", default=None, metavar="CSV",
+                    help="only summarise the replicates appended to these --out files (generator world)")
     a = ap.parse_args(argv)
+    if a.summarise:
+        res = pd.concat([pd.read_csv(f) for f in a.summarise], ignore_index=True).drop_duplicates(
+            ["trial", "method", "outcome", "seed"])
+        print(f"{res['seed'].nunique()} replicates from {', '.join(a.summarise)}")
+        print(summarise(res, None).round(4).to_string())
+        return
     if a.n is None and a.world == "toy":
         a.n = 3000
     t0 = time.time()
@@ -117,15 +126,15 @@ def main(argv=None):
     else:
         truth = None    # per replicate: the truth of each simulated world
     rows = []
-    for seed in range(a.reps):  # replicates (each fully vectorised); results appended as they come
+    for seed in range(a.first, a.first + a.reps):  # replicates (each fully vectorised); results appended as they come
         if a.world == "toy":
             r = one_toy(1000 + seed, a.n, a.n_boot, a.escalation, a.trial)
         else:
             r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch)
         rows.append(r)
         if a.out:
-            r.to_csv(a.out, mode="a", header=seed == 0, index=False)
-        print(f"replicate {seed + 1}: {time.time() - t0:.0f} s", flush=True)
+            r.to_csv(a.out, mode="a", header=not Path(a.out).exists(), index=False)
+        print(f"replicate {seed}: {time.time() - t0:.0f} s", flush=True)
     res = pd.concat(rows, ignore_index=True)
     print(f"world={a.world} trial={a.trial} reps={a.reps} n={a.n} n_boot={a.n_boot} escalation={a.escalation} "
           f"switch={a.switch}: {time.time() - t0:.0f} s")
