@@ -26,7 +26,7 @@ html: $(STAMP)
 	$(VENV)/bin/attrition report --html
 
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider --durations=25
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -m "not slow" -x -q
