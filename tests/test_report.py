@@ -300,3 +300,13 @@ def _sanitize(text: str) -> str:
 )
 def test_sanitize_cfg(raw, clean):
     assert _sanitize(raw) == clean
+
+
+def test_longest_notebooks_start_first():
+    names = ["01-data-standard.ipynb", "03-force-comparison.ipynb", "07-timely-spos.ipynb",
+             "08-report-figures.ipynb", "09-national-picture.ipynb", "10-new.ipynb"]
+    order = sorted((Path("nbs") / n for n in names), key=report._start_rank)
+    assert [p.name for p in order] == ["08-report-figures.ipynb", "07-timely-spos.ipynb", "03-force-comparison.ipynb",
+                                       "01-data-standard.ipynb", "09-national-picture.ipynb", "10-new.ipynb"]
+    # every name of LONG_FIRST is a notebook of the project
+    assert all((Path(report.__file__).parents[1] / "notebooks" / f"{s}.ipynb").is_file() for s in report.LONG_FIRST)

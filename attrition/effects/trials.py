@@ -315,13 +315,14 @@ def _logistic_agg(Y, N, X, ridge: float = 0.1, max_iter: int = 40, start=None) -
     beta = np.zeros(X.shape[1]) if start is None else np.array(start, float)
     p_old = np.full(len(Y), -1.0)
     for _ in range(max_iter):
-        p = expit(np.einsum("ij,j->i", X, beta))
+        p = expit(X @ beta)
         if np.max(np.abs(p - p_old)) < 1e-10:
             break
         p_old = p
-        # einsum, not BLAS: threaded BLAS on these small matrices is slow on a busy machine
-        g = np.einsum("ij,i->j", X, Y - N * p) - ridge * beta
-        Hm = np.einsum("ij,ik->jk", X * (N * p * (1 - p))[:, None], X) + ridge * np.eye(X.shape[1])
+        # BLAS; SPOTargetTrial.fit holds it to one thread (threads on these small matrices are slow when
+        # the machine is busy)
+        g = X.T @ (Y - N * p) - ridge * beta
+        Hm = (X * (N * p * (1 - p))[:, None]).T @ X + ridge * np.eye(X.shape[1])
         beta += np.linalg.solve(Hm, g)
     return beta
 
@@ -625,11 +626,12 @@ class SPOTargetTrial:
         primary = self.primary or ("CCW, time-varying covariates" if has_tv else "CCW, baseline covariates")
         if primary not in methods:
             raise ValueError(f"primary must be one of {methods}, got {primary!r}")
-        est = _all_estimates(D, np.ones(n), self.grace, self.horizon, methods)
-        from .._parallel import replicate
+        from .._parallel import replicate, single_thread_blas
 
-        boots = replicate(_boot_one, self.n_boot, random_state=check_random_state(self.random_state),
-                          args=(D, self.grace, self.horizon, methods), n_jobs=self.n_jobs) if self.n_boot else []
+        with single_thread_blas():
+            est = _all_estimates(D, np.ones(n), self.grace, self.horizon, methods)
+            boots = replicate(_boot_one, self.n_boot, random_state=check_random_state(self.random_state),
+                              args=(D, self.grace, self.horizon, methods), n_jobs=self.n_jobs) if self.n_boot else []
         self._tidy(est, boots, methods, primary)
         self.n_eligible_, self.n_within_, self.n_excluded_ = n, n_within, D.n_excluded
         self.max_weight_ = {mth: est[mth + " max weight"] for mth in methods if mth.startswith("CCW")}

@@ -70,14 +70,15 @@ def one_toy(seed, n, n_boot, escalation, trial="full28"):
 SWITCH_VALUES = {"escalation": 1.0, "informative_censoring": 0.8, "risk_missing_mnar": 0.5, "officer_confounding": 2.0}
 
 
-def one_generator(seed, n, n_boot, trial, switch):
+def one_generator(seed, n, n_boot, trial, switch, covariates=None):
     from attrition.synthetic import simulate
 
     kw = {switch: SWITCH_VALUES[switch]} if switch else {}
     data = simulate(n_cases=n, random_state=seed, **kw)
     out = []
     for tr in trial.split(","):
-        m = SPOTargetTrial(tr, n_boot=n_boot, random_state=seed + 1).fit(data.cases)
+        kw_fit = {"covariates": tuple(covariates.split(","))} if covariates else {}
+        m = SPOTargetTrial(tr, n_boot=n_boot, random_state=seed + 1, **kw_fit).fit(data.cases)
         truth = true_trial_risks(tr, data, random_state=seed)       # the truth of this world
         out.append(m.summary[m.summary["measure"] == "RR"].assign(
             seed=seed, truth=lambda d: d["outcome"].map(truth["rr"])))
@@ -107,6 +108,7 @@ def main(argv=None):
     ap.add_argument("--n-boot", type=int, default=100)
     ap.add_argument("--escalation", action="store_true")
     ap.add_argument("--switch", default=None)
+    ap.add_argument("--covariates", default=None, help="comma-separated baseline covariates (default the fitter's)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--summarise", nargs="+", default=None, metavar="CSV",
                     help="only summarise the replicates appended to these --out files (generator world)")
@@ -130,7 +132,7 @@ def main(argv=None):
         if a.world == "toy":
             r = one_toy(1000 + seed, a.n, a.n_boot, a.escalation, a.trial)
         else:
-            r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch)
+            r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch, a.covariates)
         rows.append(r)
         if a.out:
             r.to_csv(a.out, mode="a", header=not Path(a.out).exists(), index=False)
