@@ -34,7 +34,8 @@ def extracts(tmp_path_factory):
     paths["one_force"] = root / "one-force.parquet"
     ev[ev["force"] == big[0]].reset_index(drop=True).to_parquet(paths["one_force"])
     paths["two_forces"] = root / "two-forces.csv"
-    ev[ev["force"].isin(big[:2])].to_csv(paths["two_forces"], index=False)
+    # without the optional relationship and online fields (risk kept)
+    ev[ev["force"].isin(big[:2])].drop(columns=["relationship", "online"]).to_csv(paths["two_forces"], index=False)
     paths["lean"] = root / "lean.csv"
     lean = ev[~ev["event"].astype(str).str.startswith(("spo_", "order_"))]
     lean.drop(columns=["risk", "relationship", "order_type"]).to_csv(paths["lean"], index=False)
@@ -117,6 +118,8 @@ def test_two_force_extract(extracts, tmp_path, capsys):
     assert {"Fig02", "Fig05", "Fig06", "Fig07"} <= figures
     # two forces are too few clusters for force-clustered errors: the notebook says what it did instead
     assert "standard errors are model-based, not clustered by force" in texts["04-time-to-outcome"]
+    # no relationship field: the risk-level curves compare all cases (they once failed on an empty selection)
+    assert "Skipped: Conviction by risk level" not in texts["04-time-to-outcome"]
 
 
 def test_lean_extract_without_spo_order_or_risk(extracts, tmp_path, capsys):

@@ -285,7 +285,13 @@ else:
 if fg is not None and "risk_high" in covariates:
     days = np.arange(0, 731)
     curves = fg.predict_cumulative_incidence(profiles, days)
-    ex = cases["relationship"] == "ex_partner"
+    # the profiles hold every other covariate at its reference: ex-partner if relationship is in the model
+    by_rel = any(c.startswith("relationship_") for c in covariates)
+    ex = cases["relationship"] == "ex_partner" if by_rel else pd.Series(True, index=cases.index)
+    who = "ex-partner cases" if by_rel else "all cases"
+if fg is not None and "risk_high" in covariates and cases.loc[ex, "risk"].nunique() < 2:
+    skip("Conviction by risk level, Fine–Gray beside Aalen–Johansen", f"too few {who} of each risk level")
+elif fg is not None and "risk_high" in covariates:
     aj = cumulative_incidence(cases.loc[ex, "duration"], labels[ex], groups=cases.loc[ex, "risk"].astype(str),
                               censor_code="open")
     aj = at_days(aj[aj["cause"] == "convicted"], days, by="group")
@@ -295,7 +301,7 @@ if fg is not None and "risk_high" in covariates:
         a = aj[aj["group"] == risk]
         ax.step(a["day"], a["estimate"], where="post", color=col, linestyle="--", label=f"{name}: Aalen–Johansen")
     ax.set(xlabel="Days since report", ylabel="Probability of conviction for stalking",
-           title="Conviction by risk level (ex-partner cases)", xlim=(0, 730), ylim=(0, None))
+           title=f"Conviction by risk level ({who})", xlim=(0, 730), ylim=(0, None))
     ax.legend(frameon=False)
     display(show_figure(fig))
 
