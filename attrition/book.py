@@ -137,8 +137,9 @@ SECTION_CAPTIONS: dict[tuple[str, str], str] = {
         "The multi-state journey: the probability of being at each stage by days since the report, all "
         "states stacked (left) and the stages after charge zoomed in (right), over the first year."),
     ("04", "Conviction for stalking: Fine–Gray model"): (
-        "Probability of conviction for stalking by risk level among ex-partner cases: the Fine–Gray model's "
-        "prediction (solid) beside the Aalen–Johansen estimate (dashed)."),
+        "Probability of conviction for stalking by risk level (among ex-partner cases when the data record the "
+        "relationship, else all cases; the figure's title says which): the Fine–Gray model's prediction "
+        "(solid) beside the Aalen–Johansen estimate (dashed)."),
     ("04", "Breaches of protective orders"): (
         "Time to a second breach of a protective order after the first, by risk level (cumulative incidence "
         "with 95% bands)."),
