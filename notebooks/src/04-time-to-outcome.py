@@ -63,7 +63,8 @@ def at_days(curves, days, by="cause"):
 def ci_text(df, est="estimate", digits=3):
     """'estimate (lower–upper)' as text, for compact tables."""
     f = f"{{:.{digits}f}}".format
-    return df[est].map(f) + " (" + df["lower 95%"].map(f) + "–" + df["upper 95%"].map(f) + ")"
+    text = df[est].map(f) + " (" + df["lower 95%"].map(f) + "–" + df["upper 95%"].map(f) + ")"
+    return text.where(df[est].notna(), "[c]")   # withheld by disclosure control (publish_curve)
 
 # %% [markdown]
 # ## 1 · When and why cases leave
@@ -102,6 +103,8 @@ tab["CIF (95% CI)"] = ci_text(tab)
 wide = tab.pivot(index="cause", columns="day", values="CIF (95% CI)").rename(index={"survival": "still open"})
 wide.columns = [f"day {d:.0f}" for d in wide.columns]
 print(wide.loc[["convicted", *order, "still open"]].to_string())
+if (wide == "[c]").any().any():
+    print("[c]: not published (before 10 events are pooled, or after fewer than 10 cases remain at risk)")
 
 # %% [markdown]
 # Most cases close within a few months (the `still open` row). Victims not supporting action and recording
