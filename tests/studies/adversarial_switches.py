@@ -1,0 +1,100 @@
+"""Show what breaks: bias and coverage of every officer and SPO estimator with each adversarial switch on.
+
+Runs :func:`attrition.effects.stress.switch_study` for the baseline world (no switch) and each adversarial
+switch of :func:`attrition.synthetic.simulate` at the strength of :data:`attrition.effects.stress.SWITCHES`
+(officer_confounding 2.0, escalation 1.0, informative_censoring 0.8, risk_missing_mnar 0.5), one setting
+after another with the same dataset seeds (common random numbers), appends each setting's per-dataset
+estimates to ``--replicates`` as it finishes, and writes the summary table to
+``data/reference/adversarial_switches.csv`` with its sidecar ``adversarial_switches.csv.md`` (settings,
+seeds, date). Notebook 07 shows it (:func:`attrition.effects.stress.load_switch_study`).
+
+Run from the repository root (one process, about 25 s of CPU per national-size dataset)::
+
+    OPENBLAS_NUM_THREADS=1 nohup nice .venv/bin/python tests/studies/adversarial_switches.py \
+        --reps 15 --n-boot 100 --replicates /tmp/switch_reps.csv &
+
+``--summarise-only`` rebuilds the table from ``--replicates`` (e.g. after a run stopped between settings).
+
+Results: see RESULTS below (filled in from the committed table).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from attrition.effects.stress import (SWITCH_BREAKS, SWITCH_STUDY_PATH, SWITCHES, _summarise,  # noqa: E402
+                                      switch_study)
+
+SEED = 20260312
+
+
+def write_table(table: pd.DataFrame, reps: int, n_cases, n_boot: int, seed: int, seconds: float | None,
+                path: Path = SWITCH_STUDY_PATH) -> None:
+    table.to_csv(path, index=False, float_format="%.6g")
+    settings = ", ".join(f"{s}" if s == "none" else f"{s}={v:g}" for s, v in
+                         table[["switch", "value"]].drop_duplicates().itertuples(index=False))
+    lines = [
+        f"# {path.name}",
+        "Synthetic-world results (attrition.synthetic): a property of the estimators, never a finding about real "
+        "cases. Made by `tests/studies/adversarial_switches.py` with `attrition.effects.stress.switch_study`.",
+        "",
+        f"* settings: {settings}",
+        f"* datasets per setting (reps): {reps}; reports per dataset: {n_cases or 'national (360,000)'}; "
+        f"bootstrap replicates of the SPO trials: {n_boot}",
+        f"* random_state: {seed} (the same dataset seeds in every setting)",
+        f"* date: {dt.date.today().isoformat()}" + (f"; {seconds / 60:.0f} min" if seconds else ""),
+        "",
+        "Columns: switch, value, estimator, estimand (words: attrition.effects.stress.ESTIMANDS), scale "
+        "('log ratio': bias = mean log(estimate) - log(truth); 'difference': estimate - truth), truth (mean "
+        "over the datasets of each world's truth), estimate (mean), bias, bias_mc_se (SD / sqrt(reps)), "
+        "coverage (share of 95% intervals holding that world's truth), coverage_mc_se (sqrt(c (1 - c) / reps)), "
+        "reps (datasets with an estimate), failed.",
+        "",
+        "What each switch breaks:",
+        *[f"* {k}: {v}" for k, v in SWITCH_BREAKS.items()],
+    ]
+    Path(str(path) + ".md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--n", type=int, default=None, help="reports per dataset (default national)")
+    ap.add_argument("--n-boot", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--switches", default=",".join(SWITCHES), help="comma-separated switch names")
+    ap.add_argument("--replicates", default="switch_replicates.csv")
+    ap.add_argument("--summarise-only", action="store_true")
+    ap.add_argument("--out", default=str(SWITCH_STUDY_PATH))
+    a = ap.parse_args(argv)
+    rep_path = Path(a.replicates)
+    t0 = time.time()
+    if not a.summarise_only:
+        if rep_path.exists():
+            rep_path.unlink()
+        for i, name in enumerate(["none", *a.switches.split(",")]):
+            sw = {} if name == "none" else {name: SWITCHES[name]}
+            # each setting alone: the dataset seeds depend only on (seed, reps), so this equals one call
+            _, res = switch_study(sw, reps=a.reps, n_cases=a.n, n_boot=a.n_boot, random_state=a.seed,
+                                  return_replicates=True)
+            res = res[res["switch"] == name]
+            res.to_csv(rep_path, mode="a", header=i == 0, index=False)
+            print(f"{name}: done, {time.time() - t0:.0f} s", flush=True)
+    res = pd.read_csv(rep_path)
+    table = _summarise(res, a.reps)
+    write_table(table, a.reps, a.n, a.n_boot, a.seed, None if a.summarise_only else time.time() - t0,
+                Path(a.out))
+    pd.set_option("display.width", 250)
+    print(table.drop(columns=["scale"]).round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
