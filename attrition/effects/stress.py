@@ -77,13 +77,13 @@ SWITCH_STUDY_PATH = REFERENCE_DIR / "adversarial_switches.csv"
 _TRIALS = ("full28", "interim48")
 
 
-def _check_switches(switches) -> list[tuple[str, float]]:
+def _check_switches(switches, baseline: bool = True) -> list[tuple[str, float]]:
     """``[("none", 0.0), (name, value), ...]`` from ``None`` (every switch at :data:`SWITCHES`) or a dict."""
     if switches is None:
         switches = SWITCHES
     if not isinstance(switches, dict):
         raise TypeError(f"switches must be None or a dict of switch name -> value, got {type(switches).__name__}")
-    out = [("none", 0.0)]
+    out = [("none", 0.0)] if baseline else []
     for name, value in switches.items():
         if name not in SWITCHES:
             raise ValueError(f"unknown adversarial switch {name!r}; the switches are {sorted(SWITCHES)}")
@@ -189,7 +189,8 @@ def _summarise(res: pd.DataFrame, n_worlds: int) -> pd.DataFrame:
 
 
 def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None = None, n_boot: int = 100,
-                 trials=_TRIALS, random_state, n_jobs: int | None = 1, return_replicates: bool = False):
+                 trials=_TRIALS, baseline: bool = True, random_state, n_jobs: int | None = 1,
+                 return_replicates: bool = False):
     """Bias and coverage of every officer and SPO estimator with each adversarial switch of the generator on.
 
     For the baseline world (no switch) and each switch in turn, ``reps`` datasets are simulated with
@@ -215,7 +216,7 @@ def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None
     switches : dict of str -> float, optional
         Switches to turn on one at a time and their values (units as in :mod:`attrition.synthetic`).
         Default :data:`SWITCHES` (officer_confounding 2.0, escalation 1.0, informative_censoring 0.8,
-        risk_missing_mnar 0.5). The baseline (``switch == "none"``) is always included.
+        risk_missing_mnar 0.5). The baseline (``switch == "none"``) is included unless ``baseline=False``.
     reps : int
         Simulated datasets per setting (>= 1).
     n_cases : int, optional
@@ -224,6 +225,9 @@ def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None
     n_boot : int, default 100
         Bootstrap replicates of the SPO target trials (0: no intervals, coverage NaN for them).
     trials : sequence of {"full28", "interim48"}, default both
+    baseline : bool, default True
+        Include the baseline world (no switch). The dataset seeds depend only on ``random_state`` and
+        ``reps``, so settings run in separate calls give the rows of one call.
     random_state : int, numpy.random.SeedSequence or numpy.random.Generator
         Parent seed of the datasets (required: the table must be reproducible).
     n_jobs : int, optional, default 1
@@ -268,7 +272,9 @@ def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None
     """
     from .._parallel import run_tasks, spawn
 
-    settings = _check_switches(switches)
+    settings = _check_switches(switches, baseline)
+    if not settings:
+        raise ValueError("nothing to run: no switch and baseline=False")
     if not isinstance(reps, numbers.Integral) or reps < 1:
         raise ValueError(f"reps must be a positive integer, got {reps!r}")
     trials = [trials] if isinstance(trials, str) else list(trials)

@@ -84,8 +84,7 @@ def main(argv=None):
             sw = {} if name == "none" else {name: SWITCHES[name]}
             # each setting alone: the dataset seeds depend only on (seed, reps), so this equals one call
             _, res = switch_study(sw, reps=a.reps, n_cases=a.n, n_boot=a.n_boot, random_state=a.seed,
-                                  return_replicates=True)
-            res = res[res["switch"] == name]
+                                  baseline=name == "none", return_replicates=True)
             res.to_csv(rep_path, mode="a", header=i == 0, index=False)
             print(f"{name}: done, {time.time() - t0:.0f} s", flush=True)
     res = pd.read_csv(rep_path)
