@@ -373,7 +373,7 @@ def plot_switch_study(table: pd.DataFrame, ax=None, *, estimators=None, estimand
     """Bias of each estimator in each setting, a dot with a +-``z`` Monte Carlo SE bar, zero marked.
 
     One row per (estimand, estimator), one colour per setting (baseline first). Log-ratio and difference
-    biases share the axis (their ``scale`` is in the row label). Returns the Axes.
+    biases (RD estimands) share the axis. Returns the Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -400,9 +400,8 @@ def plot_switch_study(table: pd.DataFrame, ax=None, *, estimators=None, estimand
                     color=colours[j % len(colours)], label="no switch" if sw == "none" else f"{sw} = {val:g}")
     ax.axvline(0, color="0.4", lw=0.8)
     ax.set_yticks(range(len(keys)))
-    scale = dict(zip(zip(t["estimand"], t["estimator"]), t["scale"]))
-    ax.set_yticklabels([f"{a} · {b.split(': ', 1)[-1]}" + (" (RD)" if scale[(a, b)] == "difference" else "")
-                        for a, b in keys])
+    # "officer RR, charged · g-computation, adjusted": the estimator without its family and inference
+    ax.set_yticklabels([f"{a} · {b.split(': ', 1)[-1].split(' (')[0]}" for a, b in keys])
     ax.invert_yaxis()
     ax.set_xlabel(f"mean bias (log ratio; RD for differences), ±{z:g} Monte Carlo SE")
     ax.legend(loc="best", fontsize="small")

@@ -38,8 +38,9 @@ from IPython.display import display
 
 from attrition.data import load_dataset
 from attrition.disclosure import publish_rates
-from attrition.effects import (confounding_bias_table, plot_spo_effects, plot_trial_risk_curves, spo_hazard_ratios,
-                               spo_trial_on_data, trial_effects_table, true_trial_risks)
+from attrition.effects import (confounding_bias_table, load_switch_study, plot_spo_effects, plot_switch_study,
+                               plot_trial_risk_curves, spo_hazard_ratios, spo_trial_on_data, switch_table,
+                               trial_effects_table, true_trial_risks)
 from attrition.effects.trials import TRIALS
 from attrition.exceptions import ConvergenceError, DataValidationError
 from attrition.figures import set_provenance, show_figure
@@ -189,3 +190,26 @@ for trial, m in fits.items():
     qba = confounding_bias_table(rr, rr_ud=(1.5, 2.0, 3.0), p1=(0.2, 0.5), p0=(0.1, 0.3))
     print(f"{trial}: estimated RR of charge {rr:.3f}; adjusted for an unmeasured binary confounder U:")
     print(qba.round(3).to_string(index=False) + "\n")
+
+# %% [markdown]
+# ## Show what breaks: every estimator with each assumption switched off (synthetic worlds)
+# PLACEHOLDER
+
+# %%
+try:
+    study = load_switch_study()
+except DataValidationError as err:
+    skip("The adversarial-switch table", str(err), "run tests/studies/adversarial_switches.py")
+else:
+    shown = ["officer: g-computation, adjusted (GLM, CR2)", "officer: naive (crude, CR2)",
+             "officer: Cox, adjusted (Lin-Wei, t)", "officer: difference in differences (TWFE, CR2)",
+             "SPO: time-varying Cox", "SPO trial: naive: ever vs never applied", "SPO trial: CCW, baseline covariates",
+             "SPO trial: CCW, time-varying covariates"]
+    print(f"Synthetic worlds, not findings: {int(study['reps'].max())} simulated national datasets per setting "
+          "(data/reference/adversarial_switches.csv.md). Mean bias (log ratio; RD for the DiD rows), MC SE:")
+    print(switch_table(study, estimators=shown).to_string(max_colwidth=48))
+    print("\nCoverage of the 95% intervals (MC SE, percentage points):")
+    print(switch_table(study, estimators=shown, what="coverage").drop(columns="truth").to_string(max_colwidth=48))
+    ax = plot_switch_study(study, estimators=shown[:1] + shown[3:5] + shown[6:])
+    ax.set_title("Synthetic worlds: bias of each estimator with each adversarial switch on")
+    display(show_figure(ax.figure))
