@@ -77,6 +77,19 @@ def test_deterministic_whatever_workers_and_split(study):
     pd.testing.assert_frame_equal(alone, joint)
 
 
+def test_an_estimator_that_refuses_the_data_is_counted_not_hidden(monkeypatch):
+    import attrition.effects.officer as officer
+
+    def refuse(*args, **kwargs):
+        raise DataValidationError("no")
+
+    monkeypatch.setattr(officer, "officer_did", refuse)
+    t = switch_study({}, reps=1, n_cases=20_000, n_boot=0, trials=(), random_state=7)
+    did = t[t["estimator"] == DID]
+    assert len(did) == 2 and (did["failed"] == 1).all() and (did["reps"] == 0).all() and did["bias"].isna().all()
+    assert (t.loc[t["estimator"] != DID, "failed"] == 0).all()
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="unknown adversarial switch"):
         switch_study({"confounding": 1.0}, reps=1, random_state=1)

@@ -93,53 +93,77 @@ def _check_switches(switches, baseline: bool = True) -> list[tuple[str, float]]:
     return out
 
 
-def _row(estimator, estimand, scale, truth, est, lo, hi) -> dict:
+def _row(estimator, estimand, scale, truth, est=np.nan, lo=np.nan, hi=np.nan) -> dict:
     return {"estimator": estimator, "estimand": estimand, "scale": scale, "truth": float(truth),
             "estimate": float(est), "lower": float(lo), "upper": float(hi)}
 
 
+_FAILS = (DataValidationError, ConvergenceError, np.linalg.LinAlgError)
+
+
 def _officer_rows(data) -> list[dict]:
+    """The officer estimators as the report runs them (Fig08): the frame and adjustment set of
+    :func:`officer_design` (a missing risk becomes an 'unknown' level). An estimator that refuses the data
+    gives a row without an estimate (counted in ``failed``)."""
     from .officer import officer_design, officer_did, officer_effect, officer_hazard_ratio
 
     rows = []
     names = {"adjusted": "g-computation, adjusted (GLM, CR2)", "naive (unadjusted)": "naive (crude, CR2)"}
+    hnames = {"adjusted": "Cox, adjusted (Lin-Wei, t)", "naive (unadjusted)": "Cox, naive (Lin-Wei, t)"}
+    did_name = "officer: difference in differences (TWFE, CR2)"
     for outcome in ("charged", "convicted"):
         frame, covs, _ = officer_design(data.cases, data.forces, outcome)
         if frame is None:
             return rows
-        est = officer_effect(frame, data.forces, outcome=outcome, method="glm_cluster", covariates=covs,
-                             random_state=0)  # no bootstrap with CR2: the seed is unused
-        for _, r in est[est["measure"] == "risk_ratio"].iterrows():
-            rows.append(_row(f"officer: {names[r['analysis']]}", f"officer RR, {outcome}", "log ratio",
-                             data.truth[f"officer_{outcome}_rr"], r["estimate"], r["lower 95%"], r["upper 95%"]))
+        est_rr, truth = f"officer RR, {outcome}", data.truth[f"officer_{outcome}_rr"]
+        try:
+            est = officer_effect(frame, data.forces, outcome=outcome, method="glm_cluster", covariates=covs,
+                                 random_state=0)  # no bootstrap with CR2: the seed is unused
+            for _, r in est[est["measure"] == "risk_ratio"].iterrows():
+                rows.append(_row(f"officer: {names[r['analysis']]}", est_rr, "log ratio", truth, r["estimate"],
+                                 r["lower 95%"], r["upper 95%"]))
+        except _FAILS:
+            rows += [_row(f"officer: {n}", est_rr, "log ratio", truth) for n in names.values()]
         if outcome == "charged":
-            hr = officer_hazard_ratio(frame, data.forces, covariates=covs)
-            hnames = {"adjusted": "Cox, adjusted (Lin-Wei, t)", "naive (unadjusted)": "Cox, naive (Lin-Wei, t)"}
-            for _, r in hr.iterrows():
-                rows.append(_row(f"officer: {hnames[r['analysis']]}", "officer HR, charge", "log ratio",
-                                 data.truth["officer_hr_charge"], r["estimate"], r["lower 95%"], r["upper 95%"]))
-        did = officer_did(data.cases, data.forces, outcome, event_study=False)
-        r = did[did["analysis"] == "did"].iloc[0]
-        rows.append(_row("officer: difference in differences (TWFE, CR2)", f"officer RD, {outcome}, adopters",
-                         "difference", data.truth[f"officer_{outcome}_rd_adopters"], r["estimate"],
-                         r["lower 95%"], r["upper 95%"]))
+            truth = data.truth["officer_hr_charge"]
+            try:
+                hr = officer_hazard_ratio(frame, data.forces, covariates=covs)
+                for _, r in hr.iterrows():
+                    rows.append(_row(f"officer: {hnames[r['analysis']]}", "officer HR, charge", "log ratio", truth,
+                                     r["estimate"], r["lower 95%"], r["upper 95%"]))
+            except _FAILS:
+                rows += [_row(f"officer: {n}", "officer HR, charge", "log ratio", truth) for n in hnames.values()]
+        est_rd, truth = f"officer RD, {outcome}, adopters", data.truth[f"officer_{outcome}_rd_adopters"]
+        try:
+            did = officer_did(frame, data.forces, outcome, event_study=False,
+                              covariates=[c for c in ("risk", "relationship") if c in covs])
+            r = did[did["analysis"] == "did"].iloc[0]
+            rows.append(_row(did_name, est_rd, "difference", truth, r["estimate"], r["lower 95%"], r["upper 95%"]))
+        except _FAILS:
+            rows.append(_row(did_name, est_rd, "difference", truth))
     return rows
 
 
 def _spo_rows(data, seed: int, n_boot: int, trials) -> list[dict]:
-    from .trials import SPOTargetTrial, spo_hazard_ratios, true_trial_risks
+    from .trials import METHODS, SPOTargetTrial, spo_hazard_ratios, true_trial_risks
 
     rows = []
-    hr = spo_hazard_ratios(data.cases, data.truth)
-    for _, r in hr.iterrows():
-        rows.append(_row("SPO: time-varying Cox", f"SPO in force HR, {r['outcome']}", "log ratio", r["truth"],
-                         r["estimate"], r["lower 95%"], r["upper 95%"]))
+    try:
+        hr = spo_hazard_ratios(data.cases, data.truth)
+        for _, r in hr.iterrows():
+            rows.append(_row("SPO: time-varying Cox", f"SPO in force HR, {r['outcome']}", "log ratio", r["truth"],
+                             r["estimate"], r["lower 95%"], r["upper 95%"]))
+    except _FAILS:
+        rows += [_row("SPO: time-varying Cox", f"SPO in force HR, {o}", "log ratio", data.truth[f"spo_hr_{o}"])
+                 for o in ("charge", "withdrawal")]
     for trial in trials:
+        truth = true_trial_risks(trial, data, random_state=seed)
         try:
             m = SPOTargetTrial(trial, n_boot=n_boot, random_state=seed + 1, n_jobs=1).fit(data.cases)
-        except DataValidationError:
+        except _FAILS:
+            rows += [_row(f"SPO trial: {mth}", f"{trial} RR, {o}", "log ratio", truth.loc[o, "rr"])
+                     for mth in METHODS for o in ("charge", "withdrawal")]
             continue
-        truth = true_trial_risks(trial, data, random_state=seed)
         s = m.summary[m.summary["measure"] == "RR"]
         for _, r in s.iterrows():
             rows.append(_row(f"SPO trial: {r['method']}", f"{trial} RR, {r['outcome']}", "log ratio",
@@ -159,11 +183,7 @@ def _one_world(switch: str, value: float, seed: int, n_cases, n_boot: int, trial
         warnings.simplefilter("ignore", DataQualityWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         data = simulate(n_cases=n_cases, random_state=seed, **kw)
-        for part in (lambda: _officer_rows(data), lambda: _spo_rows(data, seed, n_boot, trials)):
-            try:
-                rows += part()
-            except (DataValidationError, ConvergenceError):
-                pass  # an estimator that cannot run on this world: counted as failed in the summary
+        rows = _officer_rows(data) + _spo_rows(data, seed, n_boot, trials)
     return pd.DataFrame(rows).assign(switch=switch, value=value, seed=seed)
 
 

@@ -70,7 +70,9 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=None, help="reports per dataset (default national)")
     ap.add_argument("--n-boot", type=int, default=100)
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--switches", default=",".join(SWITCHES), help="comma-separated switch names")
+    ap.add_argument("--switches", default=",".join(["none", *SWITCHES]),
+                    help="comma-separated settings to run ('none' = baseline); the other settings' datasets in "
+                         "--replicates are kept")
     ap.add_argument("--replicates", default="switch_replicates.csv")
     ap.add_argument("--summarise-only", action="store_true")
     ap.add_argument("--out", default=str(SWITCH_STUDY_PATH))
@@ -78,16 +80,20 @@ def main(argv=None):
     rep_path = Path(a.replicates)
     t0 = time.time()
     if not a.summarise_only:
-        if rep_path.exists():
-            rep_path.unlink()
-        for i, name in enumerate(["none", *a.switches.split(",")]):
+        names = a.switches.split(",")
+        if rep_path.exists():  # keep the other settings' datasets (same seeds), replace these
+            old = pd.read_csv(rep_path)
+            old[~old["switch"].isin(names)].to_csv(rep_path, index=False)
+        for name in names:
             sw = {} if name == "none" else {name: SWITCHES[name]}
             # each setting alone: the dataset seeds depend only on (seed, reps), so this equals one call
             _, res = switch_study(sw, reps=a.reps, n_cases=a.n, n_boot=a.n_boot, random_state=a.seed,
                                   baseline=name == "none", return_replicates=True)
-            res.to_csv(rep_path, mode="a", header=i == 0, index=False)
+            res.to_csv(rep_path, mode="a", header=not rep_path.exists(), index=False)
             print(f"{name}: done, {time.time() - t0:.0f} s", flush=True)
     res = pd.read_csv(rep_path)
+    order = {k: i for i, k in enumerate(["none", *SWITCHES])}
+    res = res.sort_values("switch", key=lambda x: x.map(order), kind="stable")
     table = _summarise(res, a.reps)
     write_table(table, a.reps, a.n, a.n_boot, a.seed, None if a.summarise_only else time.time() - t0,
                 Path(a.out))
