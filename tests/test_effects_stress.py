@@ -108,6 +108,7 @@ def test_table_load_and_plot(study, tmp_path):
     path = tmp_path / "s.csv"
     table.to_csv(path, index=False)
     back = load_switch_study(path)
+    assert back.attrs["provenance"].startswith("Synthetic worlds") and "2 simulated datasets" in back.attrs["provenance"]
     wide = switch_table(back, estimators=[OFFICER, DID])
     assert list(wide.columns) == ["truth", "none", "officer_confounding=2"]
     cell = wide.loc[("officer RR, charged", OFFICER), "officer_confounding=2"]

@@ -324,6 +324,12 @@ def load_switch_study(path=None) -> pd.DataFrame:
         Default :data:`SWITCH_STUDY_PATH` (``data/reference/adversarial_switches.csv``); its settings
         (reps, size, seeds, date) are in the sidecar ``adversarial_switches.csv.md``.
 
+    Returns
+    -------
+    pandas.DataFrame
+        The table; ``attrs["provenance"]`` is the line a figure of it should carry
+        (:func:`attrition.figures.set_provenance`): these are synthetic worlds, whatever data a notebook runs on.
+
     Raises
     ------
     DataValidationError
@@ -340,6 +346,8 @@ def load_switch_study(path=None) -> pd.DataFrame:
     missing = [c for c in need if c not in table.columns]
     if missing:
         raise DataValidationError(f"{path}: columns {missing} missing (expected those of switch_study)")
+    table.attrs["provenance"] = (f"Synthetic worlds of tests/studies/adversarial_switches.py ({path.name}, "
+                                 f"{int(table['reps'].max())} simulated datasets per setting), not real cases")
     return table
 
 
@@ -424,5 +432,5 @@ def plot_switch_study(table: pd.DataFrame, ax=None, *, estimators=None, estimand
     ax.set_yticklabels([f"{a} · {b.split(': ', 1)[-1].split(' (')[0]}" for a, b in keys])
     ax.invert_yaxis()
     ax.set_xlabel(f"mean bias (log ratio; RD for differences), ±{z:g} Monte Carlo SE")
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
     return ax

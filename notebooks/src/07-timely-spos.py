@@ -242,4 +242,6 @@ else:
     print(switch_table(study, estimators=shown, what="coverage").drop(columns="truth").to_string(max_colwidth=48))
     ax = plot_switch_study(study, estimators=shown[:1] + shown[3:5] + shown[6:])
     ax.set_title("Synthetic worlds: bias of each estimator with each adversarial switch on")
+    set_provenance(study.attrs["provenance"])  # this figure is the study's, not the data's
     display(show_figure(ax.figure))
+    set_provenance(data.provenance)
