@@ -417,7 +417,7 @@ def plot_switch_study(table: pd.DataFrame, ax=None, *, estimators=None, estimand
     keys = list(dict.fromkeys(zip(t["estimand"], t["estimator"])))
     settings = list(dict.fromkeys(zip(t["switch"], t["value"])))
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.35 * len(keys) + 1.5))
+        _, ax = plt.subplots(figsize=(11, 0.35 * len(keys) + 1.5))
     pos = {k: i for i, k in enumerate(keys)}
     colours = _palette()
     step = 0.7 / max(len(settings), 1)
