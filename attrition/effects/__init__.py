@@ -21,6 +21,7 @@ from .spo import (
     spo_time_varying_cox,
     true_ccw_risks,
 )
+from .stress import load_switch_study, plot_switch_study, switch_study, switch_table
 from .trials import (SPOTargetTrial, confounding_bias_table, spo_hazard_ratios, spo_target_trial, spo_trial_on_data,
                      trial_effects_table,
                      true_trial_risks)
@@ -46,6 +47,10 @@ __all__ = [
     "spo_hazard_ratios",
     "true_trial_risks",
     "confounding_bias_table",
+    "switch_study",
+    "load_switch_study",
+    "switch_table",
+    "plot_switch_study",
     "officer_did",
     "officer_permutation_test",
     "officer_event_study",

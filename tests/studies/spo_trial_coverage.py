@@ -16,6 +16,9 @@ Monte Carlo SE ``sqrt(c (1 - c) / reps)``.
 Run with ``OPENBLAS_NUM_THREADS=1 nice python tests/studies/spo_trial_coverage.py --world generator --trial full28,interim48
 --reps 30 --n-boot 100 --out results.csv`` (the results are appended per replicate).
 
+Every officer and SPO estimator with each switch on, 15 national datasets per setting, bias and coverage with
+their Monte Carlo SEs: ``tests/studies/adversarial_switches.py`` (``data/reference/adversarial_switches.csv``).
+
 Results (what was run is stated; times on the shared 2-core machine):
 
 * Generator, national size (360,000 reports; about 2,300 full28-eligible needs, 31,000 interim48-eligible
