@@ -17,7 +17,7 @@ Run from the repository root (one process, about 25 s of CPU per national-size d
 
 Results (run 2026-12-03: ``--reps 15 --n-boot 100``, national size 360,000 reports, seed 20260312, about
 50 min of one core; risk_missing_mnar rerun with the same seeds after officer_did was moved onto
-officer_design's frame). Mean bias on the log scale (RD for the DiD), Monte Carlo SE in brackets, coverage
+officer_design's frame, and again after the spo_hazard_ratios fix). Mean bias on the log scale (RD for the DiD), Monte Carlo SE in brackets, coverage
 of the 95% intervals (MC SE about 6 points near 95%, 13 near 50%):
 
 * Baseline (no switch): officer RR of a charge, adjusted +0.010 (0.028), coverage 100%; naive -0.101
@@ -34,9 +34,12 @@ of the 95% intervals (MC SE about 6 points near 95%, 13 near 50%):
   (0.006), 0%. full28 primary: charge -0.029 (0.022), withdrawal +0.005 (0.005). Officer estimators unmoved.
 * informative_censoring=0.8: no estimator moves beyond its MC error (e.g. full28 primary withdrawal
   +0.006 (0.014), SPO HR charge +0.063 (0.017)).
-* risk_missing_mnar=0.5: SPO-in-force HR of a charge +0.397 (0.016), coverage 0%, of withdrawal +0.084
-  (0.006), 60% (spo_hazard_ratios leaves risk out when any is missing); interim48 primary withdrawal
-  -0.056 (0.041); officer estimators (missing risk an 'unknown' level) and full28 unmoved.
+* risk_missing_mnar=0.5 (rerun with the same seeds after spo_hazard_ratios kept a missing risk as its own
+  level; before, it left risk out whenever any was missing: charge +0.397 (0.016), coverage 0%, withdrawal
+  +0.084 (0.006), 60%): SPO-in-force HR of a charge +0.113 (0.017), coverage 60%, of withdrawal +0.009
+  (0.006), 100% -- the "missing" level absorbs most, not all, of a missingness that depends on the risk
+  itself; interim48 primary withdrawal -0.056 (0.041); officer estimators (missing risk an 'unknown' level)
+  and full28 unmoved.
 
 No estimator failed on any dataset (``failed`` = 0 throughout).
 """
