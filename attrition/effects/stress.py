@@ -351,6 +351,18 @@ def load_switch_study(path=None) -> pd.DataFrame:
     return table
 
 
+def _select(table: pd.DataFrame, estimators, estimands, caller: str) -> pd.DataFrame:
+    """Rows of the chosen estimators and estimands (all when ``None``); an empty selection is an error."""
+    t = table
+    if estimators is not None:
+        t = t[t["estimator"].isin(list(estimators))]
+    if estimands is not None:
+        t = t[t["estimand"].isin(list(estimands))]
+    if t.empty:
+        raise DataValidationError(f"{caller}: no row left after selecting estimators / estimands")
+    return t
+
+
 def switch_table(table: pd.DataFrame, *, estimators=None, estimands=None, what: str = "bias") -> pd.DataFrame:
     """The study table as a report shows it: one row per (estimand, estimator), one column per setting.
 
@@ -372,13 +384,7 @@ def switch_table(table: pd.DataFrame, *, estimators=None, estimands=None, what: 
     """
     if what not in ("bias", "coverage"):
         raise ValueError(f"what must be 'bias' or 'coverage', got {what!r}")
-    t = table
-    if estimators is not None:
-        t = t[t["estimator"].isin(list(estimators))]
-    if estimands is not None:
-        t = t[t["estimand"].isin(list(estimands))]
-    if t.empty:
-        raise DataValidationError("switch_table: no row left after selecting estimators / estimands")
+    t = _select(table, estimators, estimands, "switch_table")
     t = t.assign(setting=np.where(t["switch"] == "none", "none",
                                   t["switch"] + "=" + t["value"].map(lambda v: f"{v:g}")))
     if what == "bias":
@@ -407,13 +413,7 @@ def plot_switch_study(table: pd.DataFrame, ax=None, *, estimators=None, estimand
 
     from .plotting import _palette
 
-    t = table
-    if estimators is not None:
-        t = t[t["estimator"].isin(list(estimators))]
-    if estimands is not None:
-        t = t[t["estimand"].isin(list(estimands))]
-    if t.empty:
-        raise DataValidationError("plot_switch_study: no row left after selecting estimators / estimands")
+    t = _select(table, estimators, estimands, "plot_switch_study")
     keys = list(dict.fromkeys(zip(t["estimand"], t["estimator"])))
     settings = list(dict.fromkeys(zip(t["switch"], t["value"])))
     if ax is None:
