@@ -165,6 +165,11 @@ SECTION_CAPTIONS: dict[tuple[str, str], str] = {
         "effect is detected (p < 0.05), by true hazard ratio and number of forces with an officer."),
     ("07", "Risk under each strategy"): "Fig10_spo-risk-curves",
     ("07", "Effects side by side: hazard ratios and risk ratios"): "Fig09_spo-effects",
+    ("07", "Show what breaks: every estimator with each assumption switched off (synthetic worlds)"): (
+        "Synthetic worlds, not real cases: the mean bias of each officer and SPO estimator (log ratio; risk "
+        "difference for the difference-in-differences rows) over 15 simulated national datasets per setting, "
+        "with no adversarial switch and with each switch on, ±1.96 Monte Carlo SE "
+        "(tests/studies/adversarial_switches.py; data/reference/adversarial_switches.csv)."),
 }
 
 _DATASET_LINE = re.compile(
