@@ -918,11 +918,12 @@ def spo_hazard_ratios(cases: pd.DataFrame, truth: dict | None = None) -> pd.Data
     """Hazard ratios of charge and victim withdrawal while an SPO is in force, labelled for the HR panel of
     :func:`~attrition.effects.plotting.plot_spo_effects`.
 
-    :func:`attrition.effects.spo_time_varying_cox` adjusted for risk and financial year (those present; a
-    missing risk assessment is a level of its own, "missing", as in the officer analyses -- leaving risk
-    out whenever one value is missing biased the charge HR by +0.40 on the log scale under
-    ``risk_missing_mnar=0.5``, :func:`attrition.effects.stress.switch_study`), stratified on force when there are several, robust SEs clustered on force with 20 forces or more (else on
-    the case). ``truth``: the generator's parameters (``spo_hr_charge``, ``spo_hr_withdrawal``; synthetic
+    :func:`attrition.effects.spo_time_varying_cox` adjusted for risk and financial year, made estimable by
+    :func:`attrition.design.usable_covariates` as in the officer analyses (absent ones dropped, a missing
+    risk assessment an "unknown" level: leaving risk out whenever one value was missing biased the charge
+    HR by +0.40 on the log scale under ``risk_missing_mnar=0.5``, :func:`attrition.effects.stress.
+    switch_study`), stratified on force when there are several, robust SEs clustered on force with 20
+    forces or more (else on the case); what was changed is in ``attrs["notes"]``. ``truth``: the generator's parameters (``spo_hr_charge``, ``spo_hr_withdrawal``; synthetic
     only) -- the structural hazard ratios, drawn beside the estimates.
 
     Raises
@@ -930,15 +931,14 @@ def spo_hazard_ratios(cases: pd.DataFrame, truth: dict | None = None) -> pd.Data
     DataValidationError, ConvergenceError
         As :func:`~attrition.effects.spo_time_varying_cox` (no SPO in force, no event while one is).
     """
+    from ..design import usable_covariates
     from .spo import spo_time_varying_cox
 
-    if "risk" in cases.columns and cases["risk"].isna().any() and cases["risk"].notna().any():
-        risk = cases["risk"].astype(object)
-        cases = cases.assign(risk=risk.where(risk.notna(), "missing").astype(str))
-    covs = tuple(c for c in ("risk", "financial_year") if c in cases.columns and cases[c].nunique() > 1
-                 and cases[c].notna().all())
-    n_forces = cases["force"].nunique() if "force" in cases.columns else 1
-    cox = spo_time_varying_cox(cases, covariates=covs, strata="force" if n_forces > 1 else None,
+    frame, covs, notes = usable_covariates(cases, ["risk", "financial_year"], min_cases=1)
+    n_forces = frame["force"].nunique() if "force" in frame.columns else 1
+    cox = spo_time_varying_cox(frame, covariates=tuple(covs), strata="force" if n_forces > 1 else None,
                                cluster="force" if n_forces >= 20 else "case_id")
     true_hr = [float((truth or {}).get(f"spo_hr_{o}", np.nan)) for o in cox["outcome"]]
-    return cox.assign(label="SPO in force: " + cox["outcome"], truth=true_hr)
+    out = cox.assign(label="SPO in force: " + cox["outcome"], truth=true_hr)
+    out.attrs["notes"] = notes
+    return out
