@@ -105,6 +105,7 @@ class _TrialData:
     Z: np.ndarray         # (n, grace + 1, q) time-varying design on days 0..grace
     names: list           # design column names (baseline then time-varying)
     n_excluded: dict      # reasons -> counts
+    ridge: float = 0.1    # ridge of the application-hazard models (pseudo-observations per coefficient)
 
 
 def _as_cases(events_or_cases) -> pd.DataFrame:
@@ -294,7 +295,7 @@ def _hazard(D: _TrialData, m: np.ndarray, grace: int, use_baseline: bool, use_tv
     Y = np.bincount(inv, weights=mu * y, minlength=len(Xu))
     use = N > 0
     starts = D.__dict__.setdefault("_starts", {})
-    beta = _logistic_agg(Y[use], N[use], Xu[use], start=starts.get((use_baseline, use_tv)))
+    beta = _logistic_agg(Y[use], N[use], Xu[use], ridge=D.ridge, start=starts.get((use_baseline, use_tv)))
     starts.setdefault((use_baseline, use_tv), beta)
     alpha = beta[:nb][_day_bins(grace)]
     lp = np.zeros((len(D.T), grace + 1))
@@ -438,7 +439,7 @@ def _all_estimates(D: _TrialData, m: np.ndarray, grace: int, horizon: int, metho
             use = N > 0
             starts = D.__dict__.setdefault("_starts", {})
             beta = _logistic_agg(np.bincount(inv, weights=within * m, minlength=len(Xu))[use], N[use], Xu[use],
-                                 start=starts.get("ipw"))
+                                 ridge=D.ridge, start=starts.get("ipw"))
             starts.setdefault("ipw", beta)
             p = expit(Xu @ beta)[inv]
             w = np.where(within, 1.0 / np.maximum(p, 1e-12), 1.0 / np.maximum(1 - p, 1e-12))
@@ -556,8 +557,9 @@ class SPOTargetTrial:
                  covariates=("risk", "financial_year", "force", "recorded_stalking", "online"),
                  time_varying=("breaches", "days_to_spo_need_identified"),
                  primary: str | None = None, n_boot: int = 200, alpha: float = 0.05, random_state=None,
-                 n_jobs: int | None = None):
+                 n_jobs: int | None = None, ridge: float = 0.1):
         self.trial = trial
+        self.ridge = float(ridge)
         self.spec = _spec(trial)
         self.grace = self.spec["grace"] if grace is None else int(grace)
         self.horizon = int(horizon)
@@ -614,6 +616,7 @@ class SPOTargetTrial:
             else:
                 notes.append(f"time-varying covariate {v} left out: {cols[0]} absent")
         D = _trial_data(cases, self.trial, self.grace, self.horizon, covs, tv)
+        D.ridge = self.ridge
         # a constant covariate among the eligible cases adds nothing (and a singular design)
         keep = D.Xb.std(axis=0) > 0 if D.Xb.shape[1] else np.zeros(0, bool)
         D.Xb = D.Xb[:, keep]

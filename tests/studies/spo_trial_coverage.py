@@ -89,7 +89,7 @@ def one_toy(seed, n, n_boot, escalation, trial="full28"):
 SWITCH_VALUES = {"escalation": 1.0, "informative_censoring": 0.8, "risk_missing_mnar": 0.5, "officer_confounding": 2.0}
 
 
-def one_generator(seed, n, n_boot, trial, switch, covariates=None):
+def one_generator(seed, n, n_boot, trial, switch, covariates=None, ridge=0.1):
     from attrition.synthetic import simulate
 
     kw = {switch: SWITCH_VALUES[switch]} if switch else {}
@@ -97,7 +97,7 @@ def one_generator(seed, n, n_boot, trial, switch, covariates=None):
     out = []
     for tr in trial.split(","):
         kw_fit = {"covariates": tuple(covariates.split(","))} if covariates else {}
-        m = SPOTargetTrial(tr, n_boot=n_boot, random_state=seed + 1, **kw_fit).fit(data.cases)
+        m = SPOTargetTrial(tr, n_boot=n_boot, random_state=seed + 1, ridge=ridge, **kw_fit).fit(data.cases)
         truth = true_trial_risks(tr, data, random_state=seed)       # the truth of this world
         out.append(m.summary[m.summary["measure"] == "RR"].assign(
             seed=seed, truth=lambda d: d["outcome"].map(truth["rr"])))
@@ -128,6 +128,7 @@ def main(argv=None):
     ap.add_argument("--escalation", action="store_true")
     ap.add_argument("--switch", default=None)
     ap.add_argument("--covariates", default=None, help="comma-separated baseline covariates (default the fitter's)")
+    ap.add_argument("--ridge", type=float, default=0.1, help="ridge of the application-hazard model (generator)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--summarise", nargs="+", default=None, metavar="CSV",
                     help="only summarise the replicates appended to these --out files (generator world)")
@@ -151,7 +152,7 @@ def main(argv=None):
         if a.world == "toy":
             r = one_toy(1000 + seed, a.n, a.n_boot, a.escalation, a.trial)
         else:
-            r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch, a.covariates)
+            r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch, a.covariates, a.ridge)
         rows.append(r)
         if a.out:
             r.to_csv(a.out, mode="a", header=not Path(a.out).exists(), index=False)
