@@ -25,8 +25,12 @@ report: $(STAMP)
 html: $(STAMP)
 	$(VENV)/bin/attrition report --html
 
+# pytest-xdist workers (auto: one per core); a notebook's cells stay on one worker (--dist loadfile)
+TEST_WORKERS ?= auto
+
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider --durations=25
+	$(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider --durations=25 \
+	    -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -m "not slow" -x -q

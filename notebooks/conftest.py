@@ -3,6 +3,9 @@
 Notebook 08 writes every report figure. Under test it writes them into a temporary directory (the kernels
 inherit ``ATTRITION_FIGURES_DIR``, which :data:`attrition.config.FIGURES_DIR` honours); at the end of the
 session they are compared byte for byte with the committed figures, so stale committed figures fail CI.
+
+Under pytest-xdist (``make test`` runs on every core) the controller makes the scratch directory, its workers
+inherit it (``_ATTRITION_TEST_FIGURES``), and only the controller compares, once every notebook has run.
 """
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-os.environ["ATTRITION_FIGURES_DIR"] = tempfile.mkdtemp(prefix="attrition-figures-")
+if "_ATTRITION_TEST_FIGURES" not in os.environ:  # the controller (or a run without workers) makes it
+    os.environ["_ATTRITION_TEST_FIGURES"] = tempfile.mkdtemp(prefix="attrition-figures-")
+os.environ["ATTRITION_FIGURES_DIR"] = os.environ["_ATTRITION_TEST_FIGURES"]
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MATPLOTLIBRC", str(Path(__file__).resolve().parents[1] / "attrition" / "standard" / "matplotlibrc"))
 
@@ -26,6 +31,8 @@ def stale_figures(scratch: Path, committed: Path) -> list[str]:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller compares at the end
+        return
     from attrition.config import COMMITTED_FIGURES_DIR
 
     scratch = Path(os.environ["ATTRITION_FIGURES_DIR"])
