@@ -103,14 +103,17 @@ FIGURE_CAPTIONS: dict[str, str] = {
         "Stalking Protection Orders, two quantities on separate panels (log scales, 95% intervals; 1 means no "
         "effect). Top: hazard ratios of charge and of victim withdrawal (Home Office outcome 16) while an SPO is "
         "in force vs not (time-varying Cox, time since suspect identification). Bottom: risk ratios at day 180 "
-        "of the two target trials -- full application within 28 days of the need vs not (full28) and interim "
-        "application within 2 days of suspect identification or arrest vs not, in high-risk cases (interim48) "
-        "-- naive (ever vs never applied) and emulated by clone–censor–weight. On synthetic data each estimate "
-        "has its truth beside it (open diamond)."),
+        "of the three target trials -- full application within 28 days of the need vs not (full28), interim "
+        "application within 2 days of suspect identification or arrest vs not, in high-risk cases (interim48: "
+        "most of its cases had no recognised need, so its 'within' risk is extrapolated), and interim "
+        "application within 2 days of the need vs not, in high-risk cases with a need (interim48_need) -- naive "
+        "(ever vs never applied) and emulated by clone–censor–weight. On synthetic data each estimate has its "
+        "truth beside it (open diamond)."),
     "Fig10_spo-risk-curves": (
-        "Cumulative risk of charge and of victim withdrawal under each strategy of the two SPO target trials "
-        "(clone–censor–weight, pointwise 95% bootstrap bands): full28 in days since the SPO need was "
-        "recognised, interim48 in days since the suspect was identified or arrested, whichever came first."),
+        "Cumulative risk of charge and of victim withdrawal under each strategy of the three SPO target trials "
+        "(clone–censor–weight, pointwise 95% bootstrap bands): full28 and interim48_need in days since the SPO "
+        "need was recognised, interim48 in days since the suspect was identified or arrested, whichever came "
+        "first."),
     "Fig11_open-data-force-charge-rates": (
         "Charged per stalking offence recorded, by force, from the Home Office outcomes open data, partially "
         "pooled towards the national rate, with 95% intervals; withheld cells marked."),

@@ -221,7 +221,8 @@ _CAUSES = ("charge", "ho15", "ho16", "ho21", "ho8", "ho17", "ho20")
 _CAUSE_CODES = np.array([1, 15, 16, 21, 8, 17, 20])
 _ORDER_LIFE = {"spo": 730.0, "restraining_order": 730.0, "non_molestation_order": 365.0}
 #: The SPO target trials of :func:`strategy_risks`: policy key, window (days) and time-zero column.
-TRIALS = {"full28": ("full", 28, "time_zero_full28"), "interim48": ("interim", 2, "time_zero_interim48")}
+TRIALS = {"full28": ("full", 28, "time_zero_full28"), "interim48": ("interim", 2, "time_zero_interim48"),
+          "interim48_need": ("interim", 2, "time_zero_interim48_need")}
 
 
 @dataclass
@@ -505,25 +506,31 @@ class _Arm:
     delay that already follows the arm; otherwise draws from the case's distribution truncated to the arm
     (``within``: ``[0, window + 1)`` days; not ``within``: ``[window + 1, inf)`` or never, with the
     natural probability of never given no application within the window).
+
+    ``from_need=True`` (trial ``interim48_need``): the window is counted from the day the need is recognised,
+    passed per case as ``offset`` (need day minus the origin of the delays), so "within" is an application on
+    days ``offset .. offset + window`` of the delay (the generator never applies before the need).
     """
 
-    def __init__(self, window: int, within: bool):
-        self.window, self.within = int(window), bool(within)
+    def __init__(self, window: int, within: bool, from_need: bool = False):
+        self.window, self.within, self.from_need = int(window), bool(within), bool(from_need)
 
-    def __call__(self, natural, rng, dist=None):
+    def __call__(self, natural, rng, dist=None, offset=0.0):
         if dist is None:
             raise TypeError("a trial arm needs the generator's delay distributions")
         p_ever, mu, sd = dist
         natural = np.asarray(natural, float)
+        window = self.window + np.asarray(offset, float)
         u, v = rng.random(len(natural)), rng.random(len(natural))
-        F_w = ndtr((np.log(self.window + 1.0) - mu) / sd)
+        with np.errstate(invalid="ignore"):
+            F_w = ndtr((np.log(window + 1.0) - mu) / sd)
         if self.within:
-            keep = natural <= self.window
+            keep = natural <= window
             draw = _lognormal_q(mu, sd, u * F_w)
-            return np.where(keep, natural, np.minimum(np.floor(draw), self.window))
-        keep = natural > self.window
+            return np.where(keep, natural, np.minimum(np.floor(draw), window))
+        keep = natural > window
         p_never = np.where(p_ever < 1, (1 - p_ever) / np.maximum(1 - p_ever * F_w, 1e-300), 0.0)
-        draw = np.maximum(np.floor(_lognormal_q(mu, sd, F_w + u * (1 - F_w))), self.window + 1)
+        draw = np.maximum(np.floor(_lognormal_q(mu, sd, F_w + u * (1 - F_w))), window + 1)
         return np.where(keep, natural, np.where(v < p_never, np.inf, draw))
 
 
@@ -717,7 +724,16 @@ def _spo_timeline(L: dict, T: dict, *, misrecorded, policy: dict, rng_policy: di
     has_need = np.isfinite(need)
     t_int = np.where(has_need & (L["u_int"] < L["p_int"]), np.maximum(t_s + L["d_int_nat"], need), np.inf)
     d_int = t_int - t_s
-    if "interim" in policy:
+    arm = policy.get("interim")
+    if isinstance(arm, _Arm) and arm.from_need:
+        # interim48_need: the window counts from the recognised need (cases without one keep "never"); the
+        # delay still runs from suspect identification and an application is never before the need
+        p_ever, mu, sd = L["dist_int"]
+        offset = np.where(has_need, need - t_s, np.inf)
+        d_int = np.floor(arm(d_int, rng_policy["interim"], (L["p_int"], mu, sd), offset=offset))
+        t_int = np.where(has_need, np.maximum(t_s + d_int, need), np.inf)
+        d_int = t_int - t_s
+    elif "interim" in policy:
         d_int = _apply_policy(policy["interim"], d_int, rng_policy["interim"], L["dist_int"])
         t_int = t_s + d_int
         need = np.minimum(need, t_int)          # an interim application means the need is recognised
@@ -834,8 +850,10 @@ def _logged(W: dict) -> dict:
     tz_full = np.where(need_log & ~(int_app & (spo["t_int"] <= spo["need"])) & (spo["need"] <= horizon) & in_extract,
                        spo["need"] - t0, np.inf)
     tz_int = np.where((risk_obs == 2) & suspect & (W["t_s"] <= horizon) & in_extract, W["t_s"] - t0, np.inf)
+    # interim48_need: high-risk cases with a recognised need (after the suspect), time zero at the need
+    tz_int_need = np.where((risk_obs == 2) & need_log & (spo["need"] <= horizon) & in_extract, spo["need"] - t0, np.inf)
     return dict(need_log=need_log, int_app=int_app, full_app=full_app, t_spo=t_spo, risk_obs=risk_obs,
-                in_extract=in_extract, tz_full=tz_full, tz_int=tz_int)
+                in_extract=in_extract, tz_full=tz_full, tz_int=tz_int, tz_int_need=tz_int_need)
 
 
 def _assemble(W: dict, T: dict):
@@ -951,6 +969,7 @@ def _assemble(W: dict, T: dict):
         **per_case, officer=W["officer"].astype(bool), risk=W["risk"], suspect=suspect, suspect_day=W["t_s"] - t0,
         p_suspect=W["p_s"], spo_need=G["need_log"], spo_need_day=np.where(G["need_log"], spo["need"] - t0, np.inf),
         spo_in_force_day=G["t_spo"] - t0, time_zero_full28=G["tz_full"], time_zero_interim48=G["tz_int"],
+        time_zero_interim48_need=G["tz_int_need"],
         quality=W["q"], online=W["online"], police_outcome_day=np.floor(police_day) - t0, police_outcome_code=W["code"],
         closed_day=np.floor(W["t_close"]) - t0, as_of_day=horizon - t0,
         in_extract=G["in_extract"], non_molestation_day=np.where(W["nmo"], W["t_nmo"] - t0, np.inf),
@@ -1111,9 +1130,10 @@ def strategy_risks(trial: str, *, horizon: int = 180, n_cases: int | None = None
         random_state = np.random.SeedSequence()
     rows = []
     for arm, within in (("within", True), ("not_within", False)):
-        W = _simulate_world(n, T, check_random_state(random_state), None, {key: _Arm(window, within)})
+        arm_fn = _Arm(window, within, from_need=trial == "interim48_need")
+        W = _simulate_world(n, T, check_random_state(random_state), None, {key: arm_fn})
         G = _logged(W)
-        tz = G["tz_full"] if key == "full" else G["tz_int"]
+        tz = G[{"full28": "tz_full", "interim48": "tz_int", "interim48_need": "tz_int_need"}[trial]]
         elig = np.isfinite(tz)
         day = np.floor(W["police_day"]) - W["t0"] - np.where(elig, tz, 0)
         by = elig & (day <= horizon)

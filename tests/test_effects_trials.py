@@ -144,13 +144,19 @@ def test_confounding_bias_table_closed_form():
     assert confounding_bias_table(1.1, rr_ud=[3.0], p1=[0.5], p0=[0.1]).iloc[0]["crosses_null"]
 
 
-@pytest.mark.slow
-def test_full28_on_the_generator_covers_the_strategy_truth():
-    """attrition.synthetic at a third of the national size (one seed): the primary estimate's interval holds the
-    truth simulated by strategy_risks in the same world."""
+@pytest.fixture(scope="module")
+def world21():
+    """attrition.synthetic at a third of the national size (seed 21)."""
     from attrition.synthetic import simulate
 
-    data = simulate(n_cases=120_000, random_state=21)
+    return simulate(n_cases=120_000, random_state=21)
+
+
+@pytest.mark.slow
+def test_full28_on_the_generator_covers_the_strategy_truth(world21):
+    """attrition.synthetic at a third of the national size (one seed): the primary estimate's interval holds the
+    truth simulated by strategy_risks in the same world."""
+    data = world21
     m = SPOTargetTrial("full28", n_boot=60, random_state=3).fit(data.cases)
     truth = TT.true_trial_risks("full28", data, random_state=21)
     est = m.estimate().set_index(["outcome", "measure"])
@@ -160,6 +166,33 @@ def test_full28_on_the_generator_covers_the_strategy_truth():
     assert m.n_eligible_ == 2219
     # truth: charge RR 1.1182, withdrawal RR 0.9402 (this world)
     assert_allclose(est.loc[[("charge", "RR"), ("withdrawal", "RR")], "estimate"], [1.0760, 0.9101], atol=5e-4)
+
+
+@pytest.mark.slow
+def test_positivity_flags_the_interim48_cases_nobody_could_have_applied_for_so_early(world21):
+    """interim48: an interim application needs a recognised SPO need, and most high-risk cases have none within
+    2 days, so with the need in the hazard model their fitted chance of following "within" is practically 0;
+    full28 (time zero at the need) has no such case. Without covariates the chance of an application by day 2
+    is the same for everyone: 1 - prod(1 - applications / at risk) over days 0-2, counted directly (exact
+    without the ridge)."""
+    cases = world21.cases
+    m = SPOTargetTrial("interim48", n_boot=0).fit(cases)
+    pos = m.positivity_.set_index("method")
+    tv = pos.loc["CCW, time-varying covariates"]
+    assert (tv["n_eligible"], tv["within: p < 0.001"]) == (10305, 9171)   # 89% outside the data's support
+    assert tv["smallest p within, applied"] > 0.05                          # the appliers are well inside it
+    assert any(n.startswith("positivity: 89%") for n in m.notes_)
+    D = TT._trial_data(cases, "interim48", 2, 180, [], [])
+    at_risk = np.array([np.sum((D.A >= k) & (D.T >= k)) for k in range(3)])
+    applied = np.array([np.sum(D.A == k) for k in range(3)])
+    p_by_2 = 1 - np.prod(1 - applied / at_risk)
+    assert pos.loc["CCW, no covariates", "within: p < 0.001"] == 0
+    unpenalised = SPOTargetTrial("interim48", n_boot=0, ridge=0.0).fit(cases).positivity_.set_index("method")
+    assert_allclose(unpenalised.loc["CCW, no covariates", "median p within"], p_by_2, rtol=1e-8)
+    # the default ridge (0.1 pseudo-observations a coefficient) moves it by under 1%
+    assert_allclose(pos.loc["CCW, no covariates", "median p within"], p_by_2, rtol=1e-2)
+    full = SPOTargetTrial("full28", n_boot=0).fit(cases)
+    assert (full.positivity_["within: p < 0.001"] == 0).all() and not any("positivity" in n for n in full.notes_)
 
 
 def test_fig09_draws_each_truth_beside_its_estimate_on_separate_hr_and_rr_panels():

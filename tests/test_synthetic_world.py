@@ -112,7 +112,7 @@ def test_common_random_numbers():
         simulate(n_cases=100, random_state=1, spo_policy={"early": lambda d, rng: d})
 
 
-@pytest.mark.parametrize("trial", ["full28", "interim48"])
+@pytest.mark.parametrize("trial", ["full28", "interim48", "interim48_need"])
 def test_strategy_risks(trial):
     n, seed = 60_000, 5
     tr = strategy_risks(trial, n_cases=n, random_state=seed).set_index(["arm", "outcome"])
@@ -123,10 +123,13 @@ def test_strategy_risks(trial):
         need = _first(ev, "spo_need_identified")
         interim = _first(ev, "spo_interim_applied").reindex(need.index)
         elig = need.index[~(interim <= need)]
-    else:
+    elif trial == "interim48":
         sus = pd.concat([_first(ev, "suspect_identified"), _first(ev, "arrested")], axis=1).min(axis=1)
         elig = sus.index[cases["risk"].reindex(sus.index).eq("high")]
-    assert (tr["n_eligible"] == len(elig)).all() and len(elig) > 300
+    else:
+        need = _first(ev, "spo_need_identified")
+        elig = need.index[cases["risk"].reindex(need.index).eq("high")]
+    assert (tr["n_eligible"] == len(elig)).all() and len(elig) > (100 if trial == "interim48_need" else 300)
     tz = d.case_truth.set_index("case_id")[f"time_zero_{trial}"]
     assert set(tz.index[np.isfinite(tz)]) == set(elig)
     # the structural effect: an SPO in force raises the charge hazard and lowers withdrawal
@@ -136,6 +139,32 @@ def test_strategy_risks(trial):
     # no SPO effect -> the arms do not differ (common random numbers: exactly)
     null = strategy_risks(trial, n_cases=20_000, random_state=seed, spo_hr_charge=1.0, spo_hr_withdrawal=1.0)
     assert np.allclose(null["rd"], 0.0) and np.allclose(null["rr"], 1.0)
+
+
+@pytest.mark.parametrize("within", [True, False])
+def test_interim48_need_arms_apply_within_or_after_two_days_of_the_need(within):
+    """The strategies of the need-based interim trial, simulated: under "within" every interim application of
+    an eligible case comes 0-2 days after its need (never before it), under "not within" none does; cases
+    outside the trial keep their natural course."""
+    from attrition.synthetic import _Arm
+
+    n, seed = 60_000, 5
+    nat = simulate(n_cases=n, random_state=seed)
+    d = simulate(n_cases=n, random_state=seed, spo_policy={"interim": _Arm(2, within, from_need=True)})
+    tz = d.case_truth.set_index("case_id")["time_zero_interim48_need"]
+    elig = tz.index[np.isfinite(tz)]
+    nat_tz = nat.case_truth.set_index("case_id")["time_zero_interim48_need"]
+    assert set(nat_tz.index[np.isfinite(nat_tz)]) == set(elig)  # eligibility is decided before any application
+    app, need = _first(d.events, "spo_interim_applied"), _first(d.events, "spo_need_identified")
+    day = (app.reindex(elig) - need.reindex(elig)).dt.days.dropna()
+    assert (day >= 0).all() and len(day) > 100
+    if within:
+        assert (day <= 2).all()
+        natural = (_first(nat.events, "spo_interim_applied").reindex(elig)
+                   - _first(nat.events, "spo_need_identified").reindex(elig)).dt.days
+        assert (day <= 2).sum() > 1.5 * (natural <= 2).sum()      # the strategy adds early applications
+    else:
+        assert (day > 2).all()
 
 
 def test_officer_confounding_switch():

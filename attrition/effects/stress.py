@@ -69,12 +69,16 @@ ESTIMANDS: dict[str, str] = {
                             "eligible high-risk case had an interim application within 2 days, divided by that "
                             "had none within 2 days (truth: true_trial_risks of the same world)",
     "interim48 RR, withdrawal": "the same for victim withdrawal (HO 16)",
+    "interim48_need RR, charge": "risk of a charge by day 180 after the SPO need had every eligible high-risk "
+                                 "case with a need had an interim application within 2 days of it, divided by "
+                                 "that had none within 2 days (truth: true_trial_risks of the same world)",
+    "interim48_need RR, withdrawal": "the same for victim withdrawal (HO 16)",
 }
 
 #: Where :func:`load_switch_study` finds the committed study table.
 SWITCH_STUDY_PATH = REFERENCE_DIR / "adversarial_switches.csv"
 
-_TRIALS = ("full28", "interim48")
+_TRIALS = ("full28", "interim48", "interim48_need")
 
 
 def _check_switches(switches, baseline: bool = True) -> list[tuple[str, float]]:
@@ -145,7 +149,7 @@ def _officer_rows(data) -> list[dict]:
 
 
 def _spo_rows(data, seed: int, n_boot: int, trials) -> list[dict]:
-    from .trials import METHODS, SPOTargetTrial, spo_hazard_ratios, true_trial_risks
+    from .trials import spo_hazard_ratios
 
     rows = []
     try:
@@ -156,6 +160,13 @@ def _spo_rows(data, seed: int, n_boot: int, trials) -> list[dict]:
     except _FAILS:
         rows += [_row("SPO: time-varying Cox", f"SPO in force HR, {o}", "log ratio", data.truth[f"spo_hr_{o}"])
                  for o in ("charge", "withdrawal")]
+    return rows + _trial_rows(data, seed, n_boot, trials)
+
+
+def _trial_rows(data, seed: int, n_boot: int, trials) -> list[dict]:
+    from .trials import METHODS, SPOTargetTrial, true_trial_risks
+
+    rows = []
     for trial in trials:
         truth = true_trial_risks(trial, data, random_state=seed)
         try:
@@ -171,7 +182,8 @@ def _spo_rows(data, seed: int, n_boot: int, trials) -> list[dict]:
     return rows
 
 
-def _one_world(switch: str, value: float, seed: int, n_cases, n_boot: int, trials) -> pd.DataFrame:
+def _one_world(switch: str, value: float, seed: int, n_cases, n_boot: int, trials,
+               trials_only: bool = False) -> pd.DataFrame:
     """Every estimator on one simulated world (module level: joblib workers import it)."""
     from ..synthetic import simulate
 
@@ -183,7 +195,8 @@ def _one_world(switch: str, value: float, seed: int, n_cases, n_boot: int, trial
         warnings.simplefilter("ignore", DataQualityWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         data = simulate(n_cases=n_cases, random_state=seed, **kw)
-        rows = _officer_rows(data) + _spo_rows(data, seed, n_boot, trials)
+        rows = (_trial_rows(data, seed, n_boot, trials) if trials_only
+                else _officer_rows(data) + _spo_rows(data, seed, n_boot, trials))
     return pd.DataFrame(rows).assign(switch=switch, value=value, seed=seed)
 
 
@@ -210,7 +223,7 @@ def _summarise(res: pd.DataFrame, n_worlds: int) -> pd.DataFrame:
 
 def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None = None, n_boot: int = 100,
                  trials=_TRIALS, baseline: bool = True, random_state, n_jobs: int | None = 1,
-                 return_replicates: bool = False):
+                 return_replicates: bool = False, trials_only: bool = False):
     """Bias and coverage of every officer and SPO estimator with each adversarial switch of the generator on.
 
     For the baseline world (no switch) and each switch in turn, ``reps`` datasets are simulated with
@@ -244,7 +257,7 @@ def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None
         has few cases applied for within 2 days and may not be emulated).
     n_boot : int, default 100
         Bootstrap replicates of the SPO target trials (0: no intervals, coverage NaN for them).
-    trials : sequence of {"full28", "interim48"}, default both
+    trials : sequence of {"full28", "interim48", "interim48_need"}, default all
     baseline : bool, default True
         Include the baseline world (no switch). The dataset seeds depend only on ``random_state`` and
         ``reps``, so settings run in separate calls give the rows of one call.
@@ -254,6 +267,9 @@ def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None
         Workers (:func:`attrition._parallel.run_tasks`); the results do not depend on it.
     return_replicates : bool, default False
         Also return the per-dataset estimates.
+    trials_only : bool, default False
+        Only the SPO target trials (to add a trial to a study already run: the same seeds give the same
+        datasets).
 
     Returns
     -------
@@ -306,7 +322,8 @@ def switch_study(switches: dict | None = None, *, reps: int, n_cases: int | None
     if random_state is None:
         raise ValueError("switch_study needs random_state (an explicit seed: the table must be reproducible)")
     seeds = [int(g.integers(2**31 - 2)) for g in spawn(random_state, int(reps))]
-    tasks = [(name, value, s, n_cases, int(n_boot), tuple(trials)) for name, value in settings for s in seeds]
+    tasks = [(name, value, s, n_cases, int(n_boot), tuple(trials), bool(trials_only))
+             for name, value in settings for s in seeds]
     res = pd.concat(run_tasks(_one_world, tasks, n_jobs=n_jobs), ignore_index=True)
     table = _summarise(res, int(reps))
     table.attrs.update({"reps": int(reps), "n_cases": n_cases, "n_boot": int(n_boot), "seeds": seeds,

@@ -174,7 +174,7 @@ else:
     skip("Fig08_officer-effects", notes[0], "pass --forces PATH (docs/data-standard.md, 'The force-year table')")
 
 # %% [markdown]
-# ## Fig09–10 · Stalking Protection Orders: the two target trials, hazard ratios and risk ratios, risk curves
+# ## Fig09–10 · Stalking Protection Orders: the three target trials, hazard ratios and risk ratios, risk curves
 
 # %%
 fits, truths = {}, {}

@@ -99,6 +99,9 @@ def main(argv=None):
     ap.add_argument("--switches", default=",".join(["none", *SWITCHES]),
                     help="comma-separated settings to run ('none' = baseline); the other settings' datasets in "
                          "--replicates are kept")
+    ap.add_argument("--trials", default=None,
+                    help="comma-separated SPO trials; with it only these trials are run and their rows of the "
+                         "settings replaced in --replicates (every other estimator's rows kept)")
     ap.add_argument("--replicates", default="switch_replicates.csv")
     ap.add_argument("--summarise-only", action="store_true")
     ap.add_argument("--out", default=str(SWITCH_STUDY_PATH))
@@ -107,14 +110,19 @@ def main(argv=None):
     t0 = time.time()
     if not a.summarise_only:
         names = a.switches.split(",")
+        trials = a.trials.split(",") if a.trials else None
         if rep_path.exists():  # keep the other settings' datasets (same seeds), replace these
             old = pd.read_csv(rep_path)
-            old[~old["switch"].isin(names)].to_csv(rep_path, index=False)
+            drop = old["switch"].isin(names)
+            if trials:   # only these trials' rows
+                drop &= old["estimand"].str.split(" RR, ").str[0].isin(trials)
+            old[~drop].to_csv(rep_path, index=False)
         for name in names:
             sw = {} if name == "none" else {name: SWITCHES[name]}
             # each setting alone: the dataset seeds depend only on (seed, reps), so this equals one call
             _, res = switch_study(sw, reps=a.reps, n_cases=a.n, n_boot=a.n_boot, random_state=a.seed,
-                                  baseline=name == "none", return_replicates=True)
+                                  baseline=name == "none", return_replicates=True,
+                                  **({"trials": trials, "trials_only": True} if trials else {}))
             res.to_csv(rep_path, mode="a", header=not rep_path.exists(), index=False)
             print(f"{name}: done, {time.time() - t0:.0f} s", flush=True)
     res = pd.read_csv(rep_path)

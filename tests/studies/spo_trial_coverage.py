@@ -37,15 +37,41 @@ Results (what was run is stated; times on the shared 2-core machine):
   =========  ==========  ===============  ===========  =====================
 
   full28 meets the >= 93% target for both outcomes. interim48 does not for the charge (87%, 1.8 MC SE
-  below 93%): its bootstrap SEs are about 20% too small (SD of z 1.26), with positivity thin (about 150
-  cases followed "within"; largest weight about 1,000) -- read its intervals as too narrow. The naive
-  comparisons on the same data: full28 withdrawal ever-vs-never bias -0.175 (0.005), coverage 1%;
-  interim48 charge ever-vs-never +0.078 (0.014), coverage 68%. With ``--covariates financial_year,
-  force_practice,recorded_stalking,online`` (no force dummies; 40 worlds) interim48 covered 85% / 92.5%
-  (SD of z 1.17): not the dummies. With the application-hazard ridge (``trials._logistic_agg``) lowered
-  from 0.1 to 0.001 (worlds 1000-1039, patched in a scratch script) the SD of z fell to 0.71 / 0.55 and
-  coverage was 97.5% / 92.5% (0.1 on the same worlds: 1.12 / 1.27, 95% / 90%): the penalty, applied alike
-  in every resample with about 0.5% appliers, governs the interval width -- the lead for a fix.
+  below 93%): its errors are about 25% larger than its bootstrap SEs (SD of z 1.26). The naive comparisons
+  on the same data: full28 withdrawal ever-vs-never bias -0.175 (0.005), coverage 1%; interim48 charge
+  ever-vs-never +0.078 (0.014), coverage 68%.
+* **Why interim48 under-covers: its positivity fails** (session of 2026-12-03). An interim application needs
+  a recognised need, and 98% of the eligible high-risk cases have none within 2 days: with the need in the
+  hazard model their fitted chance of an application within 2 days is below 0.001 (``positivity_``; world
+  1000: 30,188 of 30,799), so the "within" risk is extrapolated to them from about 200 cases applied for,
+  while the truth makes all of them apply. What was tried, interim48 only, 100 bootstraps:
+
+  * the ridge of the hazard model, ``--ridge 0.01`` / ``0.03`` against the default 0.1 on the same 30 worlds
+    (seeds 1000-1029): withdrawal bias -0.061 / -0.060 / -0.058, coverage 90% / 90% / 87%; charge 97% for all;
+    the ridge changes the SEs a little and the bias not at all. (The earlier "ridge 0.001" lead came from
+    heavy-tailed bootstrap SEs: mean SE 0.33 against a median 0.10 for withdrawal.)
+  * one fixed world (``--fixed-forces 1000 --first 4000``, 38 case samples of the forces of world 1000): charge
+    100% (SD of z 0.87), withdrawal 86.8% (SD of z 1.21, bias +0.031): the bootstrap under-states the
+    withdrawal error within a world too.
+  * without the need among the time-varying covariates (``--time-varying breaches``, 40 worlds): charge 77.5%
+    (SD of z 1.52), withdrawal 90%: the need is a confounder of the timing; leaving it out is worse.
+
+  **interim48_need** (the same question among high-risk cases with a recognised need, time zero at the need,
+  ``--trial interim48_need``, 100 worlds, seeds 1000-1099, two processes of 50, about 10 s per replicate;
+  about 1,750 eligible cases of which about 830 applied for within 2 days, largest weight about 16):
+
+  =====================================  ==========  ===============  ===========
+  estimator                              outcome     bias (MC SE)     coverage
+  =====================================  ==========  ===============  ===========
+  CCW, time-varying covariates (primary) charge      -0.007 (0.016)   94% (2.4)
+  CCW, time-varying covariates (primary) withdrawal  -0.004 (0.007)   93% (2.6)
+  CCW, baseline covariates               charge      -0.005 (0.016)   94% (2.4)
+  CCW, baseline covariates               withdrawal  -0.004 (0.007)   93% (2.6)
+  naive: ever vs never applied           charge      +0.094 (0.018)   80% (4.0)
+  naive: ever vs never applied           withdrawal  -0.063 (0.006)   68% (4.7)
+  =====================================  ==========  ===============  ===========
+
+  SD of z 1.02 (charge) and 1.07 (withdrawal): its bootstrap SEs are right, and it meets the >= 93% target.
 * Generator with each switch on (``--n-boot 0``, 3 replicates each: bias only, MC SE in brackets), primary
   estimator, log-RR bias full28 charge / withdrawal, interim48 charge / withdrawal:
   escalation=1: 0.028 (0.044) / 0.004 (0.005), -0.027 (0.108) / -0.003 (0.024) -- baseline-covariate CCW
@@ -89,7 +115,16 @@ def one_toy(seed, n, n_boot, escalation, trial="full28"):
 SWITCH_VALUES = {"escalation": 1.0, "informative_censoring": 0.8, "risk_missing_mnar": 0.5, "officer_confounding": 2.0}
 
 
-def one_generator(seed, n, n_boot, trial, switch, covariates=None, ridge=0.1):
+def fix_forces(world_seed: int) -> None:
+    """Every simulated world gets the force table (practices, quality, officers) of world ``world_seed``; the
+    cases are still drawn from each replicate's seed: the sampling error within one world."""
+    import attrition.synthetic as S
+
+    original = S._force_table
+    S._force_table = lambda truth, rng: original(truth, np.random.default_rng(world_seed))
+
+
+def one_generator(seed, n, n_boot, trial, switch, covariates=None, ridge=0.1, time_varying=None):
     from attrition.synthetic import simulate
 
     kw = {switch: SWITCH_VALUES[switch]} if switch else {}
@@ -97,6 +132,8 @@ def one_generator(seed, n, n_boot, trial, switch, covariates=None, ridge=0.1):
     out = []
     for tr in trial.split(","):
         kw_fit = {"covariates": tuple(covariates.split(","))} if covariates else {}
+        if time_varying is not None:
+            kw_fit["time_varying"] = tuple(v for v in time_varying.split(",") if v)
         m = SPOTargetTrial(tr, n_boot=n_boot, random_state=seed + 1, ridge=ridge, **kw_fit).fit(data.cases)
         truth = true_trial_risks(tr, data, random_state=seed)       # the truth of this world
         out.append(m.summary[m.summary["measure"] == "RR"].assign(
@@ -128,6 +165,9 @@ def main(argv=None):
     ap.add_argument("--escalation", action="store_true")
     ap.add_argument("--switch", default=None)
     ap.add_argument("--covariates", default=None, help="comma-separated baseline covariates (default the fitter's)")
+    ap.add_argument("--time-varying", default=None, help="comma-separated time-varying covariates (default the fitter's)")
+    ap.add_argument("--fixed-forces", type=int, default=None, metavar="SEED",
+                    help="generator: every replicate in the force table of this seed (cases still vary)")
     ap.add_argument("--ridge", type=float, default=0.1, help="ridge of the application-hazard model (generator)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--summarise", nargs="+", default=None, metavar="CSV",
@@ -139,6 +179,8 @@ def main(argv=None):
         print(f"{res['seed'].nunique()} replicates from {', '.join(a.summarise)}")
         print(summarise(res, None).round(4).to_string())
         return
+    if a.fixed_forces is not None:
+        fix_forces(a.fixed_forces)
     if a.n is None and a.world == "toy":
         a.n = 3000
     t0 = time.time()
@@ -152,7 +194,7 @@ def main(argv=None):
         if a.world == "toy":
             r = one_toy(1000 + seed, a.n, a.n_boot, a.escalation, a.trial)
         else:
-            r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch, a.covariates, a.ridge)
+            r = one_generator(1000 + seed, a.n, a.n_boot, a.trial, a.switch, a.covariates, a.ridge, a.time_varying)
         rows.append(r)
         if a.out:
             r.to_csv(a.out, mode="a", header=not Path(a.out).exists(), index=False)
