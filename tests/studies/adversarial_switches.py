@@ -41,6 +41,15 @@ of the 95% intervals (MC SE about 6 points near 95%, 13 near 50%):
   itself; interim48 primary withdrawal -0.056 (0.041); officer estimators (missing risk an 'unknown' level)
   and full28 unmoved.
 
+* interim48_need (added with ``--trials interim48_need``, the same seeds): primary CCW (time-varying)
+  baseline charge +0.010 (0.040), withdrawal +0.001 (0.010), coverage 93% / 100%; naive ever vs never
+  +0.078 (0.045) / -0.061 (0.012), 87% / 60%. escalation=1: charge -0.085 (0.052), withdrawal +0.013 (0.005)
+  (the time-updated breaches hold most of it); officer_confounding, informative_censoring and
+  risk_missing_mnar: within 0.015 of the truth.
+* The SPO-in-force HR of a charge lies above its truth at baseline (+0.061): the recording of the case
+  confounds it (``tests/studies/spo_hr_recording_confounding.py``: adjusting for the first recorded offence
+  and ``online`` takes +0.103 to +0.065 on 12 other worlds; the rest fits a recording that changes over
+  follow-up). interim48's +0.078 is its failed positivity (``SPOTargetTrial.positivity_``).
 No estimator failed on any dataset (``failed`` = 0 throughout).
 """
 from __future__ import annotations
