@@ -206,6 +206,19 @@ def test_cr2_rejected_for_aipw():
         officer_effect(cases, forces, "charged", covariates=["risk"], method="aipw", small_sample="cr2")
 
 
+def _study_function(monkeypatch, name: str):
+    """``one`` of the study script ``tests/studies/<name>.py``, pickled by value for joblib's workers: a worker
+    process started earlier (by another test on the same pytest-xdist worker) cannot import the script."""
+    import importlib
+
+    import cloudpickle  # joblib's workers unpickle with it when installed (it is, with dask)
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "studies"))
+    module = importlib.import_module(name)
+    cloudpickle.register_pickle_by_value(module)
+    return module.one
+
+
 @pytest.mark.slow
 def test_cr2_coverage_of_charged_rd_replication(monkeypatch):
     """80 replications of the default design (43 forces, 7 with an officer, 3 adopting in the last year): the
@@ -214,8 +227,7 @@ def test_cr2_coverage_of_charged_rd_replication(monkeypatch):
     0.025."""
     from joblib import Parallel, delayed
 
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "studies"))
-    from officer_coverage import one
+    one = _study_function(monkeypatch, "officer_coverage")
 
     reps = 80
     methods = (("glm_cluster", "cr2"), ("glm_cluster", "t"))
@@ -296,8 +308,7 @@ def test_did_cr2_coverage_replication(monkeypatch):
     200 datasets) gave CR2 198/200, CR1 164/200; at 99% the chance of fewer than 28/30 is below 0.4%."""
     from joblib import Parallel, delayed
 
-    monkeypatch.syspath_prepend(str(Path(__file__).parent / "studies"))
-    from did_coverage import one
+    one = _study_function(monkeypatch, "did_coverage")
 
     rows = [r for rep in Parallel(n_jobs=2)(delayed(one)(100 + k, 40_000) for k in range(30)) for r in rep]
     df = pd.DataFrame(rows)

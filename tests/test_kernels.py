@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
+import shutil
 import tempfile
 
 import nbformat
@@ -34,13 +35,19 @@ def test_build_notebooks_runs_without_kernel_noise(tmp_path, monkeypatch, capfd)
     src = tmp_path / "src" / "01-quiet.py"
     src.parent.mkdir()
     src.write_text("# %% [markdown]\n# # 01 · Quiet\n\n# %%\nprint(6 * 7)\n")
+    # a private temporary directory (short: a socket path has at most ~100 characters): kernels of tests
+    # running beside this one (pytest-xdist) make their own
+    private = tempfile.mkdtemp(prefix="ak-")
+    monkeypatch.setattr(tempfile, "tempdir", private)
     before = _ipc_dirs()
     out = build.build(src)
     err = capfd.readouterr().err
     nb = nbformat.read(out, as_version=4)
     assert out == tmp_path / "01-quiet.ipynb" and nb.cells[1].outputs[0]["text"] == "42\n"
     assert "without encryption" not in err and "KeyboardInterrupt" not in err, err
-    assert _ipc_dirs() == before  # the kernel's socket directory is gone
+    assert before == set() and _ipc_dirs() == before  # the kernel's socket directory is gone
+    monkeypatch.undo()  # the default temporary directory again, before this one goes
+    shutil.rmtree(private)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="IPC transport on POSIX only")
