@@ -127,6 +127,27 @@ def test_escalation_biases_baseline_weights_and_time_varying_weights_remove_it()
     assert m.primary_ == "CCW, time-varying covariates"
 
 
+def test_on_data_refuses_a_trial_whose_risks_rest_on_fewer_than_10_outcomes():
+    """followers_ counts the cases that followed each strategy and their outcomes by the horizon (checked
+    against a direct count); spo_trial_on_data refuses a trial when any is under 10 (its risks would rest on,
+    and let a reader work out, a count of 1-9) and accepts it at 150 cases, where every count is >= 10."""
+    small = world_cases(100, random_state=5, escalation=False)
+    m = SPOTargetTrial("full28", covariates=("risk",), n_boot=0).fit(small)
+    t0 = small["days_to_spo_need_identified"]
+    applied = np.floor(small["days_to_spo_full_applied"] - t0)
+    exit_day = np.floor(small["days_to_police_outcome"].fillna(small["duration"]) - t0)
+    within = (applied <= 28) & (applied <= exit_day)       # an application after the exit is none
+    by = (exit_day <= 180) & small["days_to_police_outcome"].notna()
+    assert m.followers_.loc["within", "cases"] == within.sum() == 52
+    assert m.followers_.loc["within", "charge"] == (within & by & (small["outcome_code"] == 1)).sum() == 8
+    assert m.followers_.loc["not_within", "charge"] == (~within & by & (small["outcome_code"] == 1)).sum() == 4
+    model, notes = TT.spo_trial_on_data(small, "full28", covariates=("risk",), n_boot=0)
+    assert model is None and notes[-1].startswith("fewer than 10 cases that followed 'within' had a charge")
+    model, notes = TT.spo_trial_on_data(world_cases(150, random_state=5, escalation=False), "full28",
+                                        covariates=("risk",), n_boot=0)
+    assert model is not None and model.followers_.drop(columns="cases").min().min() == 10
+
+
 def test_no_case_within_grace_is_a_clear_error():
     cases = world_cases(300, random_state=1, escalation=False)
     cases["days_to_spo_full_applied"] = np.nan

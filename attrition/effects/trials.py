@@ -570,6 +570,9 @@ class SPOTargetTrial:
     risk_curves_ : pandas.DataFrame
         ``time`` (days since time zero), ``strategy``, ``outcome``, ``risk``, ``lower``, ``upper``, of the
         primary estimator, for :func:`~attrition.effects.plotting.plot_risk_curves`.
+    followers_ : pandas.DataFrame
+        The cases that followed each strategy in the data (unweighted) and their charges and withdrawals by
+        the horizon: what the weighted risks rest on (and what disclosure control looks at).
     n_eligible_, n_within_, n_excluded_, max_weight_, notes_
         Eligible cases, of them applied for within the grace period, exclusions by reason, the largest
         clone weight of each CCW estimator, and notes on covariates left out (and on positivity).
@@ -712,6 +715,11 @@ class SPOTargetTrial:
                               args=(D, self.grace, self.horizon, methods), n_jobs=self.n_jobs) if self.n_boot else []
         self._tidy(est, boots, methods, primary)
         self.n_eligible_, self.n_within_, self.n_excluded_ = n, n_within, D.n_excluded
+        within = D.A <= self.grace
+        self.followers_ = pd.DataFrame(
+            {"cases": [int(within.sum()), int((~within).sum())],
+             **{o: [int(((D.s == k) & g).sum()) for g in (within, ~within)] for k, o in ((1, "charge"), (2, "withdrawal"))}},
+            index=pd.Index(list(ARMS), name="strategy followed"))
         self.max_weight_ = {mth: est[mth + " max weight"] for mth in methods if mth.startswith("CCW")}
         with single_thread_blas():
             self.positivity_ = _positivity(D, self.grace, methods)
@@ -831,8 +839,9 @@ def spo_target_trial(events_or_cases, trial: str = "full28", **kwargs) -> SPOTar
 def spo_trial_on_data(cases: pd.DataFrame, trial: str, *, min_count: int = 10, **kwargs):
     """:class:`SPOTargetTrial` as an analyst runs it on whatever extract is at hand, saying why it cannot.
 
-    The trial is emulated only when at least ``min_count`` eligible cases followed each strategy (fewer
-    can neither be published -- attrition.disclosure -- nor support weights).
+    The trial is emulated only when at least ``min_count`` eligible cases followed each strategy and, among
+    them, at least ``min_count`` had each outcome (``followers_``): fewer can neither support weights nor be
+    published -- a risk among few cases lets a reader work out a count under 10 (attrition.disclosure).
 
     Returns
     -------
@@ -849,6 +858,12 @@ def spo_trial_on_data(cases: pd.DataFrame, trial: str, *, min_count: int = 10, *
     small = min(m.n_within_, m.n_eligible_ - m.n_within_)
     if small < min_count:
         return None, notes + [f"fewer than {min_count} eligible cases followed one of the strategies"]
+    few = m.followers_[["charge", "withdrawal"]].stack()
+    few = few[few < min_count]
+    if len(few):
+        (arm, outcome), _ = next(iter(few.items()))
+        return None, notes + [f"fewer than {min_count} cases that followed '{arm}' had a {outcome}: its risk would "
+                              "rest on too few cases to estimate or publish"]
     return m, notes
 
 
