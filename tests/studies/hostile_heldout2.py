@@ -171,18 +171,18 @@ case("totals_row", "events", lambda p: write_csv(p, B + [dict(dict.fromkeys(COLS
 case("bom_crlf_semicolon", "events", lambda p: write_csv(p, B, sep=";", encoding="utf-8-sig", newline="\r\n"),
      "csv", "read", N_BASE, kept=N_BASE)
 case("tab_in_csv_name", "events", lambda p: write_csv(p, B, sep="\t"), "csv", "read", N_BASE, kept=N_BASE)
-case("pipe_cp1252_crlf", "events", lambda p: write_csv(_add_col(B, "notes", ["caf\u00e9 visit"] * N_BASE), sep="|",
+case("pipe_cp1252_crlf", "events", lambda p: write_csv(p, _add_col(B, "notes", ["caf\u00e9 visit"] * N_BASE), sep="|",
      encoding="cp1252", newline="\r\n"), "txt", "read", N_BASE, kept=N_BASE)
-case("empty_optional_column", "events", lambda p: write_csv(_add_col(B, "notes", [""] * N_BASE)), "csv", "read",
+case("empty_optional_column", "events", lambda p: write_csv(p, _add_col(B, "notes", [""] * N_BASE)), "csv", "read",
      N_BASE, kept=N_BASE)
-case("timestamp_column_all_empty", "events", lambda p: write_csv([dict(r, timestamp="") for r in B]), "csv",
+case("timestamp_column_all_empty", "events", lambda p: write_csv(p, [dict(r, timestamp="") for r in B]), "csv",
      "either", N_BASE, kept=0, rules=("missing_value", "missing_column"))
-case("trailing_empty_header_cells", "events", lambda p: write_csv(B, header=COLS + ["", "", ""]), "csv", "read",
+case("trailing_empty_header_cells", "events", lambda p: write_csv(p, B, header=COLS + ["", "", ""]), "csv", "read",
      N_BASE, kept=N_BASE, note="header 'a,b,c,,,' as Excel writes with formatted blank columns")
-case("header_repeated_mid_file", "events", lambda p: write_csv(B[:8] + [dict(zip(COLS, COLS))] + B[8:]), "csv",
+case("header_repeated_mid_file", "events", lambda p: write_csv(p, B[:8] + [dict(zip(COLS, COLS))] + B[8:]), "csv",
      "read", N_BASE + 1, kept=N_BASE, rules=("unknown_event", "unknown_force", "unparseable_timestamp"),
      note="two exports concatenated: the header line repeated")
-case("cyrillic_lookalike_header", "events", lambda p: write_csv(B, header=["\u0441\u0430se_id"] + COLS[1:]),
+case("cyrillic_lookalike_header", "events", lambda p: write_csv(p, B, header=["\u0441\u0430se_id"] + COLS[1:]),
      "csv", "refuse", None, rules=("missing_column",), note="case_id spelt with Cyrillic 'с', 'а'")
 case("nul_bytes", "events", lambda p: Path(p).write_bytes(
      Path(_tmp_csv(B)).read_bytes().replace(b"HX003,", b"HX0\x0003,")), "csv", "either", N_BASE,
@@ -196,9 +196,9 @@ case("only_newlines", "events", lambda p: Path(p).write_bytes(b"\n" * 500), "csv
      rules=("empty",))
 case("only_crlf_and_spaces", "events", lambda p: Path(p).write_bytes(b"  \r\n\t\r\n ;;\r\n" * 50), "csv",
      "refuse", None, rules=("empty", "missing_column"))
-case("ten_mb_cell", "events", lambda p: write_csv(_add_col(B, "notes", ["x" * 10_000_000] + [""] * (N_BASE - 1))),
+case("ten_mb_cell", "events", lambda p: write_csv(p, _add_col(B, "notes", ["x" * 10_000_000] + [""] * (N_BASE - 1))),
      "csv", "read", N_BASE, kept=N_BASE, note="one 10 MB free-text cell")
-case("megachar_event", "events", lambda p: write_csv(_mut(B, 16, event="reported" + "A" * 1_000_000)), "csv",
+case("megachar_event", "events", lambda p: write_csv(p, _mut(B, 16, event="reported" + "A" * 1_000_000)), "csv",
      "read", N_BASE, kept=N_BASE - 1, rules=("unknown_event",), note="a 1e6-character event value")
 case("zip_two_csvs", "events", lambda p: _zip(p, {"a.csv": _csv_bytes(B[:8]), "b.csv": _csv_bytes(B[8:])}),
      "zip", "refuse", None, rules=("corrupt_file", "unsupported_type", "mislabelled_file"),
@@ -207,79 +207,79 @@ case("gz_named_csv", "events", lambda p: Path(p).write_bytes(gzip.compress(_csv_
      None, rules=("mislabelled_file",))
 
 # --- identifiers and ids
-case("whitespace_ids", "events", lambda p: write_csv(_mut(_mut(B, 10, case_id="   "), 11, case_id="\t")),
+case("whitespace_ids", "events", lambda p: write_csv(p, _mut(_mut(B, 10, case_id="   "), 11, case_id="\t")),
      "csv", "read", N_BASE, kept=N_BASE - 2, rules=("missing_value",))
-case("sci_notation_ids", "events", lambda p: write_csv([dict(r, case_id={"HX001": "1.23457E+11",
+case("sci_notation_ids", "events", lambda p: write_csv(p, [dict(r, case_id={"HX001": "1.23457E+11",
      "HX002": "1.23457E+11", "HX003": "4.5E+05"}.get(r["case_id"], r["case_id"])) for r in B]), "csv",
      "read", N_BASE, kept=_case_rows(B, "HX004") + _case_rows(B, "HX005"),
      rules=("case_id",), note="Excel turned 12-digit ids into 1.23457E+11: two cases merged, ids lossy")
-case("excel_serial_dates", "events", lambda p: write_csv(_mut(_mut(B, 0, timestamp="44685"), 1,
+case("excel_serial_dates", "events", lambda p: write_csv(p, _mut(_mut(B, 0, timestamp="44685"), 1,
      timestamp="44686")), "csv", "read", N_BASE, kept=N_BASE - 4, rules=("unparseable_timestamp",))
-case("mixed_timezones", "events", lambda p: write_csv(_mut(_mut(_mut(B, 4, timestamp="2022-06-01T09:00:00Z"), 5,
+case("mixed_timezones", "events", lambda p: write_csv(p, _mut(_mut(_mut(B, 4, timestamp="2022-06-01T09:00:00Z"), 5,
      timestamp="2022-06-01T10:30:00+01:00"), 6, timestamp="2022-07-01 10:00:00 BST")), "csv", "either", N_BASE,
      kept=N_BASE, rules=("unparseable_timestamp",))
-case("feb29_nonleap", "events", lambda p: write_csv(_mut(B, 11, timestamp="2023-02-29")), "csv", "read", N_BASE,
+case("feb29_nonleap", "events", lambda p: write_csv(p, _mut(B, 11, timestamp="2023-02-29")), "csv", "read", N_BASE,
      kept=N_BASE - 2, rules=("unparseable_timestamp",))
-case("feb29_nonleap_dayfirst", "events", lambda p: write_csv(_mut(B, 11, timestamp="29/02/2023")), "csv", "read",
+case("feb29_nonleap_dayfirst", "events", lambda p: write_csv(p, _mut(B, 11, timestamp="29/02/2023")), "csv", "read",
      N_BASE, kept=N_BASE - 2, rules=("unparseable_timestamp", "day_first_date"))
-case("future_timestamp", "events", lambda p: write_csv(_mut(B, 16, timestamp="2031-01-01")), "csv", "read",
+case("future_timestamp", "events", lambda p: write_csv(p, _mut(B, 16, timestamp="2031-01-01")), "csv", "read",
      N_BASE, kept=N_BASE - 1, rules=("future_timestamp",))
-case("year_0202_typo", "events", lambda p: write_csv(_mut(B, 13, timestamp="0202-03-04")), "csv", "read", N_BASE,
+case("year_0202_typo", "events", lambda p: write_csv(p, _mut(B, 13, timestamp="0202-03-04")), "csv", "read", N_BASE,
      kept=N_BASE - 4, rules=("before_offences_in_force", "unparseable_timestamp"))
-case("missing_markers", "events", lambda p: write_csv([dict(r, risk={"HX001": "NULL", "HX002": "N/A",
+case("missing_markers", "events", lambda p: write_csv(p, [dict(r, risk={"HX001": "NULL", "HX002": "N/A",
      "HX003": "-", "HX004": "NaN"}.get(r["case_id"], r["risk"]) if r["event"] == "reported" else r["risk"])
      for r in B]), "csv", "either", N_BASE, kept=N_BASE, rules=("unknown_code",),
      note="NULL, N/A, -, NaN in the optional risk column")
-case("event_case_and_spaces", "events", lambda p: write_csv([dict(r, event=" " + r["event"].upper().replace("_", " ")
+case("event_case_and_spaces", "events", lambda p: write_csv(p, [dict(r, event=" " + r["event"].upper().replace("_", " ")
      + "  ") for r in B]), "csv", "read", N_BASE, kept=N_BASE)
-case("event_synonyms", "events", lambda p: write_csv(_mut(_mut(B, 6, event="Charge"), 14, event="Arrest")),
+case("event_synonyms", "events", lambda p: write_csv(p, _mut(_mut(B, 6, event="Charge"), 14, event="Arrest")),
      "csv", "read", N_BASE, kept=N_BASE - 10, rules=("unknown_event",))
-case("vocab_not_in_standard", "events", lambda p: write_csv(_mut(B, 8, result="guilty")), "csv", "read", N_BASE,
+case("vocab_not_in_standard", "events", lambda p: write_csv(p, _mut(B, 8, result="guilty")), "csv", "read", N_BASE,
      kept=N_BASE - 6, rules=("unknown_code",))
-case("outcome_code_float_text", "events", lambda p: write_csv(_mut(B, 3, outcome_code="15.0")), "csv", "either",
+case("outcome_code_float_text", "events", lambda p: write_csv(p, _mut(B, 3, outcome_code="15.0")), "csv", "either",
      N_BASE, kept=N_BASE, rules=("unknown_outcome_code",))
-case("duplicate_identical_rows", "events", lambda p: write_csv(B + [dict(B[2]), dict(B[2])]), "csv", "read",
+case("duplicate_identical_rows", "events", lambda p: write_csv(p, B + [dict(B[2]), dict(B[2])]), "csv", "read",
      N_BASE + 2, kept=N_BASE - 4, rules=("duplicate_event",))
-case("same_case_two_forces", "events", lambda p: write_csv(_mut(B, 13, force="Cheshire")), "csv", "read",
+case("same_case_two_forces", "events", lambda p: write_csv(p, _mut(B, 13, force="Cheshire")), "csv", "read",
      N_BASE, kept=N_BASE - 4, rules=("inconsistent_force",))
-case("force_misspelt", "events", lambda p: write_csv([dict(r, force="Metropolitain Police" if r["case_id"] ==
+case("force_misspelt", "events", lambda p: write_csv(p, [dict(r, force="Metropolitain Police" if r["case_id"] ==
      "HX005" else r["force"]) for r in B]), "csv", "read", N_BASE, kept=N_BASE - 1, rules=("unknown_force",))
-case("welsh_force_names", "events", lambda p: write_csv([dict(r, force={"HX003": "Heddlu Dyfed-Powys"}.get(
+case("welsh_force_names", "events", lambda p: write_csv(p, [dict(r, force={"HX003": "Heddlu Dyfed-Powys"}.get(
      r["case_id"], r["force"])) for r in B] + [dict(dict.fromkeys(COLS, ""), case_id="HX007",
      force="Heddlu Gogledd Cymru", event="reported", timestamp="2023-07-07")]), "csv", "read", N_BASE + 1,
      kept=N_BASE + 1, note="the Welsh-language official names of Dyfed-Powys and North Wales Police")
-case("case_id_is_email", "events", lambda p: write_csv([dict(r, case_id="jane.doe@example.com" if r["case_id"] ==
+case("case_id_is_email", "events", lambda p: write_csv(p, [dict(r, case_id="jane.doe@example.com" if r["case_id"] ==
      "HX005" else r["case_id"]) for r in B]), "csv", "refuse", None,
      rules=("identifier_values", "identifier_column"), planted=("jane.doe@example.com",),
      note="an e-mail address as the case id")
-case("case_id_is_name", "events", lambda p: write_csv([dict(r, case_id="Smith, John" if r["case_id"] ==
+case("case_id_is_name", "events", lambda p: write_csv(p, [dict(r, case_id="Smith, John" if r["case_id"] ==
      "HX005" else r["case_id"]) for r in B]), "csv", "refuse", None,
      rules=("identifier_values", "identifier_column"), planted=("Smith, John",),
      note="'Smith, John' as the case id")
-case("email_in_notes", "events", lambda p: write_csv(_add_col(B, "notes", ["rang victim"] * 5 +
+case("email_in_notes", "events", lambda p: write_csv(p, _add_col(B, "notes", ["rang victim"] * 5 +
      ["contact via j.bloggs@example.co.uk"] + [""] * (N_BASE - 6))), "csv", "refuse", None,
      rules=("identifier_values",), planted=("j.bloggs@example.co.uk",))
-case("uk_phone_spaces", "events", lambda p: write_csv(_add_col(B, "notes", [""] * 3 + ["call back on +44 7700 900123"]
+case("uk_phone_spaces", "events", lambda p: write_csv(p, _add_col(B, "notes", [""] * 3 + ["call back on +44 7700 900123"]
      + [""] * (N_BASE - 4))), "csv", "refuse", None, rules=("identifier_values",), planted=("7700 900123",))
-case("postcode_in_area", "events", lambda p: write_csv(_add_col(B, "area", ["Maidstone"] * 2 + ["ME14 1XX"]
+case("postcode_in_area", "events", lambda p: write_csv(p, _add_col(B, "area", ["Maidstone"] * 2 + ["ME14 1XX"]
      + ["Chelmsford"] * (N_BASE - 3))), "csv", "refuse", None, rules=("identifier_values",),
      planted=("ME14 1XX",))
-case("ni_number_spaces", "events", lambda p: write_csv(_add_col(B, "ref", [""] * 7 + ["QQ 12 34 56 C"]
+case("ni_number_spaces", "events", lambda p: write_csv(p, _add_col(B, "ref", [""] * 7 + ["QQ 12 34 56 C"]
      + [""] * (N_BASE - 8))), "csv", "refuse", None, rules=("identifier_values",), planted=("QQ 12 34 56 C",))
-case("nhs_number_spaces", "events", lambda p: write_csv(_add_col(B, "health_ref", ["943 476 5919"] * N_BASE)), "csv",
+case("nhs_number_spaces", "events", lambda p: write_csv(p, _add_col(B, "health_ref", ["943 476 5919"] * N_BASE)), "csv",
      "refuse", None, rules=("identifier_values",), planted=("943 476 5919",))
-case("dob_victim_column", "events", lambda p: write_csv(_add_col(B, "dob_victim", ["1979-03-03"] * N_BASE)), "csv",
+case("dob_victim_column", "events", lambda p: write_csv(p, _add_col(B, "dob_victim", ["1979-03-03"] * N_BASE)), "csv",
      "refuse", None, rules=("identifier_column",), planted=("1979-03-03",))
-case("victimdob_runtogether", "events", lambda p: write_csv(_add_col(B, "VictimDOB", ["03/03/1979"] * N_BASE)),
+case("victimdob_runtogether", "events", lambda p: write_csv(p, _add_col(B, "VictimDOB", ["03/03/1979"] * N_BASE)),
      "csv", "refuse", None, rules=("identifier_column",), planted=("03/03/1979",))
-case("dob_in_free_text", "events", lambda p: write_csv(_add_col(B, "notes", [""] * 9 + ["victim b. 3rd March 1979, lives alone"]
+case("dob_in_free_text", "events", lambda p: write_csv(p, _add_col(B, "notes", [""] * 9 + ["victim b. 3rd March 1979, lives alone"]
      + [""] * (N_BASE - 10))), "csv", "refuse", None, rules=("identifier_values",), planted=("March 1979",))
-case("victim_forename_column", "events", lambda p: write_csv(_add_col(B, "Victim Forename", ["Alice"] * N_BASE)),
+case("victim_forename_column", "events", lambda p: write_csv(p, _add_col(B, "Victim Forename", ["Alice"] * N_BASE)),
      "csv", "refuse", None, rules=("identifier_column",), planted=("Alice",))
-case("name_in_event_value", "events", lambda p: write_csv(_mut(B, 2, event="suspect Mr Bloggs identified")),
+case("name_in_event_value", "events", lambda p: write_csv(p, _mut(B, 2, event="suspect Mr Bloggs identified")),
      "csv", "read", N_BASE, kept=N_BASE - 4, rules=("unknown_event",), planted=("Bloggs",),
      note="a personal name inside an event value: excluded, never echoed")
-case("postcode_as_force", "events", lambda p: write_csv(_mut(B, 16, force="CM1 1QH")), "csv", "read", N_BASE,
+case("postcode_as_force", "events", lambda p: write_csv(p, _mut(B, 16, force="CM1 1QH")), "csv", "read", N_BASE,
      kept=N_BASE - 1, rules=("unknown_force",), planted=("CM1 1QH",))
 
 # --- workbooks and parquet
@@ -297,7 +297,7 @@ case("xlsx_formula_cells", "events", lambda p: write_xlsx(p, [("Events", _grid(B
 case("xlsx_error_cells", "events", lambda p: write_xlsx(p, [("Events", _grid(B)[:1] + [
      (row[:3] + ['#N/A'] + row[4:]) if i == 12 else row for i, row in enumerate(_grid(B)[1:])])]), "xlsx",
      "read", N_BASE, kept=N_BASE - 4, rules=("unparseable_timestamp", "missing_value"))
-case("xlsx_is_csv", "events", lambda p: write_csv(B), "xlsx", "refuse", None, rules=("mislabelled_file",
+case("xlsx_is_csv", "events", lambda p: write_csv(p, B), "xlsx", "refuse", None, rules=("mislabelled_file",
      "corrupt_file"))
 case("xlsx_empty", "events", lambda p: write_xlsx(p, [("Sheet1", [])]), "xlsx", "refuse", None, rules=("empty",))
 case("xlsx_title_and_totals", "events", lambda p: write_xlsx(p, [("Events", [["Kent stalking extract"], [],
