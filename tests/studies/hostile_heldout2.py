@@ -419,7 +419,28 @@ def _contains(frame, values) -> list[str]:
     return [v for v in values if v in text]
 
 
+TIME_LIMIT = 120  # seconds per input and interface: a reader that takes longer on a small file is a miss
+
+
 def run_api(c: Case, path: Path) -> dict:
+    """``_run_api`` in a forked child, stopped after :data:`TIME_LIMIT` seconds."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=lambda: child.send(_run_api(c, path)))
+    proc.start()
+    if parent.poll(TIME_LIMIT):
+        out = parent.recv()
+        proc.join()
+        return out
+    proc.kill()
+    proc.join()
+    return {"crash": None, "timeout": True, "refused": False, "rule": None, "message": "", "kept": None,
+            "excluded": None, "problem_rules": set(), "problems": None, "accepted": []}
+
+
+def _run_api(c: Case, path: Path) -> dict:
     from attrition.exceptions import DataValidationError
 
     out = {"crash": None, "refused": False, "rule": None, "message": "", "kept": None, "excluded": None,
@@ -462,7 +483,7 @@ def run_cli(c: Case, path: Path) -> dict:
     else:
         cmd = CLI + ["headlines", "--outcomes", str(path), *c.cli_extra]
     try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=600, errors="replace")
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIME_LIMIT, errors="replace")
     except subprocess.TimeoutExpired:
         return {"rc": None, "stdout": "", "stderr": "timeout"}
     return {"rc": p.returncode, "stdout": p.stdout, "stderr": p.stderr}
@@ -474,8 +495,10 @@ def judge(c: Case, path: Path, api: dict, cli: dict) -> list[str]:
     name = path.name
     if api["crash"]:
         miss.append(f"api traceback: {api['crash']}")
+    if api.get("timeout"):
+        miss.append(f"api timeout: not done after {TIME_LIMIT} s")
     if cli["rc"] is None:
-        miss.append("cli timeout")
+        miss.append(f"cli timeout: not done after {TIME_LIMIT} s")
     if "Traceback (most recent call last)" in cli["stderr"]:
         last = cli["stderr"].strip().splitlines()[-1][:200]
         miss.append(f"cli traceback: {last}")
@@ -487,7 +510,7 @@ def judge(c: Case, path: Path, api: dict, cli: dict) -> list[str]:
         miss.append(f"identifier echoed in a message: {echoed}")
     if api["accepted"]:
         miss.append(f"identifier accepted as valid data: {api['accepted']}")
-    if api["crash"]:
+    if api["crash"] or api.get("timeout"):
         return miss
     rules_ok = lambda text: any(r.lower() in text.lower() for r in c.rules) if c.rules else True  # noqa: E731
     if api["refused"]:
@@ -549,6 +572,8 @@ def judge(c: Case, path: Path, api: dict, cli: dict) -> list[str]:
 def _summary(api: dict) -> str:
     if api["crash"]:
         return "CRASH"
+    if api.get("timeout"):
+        return "TIMEOUT"
     if api["refused"]:
         return f"refused {api['rule']}"
     return f"kept {api['kept']} excl {api['excluded']} {sorted(api['problem_rules'])}"
