@@ -24,7 +24,29 @@ Run from the repository root (about 2 minutes; writes only to a temporary direct
 
 Results
 -------
-First run (before any change to ``attrition/``), commit 8ff3b51, 2026-12-03: FIRST_RUN_PENDING
+First run (before any change to ``attrition/``; package at commit 8ff3b51, script at fab693f, 2026-12-03):
+**57 of 72** inputs handled as expected, 15 missed:
+
+* tracebacks (2): ``timestamp_column_all_empty`` (every timestamp empty: ``TypeError: datetime64 values must
+  have a unit specified`` from ``validate_events``, API and CLI); ``mixed_timezones`` (``Z``, ``+01:00`` and
+  ``BST`` suffixes in one column: ``TypeError: 'float' object cannot be interpreted as an integer``);
+* hangs (2): ``ten_mb_cell`` (one 10 MB notes cell) and ``megachar_event`` (a 1e6-character event value) not
+  done after 120 s, API and CLI: the e-mail pattern of the identifier scan is quadratic in a value's length
+  (160,000 characters took 70 s to read and 70 s more to validate);
+* identifiers let through (3): an e-mail address and ``Smith, John`` as ``case_id`` (the id column is not
+  scanned at all) and the National Insurance number ``QQ 12 34 56 C`` in an extra column (the pattern refuses
+  the prefixes HMRC never issues, QQ among them, even written in the NI number's own spaced layout);
+* wrong or misleading rule (4): ``title_rows_csv`` (title lines above a CSV's header: refused as
+  ``ragged_rows``, with a hint about a title line, where a workbook's title rows are skipped);
+  ``only_crlf_and_spaces`` (only blanks, tabs and ``;``: ``ragged_rows``, not ``empty``); ``whitespace_ids``
+  (ids of blanks or a tab: ``near_duplicate_id`` of each other, not ``missing_value``); ``parquet_tz_aware``
+  (empty strings in a Parquet file's text columns are values, so every row broke ``unknown_outcome_code``);
+* read as valid although corrupt (1): ``sci_notation_ids`` (a case id ``4.5E+05``, digits lost by Excel, kept);
+* a force name not recognised (1): ``welsh_force_names`` (``Heddlu Dyfed-Powys``, ``Heddlu Gogledd Cymru``:
+  ``unknown_force``);
+* Home Office tables (2): ``ho_force_unknown`` (refused, but the message does not name the file);
+  ``ho_renamed_column`` was an error of this script, not of the package: ``Police Force`` is read as the force
+  column, correctly (expectation changed to ``either`` after the run).
 
 Second run (after the fixes), SECOND_RUN_PENDING
 """
@@ -344,7 +366,7 @@ def _ho_mut(i, col, value, rows=None):
 case("ho_valid", "ho", lambda p: write_ho(p, HR), "csv", "read", N_HO, kept=N_HO)
 case("ho_missing_column", "ho", lambda p: write_ho(p, [r[:6] + r[7:] for r in HR], HO[:6] + HO[7:]), "csv",
      "refuse", None, rules=("outcome type",), note="no Outcome Type column")
-case("ho_renamed_column", "ho", lambda p: write_ho(p, HR, HO[:2] + ["Police Force"] + HO[3:]), "csv", "refuse",
+case("ho_renamed_column", "ho", lambda p: write_ho(p, HR, HO[:2] + ["Police Force"] + HO[3:]), "csv", "either",
      None, rules=("force name",), note="'Police Force' for 'Force Name'")
 case("ho_thousands_separators", "ho", lambda p: write_ho(p, _ho_mut(5, HO[-1], "1,234")), "csv", "either", N_HO,
      kept=N_HO, rules=("count",), note="a count written '1,234': read as 1234 or refused naming the row")
