@@ -33,6 +33,8 @@ _CATEGORY_COLUMNS = ("force", "event", "offence", "order_type", "decision", "rea
 #: dd/mm/yyyy (or dd-mm-yyyy, dd.mm.yyyy), optionally with a time
 _DMY = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 _PARTIAL = r"\d{4}(?:[-/]\d{1,2})?"
+#: A time followed by a UTC offset or ``Z`` (``13:20Z``, ``13:20:05+01:00``): the value names its own time zone.
+_OFFSET = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)? ?(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -209,10 +211,8 @@ def _row_times(df: pd.DataFrame) -> np.ndarray:
     if not pd.api.types.is_datetime64_any_dtype(ts):
         codes, uniq = pd.factorize(ts)
         text = pd.Index(uniq).astype(str).str.strip()
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        parsed = _parse_iso(text)
         parsed = parsed.where(~parsed.isna(), _parse_dayfirst(text))
-        if getattr(parsed, "tz", None) is not None:
-            parsed = parsed.tz_localize(None)
         years = np.asarray(parsed.year + (parsed.dayofyear - 1) / 365.25, dtype=float)
         return np.where(codes >= 0, years[np.maximum(codes, 0)] if len(years) else np.nan, np.nan)
     d = pd.DatetimeIndex(ts)
@@ -256,10 +256,8 @@ def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
             continue
         text = uniq.astype(str).str.strip()
         # a column of dates: dates of birth when most are decades before the events
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        parsed = _parse_iso(text)
         parsed = parsed.where(~parsed.isna(), _parse_dayfirst(text))
-        if getattr(parsed, "tz", None) is not None:
-            parsed = parsed.tz_localize(None)
         nonempty = np.asarray(text != "", dtype=bool)
         if nonempty.any() and (~parsed.isna())[nonempty].mean() >= 0.9:
             uy = np.asarray(parsed.year + (parsed.dayofyear - 1) / 365.25, dtype=float)
@@ -298,6 +296,31 @@ def _dob_column(c, dated_years, row_years, findings) -> None:
     old = has & (gap >= S.DOB_MIN_YEARS)
     if old.sum() >= 0.5 * has.sum():
         findings.append((c, "date_of_birth", np.flatnonzero(old)))
+
+
+def _parse_iso(text: pd.Index) -> pd.DatetimeIndex:
+    """Parse ISO 8601 text as naive UK local times (NaT where it is not ISO 8601).
+
+    Values with a UTC offset or ``Z`` are converted to Europe/London local time and made naive; values without
+    one are read as they are. A column may mix the two, and mix offsets (``Z`` and ``+01:00``), which pandas
+    cannot hold in one index.
+    """
+    text = pd.Index(text, dtype=object).astype(str)
+    out = np.full(len(text), np.datetime64("NaT", "ns"))
+    if not len(text):
+        return pd.DatetimeIndex(out)
+    aware = np.asarray(text.str.contains(_OFFSET, regex=True), dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if (~aware).any():
+            naive = pd.to_datetime(text[~aware], errors="coerce", format="ISO8601")
+            if getattr(naive, "tz", None) is not None:
+                naive = naive.tz_convert("Europe/London").tz_localize(None)
+            out[~aware] = naive.to_numpy().astype("datetime64[ns]")
+        if aware.any():
+            utc = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+            out[aware] = utc.tz_convert("Europe/London").tz_localize(None).to_numpy().astype("datetime64[ns]")
+    return pd.DatetimeIndex(out)
 
 
 def _parse_dayfirst(text: pd.Index) -> pd.DatetimeIndex:
@@ -618,7 +641,8 @@ def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:
     groups = np.asarray(canon.dictionary_encode().indices)          # stays in Arrow: no Python strings
     if len(pd.unique(groups)) == len(groups):
         return np.zeros(len(s), dtype=bool)
-    dup_u = np.bincount(groups)[groups] > 1
+    # an id of blanks alone is a missing id (rule missing_value), not a near-duplicate of another blank one
+    dup_u = (np.bincount(groups)[groups] > 1) & ~np.asarray(pc.equal(canon, ""), dtype=bool)
     if not dup_u.any():
         return np.zeros(len(s), dtype=bool)
     return (codes >= 0) & dup_u[np.maximum(codes, 0)]
@@ -707,9 +731,16 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     for c in S.REQUIRED_COLUMNS:
         if c == "timestamp":
             miss = df[c].isna().to_numpy()
-        elif c == "case_id":
-            miss = df[c].isna().to_numpy() | df[c].astype(str).str.strip().eq("").to_numpy() if df[c].dtype == object \
-                else df[c].isna().to_numpy()
+        elif c == "case_id":     # blanks, tabs or non-breaking spaces alone are no id
+            ids = df[c]
+            if isinstance(ids.dtype, pd.CategoricalDtype):
+                codes = ids.cat.codes.to_numpy()
+                blank_u = np.asarray(pd.Index(ids.cat.categories).astype(str).str.strip() == "", dtype=bool)
+                miss = (codes < 0) | (blank_u[np.maximum(codes, 0)] if len(blank_u) else False)
+            elif ids.dtype == object or pd.api.types.is_string_dtype(ids):
+                miss = ids.isna().to_numpy() | ids.astype(str).str.strip().eq("").to_numpy()
+            else:
+                miss = ids.isna().to_numpy()
         else:
             miss = clean[c][0] < 0
         P.add("missing_value", c, miss, f"'{c}' is required on every row")
@@ -744,13 +775,9 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     if not pd.api.types.is_datetime64_any_dtype(raw_ts):
         tcodes, tuniq = pd.factorize(raw_ts)
         text = pd.Index(tuniq).astype(str).str.strip()
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=False) if len(text) else \
-            pd.DatetimeIndex([], dtype="datetime64[ns]")
-        if getattr(parsed, "tz", None) is not None:
-            parsed = parsed.tz_convert("Europe/London").tz_localize(None)
-        pv = parsed.to_numpy().astype("datetime64[ns]")
+        pv = _parse_iso(text).to_numpy().astype("datetime64[ns]")
         partial_u = np.asarray(text.str.fullmatch(_PARTIAL), dtype=bool) if len(text) else np.zeros(0, bool)
-        pv[partial_u] = np.datetime64("NaT")
+        pv[partial_u] = np.datetime64("NaT", "ns")
         dmy_u = np.isnat(pv) & (np.asarray(text.str.match(_DMY), dtype=bool) if len(text) else np.zeros(0, bool))
         if dmy_u.any():
             if dayfirst:
@@ -758,8 +785,8 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
             else:
                 hint_rows = (tcodes >= 0) & dmy_u[np.maximum(tcodes, 0)]
         partial_rows = (tcodes >= 0) & partial_u[np.maximum(tcodes, 0)] if len(text) else partial_rows
-        ts = pd.Series(np.where(tcodes >= 0, pv[np.maximum(tcodes, 0)] if len(pv) else np.datetime64("NaT"),
-                                np.datetime64("NaT")), index=df.index)
+        nat = np.datetime64("NaT", "ns")    # with a unit: np.where of unit-less NaTs has no dtype pandas takes
+        ts = pd.Series(np.where(tcodes >= 0, pv[np.maximum(tcodes, 0)] if len(pv) else nat, nat), index=df.index)
     else:
         ts = raw_ts
         if getattr(ts.dt, "tz", None) is not None:
