@@ -277,6 +277,7 @@ def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
             rows = np.flatnonzero((codes >= 0) & hit_u[np.maximum(codes, 0)])
             if len(rows):
                 findings.append((c, kind, rows))
+    findings += _case_id_identifiers(df)
     if findings:
         parts = [f"column {c!r}: {KIND_LABELS[k]} ({src.where(rows[:_N_EXAMPLES])}"
                  f"{'' if len(rows) <= _N_EXAMPLES else f' and {len(rows) - _N_EXAMPLES:,} more'})"
@@ -285,6 +286,48 @@ def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
                "values look like direct identifiers: " + "; ".join(parts) + ". The victim-journey standard "
                "refuses personal data: delete these columns (or the values) from the extract and keep a "
                "pseudonymous case_id. The values are not shown here", exc=IdentifierColumnError)
+
+
+#: National Insurance numbers in their own spaced layout, the one form a case id is checked for (an unspaced
+#: ``KE123456A`` is a plausible crime reference).
+_NI_SPACED = r"\b[A-Za-z]{2} [0-9]{2} [0-9]{2} [0-9]{2} [A-Da-d]\b"
+
+
+def _case_id_identifiers(df: pd.DataFrame) -> list:
+    """``case_id`` values that are plainly personal: e-mail addresses, personal names, spaced NI numbers.
+
+    Crime references look like phone or NHS numbers and postcodes, so those kinds are not looked for; an e-mail
+    address, ``Smith, John`` or ``Mrs Jones`` is never a pseudonymous id.
+    """
+    if "case_id" not in df.columns:
+        return []
+    ids = df["case_id"]
+    if pd.api.types.is_numeric_dtype(ids) and not isinstance(ids.dtype, pd.CategoricalDtype):
+        return []
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes, uniq = ids.cat.codes.to_numpy(), pd.Index(ids.cat.categories)
+    else:
+        codes, uniq = pd.factorize(ids)
+        uniq = pd.Index(uniq)
+    if not len(uniq):
+        return []
+    text = uniq.astype(str).str.strip()
+    # every kind looked for needs an '@', a space or a comma: most ids have none and are not scanned further
+    cand = np.asarray(text.str.contains(r"[@ ,]", regex=True), dtype=bool)
+    if not cand.any():
+        return []
+    out = []
+    hits = dict(scan_text(text[cand].to_numpy(dtype=object), kinds=["email", "name"]))
+    ni = np.asarray(text[cand].str.contains(_NI_SPACED, regex=True), dtype=bool)
+    if ni.any():
+        hits["ni_number"] = ni
+    for kind, hit_c in hits.items():
+        hit_u = np.zeros(len(uniq), dtype=bool)
+        hit_u[np.flatnonzero(cand)[hit_c]] = True
+        rows = np.flatnonzero((codes >= 0) & hit_u[np.maximum(codes, 0)])
+        if len(rows):
+            out.append(("case_id", kind, rows))
+    return out
 
 
 def _dob_column(c, dated_years, row_years, findings) -> None:

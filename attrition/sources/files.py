@@ -488,6 +488,14 @@ def read_parquet(path: Path, *, max_bytes: int, max_rows: int):
                 where = Source(unit="row", first=1).where(np.flatnonzero(bad)[:5])
                 refuse(path, "timestamp_out_of_range", f"column {f.name!r} has dates outside the years 1678-2261 "
                                                        f"in {int(bad.sum())} row(s) ({where}); check the dates")
+    # an empty (or blank) string is a missing value, as an empty cell of a CSV is: tools that write Parquet from
+    # text often store "" where a value is absent
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            col = table.column(i)
+            blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+            if pc.any(blank).as_py():
+                table = table.set_column(i, f, pc.if_else(blank, pa.scalar(None, f.type), col))
     try:
         df = table.to_pandas()
     except (pa.ArrowException, ValueError, TypeError, OverflowError) as err:
