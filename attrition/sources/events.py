@@ -691,6 +691,25 @@ def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:
     return (codes >= 0) & dup_u[np.maximum(codes, 0)]
 
 
+_SCIENTIFIC = r"[+-]?[0-9](?:[.,][0-9]*)?[Ee][+-]?[0-9]{1,3}"
+
+
+def _scientific_ids(case_id: pd.Series) -> np.ndarray:
+    """Rows whose case_id is text like ``1.23457E+11`` (a number a spreadsheet wrote in scientific notation)."""
+    s = case_id
+    if not (isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s)):
+        return np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniq = s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
+    else:
+        codes, uniq = pd.factorize(s)
+        uniq = pd.Index(uniq)
+    if not len(uniq):
+        return np.zeros(len(s), dtype=bool)
+    sci_u = np.asarray(uniq.astype(str).str.strip().str.fullmatch(_SCIENTIFIC), dtype=bool)
+    return (codes >= 0) & sci_u[np.maximum(codes, 0)]
+
+
 def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: bool | None = None,
                     columns=None) -> ValidationReport:
     """Validate an event log against the victim-journey standard.
@@ -906,6 +925,11 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
           "case_ids equal once spaces and leading zeros (of any number in them) are removed and letter case is "
           "ignored (e.g. '00123', '123 ' and '123'; 'KE/0045' and 'ke/45'): probably one case split by the export; "
           "give each case one id")
+
+    # ---- ids a spreadsheet turned into rounded numbers (1.23457E+11): lossy, possibly several cases in one
+    P.add("scientific_case_id", "case_id", _scientific_ids(df["case_id"]),
+          "case_id is a number in scientific notation (e.g. 1.23457E+11): a spreadsheet rounded the id, so its "
+          "digits are lost and different cases may now share it; export the id column as text")
 
     # ---- case-level rules, only on cases whose rows are all usable (one root cause, reported once)
     ecode = df["event"].cat.codes.to_numpy()
