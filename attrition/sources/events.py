@@ -429,20 +429,20 @@ def read_events(path, *, columns=None, sheet=None, max_bytes: int | None = None,
     fmt, compression = F.file_format(path)
     F.check_content(path, fmt, compression, st.st_size)
     src = Source(path=str(path))
+    wanted = [normalise_column(mapping.get(c, c)) for c in S.REQUIRED_COLUMNS]
     try:
         if fmt == "parquet":
             df = F.read_parquet(path, max_bytes=max_bytes, max_rows=max_rows)
             src.unit, src.first = "row", 1
             header = list(df.columns)
         elif fmt == "workbook":
-            wanted = [normalise_column(mapping.get(c, c)) for c in S.REQUIRED_COLUMNS]
             src.unit = "line"
             df, header = F.read_workbook(path, sheet=sheet, size=st.st_size, max_bytes=max_bytes,
                                          max_rows=max_rows, source=src, wanted=wanted)
         else:
             src.unit, src.first = "line", 2
             df, header = F.read_delimited(path, compression=compression, size=st.st_size, max_bytes=max_bytes,
-                                          max_rows=max_rows, source=src)
+                                          max_rows=max_rows, source=src, wanted=wanted)
     except DataValidationError:
         raise
     except MemoryError:
