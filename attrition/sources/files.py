@@ -465,7 +465,7 @@ def _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, l
                 n_bad += 1
                 filled = filled or any(f.strip() for f in row[n_header:])
                 if len(bad) < limit:
-                    bad.append((reader.line_num, len(row)))
+                    bad.append((reader.line_num + skip, len(row)))
     except csv.Error:
         pass
     finally:
