@@ -196,3 +196,13 @@ def test_unknown_force_in_home_office_table_names_the_file(tmp_path):
     msg = str(e.value)
     assert "ho.csv" in msg and "'Kentshire' (2 row(s))" in msg and "Force Name" in msg
     assert e.value.rule == "unknown_force"
+
+
+def test_a_megabyte_value_is_not_echoed_whole(tmp_path):
+    rows = _with(5, "event", "reported" + "A" * 1_000_000)
+    rows = _with(3, "case_id", "Z" * 200_000, _with(4, "case_id", "Z" * 200_000, rows))
+    rows = _with(4, "event", "sentenced", rows)          # breaks missing_prerequisite: the long id is shown
+    rep = _validate(_write(tmp_path / "long_value.csv", rows))
+    text = str(rep)
+    assert "unknown_event" in text and "(1,000,008 characters)" in text
+    assert len(text) < 5_000

@@ -542,7 +542,7 @@ class _Problems:
         ids = pd.unique(bad["case_id"].dropna().astype(str))
         self.rows.append({
             "rule": rule, "column": column or "", "n_rows": int(mask.sum()), "n_cases": int(len(ids)),
-            "example_case_ids": ", ".join(ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
+            "example_case_ids": ", ".join(_clip(i) for i in ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
             # as the file numbers them: line (CSV, sheet; header = line 1) or row (Parquet, frame; from 1)
             "example_rows": ", ".join(str(int(i) + self.first) for i in self._pos(np.flatnonzero(mask)[:_N_EXAMPLES])),
             "message": message,
@@ -647,8 +647,16 @@ def _first_time(codes, ts, mask, n) -> np.ndarray:
 
 
 
+_CLIP = 60   # longest value a message shows whole
+
+
+def _clip(value: str) -> str:
+    """A value as a message shows it: a long one (a 10 MB cell) cut to its start and its length."""
+    return value if len(value) <= _CLIP else f"{value[:40]}... ({len(value):,} characters)"
+
+
 def _shown(values) -> list:
-    """Values safe to print in a message: any that look like an identifier are withheld."""
+    """Values safe to print in a message: any that look like an identifier are withheld, long ones cut."""
     vals = [str(v) for v in values]
     if not vals:
         return vals
@@ -656,7 +664,7 @@ def _shown(values) -> list:
     hit = np.zeros(len(vals), dtype=bool)
     for m in found.values():
         hit |= m
-    return [("<withheld: looks like personal data>" if h else v) for v, h in zip(vals, hit)]
+    return [("<withheld: looks like personal data>" if h else _clip(v)) for v, h in zip(vals, hit)]
 
 
 def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:

@@ -372,8 +372,9 @@ case("ho_thousands_separators", "ho", lambda p: write_ho(p, _ho_mut(5, HO[-1], "
      kept=N_HO, rules=("count",), note="a count written '1,234': read as 1234 or refused naming the row")
 case("ho_negative_count", "ho", lambda p: write_ho(p, _ho_mut(7, HO[-1], "-3")), "csv", "read", N_HO, kept=N_HO,
      rules=("negative",))
-case("ho_force_unknown", "ho", lambda p: write_ho(p, _ho_mut(0, "Force Name", "Kentshire")), "csv", "read", N_HO,
-     kept=N_HO, rules=("Kentshire",), note="a force name in no force table: kept, flagged")
+case("ho_force_unknown", "ho", lambda p: write_ho(p, _ho_mut(0, "Force Name", "Kentshire")), "csv", "either", N_HO,
+     kept=N_HO, rules=("Kentshire",), note="a force name in no force table: flagged, or refused (read_outcomes "
+     "documents the refusal) naming the file")
 case("ho_quarter_q5", "ho", lambda p: write_ho(p, _ho_mut(3, "Financial Quarter", "Q5")), "csv", "refuse", None,
      rules=("quarter",))
 case("ho_duplicated_rows", "ho", lambda p: write_ho(p, HR + HR[:4]), "csv", "read", N_HO + 4, kept=N_HO + 4,
