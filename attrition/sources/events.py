@@ -760,8 +760,8 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     Rules (``rule`` in the problems table, ``attrition.standard.RULES``): ``missing_value``, ``unknown_event``,
     ``unknown_force``, ``unparseable_timestamp``, ``day_first_date``, ``partial_date``, ``future_timestamp``,
     ``before_offences_in_force``, ``unknown_code``, ``unknown_outcome_code``, ``missing_detail``,
-    ``duplicate_event``, ``repeated_event``, ``inconsistent_force``, ``near_duplicate_id``, ``missing_report``,
-    ``before_report``, ``out_of_order``, ``missing_prerequisite``, ``contradictory_journey``.
+    ``duplicate_event``, ``repeated_event``, ``inconsistent_force``, ``near_duplicate_id``, ``scientific_case_id``,
+    ``missing_report``, ``before_report``, ``out_of_order``, ``missing_prerequisite``, ``contradictory_journey``.
 
     ``near_duplicate_id`` *excludes* (rather than warns): ids equal up to spaces, leading zeros or letter case are
     almost always one case split by an export (Excel drops leading zeros, systems differ in case), so each part
