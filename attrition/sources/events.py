@@ -312,18 +312,28 @@ def _case_id_identifiers(df: pd.DataFrame) -> list:
     if not len(uniq):
         return []
     text = uniq.astype(str).str.strip()
-    # every kind looked for needs an '@', a space or a comma: most ids have none and are not scanned further
-    cand = np.asarray(text.str.contains(r"[@ ,]", regex=True), dtype=bool)
-    if not cand.any():
+    # cheap filters first (a log has millions of ids): an e-mail address needs an '@'; a name two letters, a
+    # space or a comma and a capital ('Mr X', 'John Smith', 'Smith, John'); 'Case 123' and 'KE/0001' pass neither
+    hits = {}
+    any_u = np.asarray(text.str.contains(r"@|[A-Za-z]{2}\.?,? +[A-Z]|[A-Za-z]{2} [0-9]{2} ", regex=True), dtype=bool)
+    if not any_u.any():
         return []
-    out = []
-    hits = dict(scan_text(text[cand].to_numpy(dtype=object), kinds=["email", "name"]))
-    ni = np.asarray(text[cand].str.contains(_NI_SPACED, regex=True), dtype=bool)
+    pos = np.flatnonzero(any_u)
+    sub = text[any_u]
+    mail = np.asarray(sub.str.contains("@", regex=False), dtype=bool)
+    name = np.asarray(sub.str.contains(r"[A-Za-z]{2}\.?,? +[A-Z]", regex=True), dtype=bool)
+    for kind, cand in (("email", mail), ("name", name)):
+        if cand.any():
+            found = scan_text(sub[cand].to_numpy(dtype=object), kinds=[kind])
+            if kind in found:
+                hits[kind] = pos[np.flatnonzero(cand)[found[kind]]]
+    ni = np.asarray(sub.str.contains(_NI_SPACED, regex=True), dtype=bool)
     if ni.any():
-        hits["ni_number"] = ni
-    for kind, hit_c in hits.items():
+        hits["ni_number"] = pos[ni]
+    out = []
+    for kind, hit_pos in hits.items():
         hit_u = np.zeros(len(uniq), dtype=bool)
-        hit_u[np.flatnonzero(cand)[hit_c]] = True
+        hit_u[hit_pos] = True
         rows = np.flatnonzero((codes >= 0) & hit_u[np.maximum(codes, 0)])
         if len(rows):
             out.append(("case_id", kind, rows))
