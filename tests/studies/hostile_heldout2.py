@@ -48,7 +48,7 @@ First run (before any change to ``attrition/``; package at commit 8ff3b51, scrip
   ``ho_renamed_column`` was an error of this script, not of the package: ``Police Force`` is read as the force
   column, correctly (expectation changed to ``either`` after the run).
 
-Second run (after the fixes; commit dc7584c, 2026-12-03, about 4 minutes):
+Second run (after the fixes; commit dc7584c, 2026-12-03, about 4 minutes; again at the final commit, same result):
 **72 of 72** as expected. On the way, the fixed hang uncovered one more miss, also fixed: the 1e6-character event
 value was echoed whole in the report (1,000,876 characters of CLI output); messages now cut long values and
 case ids to their start and length. ``ho_force_unknown``'s expectation became ``either`` (``read_outcomes``
