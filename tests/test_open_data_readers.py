@@ -217,7 +217,9 @@ def test_missing_column_and_unknown_force(tmp_path):
     with pytest.raises(DataValidationError, match=r"m\.csv: missing required column\(s\) \['Outcome Type'"):
         read_outcomes(p)
     p = _minimal(tmp_path, [("2021/22", "Atlantis", "8Q", 1, 3)], name="u.csv")
-    with pytest.warns(DataQualityWarning), pytest.raises(DataValidationError, match=r"\['Atlantis'\]"):
+    with pytest.warns(DataQualityWarning), pytest.raises(
+            DataValidationError, match=r"u\.csv: column 'Force Name': 1 row\(s\) have force names matching no police "
+                                       r"force: 'Atlantis' \(1 row\(s\)\)"):
         read_outcomes(p)
 
 

@@ -33,6 +33,8 @@ _CATEGORY_COLUMNS = ("force", "event", "offence", "order_type", "decision", "rea
 #: dd/mm/yyyy (or dd-mm-yyyy, dd.mm.yyyy), optionally with a time
 _DMY = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 _PARTIAL = r"\d{4}(?:[-/]\d{1,2})?"
+#: A time followed by a UTC offset or ``Z`` (``13:20Z``, ``13:20:05+01:00``): the value names its own time zone.
+_OFFSET = r"[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)? ?(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -209,10 +211,8 @@ def _row_times(df: pd.DataFrame) -> np.ndarray:
     if not pd.api.types.is_datetime64_any_dtype(ts):
         codes, uniq = pd.factorize(ts)
         text = pd.Index(uniq).astype(str).str.strip()
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        parsed = _parse_iso(text)
         parsed = parsed.where(~parsed.isna(), _parse_dayfirst(text))
-        if getattr(parsed, "tz", None) is not None:
-            parsed = parsed.tz_localize(None)
         years = np.asarray(parsed.year + (parsed.dayofyear - 1) / 365.25, dtype=float)
         return np.where(codes >= 0, years[np.maximum(codes, 0)] if len(years) else np.nan, np.nan)
     d = pd.DatetimeIndex(ts)
@@ -256,10 +256,8 @@ def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
             continue
         text = uniq.astype(str).str.strip()
         # a column of dates: dates of birth when most are decades before the events
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        parsed = _parse_iso(text)
         parsed = parsed.where(~parsed.isna(), _parse_dayfirst(text))
-        if getattr(parsed, "tz", None) is not None:
-            parsed = parsed.tz_localize(None)
         nonempty = np.asarray(text != "", dtype=bool)
         if nonempty.any() and (~parsed.isna())[nonempty].mean() >= 0.9:
             uy = np.asarray(parsed.year + (parsed.dayofyear - 1) / 365.25, dtype=float)
@@ -279,6 +277,7 @@ def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
             rows = np.flatnonzero((codes >= 0) & hit_u[np.maximum(codes, 0)])
             if len(rows):
                 findings.append((c, kind, rows))
+    findings += _case_id_identifiers(df)
     if findings:
         parts = [f"column {c!r}: {KIND_LABELS[k]} ({src.where(rows[:_N_EXAMPLES])}"
                  f"{'' if len(rows) <= _N_EXAMPLES else f' and {len(rows) - _N_EXAMPLES:,} more'})"
@@ -287,6 +286,58 @@ def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
                "values look like direct identifiers: " + "; ".join(parts) + ". The victim-journey standard "
                "refuses personal data: delete these columns (or the values) from the extract and keep a "
                "pseudonymous case_id. The values are not shown here", exc=IdentifierColumnError)
+
+
+#: National Insurance numbers in their own spaced layout, the one form a case id is checked for (an unspaced
+#: ``KE123456A`` is a plausible crime reference).
+_NI_SPACED = r"\b[A-Za-z]{2} [0-9]{2} [0-9]{2} [0-9]{2} [A-Da-d]\b"
+
+
+def _case_id_identifiers(df: pd.DataFrame) -> list:
+    """``case_id`` values that are plainly personal: e-mail addresses, personal names, spaced NI numbers.
+
+    Crime references look like phone or NHS numbers and postcodes, so those kinds are not looked for; an e-mail
+    address, ``Smith, John`` or ``Mrs Jones`` is never a pseudonymous id.
+    """
+    if "case_id" not in df.columns:
+        return []
+    ids = df["case_id"]
+    if pd.api.types.is_numeric_dtype(ids) and not isinstance(ids.dtype, pd.CategoricalDtype):
+        return []
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes, uniq = ids.cat.codes.to_numpy(), pd.Index(ids.cat.categories)
+    else:
+        codes, uniq = pd.factorize(ids)
+        uniq = pd.Index(uniq)
+    if not len(uniq):
+        return []
+    text = uniq.astype(str).str.strip()
+    # cheap filters first (a log has millions of ids): an e-mail address needs an '@'; a name two letters, a
+    # space or a comma and a capital ('Mr X', 'John Smith', 'Smith, John'); 'Case 123' and 'KE/0001' pass neither
+    hits = {}
+    any_u = np.asarray(text.str.contains(r"@|[A-Za-z]{2}\.?,? +[A-Z]|[A-Za-z]{2} [0-9]{2} ", regex=True), dtype=bool)
+    if not any_u.any():
+        return []
+    pos = np.flatnonzero(any_u)
+    sub = text[any_u]
+    mail = np.asarray(sub.str.contains("@", regex=False), dtype=bool)
+    name = np.asarray(sub.str.contains(r"[A-Za-z]{2}\.?,? +[A-Z]", regex=True), dtype=bool)
+    for kind, cand in (("email", mail), ("name", name)):
+        if cand.any():
+            found = scan_text(sub[cand].to_numpy(dtype=object), kinds=[kind])
+            if kind in found:
+                hits[kind] = pos[np.flatnonzero(cand)[found[kind]]]
+    ni = np.asarray(sub.str.contains(_NI_SPACED, regex=True), dtype=bool)
+    if ni.any():
+        hits["ni_number"] = pos[ni]
+    out = []
+    for kind, hit_pos in hits.items():
+        hit_u = np.zeros(len(uniq), dtype=bool)
+        hit_u[hit_pos] = True
+        rows = np.flatnonzero((codes >= 0) & hit_u[np.maximum(codes, 0)])
+        if len(rows):
+            out.append(("case_id", kind, rows))
+    return out
 
 
 def _dob_column(c, dated_years, row_years, findings) -> None:
@@ -298,6 +349,31 @@ def _dob_column(c, dated_years, row_years, findings) -> None:
     old = has & (gap >= S.DOB_MIN_YEARS)
     if old.sum() >= 0.5 * has.sum():
         findings.append((c, "date_of_birth", np.flatnonzero(old)))
+
+
+def _parse_iso(text: pd.Index) -> pd.DatetimeIndex:
+    """Parse ISO 8601 text as naive UK local times (NaT where it is not ISO 8601).
+
+    Values with a UTC offset or ``Z`` are converted to Europe/London local time and made naive; values without
+    one are read as they are. A column may mix the two, and mix offsets (``Z`` and ``+01:00``), which pandas
+    cannot hold in one index.
+    """
+    text = pd.Index(text, dtype=object).astype(str)
+    out = np.full(len(text), np.datetime64("NaT", "ns"))
+    if not len(text):
+        return pd.DatetimeIndex(out)
+    aware = np.asarray(text.str.contains(_OFFSET, regex=True), dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if (~aware).any():
+            naive = pd.to_datetime(text[~aware], errors="coerce", format="ISO8601")
+            if getattr(naive, "tz", None) is not None:
+                naive = naive.tz_convert("Europe/London").tz_localize(None)
+            out[~aware] = naive.to_numpy().astype("datetime64[ns]")
+        if aware.any():
+            utc = pd.to_datetime(text[aware], errors="coerce", format="ISO8601", utc=True)
+            out[aware] = utc.tz_convert("Europe/London").tz_localize(None).to_numpy().astype("datetime64[ns]")
+    return pd.DatetimeIndex(out)
 
 
 def _parse_dayfirst(text: pd.Index) -> pd.DatetimeIndex:
@@ -363,20 +439,20 @@ def read_events(path, *, columns=None, sheet=None, max_bytes: int | None = None,
     fmt, compression = F.file_format(path)
     F.check_content(path, fmt, compression, st.st_size)
     src = Source(path=str(path))
+    wanted = [normalise_column(mapping.get(c, c)) for c in S.REQUIRED_COLUMNS]
     try:
         if fmt == "parquet":
             df = F.read_parquet(path, max_bytes=max_bytes, max_rows=max_rows)
             src.unit, src.first = "row", 1
             header = list(df.columns)
         elif fmt == "workbook":
-            wanted = [normalise_column(mapping.get(c, c)) for c in S.REQUIRED_COLUMNS]
             src.unit = "line"
             df, header = F.read_workbook(path, sheet=sheet, size=st.st_size, max_bytes=max_bytes,
                                          max_rows=max_rows, source=src, wanted=wanted)
         else:
             src.unit, src.first = "line", 2
             df, header = F.read_delimited(path, compression=compression, size=st.st_size, max_bytes=max_bytes,
-                                          max_rows=max_rows, source=src)
+                                          max_rows=max_rows, source=src, wanted=wanted)
     except DataValidationError:
         raise
     except MemoryError:
@@ -476,7 +552,7 @@ class _Problems:
         ids = pd.unique(bad["case_id"].dropna().astype(str))
         self.rows.append({
             "rule": rule, "column": column or "", "n_rows": int(mask.sum()), "n_cases": int(len(ids)),
-            "example_case_ids": ", ".join(ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
+            "example_case_ids": ", ".join(_clip(i) for i in ids[:_N_EXAMPLES]) if len(ids) else "(case_id missing)",
             # as the file numbers them: line (CSV, sheet; header = line 1) or row (Parquet, frame; from 1)
             "example_rows": ", ".join(str(int(i) + self.first) for i in self._pos(np.flatnonzero(mask)[:_N_EXAMPLES])),
             "message": message,
@@ -581,8 +657,16 @@ def _first_time(codes, ts, mask, n) -> np.ndarray:
 
 
 
+_CLIP = 60   # longest value a message shows whole
+
+
+def _clip(value: str) -> str:
+    """A value as a message shows it: a long one (a 10 MB cell) cut to its start and its length."""
+    return value if len(value) <= _CLIP else f"{value[:40]}... ({len(value):,} characters)"
+
+
 def _shown(values) -> list:
-    """Values safe to print in a message: any that look like an identifier are withheld."""
+    """Values safe to print in a message: any that look like an identifier are withheld, long ones cut."""
     vals = [str(v) for v in values]
     if not vals:
         return vals
@@ -590,7 +674,7 @@ def _shown(values) -> list:
     hit = np.zeros(len(vals), dtype=bool)
     for m in found.values():
         hit |= m
-    return [("<withheld: looks like personal data>" if h else v) for v, h in zip(vals, hit)]
+    return [("<withheld: looks like personal data>" if h else _clip(v)) for v, h in zip(vals, hit)]
 
 
 def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:
@@ -618,10 +702,30 @@ def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:
     groups = np.asarray(canon.dictionary_encode().indices)          # stays in Arrow: no Python strings
     if len(pd.unique(groups)) == len(groups):
         return np.zeros(len(s), dtype=bool)
-    dup_u = np.bincount(groups)[groups] > 1
+    # an id of blanks alone is a missing id (rule missing_value), not a near-duplicate of another blank one
+    dup_u = (np.bincount(groups)[groups] > 1) & ~np.asarray(pc.equal(canon, ""), dtype=bool)
     if not dup_u.any():
         return np.zeros(len(s), dtype=bool)
     return (codes >= 0) & dup_u[np.maximum(codes, 0)]
+
+
+_SCIENTIFIC = r"[+-]?[0-9](?:[.,][0-9]*)?[Ee][+-]?[0-9]{1,3}"
+
+
+def _scientific_ids(case_id: pd.Series) -> np.ndarray:
+    """Rows whose case_id is text like ``1.23457E+11`` (a number a spreadsheet wrote in scientific notation)."""
+    s = case_id
+    if not (isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s)):
+        return np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniq = s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
+    else:
+        codes, uniq = pd.factorize(s)
+        uniq = pd.Index(uniq)
+    if not len(uniq):
+        return np.zeros(len(s), dtype=bool)
+    sci_u = np.asarray(uniq.astype(str).str.strip().str.fullmatch(_SCIENTIFIC), dtype=bool)
+    return (codes >= 0) & sci_u[np.maximum(codes, 0)]
 
 
 def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: bool | None = None,
@@ -666,8 +770,8 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     Rules (``rule`` in the problems table, ``attrition.standard.RULES``): ``missing_value``, ``unknown_event``,
     ``unknown_force``, ``unparseable_timestamp``, ``day_first_date``, ``partial_date``, ``future_timestamp``,
     ``before_offences_in_force``, ``unknown_code``, ``unknown_outcome_code``, ``missing_detail``,
-    ``duplicate_event``, ``repeated_event``, ``inconsistent_force``, ``near_duplicate_id``, ``missing_report``,
-    ``before_report``, ``out_of_order``, ``missing_prerequisite``, ``contradictory_journey``.
+    ``duplicate_event``, ``repeated_event``, ``inconsistent_force``, ``near_duplicate_id``, ``scientific_case_id``,
+    ``missing_report``, ``before_report``, ``out_of_order``, ``missing_prerequisite``, ``contradictory_journey``.
 
     ``near_duplicate_id`` *excludes* (rather than warns): ids equal up to spaces, leading zeros or letter case are
     almost always one case split by an export (Excel drops leading zeros, systems differ in case), so each part
@@ -707,9 +811,16 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     for c in S.REQUIRED_COLUMNS:
         if c == "timestamp":
             miss = df[c].isna().to_numpy()
-        elif c == "case_id":
-            miss = df[c].isna().to_numpy() | df[c].astype(str).str.strip().eq("").to_numpy() if df[c].dtype == object \
-                else df[c].isna().to_numpy()
+        elif c == "case_id":     # blanks, tabs or non-breaking spaces alone are no id
+            ids = df[c]
+            if isinstance(ids.dtype, pd.CategoricalDtype):
+                codes = ids.cat.codes.to_numpy()
+                blank_u = np.asarray(pd.Index(ids.cat.categories).astype(str).str.strip() == "", dtype=bool)
+                miss = (codes < 0) | (blank_u[np.maximum(codes, 0)] if len(blank_u) else False)
+            elif ids.dtype == object or pd.api.types.is_string_dtype(ids):
+                miss = ids.isna().to_numpy() | ids.astype(str).str.strip().eq("").to_numpy()
+            else:
+                miss = ids.isna().to_numpy()
         else:
             miss = clean[c][0] < 0
         P.add("missing_value", c, miss, f"'{c}' is required on every row")
@@ -744,13 +855,9 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
     if not pd.api.types.is_datetime64_any_dtype(raw_ts):
         tcodes, tuniq = pd.factorize(raw_ts)
         text = pd.Index(tuniq).astype(str).str.strip()
-        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=False) if len(text) else \
-            pd.DatetimeIndex([], dtype="datetime64[ns]")
-        if getattr(parsed, "tz", None) is not None:
-            parsed = parsed.tz_convert("Europe/London").tz_localize(None)
-        pv = parsed.to_numpy().astype("datetime64[ns]")
+        pv = _parse_iso(text).to_numpy().astype("datetime64[ns]")
         partial_u = np.asarray(text.str.fullmatch(_PARTIAL), dtype=bool) if len(text) else np.zeros(0, bool)
-        pv[partial_u] = np.datetime64("NaT")
+        pv[partial_u] = np.datetime64("NaT", "ns")
         dmy_u = np.isnat(pv) & (np.asarray(text.str.match(_DMY), dtype=bool) if len(text) else np.zeros(0, bool))
         if dmy_u.any():
             if dayfirst:
@@ -758,8 +865,8 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
             else:
                 hint_rows = (tcodes >= 0) & dmy_u[np.maximum(tcodes, 0)]
         partial_rows = (tcodes >= 0) & partial_u[np.maximum(tcodes, 0)] if len(text) else partial_rows
-        ts = pd.Series(np.where(tcodes >= 0, pv[np.maximum(tcodes, 0)] if len(pv) else np.datetime64("NaT"),
-                                np.datetime64("NaT")), index=df.index)
+        nat = np.datetime64("NaT", "ns")    # with a unit: np.where of unit-less NaTs has no dtype pandas takes
+        ts = pd.Series(np.where(tcodes >= 0, pv[np.maximum(tcodes, 0)] if len(pv) else nat, nat), index=df.index)
     else:
         ts = raw_ts
         if getattr(ts.dt, "tz", None) is not None:
@@ -836,6 +943,11 @@ def validate_events(events: pd.DataFrame, *, as_of=None, today=None, dayfirst: b
           "case_ids equal once spaces and leading zeros (of any number in them) are removed and letter case is "
           "ignored (e.g. '00123', '123 ' and '123'; 'KE/0045' and 'ke/45'): probably one case split by the export; "
           "give each case one id")
+
+    # ---- ids a spreadsheet turned into rounded numbers (1.23457E+11): lossy, possibly several cases in one
+    P.add("scientific_case_id", "case_id", _scientific_ids(df["case_id"]),
+          "case_id is a number in scientific notation (e.g. 1.23457E+11): a spreadsheet rounded the id, so its "
+          "digits are lost and different cases may now share it; export the id column as text")
 
     # ---- case-level rules, only on cases whose rows are all usable (one root cause, reported once)
     ecode = df["event"].cat.codes.to_numpy()

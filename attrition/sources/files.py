@@ -315,33 +315,60 @@ def sniff_encoding(path, head: bytes) -> str:
         refuse(path, "encoding", "is not UTF-8, UTF-16 or Windows-1252 text; save it as UTF-8 CSV")
 
 
-def _header_fields(path, text: str) -> tuple[str, list[str]]:
-    """Delimiter and header names from the first lines of decoded text."""
-    lines = text.splitlines()
-    first = next((ln for ln in lines if ln.strip()), "")
-    if not first:
-        refuse(path, "empty", "has no header line")
-    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+def _sniff_sep(line: str) -> str:
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
     sep = max(counts, key=lambda d: (counts[d], d == ","))
-    if counts[sep] == 0:
-        sep = ","
+    return sep if counts[sep] else ","
+
+
+def _header_fields(path, text: str, wanted=()) -> tuple[str, list[str], int]:
+    """Delimiter, header names and the number of lines above the header, from the first lines of decoded text.
+
+    The header is the first line that holds every name in ``wanted`` (normalised), searched in the first 20
+    lines, so title lines above a table (as spreadsheets export them) are skipped; else the first line.
+    """
+    lines = text.splitlines()
+    # a file of blanks and delimiters alone (",,,", ";;", tabs) has no header
+    if not any(ln.strip(" \t,;|\"'\x00\ufeff") for ln in lines):
+        refuse(path, "empty", "has no header line (only blank lines, spaces or delimiters)")
+    first = next((ln for ln in lines if ln.strip()), "")
+    skip = 0
+    if wanted:
+        from ..standard.identifiers import normalise_column
+
+        want = set(wanted)
+        for i, ln in enumerate(lines[:20]):
+            try:
+                names = next(csv.reader([ln], delimiter=_sniff_sep(ln)), [])
+            except csv.Error:
+                continue
+            if want <= {normalise_column(n) for n in names}:
+                skip, first = i, ln
+                break
+    sep = _sniff_sep(first)
     try:
-        header = next(csv.reader(io.StringIO(text), delimiter=sep))
+        header = next(csv.reader(io.StringIO("\n".join(lines[skip:])), delimiter=sep))
     except (csv.Error, StopIteration):
         header = first.split(sep)
-    return sep, header
+    return sep, header, skip
 
 
 # ------------------------------------------------------------------------------------------ readers
-def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_rows: int, source: Source):
+def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_rows: int, source: Source,
+                   wanted=()):
     """Read delimited text as categorical columns; returns ``(frame, header)``.
 
-    The header is parsed separately, so duplicated names are seen as they are (pandas would rename them).
+    The header is parsed separately, so duplicated names are seen as they are (pandas would rename them). It is
+    the first line within the first 20 that holds every name in ``wanted`` (else the first line), so title lines
+    above the table are skipped; line numbers stay the file's (``source.first``).
     """
     head = _read_head(path, compression, size, max_bytes)
     enc = sniff_encoding(path, head)
     text = head.decode(enc, errors="ignore")
-    sep, header = _header_fields(path, text.lstrip("\ufeff"))
+    sep, header, skip = _header_fields(path, text.lstrip("\ufeff"), wanted)
+    if skip:
+        source.first = skip + 2
+        source.notes.append(f"header found on line {skip + 1} ({skip} title line(s) above it skipped)")
     names = {"utf-8-sig": None, "utf-8": None, "cp1252": "Windows-1252", "utf-16": "UTF-16",
              "utf-16-le": "UTF-16 (little-endian, no BOM)", "utf-16-be": "UTF-16 (big-endian, no BOM)"}
     if names.get(enc):
@@ -355,7 +382,7 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
         try:
             return pd.read_csv(path if stream is None else stream, dtype="category", keep_default_na=False,
                                na_values=["", "NA"], encoding=encoding, sep=sep, skip_blank_lines=False,
-                               nrows=max_rows + 1, **kw)
+                               nrows=max_rows + 1, skiprows=skip or None, **kw)
         finally:
             if stream is not None:
                 stream.close()
@@ -377,7 +404,7 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
     except pd.errors.EmptyDataError:
         refuse(path, "empty", "has no header and no rows")
     except pd.errors.ParserError as err:
-        _parser_error(path, err, compression, size, max_bytes, enc_read, sep, len(header))
+        _parser_error(path, err, compression, size, max_bytes, enc_read, sep, len(header), skip)
     except _DECOMPRESS_ERRORS as err:
         refuse(path, "corrupt_file", f"is a damaged or truncated {compression or ''} file ({err})".replace("  ", " "))
     except MemoryError:
@@ -385,7 +412,7 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
     if not isinstance(df.index, pd.RangeIndex):
         # every data row has more fields than the header: pandas would silently take the first fields as an index
         lines, n_bad, extra_filled = _ragged_lines(path, compression, size, max_bytes, enc_read, sep, len(header),
-                                                   with_content=True)
+                                                   with_content=True, skip=skip)
         if extra_filled or not n_bad:
             _refuse_ragged(path, lines, n_bad, len(header), sep)
         import warnings
@@ -399,7 +426,7 @@ def read_delimited(path: Path, *, compression, size: int, max_bytes: int, max_ro
     return df, header
 
 
-def _parser_error(path, err, compression, size, max_bytes, encoding, sep, n_header):
+def _parser_error(path, err, compression, size, max_bytes, encoding, sep, n_header, skip=0):
     msg = str(err)
     if "EOF inside string" in msg or "EOF following escape" in msg:
         import re
@@ -407,7 +434,7 @@ def _parser_error(path, err, compression, size, max_bytes, encoding, sep, n_head
         where = f" (a quote opened in data row {int(m.group(1)) + 1}, line {int(m.group(1)) + 2} or later, is never closed)" if m else ""
         refuse(path, "csv_syntax", f"ends inside a quoted field{where}; check the quotes")
     if "Expected" in msg and "fields" in msg:
-        lines, n_bad = _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header)
+        lines, n_bad = _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, skip=skip)
         _refuse_ragged(path, lines, n_bad, n_header, sep)
     refuse(path, "csv_syntax", f"cannot be parsed as delimited text ({msg.strip()})")
 
@@ -420,7 +447,8 @@ def _refuse_ragged(path, lines, n_bad, n_header, sep):
                                 f"{' ...' if n_bad > len(lines) else ''}{hint}")
 
 
-def _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, limit=5, with_content=False):
+def _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, limit=5, with_content=False,
+                  skip=0):
     """Lines (as an editor numbers them) whose row has more fields than the header: the first few and a count
     (and, with ``with_content``, whether any of the extra fields holds something)."""
     stream = _open_bytes(path, compression, size, max_bytes)
@@ -428,6 +456,8 @@ def _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, l
                           errors="replace", newline="")
     bad, n_bad, filled = [], 0, False
     try:
+        for _ in range(skip):        # title lines above the header
+            fh.readline()
         reader = csv.reader(fh, delimiter=sep)
         next(reader, None)
         for row in reader:
@@ -435,7 +465,7 @@ def _ragged_lines(path, compression, size, max_bytes, encoding, sep, n_header, l
                 n_bad += 1
                 filled = filled or any(f.strip() for f in row[n_header:])
                 if len(bad) < limit:
-                    bad.append((reader.line_num, len(row)))
+                    bad.append((reader.line_num + skip, len(row)))
     except csv.Error:
         pass
     finally:
@@ -488,6 +518,14 @@ def read_parquet(path: Path, *, max_bytes: int, max_rows: int):
                 where = Source(unit="row", first=1).where(np.flatnonzero(bad)[:5])
                 refuse(path, "timestamp_out_of_range", f"column {f.name!r} has dates outside the years 1678-2261 "
                                                        f"in {int(bad.sum())} row(s) ({where}); check the dates")
+    # an empty (or blank) string is a missing value, as an empty cell of a CSV is: tools that write Parquet from
+    # text often store "" where a value is absent
+    for i, f in enumerate(table.schema):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            col = table.column(i)
+            blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+            if pc.any(blank).as_py():
+                table = table.set_column(i, f, pc.if_else(blank, pa.scalar(None, f.type), col))
     try:
         df = table.to_pandas()
     except (pa.ArrowException, ValueError, TypeError, OverflowError) as err:

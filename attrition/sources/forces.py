@@ -42,6 +42,11 @@ def load_force_table(include_non_territorial: bool = False) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+#: Welsh-language names of the Welsh forces -> official (Home Office) name.
+_WELSH_NAMES = {"Heddlu Dyfed-Powys": "Dyfed-Powys", "Heddlu Gogledd Cymru": "North Wales",
+                "Heddlu Gwent": "Gwent", "Heddlu De Cymru": "South Wales"}
+
+
 @lru_cache(maxsize=1)
 def _alias_map() -> dict[str, str]:
     table = load_force_table(include_non_territorial=True)
@@ -55,6 +60,11 @@ def _alias_map() -> dict[str, str]:
             for suf in _SUFFIXES:
                 if k.endswith(suf.strip()) and k != suf.strip():
                     out[k[: -len(suf.strip())].strip()] = force
+    # the official Welsh-language names of the four Welsh forces (forms of address in Wales, not in the Home
+    # Office tables, so kept here rather than in the shared force table)
+    for welsh, force in _WELSH_NAMES.items():
+        for n in (welsh, welsh.removeprefix("Heddlu ")):
+            out.setdefault(_key(n), force)
     # common forms not listed as variants
     for force in table["force"]:
         k = _key(force)

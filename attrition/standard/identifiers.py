@@ -78,12 +78,19 @@ def identifier_name(name: str, *, standard_fields=()) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ content
-_EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+# Every pattern must run in time linear in a value's length (a 10 MB free-text cell must not hang the reader):
+# an unbounded run tried from every start position of a long value is quadratic, so runs that start a match are
+# bounded (a local part of at most 64 characters, RFC 5321; a surname of at most 60) - a longer run still
+# matches from a later start, so nothing is missed.
+_EMAIL = r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
 _POSTCODE = (r"\b(?:[A-PR-UWYZ][A-HK-Y]?[0-9][A-HJKPSTUW0-9]?) ?[0-9][ABD-HJLNP-UW-Z]{2}\b"
              r"|\b(?:[a-pr-uwyz][a-hk-y]?[0-9][a-hjkpstuw0-9]?) [0-9][abd-hjlnp-uw-z]{2}\b")   # lower case: with the space
 _PHONE = r"(?:^|[^0-9+])(?:(?:\+|00)44 ?(?:\(0\))? ?|\(?0)[1237](?:[ \-)]{0,2}[0-9]){9}(?![0-9])"
 _NHS = r"(?:^|[^0-9])([0-9]{3})[ \-]?([0-9]{3})[ \-]?([0-9]{4})(?![0-9])"
-_NI = r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b"
+# an issued prefix (no D, F, I, Q, U, V first; no O second) - or any two letters in the NI number's own spaced
+# layout (``QQ 12 34 56 C``, the specimen HMRC prints, is what test and training data hold)
+_NI = (r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]\b"
+       r"|\b[A-Z]{2} [0-9]{2} [0-9]{2} [0-9]{2} [A-D]\b")
 _STREET_WORDS = ("Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Close|Drive|Dr|Way|Crescent|Court|Gardens|Place|Terrace|"
                  "Grove|Hill|Park|Square|Mews|Walk|Row|Rise|View|Parade|Green")
 _ADDRESS = rf"\b[0-9]{{1,4}}[A-Za-z]? (?:[A-Z][a-z]+ ){{1,3}}(?:{_STREET_WORDS})\b"
@@ -106,7 +113,7 @@ def _name_pattern() -> re.Pattern:
     return re.compile(
         r"\b(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.? [A-Z][a-z]+"
         r"|(?:" + "|".join(map(re.escape, names)) + r")(?: [A-Z]\.?)? (?P<surname>[A-Z][A-Za-z'\-]+)"
-        r"|(?P<surname_first>[A-Z][A-Za-z'\-]+), (?:" + "|".join(map(re.escape, names)) + r"))\b"
+        r"|(?P<surname_first>[A-Z][A-Za-z'\-]{1,60}), (?:" + "|".join(map(re.escape, names)) + r"))\b"
     )
 
 

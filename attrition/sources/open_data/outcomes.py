@@ -8,7 +8,9 @@ outcome types) returned as data.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -154,10 +156,14 @@ def read_outcomes(
         offence_codes = (offence_codes,)
     table, load = load_home_office_outcomes(path, offence_codes=offence_codes, count=count, return_report=True)
     if not load.unmatched_forces.empty:
-        names = load.unmatched_forces["name"].tolist()
+        um = load.unmatched_forces
+        paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+        files = ", ".join(Path(p).name for p in paths)
+        shown = ", ".join(f"{n!r} ({k:,} row(s))" for n, k in zip(um["name"].head(8), um["n_rows"].head(8)))
         raise DataValidationError(
-            f"outcomes table: force names matching no police force: {names[:8]}; use the Home Office names "
-            "(attrition.sources.forces.load_force_table()).")
+            f"outcomes table {files}: column 'Force Name': {int(um['n_rows'].sum()):,} row(s) have force names "
+            f"matching no police force: {shown}{' ...' if len(um) > 8 else ''}; use the Home Office names "
+            "(attrition.sources.forces.load_force_table()).", rule="unknown_force")
     table["territorial"] = table["territorial"].astype(bool)
     keep = _tables.select_forces(table, forces)
     dropped = table.loc[~keep, ["financial_year", "force"]].drop_duplicates()
