@@ -88,7 +88,8 @@ for trial in TRIALS:
     for note in notes:
         print(f"{trial}: note: {note}")
     if model is None:
-        skip(f"SPO target trial {trial}", notes[-1])
+        skip(f"SPO target trial {trial}", notes[-1],
+             "an extract with more SPO needs and applications (more forces or years)")
         continue
     fits[trial] = model
     truths[trial] = true_trial_risks(trial, data, random_state=seed) if data.synthetic else None

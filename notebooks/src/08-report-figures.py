@@ -181,7 +181,8 @@ fits, truths = {}, {}
 for trial in TRIALS:
     model, notes = spo_trial_on_data(cases, trial, n_boot=200, random_state=seed)
     if model is None:
-        skip(f"SPO target trial {trial} (Fig09, Fig10)", notes[-1])
+        skip(f"SPO target trial {trial} (Fig09, Fig10)", notes[-1],
+             "an extract with more SPO needs and applications (more forces or years)")
         continue
     fits[trial] = model
     truths[trial] = true_trial_risks(trial, data, random_state=seed) if data.synthetic else None
