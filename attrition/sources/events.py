@@ -247,11 +247,7 @@ def _check_identifier_values(df: pd.DataFrame, src: Source) -> None:
             dy = np.asarray(d.year + (d.dayofyear - 1) / 365.25, dtype=float)
             _dob_column(c, dy, years, findings)
             continue
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            codes, uniq = s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
-        else:
-            codes, uniq = pd.factorize(s)
-            uniq = pd.Index(uniq)
+        codes, uniq = _codes_and_values(s)
         if not len(uniq):
             continue
         text = uniq.astype(str).str.strip()
@@ -304,11 +300,7 @@ def _case_id_identifiers(df: pd.DataFrame) -> list:
     ids = df["case_id"]
     if pd.api.types.is_numeric_dtype(ids) and not isinstance(ids.dtype, pd.CategoricalDtype):
         return []
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        codes, uniq = ids.cat.codes.to_numpy(), pd.Index(ids.cat.categories)
-    else:
-        codes, uniq = pd.factorize(ids)
-        uniq = pd.Index(uniq)
+    codes, uniq = _codes_and_values(ids)
     if not len(uniq):
         return []
     # cheap filters first (a log has millions of ids; Arrow's regular expressions, no Python loop): an e-mail
@@ -339,6 +331,15 @@ def _case_id_identifiers(df: pd.DataFrame) -> list:
         if len(rows):
             out.append(("case_id", kind, rows))
     return out
+
+
+def _codes_and_values(s: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``(codes, values)``: each row's position among the column's distinct values (-1 = missing) and the
+    values, so a check runs once per distinct value (a log has millions of rows, far fewer values)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
+    codes, uniq = pd.factorize(s)
+    return codes, pd.Index(uniq)
 
 
 def _dob_column(c, dated_years, row_years, findings) -> None:
@@ -683,11 +684,7 @@ def _near_duplicate_ids(case_id: pd.Series) -> np.ndarray:
     s = case_id
     if pd.api.types.is_integer_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype):
         return np.zeros(len(s), dtype=bool)
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes, uniq = s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
-    else:
-        codes, uniq = pd.factorize(s)
-        uniq = pd.Index(uniq)
+    codes, uniq = _codes_and_values(s)
     if len(uniq) < 2:
         return np.zeros(len(s), dtype=bool)
     import pyarrow as pa
@@ -718,11 +715,7 @@ def _scientific_ids(case_id: pd.Series) -> np.ndarray:
     s = case_id
     if not (isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s)):
         return np.zeros(len(s), dtype=bool)
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes, uniq = s.cat.codes.to_numpy(), pd.Index(s.cat.categories)
-    else:
-        codes, uniq = pd.factorize(s)
-        uniq = pd.Index(uniq)
+    codes, uniq = _codes_and_values(s)
     if not len(uniq):
         return np.zeros(len(s), dtype=bool)
     sci_u = _arrow_matches(_arrow_trimmed(uniq), f"^(?:{_SCIENTIFIC})$")
