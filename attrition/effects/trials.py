@@ -608,9 +608,9 @@ class SPOTargetTrial:
     charge 93% (2.6), withdrawal 97% (1.7); ``"interim48_need"`` charge 94% (2.4), withdrawal 93% (2.6), mean
     log-RR bias -0.007 (0.016) and -0.004 (0.007); ``"interim48"`` charge **87% (3.4)**, withdrawal 93% (2.6):
     with its positivity failing, its errors are about 25% larger than its bootstrap SEs (SD of the z-scores
-    1.26; 1.21 for withdrawal over 38 samples of one fixed world), so read those intervals as too narrow. The ridge of the hazard
-    model is not the cause (0.01, 0.03 and 0.1 gave the same bias on the same 30 worlds). See the study's
-    docstring for every estimator, with and without the adversarial switches, and
+    1.26; 1.21 for withdrawal over 38 samples of one fixed world), so read those intervals as too narrow.
+    The ridge of the hazard model is not the cause (0.01, 0.03 and 0.1 gave the same bias on the same 30
+    worlds). See the study's docstring for every estimator, with and without the adversarial switches, and
     :func:`attrition.effects.stress.switch_study`; in a daily test world
     with known truth (``tests/_trial_world.py``, 40 datasets of 20,000 needs, escalation on) the mean log-RR
     bias of withdrawal was 0.049 (MC SE 0.003) with baseline weights and 0.006 (0.003) with time-varying ones.
@@ -716,9 +716,10 @@ class SPOTargetTrial:
         self._tidy(est, boots, methods, primary)
         self.n_eligible_, self.n_within_, self.n_excluded_ = n, n_within, D.n_excluded
         within = D.A <= self.grace
+        followed = (within, ~within)
         self.followers_ = pd.DataFrame(
-            {"cases": [int(within.sum()), int((~within).sum())],
-             **{o: [int(((D.s == k) & g).sum()) for g in (within, ~within)] for k, o in ((1, "charge"), (2, "withdrawal"))}},
+            {"cases": [int(g.sum()) for g in followed],
+             **{o: [int(((D.s == k) & g).sum()) for g in followed] for k, o in ((1, "charge"), (2, "withdrawal"))}},
             index=pd.Index(list(ARMS), name="strategy followed"))
         self.max_weight_ = {mth: est[mth + " max weight"] for mth in methods if mth.startswith("CCW")}
         with single_thread_blas():
