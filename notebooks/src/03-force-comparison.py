@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 03 · How the 43 forces compare
+# # 03 · How the forces compare
 #
 # A force with 40 stalking reports a year cannot be ranked on its raw charge rate: most of its difference
 # from the national rate is noise. `FunnelFitter(by="force")` fits every force with **partial pooling**: a
