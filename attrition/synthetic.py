@@ -728,7 +728,7 @@ def _spo_timeline(L: dict, T: dict, *, misrecorded, policy: dict, rng_policy: di
     if isinstance(arm, _Arm) and arm.from_need:
         # interim48_need: the window counts from the recognised need (cases without one keep "never"); the
         # delay still runs from suspect identification and an application is never before the need
-        p_ever, mu, sd = L["dist_int"]
+        _, mu, sd = L["dist_int"]     # the chance of ever applying is p_int here: the need is given
         offset = np.where(has_need, need - t_s, np.inf)
         d_int = np.floor(arm(d_int, rng_policy["interim"], (L["p_int"], mu, sd), offset=offset))
         t_int = np.where(has_need, np.maximum(t_s + d_int, need), np.inf)
@@ -1068,14 +1068,16 @@ def strategy_risks(trial: str, *, horizon: int = 180, n_cases: int | None = None
 
     Parameters
     ----------
-    trial : {"full28", "interim48"}
+    trial : {"full28", "interim48", "interim48_need"}
         ``"full28"``: among cases whose SPO need was recognised (logged ``spo_need_identified``; a suspect
         is then always identified) with no interim application on or before the need day, time zero the
         need day, strategy ``"within"`` = a full SPO application within 28 days of the need, ``"not_within"``
         = none within 28 days (later or never). ``"interim48"``: among high-risk cases (risk at report, as
         logged) with a suspect identified or arrested, time zero the first day of either, ``"within"`` = an
         interim SPO application within 2 calendar days (48 hours on daily dates), ``"not_within"`` = none
-        within 2 days. Eligibility is read from the event log as the extract at the default ``as_of`` has
+        within 2 days. ``"interim48_need"``: among high-risk cases with a logged need, time zero the need
+        day, ``"within"`` = an interim application within 2 days of the need (never before it), ``"not_within"``
+        = none within 2 days of it. Eligibility is read from the event log as the extract at the default ``as_of`` has
         it (time zero by ``as_of``, the case in the extract).
     horizon : int, default 180
         Days after time zero.

@@ -882,7 +882,7 @@ def true_trial_risks(trial: str, data=None, *, horizon: int = 180, n_cases=None,
 
     Parameters
     ----------
-    trial : {"full28", "interim48"}
+    trial : {"full28", "interim48", "interim48_need"}
     data : SyntheticData, optional
         Its truth parameters and size are used (``truth`` overrides them).
     horizon : int, default 180
